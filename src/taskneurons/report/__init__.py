@@ -1,0 +1,1 @@
+"""Report: console tables, JSON/markdown files, plots and the HTML report."""

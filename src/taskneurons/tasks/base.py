@@ -1,0 +1,67 @@
+"""Task and Example: the plain values every reader produces and every experiment consumes."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..errors import TaskNeuronsError
+
+Kind = Literal["classification", "generation"]
+METRIC_FOR_KIND = {"classification": "accuracy", "generation": "rougeL"}
+
+
+@dataclass(frozen=True)
+class Example:
+    """One rendered prompt and its target text (a label string for classification)."""
+
+    prompt: str
+    target: str
+
+
+@dataclass
+class Task:
+    """A named dataset with a prompt template, a target, a metric and splits.
+
+    ``labels`` is the label set for classification (the options ranked or matched at evaluation),
+    empty for generation. ``template`` is the prompt template (``str.format`` fields), kept for display.
+    """
+
+    name: str
+    kind: Kind
+    splits: dict[str, list[Example]]
+    labels: tuple[str, ...] = ()
+    template: str = ""
+    source: str = ""
+    metric: str = field(default="")
+
+    def __post_init__(self):
+        if self.kind not in METRIC_FOR_KIND:
+            raise TaskNeuronsError(f"task {self.name!r}: kind {self.kind!r} is not one of {sorted(METRIC_FOR_KIND)}")
+        self.metric = self.metric or METRIC_FOR_KIND[self.kind]
+        if self.kind == "classification":
+            if len(self.labels) < 2:
+                raise TaskNeuronsError(f"task {self.name!r}: a classification task needs at least 2 labels, got {list(self.labels)}")
+            allowed = set(self.labels)
+            for split, examples in self.splits.items():
+                for i, ex in enumerate(examples):
+                    if ex.target not in allowed:
+                        raise TaskNeuronsError(
+                            f"{self.source or self.name}: {split} record {i}: label {ex.target!r} is not in the label set {list(self.labels)}"
+                        )
+        if not any(self.splits.values()):
+            raise TaskNeuronsError(f"{self.source or self.name}: no examples in any split")
+
+    def split(self, name: str, limit: int | None = None) -> list[Example]:
+        """The examples of one split (the first ``limit``), with an error naming the splits that exist."""
+        if name not in self.splits or not self.splits[name]:
+            have = [s for s, exs in self.splits.items() if exs]
+            raise TaskNeuronsError(f"task {self.name!r} has no {name!r} split; it has {have}")
+        examples = self.splits[name]
+        return examples[:limit] if limit else examples
+
+    def first_split(self, *preferred: str) -> str:
+        """The first non-empty split among ``preferred`` (e.g. train, dev, test)."""
+        for s in preferred:
+            if self.splits.get(s):
+                return s
+        raise TaskNeuronsError(f"task {self.name!r} has none of the splits {list(preferred)}; it has {[s for s, e in self.splits.items() if e]}")
