@@ -2,20 +2,13 @@
 the prompt's KV cache) and greedy generation with the KV cache and left padding."""
 from __future__ import annotations
 
-import inspect
 from collections.abc import Sequence
 
 import torch
 
 from ..models import LoadedModel
+from ..models.inputs import position_kwargs
 from ..tasks.batching import encode_target, prompt_batch
-
-
-def _positions(model, attention_mask: torch.Tensor) -> dict:
-    """Position ids that skip left padding, for the models that take them (absolute positions need it)."""
-    if "position_ids" not in inspect.signature(model.forward).parameters:
-        return {}
-    return {"position_ids": (attention_mask.cumsum(-1) - 1).clamp(min=0)}
 
 
 def rank_labels(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str], max_length: int = 256,
@@ -32,7 +25,7 @@ def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str
     """[prompts, labels]: total log-probability of each label's target tokens after each prompt."""
     model, device = lm.model, lm.device
     batch = {k: v.to(device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
-    out = model(**batch, **_positions(model, batch["attention_mask"]), use_cache=True)
+    out = model(**batch, **position_kwargs(model, batch["attention_mask"]), use_cache=True)
     first_logp = out.logits[:, -1].float().log_softmax(-1)  # [B, V]: the first label token's distribution
     label_ids = [encode_target(lm.tokenizer, label) for label in labels]
     n_b, n_l = len(prompts), len(labels)
@@ -48,7 +41,7 @@ def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str
         cache = out.cache
         cache.batch_repeat_interleave(n_l)
         mask = torch.cat([batch["attention_mask"].repeat_interleave(n_l, 0), torch.ones_like(cont_mask)], dim=1)
-        positions = {k: v[:, -width:] for k, v in _positions(model, mask).items()}
+        positions = {k: v[:, -width:] for k, v in position_kwargs(model, mask).items()}
         logits = model(input_ids=cont, attention_mask=mask, cache=cache, use_cache=True, **positions).logits
         logp = logits[:, :-1].float().log_softmax(-1)  # position k predicts label token k + 1
         step = logp.gather(-1, cont[:, 1:].unsqueeze(-1)).squeeze(-1) * cont_mask[:, 1:]

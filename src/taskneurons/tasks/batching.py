@@ -30,8 +30,10 @@ def encode_target(tokenizer: PreTrainedTokenizerBase, target: str) -> list[int]:
 
 
 def training_batch(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_length: int = 256,
-                   max_target_length: int = 64) -> dict[str, torch.Tensor]:
-    """Right-padded prompt+target+EOS sequences; ``labels`` is IGNORE everywhere but the target and EOS."""
+                   max_target_length: int = 64, padding_side: str = "right") -> dict[str, torch.Tensor]:
+    """Padded prompt+target+EOS sequences; ``labels`` is IGNORE everywhere but the target and EOS.
+
+    Left padding puts every target at the end of its row, so the LM head is needed only on the last columns."""
     rows = []
     for ex in examples:
         target = encode_target(tokenizer, ex.target)[:max_target_length] + [tokenizer.eos_token_id]
@@ -42,9 +44,10 @@ def training_batch(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Exampl
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)
     attention_mask = torch.zeros((len(rows), width), dtype=torch.long)
     for i, (ids, lab) in enumerate(rows):
-        input_ids[i, : len(ids)] = torch.tensor(ids)
-        labels[i, : len(lab)] = torch.tensor(lab)
-        attention_mask[i, : len(ids)] = 1
+        cols = slice(width - len(ids), width) if padding_side == "left" else slice(0, len(ids))
+        input_ids[i, cols] = torch.tensor(ids)
+        labels[i, cols] = torch.tensor(lab)
+        attention_mask[i, cols] = 1
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
 

@@ -1,0 +1,93 @@
+"""File pairs ``X.safetensors`` (tensors) + ``X.json`` (what they are, where they came from), written atomically.
+
+Scores and neuron sets share this convention, and the shape checks against a model's FFN.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ..errors import TaskNeuronsError
+from ..models.ffn import KINDS, FFN
+from ..report.io import write_json
+
+
+def paths(path) -> tuple[Path, Path]:
+    """``X``, ``X.safetensors`` or ``X.json`` -> (``X.safetensors``, ``X.json``)."""
+    p = Path(path)
+    if p.suffix in (".safetensors", ".json"):
+        p = p.with_suffix("")
+    return p.with_name(p.name + ".safetensors"), p.with_name(p.name + ".json")
+
+
+def save(path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
+    """Write the tensors, then the JSON header (with the tensors' shapes); each file atomically."""
+    st, js = paths(path)
+    st.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{st.name}.", dir=st.parent)
+    os.close(fd)
+    try:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
+        os.replace(tmp, st)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    write_json(js, {**header, "shapes": {k: list(v.shape) for k, v in tensors.items()}})
+    return st
+
+
+def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a pair written by :func:`save` whose header has ``format == fmt``; any problem is one clear line."""
+    st, js = paths(path)
+    for p in (st, js):
+        if not p.is_file():
+            raise TaskNeuronsError(f"no {what} at {p}: file not found")
+    try:
+        header = json.loads(js.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TaskNeuronsError(f"{js}: not valid JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != fmt:
+        got = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise TaskNeuronsError(f"{js}: field 'format' is {got!r}, expected {fmt!r} (is this a {what} file?)")
+    try:
+        tensors = load_file(st)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
+    shapes = header.get("shapes", {})
+    if sorted(tensors) != sorted(KINDS):
+        raise TaskNeuronsError(f"{st}: holds tensors {sorted(tensors)}, expected {sorted(KINDS)}")
+    for kind, t in tensors.items():
+        if list(t.shape) != shapes.get(kind):
+            raise TaskNeuronsError(
+                f"{st}: tensor {kind!r} has shape {list(t.shape)} but {js.name} says {shapes.get(kind)}"
+            )
+    return tensors, header
+
+
+def check_layout(tensors: dict[str, torch.Tensor], what: str) -> None:
+    """One 2-D tensor [n_layers, width] per kind, all with the same number of layers."""
+    if sorted(tensors) != sorted(KINDS):
+        raise TaskNeuronsError(f"{what} must have one tensor per kind {list(KINDS)}, got {sorted(tensors)}")
+    if any(t.dim() != 2 for t in tensors.values()) or len({t.shape[0] for t in tensors.values()}) != 1:
+        shapes = {k: list(t.shape) for k, t in tensors.items()}
+        raise TaskNeuronsError(f"{what} must be [n_layers, width] with the same n_layers per kind, got {shapes}")
+
+
+def describe(tensors: dict[str, torch.Tensor]) -> str:
+    """'2 layers x (48 inner, 32 outer)'."""
+    n_layers = tensors[KINDS[0]].shape[0]
+    return f"{n_layers} layers x ({', '.join(f'{tensors[k].shape[1]} {k}' for k in KINDS)})"
+
+
+def check_fits(tensors: dict[str, torch.Tensor], ffn: FFN, what: str, verb: str = "has") -> None:
+    """Raise unless the tensors have the model's layer count and widths."""
+    fits = all(tuple(tensors[k].shape) == (ffn.n_layers, ffn.widths[k]) for k in KINDS)
+    if not fits:
+        model = f"{ffn.n_layers} layers x ({', '.join(f'{ffn.widths[k]} {k}' for k in KINDS)})"
+        raise TaskNeuronsError(f"{what} {verb} {describe(tensors)} but the model has {model}")

@@ -1,0 +1,185 @@
+"""score_neurons(model, examples): one forward (and one activation-only backward) per batch for every layer.
+
+Speed: the parameters are frozen while scoring, so autograd computes no weight gradients and saves no inputs
+for them; batches are left-padded so that every target sits at the end of its row and the LM head (and its
+softmax) runs only on the last columns (``logits_to_keep``). The loss is the *sum* of the target-token
+cross-entropies, so per-token gradients do not depend on how examples are batched or split across processes.
+
+Long runs checkpoint their sums every ``checkpoint_every`` batches and resume from them; under ``accelerate``
+each process scores its share of the batches and the sums are all-reduced at the end.
+"""
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+from tqdm.auto import tqdm
+
+from .. import __version__
+from ..errors import TaskNeuronsError
+from ..models import LoadedModel
+from ..models.inputs import position_kwargs
+from ..tasks import Example
+from ..tasks.batching import IGNORE, batches_by_length, training_batch
+from .fingerprint import model_fingerprint
+from .scorers import Scorer, make_scorer
+from .scores import Scores
+
+TOKENS = ("target", "all")
+
+
+@contextlib.contextmanager
+def frozen(model: torch.nn.Module):
+    """Parameters without requires_grad for a while: no weight gradients, less saved for backward."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+@contextlib.contextmanager
+def capture_ffn(lm: LoadedModel):
+    """Record every layer's inner activation (down input) and outer activation (down output) during a forward."""
+    acts: dict[tuple[int, str], torch.Tensor] = {}
+    handles = []
+    for layer, down in enumerate(lm.ffn.downs):
+        handles.append(down.register_forward_pre_hook(lambda m, args, layer=layer: acts.__setitem__((layer, "inner"), args[0])))
+        handles.append(down.register_forward_hook(lambda m, args, out, layer=layer: acts.__setitem__((layer, "outer"), out)))
+    try:
+        yield acts
+    finally:
+        for h in handles:
+            h.remove()
+
+
+def counted_positions(batch: dict[str, torch.Tensor], tokens: str) -> torch.Tensor:
+    """[B, T] bool: the positions whose activations count. "target": the positions that predict a target token."""
+    if tokens == "all":
+        return batch["attention_mask"].bool()
+    mask = torch.zeros_like(batch["labels"], dtype=torch.bool)
+    mask[:, :-1] = batch["labels"][:, 1:] != IGNORE
+    return mask
+
+
+def target_loss(lm: LoadedModel, batch: dict[str, torch.Tensor], inputs: dict) -> torch.Tensor:
+    """Summed cross-entropy of the target tokens, with the LM head only on the columns that carry targets."""
+    labels = batch["labels"]
+    has_target = (labels != IGNORE).any(0).nonzero()
+    first = int(has_target[0]) if len(has_target) else labels.shape[1] - 1
+    keep = labels.shape[1] - first + 1
+    if "logits_to_keep" in inspect.signature(lm.model.forward).parameters:
+        logits = lm.model(**inputs, logits_to_keep=keep).logits
+    else:
+        logits = lm.model(**inputs).logits[:, -keep:]
+    tail = labels[:, -keep + 1:]
+    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tail.flatten(), ignore_index=IGNORE, reduction="sum")
+
+
+def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor], tokens: str = "target") -> float:
+    """Add one batch to ``scorer``; returns the batch's summed loss (nan for forward-only scorers)."""
+    device = lm.device
+    batch = {k: v.to(device) for k, v in batch.items()}
+    where = counted_positions(batch, tokens)
+    inputs = {"attention_mask": batch["attention_mask"], **position_kwargs(lm.model, batch["attention_mask"])}
+    with frozen(lm.model), capture_ffn(lm) as acts:
+        if scorer.needs_grad:
+            embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
+            loss = target_loss(lm, batch, {**inputs, "inputs_embeds": embeds})
+            if not torch.isfinite(loss):
+                raise TaskNeuronsError(f"the scoring loss is {loss.item()} on a batch; check the data and the model's dtype")
+            keys = list(acts)
+            grads = dict(zip(keys, torch.autograd.grad(loss, [acts[k] for k in keys])))
+            loss_value = loss.item()
+        else:
+            with torch.no_grad():
+                lm.model(input_ids=batch["input_ids"], **inputs)
+            grads, loss_value = {}, float("nan")
+    for (layer, kind), act in acts.items():
+        grad = grads.get((layer, kind))
+        scorer.observe(layer, kind, act.detach()[where], None if grad is None else grad[where])
+    scorer.count_tokens(int(where.sum()))
+    return loss_value
+
+
+def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "grad_x_act", tokens: str = "target",
+                  batch_size: int = 8, max_length: int = 256, task: str = "", progress: bool = True,
+                  checkpoint: str | Path | None = None, checkpoint_every: int = 20, accelerator=None,
+                  **options) -> Scores:
+    """Score every FFN neuron of ``lm`` on ``examples`` with the registered ``scorer``.
+
+    ``tokens``: which positions' activations count ("target": those predicting target tokens; "all": every
+    non-padding position). ``options`` go to the scorer (e.g. ``aggregation="abs_sum"`` for grad_x_act).
+    """
+    if tokens not in TOKENS:
+        raise TaskNeuronsError(f"tokens {tokens!r} is not one of {TOKENS}")
+    if not examples:
+        raise TaskNeuronsError(f"no examples to score{f' for task {task!r}' if task else ''}")
+    state = make_scorer(scorer, lm.ffn, **options)
+    config = {"scorer": scorer, "options": state.options, "tokens": tokens, "batch_size": batch_size,
+              "max_length": max_length, "n_examples": len(examples), "task": task}
+    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
+    batches = batches_by_length(examples, batch_size)[rank::world]
+    done = _resume(checkpoint, config, state, rank) if checkpoint else 0
+    was_training = lm.model.training
+    lm.model.eval()
+    bar = tqdm(total=len(batches), initial=done, desc=f"score {task or scorer}", unit="batch",
+               disable=not progress or rank != 0, leave=False)
+    for i in range(done, len(batches)):
+        batch = training_batch(lm.tokenizer, [examples[j] for j in batches[i]], max_length, padding_side="left")
+        loss = score_batch(lm, state, batch, tokens)
+        bar.update(1)
+        bar.set_postfix(loss=f"{loss / max(1, int((batch['labels'] != IGNORE).sum())):.3f}")
+        if checkpoint and ((i + 1) % checkpoint_every == 0 or i + 1 == len(batches)):
+            _save_checkpoint(checkpoint, config, state, i + 1, rank)
+    bar.close()
+    lm.model.train(was_training)
+    if world > 1:
+        for key, value in state.state.items():
+            state.state[key] = accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
+    meta = {**config, "n_tokens": int(state.state["tokens"]), "model": lm.name, "ffn_family": lm.ffn.map.family,
+            "weight_hash": model_fingerprint(lm.model), "version": __version__}
+    return Scores(state.result(), meta)
+
+
+def _checkpoint_paths(checkpoint, rank: int) -> tuple[Path, Path]:
+    base = Path(checkpoint)
+    stem = base.name + (f".rank{rank}" if rank else "")
+    return base.with_name(stem + ".safetensors"), base.with_name(stem + ".json")
+
+
+def _save_checkpoint(checkpoint, config: dict, scorer: Scorer, batches_done: int, rank: int) -> None:
+    tensors_path, json_path = _checkpoint_paths(checkpoint, rank)
+    tensors_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = tensors_path.with_name("." + tensors_path.name + ".tmp")
+    save_file({k: v.contiguous() for k, v in scorer.state.items()}, str(tmp))
+    tmp.replace(tensors_path)
+    from ..report.io import write_json
+
+    write_json(json_path, {"config": config, "batches_done": batches_done})
+
+
+def _resume(checkpoint, config: dict, scorer: Scorer, rank: int) -> int:
+    """Load a matching checkpoint into ``scorer``; returns the number of batches it covers (0 if none)."""
+    tensors_path, json_path = _checkpoint_paths(checkpoint, rank)
+    if not (tensors_path.is_file() and json_path.is_file()):
+        return 0
+    saved = json.loads(json_path.read_text())
+    if saved.get("config") != config:
+        raise TaskNeuronsError(f"checkpoint {json_path} was made with other settings ({saved.get('config')}); "
+                               f"delete it or use another output folder")
+    state = load_file(str(tensors_path))
+    if set(state) != set(scorer.state) or any(state[k].shape != scorer.state[k].shape for k in state):
+        raise TaskNeuronsError(f"checkpoint {tensors_path} does not fit this model's FFN layout")
+    scorer.state.update(state)
+    return int(saved["batches_done"])
+

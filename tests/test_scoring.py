@@ -1,0 +1,169 @@
+"""Scorers: grad_x_act against Captum, against real zeroing (Eq. 2 vs Eq. 3), invariances, resume, data parallel."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.models import load_model
+from taskneurons.neurons import NeuronSet, deactivate
+from taskneurons.neurons.attribution import counted_positions, score_neurons
+from taskneurons.tasks import Example
+from taskneurons.tasks.batching import IGNORE, training_batch
+
+EXAMPLES = [Example(f"Review number {i}: {'good' if i % 2 else 'bad'} film, {'x' * i}", ["negative", "positive"][i % 2])
+            for i in range(10)]
+
+
+def _summed_loss_per_example(lm, batch):
+    def forward(embeds):
+        logits = lm.model(inputs_embeds=embeds, attention_mask=batch["attention_mask"],
+                          position_ids=(batch["attention_mask"].cumsum(-1) - 1).clamp(min=0)).logits
+        per_token = F.cross_entropy(logits[:, :-1].transpose(1, 2), batch["labels"][:, 1:], ignore_index=IGNORE,
+                                    reduction="none")
+        return per_token.sum(-1)
+    return forward
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2"])
+def test_grad_x_act_equals_captum(name):
+    from captum.attr import LayerGradientXActivation
+
+    lm = load_model(name)
+    ours = score_neurons(lm, EXAMPLES, batch_size=len(EXAMPLES), progress=False)
+    batch = training_batch(lm.tokenizer, EXAMPLES, padding_side="left")
+    embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach()
+    where = counted_positions(batch, "target")
+    for kind, to_input in (("inner", True), ("outer", False)):
+        captum = LayerGradientXActivation(_summed_loss_per_example(lm, batch), list(lm.ffn.downs))
+        attributions = captum.attribute(embeds, attribute_to_layer_input=to_input)
+        expected = torch.stack([a[where].abs().sum(0) / where.sum() for a in attributions])
+        torch.testing.assert_close(ours.values[kind], expected, rtol=1e-5, atol=1e-9)
+
+
+def test_first_order_score_matches_real_zeroing_for_small_activations():
+    """Eq. 3 (|g a|, summed over the tokens of one example) against Eq. 2 (the loss change from zeroing)."""
+    lm = load_model("tiny-llama")
+    lm.model.double()  # the loss changes are small: measure them in float64
+    with torch.no_grad():
+        lm.ffn.downs[1].weight.mul_(0.1)  # small outputs of the last FFN: the Taylor expansion is accurate
+    example = [EXAMPLES[3]]
+    scores = score_neurons(lm, example, aggregation="abs_sum", tokens="all", progress=False)
+    batch = training_batch(lm.tokenizer, example)
+    n_tokens = int(batch["attention_mask"].sum())
+
+    def loss():
+        with torch.no_grad():
+            logits = lm.model(input_ids=batch["input_ids"]).logits
+        return F.cross_entropy(logits[0, :-1], batch["labels"][0, 1:], ignore_index=IGNORE, reduction="sum").item()
+
+    base = loss()
+    real = []
+    for m in range(lm.ffn.widths["outer"]):
+        one = NeuronSet.empty(lm.ffn)
+        one.masks["outer"][1, m] = True
+        with deactivate(lm, one):
+            real.append(abs(loss() - base))
+    predicted = scores.values["outer"][1].double() * n_tokens
+    real = torch.tensor(real, dtype=torch.float64)
+    torch.testing.assert_close(predicted, real, rtol=0.05, atol=1e-3 * real.max().item())
+    assert torch.corrcoef(torch.stack([predicted, real]))[0, 1] > 0.99
+
+
+def test_scores_do_not_depend_on_batching_and_tokens_option_matters():
+    lm = load_model("tiny-llama")
+    one = score_neurons(lm, EXAMPLES, batch_size=1, progress=False)
+    four = score_neurons(lm, EXAMPLES, batch_size=4, progress=False)
+    for kind in one.values:
+        torch.testing.assert_close(one.values[kind], four.values[kind], rtol=1e-5, atol=1e-10)
+    every = score_neurons(lm, EXAMPLES, tokens="all", progress=False)
+    assert every.meta["n_tokens"] > four.meta["n_tokens"] == 10 * 10  # byte tokens: " negative" (9) + EOS
+    assert not torch.allclose(every.values["inner"], four.values["inner"])
+
+
+def test_activation_probability_and_fisher_by_hand():
+    lm = load_model("tiny-llama")
+    batch = training_batch(lm.tokenizer, EXAMPLES, padding_side="left")
+    where = counted_positions(batch, "target")
+    seen = {}
+    hook = lm.ffn.downs[0].register_forward_pre_hook(lambda m, a: seen.setdefault("a", a[0].detach()))
+    with torch.no_grad():
+        lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                 position_ids=(batch["attention_mask"].cumsum(-1) - 1).clamp(min=0))
+    hook.remove()
+    prob = score_neurons(lm, EXAMPLES, scorer="act_prob", batch_size=len(EXAMPLES), progress=False)
+    torch.testing.assert_close(prob.values["inner"][0], (seen["a"][where] > 0).float().mean(0))
+    act = score_neurons(lm, EXAMPLES, scorer="mean_abs_act", batch_size=len(EXAMPLES), progress=False)
+    torch.testing.assert_close(act.values["inner"][0], seen["a"][where].abs().mean(0))
+    fisher = score_neurons(lm, EXAMPLES, scorer="fisher", progress=False)
+    assert (fisher.values["outer"] >= 0).all() and fisher.values["outer"].sum() > 0
+
+
+def test_bad_scorer_options():
+    lm = load_model("tiny-llama")
+    with pytest.raises(TaskNeuronsError, match="unknown scorer 'grad_x_ac' \\(did you mean 'grad_x_act'\\?\\)"):
+        score_neurons(lm, EXAMPLES, scorer="grad_x_ac")
+    with pytest.raises(TaskNeuronsError, match="aggregation 'max'"):
+        score_neurons(lm, EXAMPLES, aggregation="max")
+    with pytest.raises(TaskNeuronsError, match="no examples to score"):
+        score_neurons(lm, [])
+
+
+def test_interrupted_scoring_resumes_to_the_same_scores(tmp_path, monkeypatch):
+    lm = load_model("tiny-llama")
+    full = score_neurons(lm, EXAMPLES, batch_size=2, progress=False)
+    from taskneurons.neurons import attribution
+
+    calls = {"n": 0}
+    real = attribution.score_batch
+
+    def dying(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(attribution, "score_batch", dying)
+    with pytest.raises(KeyboardInterrupt):
+        score_neurons(lm, EXAMPLES, batch_size=2, progress=False, checkpoint=tmp_path / "ck", checkpoint_every=1)
+    monkeypatch.setattr(attribution, "score_batch", real)
+    resumed = score_neurons(lm, EXAMPLES, batch_size=2, progress=False, checkpoint=tmp_path / "ck", checkpoint_every=1)
+    for kind in full.values:
+        torch.testing.assert_close(resumed.values[kind], full.values[kind], rtol=1e-6, atol=1e-12)
+    with pytest.raises(TaskNeuronsError, match="made with other settings"):
+        score_neurons(lm, EXAMPLES, batch_size=3, progress=False, checkpoint=tmp_path / "ck")
+
+
+DP_SCRIPT = """
+import sys, torch
+from accelerate import Accelerator
+from taskneurons.models import load_model
+from taskneurons.neurons.attribution import score_neurons
+from tests.test_scoring import EXAMPLES
+acc = Accelerator(cpu=True)
+scores = score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False, accelerator=acc)
+if acc.is_main_process:
+    scores.save(sys.argv[1])
+"""
+
+
+def test_two_process_data_parallel_scores_equal_single_process(tmp_path):
+    script = tmp_path / "dp.py"
+    script.write_text(DP_SCRIPT)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "PYTHONPATH": str(root), "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
+           str(script), str(tmp_path / "dp")]
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    from taskneurons.neurons import Scores
+
+    parallel = Scores.load(tmp_path / "dp")
+    single = score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False)
+    assert parallel.meta["n_tokens"] == single.meta["n_tokens"]
+    for kind in single.values:
+        torch.testing.assert_close(parallel.values[kind], single.values[kind], rtol=1e-5, atol=1e-10)
