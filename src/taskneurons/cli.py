@@ -78,6 +78,18 @@ def cmd_eval(args) -> None:
         print(f"wrote {args.out}")
 
 
+def cmd_identify(args) -> None:
+    from .experiments.config import load_config
+    from .experiments.identify import Identify, IdentifyConfig
+
+    overrides = list(args.set or [])
+    if args.model:
+        overrides.append(f"model={args.model}")
+    if args.tasks:
+        overrides.append(f"tasks=[{', '.join(args.tasks)}]")
+    Identify(load_config(IdentifyConfig, args.config, overrides), Path(args.out))()
+
+
 def cmd_demo(args) -> None:
     from .experiments.demo import run_demo
 
@@ -109,9 +121,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default=None, help="write results JSON here")
     ev.set_defaults(func=cmd_eval)
 
+    ident = sub.add_parser("identify", help="find task-specific neurons; deactivation and fine-tuning evidence")
+    ident.add_argument("--config", default=None, help="YAML file of options (see IdentifyConfig)")
+    ident.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
+    ident.add_argument("--model", default=None)
+    ident.add_argument("--tasks", nargs="+", default=None)
+    ident.add_argument("--out", default="runs/identify", help="run folder (rerun the same command to resume)")
+    ident.set_defaults(func=cmd_identify)
+
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
     _add_model_args(demo)
-    demo.add_argument("--limit", type=int, default=48, help="test examples per classification task")
+    demo.add_argument("--limit", type=int, default=32, help="test examples per classification task")
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(func=cmd_demo)
     return parser

@@ -1,0 +1,56 @@
+"""Pictures: heatmaps of task x task matrices and grouped bars of result tables (matplotlib, written as PNG)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+
+def heatmap(matrix: Sequence[Sequence[float]], rows: Sequence[str], cols: Sequence[str], title: str, path: Path,
+            xlabel: str = "", ylabel: str = "", fmt: str = "{:+.1f}", cmap: str = "RdBu", center: float | None = 0.0) -> Path:
+    values = [[float(v) for v in row] for row in matrix]
+    fig, ax = plt.subplots(figsize=(1.1 * len(cols) + 2.5, 0.8 * len(rows) + 2))
+    flat = [abs(v - (center or 0.0)) for row in values for v in row] or [1.0]
+    limit = max(flat) or 1.0
+    kwargs = {"vmin": (center or 0) - limit, "vmax": (center or 0) + limit} if center is not None else {}
+    image = ax.imshow(values, cmap=cmap, **kwargs)
+    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    ax.set_yticks(range(len(rows)), rows)
+    for i, row in enumerate(values):
+        for j, v in enumerate(row):
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def grouped_bars(table: dict[str, dict[str, float]], title: str, ylabel: str, path: Path,
+                 errors: dict[str, dict[str, float]] | None = None) -> Path:
+    """``table[condition][task]`` as bars grouped by task; ``errors`` adds error bars (e.g. std over seeds)."""
+    conditions = list(table)
+    tasks = list(next(iter(table.values())))
+    width = 0.8 / len(conditions)
+    fig, ax = plt.subplots(figsize=(1.4 * len(tasks) + 3, 4))
+    for c, condition in enumerate(conditions):
+        xs = [t + c * width for t in range(len(tasks))]
+        err = [errors.get(condition, {}).get(task, 0.0) for task in tasks] if errors else None
+        ax.bar(xs, [table[condition][task] for task in tasks], width, yerr=err, capsize=3, label=condition)
+    ax.set_xticks([t + width * (len(conditions) - 1) / 2 for t in range(len(tasks))], tasks, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

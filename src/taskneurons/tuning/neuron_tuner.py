@@ -1,0 +1,278 @@
+"""The neuron tuner: train only the selected FFN neurons' weight slices, as small trainable deltas.
+
+Every base parameter is frozen. Each FFN module that owns selected neurons (see ``models/ffn.py``: inner
+neurons are output features of the up modules, both halves of Phi-3's fused ``gate_up_proj``; outer neurons
+are output features of the down module) gets a :class:`NeuronDelta` holding just those output features'
+weight rows and bias entries, and a forward hook that adds them to its output::
+
+    out[..., index] += x @ delta_w.T + delta_b
+
+The deltas start at zero, so the model is unchanged until trained. Frozen weights get no gradient buffer and
+the optimizer keeps state for the deltas only (the paper's 2.6, stored as row deltas as its 5.3 suggests);
+weight decay touches nothing else. The deltas are registered as submodules (``<module>.neuron_delta``), so
+``model.to()``, ``accelerate.prepare`` and DDP move and synchronise them like any other parameter;
+:meth:`NeuronTuner.remove` takes them out again.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+from torch import nn
+
+from .. import __version__
+from ..errors import TaskNeuronsError
+from ..models.ffn import FFN, KINDS
+from ..neurons import artifact
+from ..neurons.neuron_set import NeuronSet
+
+FORMAT = "taskneurons.neuron_tuner"
+DELTA = "neuron_delta"  # attribute name of the delta submodule on each tuned module
+
+
+class NeuronDelta(nn.Module):
+    """Trainable rows for some output features of one Linear (or Conv1D): ``out[..., index] += linear(x)``.
+
+    Rows are kept in float32 at least, so that small updates are not lost when the model is in bfloat16.
+    """
+
+    def __init__(self, index: torch.Tensor, in_features: int, bias: bool, like: torch.Tensor):
+        super().__init__()
+        dtype = torch.promote_types(like.dtype, torch.float32)
+        self.register_buffer("index", index.to(like.device), persistent=False)
+        self.weight = nn.Parameter(torch.zeros(len(index), in_features, dtype=dtype, device=like.device))
+        self.bias = nn.Parameter(torch.zeros(len(index), dtype=dtype, device=like.device)) if bias else None
+        self.active = True  # False while merged into the base weights
+
+    def forward(self, x: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+        if not self.active:
+            return out
+        bias = None if self.bias is None else self.bias.to(x.dtype)
+        return out.index_add(-1, self.index, F.linear(x, self.weight.to(x.dtype), bias).to(out.dtype))
+
+
+def _add_delta(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+    return getattr(module, DELTA)(args[0], output)
+
+
+class NeuronTuner:
+    """Trainable deltas on the weight slices of ``neuron_set``'s neurons in ``lm`` (a LoadedModel or a model).
+
+    ``ffn`` defaults to ``lm.ffn``. Use :meth:`parameters` as the parameters to train; :meth:`merge` folds the
+    deltas into the base weights (exactly undone by :meth:`unmerge`); :meth:`remove` detaches the tuner
+    (as a context manager, on exit), leaving the base weights merged or not, as they are.
+    """
+
+    def __init__(self, lm, ffn: FFN | None, neuron_set):
+        self.model: nn.Module = getattr(lm, "model", lm)
+        self.ffn = ffn or getattr(lm, "ffn", None) or FFN(self.model)
+        self.name = getattr(lm, "name", None)
+        self.neuron_set = neuron_set
+        self.neurons = _selection(neuron_set, self.ffn)  # (layer, kind) -> sorted LongTensor
+        if any(hasattr(m, DELTA) for m in self.model.modules()):
+            raise TaskNeuronsError("the model already has a neuron tuner attached; remove() it first")
+        self._grad_flags = [(p, p.requires_grad) for p in self.model.parameters()]
+        for p in self.model.parameters():
+            p.requires_grad_(False)
+        self.deltas: dict[str, tuple[nn.Module, NeuronDelta]] = {}  # name -> (tuned module, its delta)
+        self._hooks = []
+        for (layer, kind), idx in self.neurons.items():
+            for path, module, offsets in self._targets(layer, kind):
+                delta = NeuronDelta(torch.cat([idx + o for o in offsets]), self._in_features(module),
+                                    getattr(module, "bias", None) is not None, module.weight)
+                module.add_module(DELTA, delta)
+                self._hooks.append(module.register_forward_hook(_add_delta))
+                self.deltas[f"layers.{layer}.{path}"] = (module, delta)
+        self._saved: dict[str, tuple[torch.Tensor, torch.Tensor | None]] | None = None  # original rows, merged
+        self.attached = True
+
+    def _targets(self, layer: int, kind: str):
+        """(path in block, module, offsets of its output blocks) for each module that owns these neurons."""
+        if kind == "inner":
+            width = self.ffn.widths["inner"]
+            offsets = [b * width for b in range(self.ffn.map.fused)]
+            return [(path, m, offsets) for path, m in zip(self.ffn.map.up, self.ffn.ups[layer])]
+        return [(self.ffn.map.down, self.ffn.downs[layer], [0])]
+
+    def _in_features(self, module: nn.Module) -> int:
+        return module.weight.shape[0 if self.ffn.map.transposed else 1]
+
+    # parameters
+
+    def named_parameters(self):
+        """(name, delta) pairs, e.g. ``layers.3.mlp.gate_proj.weight``."""
+        for name, (_, delta) in self.deltas.items():
+            for pname, p in delta.named_parameters():
+                yield f"{name}.{pname}", p
+
+    def parameters(self):
+        """The trainable deltas, and nothing else."""
+        return (p for _, p in self.named_parameters())
+
+    def num_trainable(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {name: p.detach() for name, p in self.named_parameters()}
+
+    # merging
+
+    @property
+    def merged(self) -> bool:
+        return self._saved is not None
+
+    @torch.no_grad()
+    def merge(self) -> None:
+        """Add the deltas into the base weights in place (hooks off); the original rows are kept for unmerge."""
+        if self.merged:
+            return
+        if not self.attached:
+            raise TaskNeuronsError("this neuron tuner was removed from its model; it cannot merge any more")
+        self._saved = {}
+        dim = 1 if self.ffn.map.transposed else 0
+        for name, (module, delta) in self.deltas.items():
+            w, b = module.weight, getattr(module, "bias", None)
+            self._saved[name] = (w.index_select(dim, delta.index).clone(),
+                                 None if delta.bias is None else b.index_select(0, delta.index).clone())
+            rows = delta.weight.t() if self.ffn.map.transposed else delta.weight
+            w.index_add_(dim, delta.index, rows.to(w.dtype))
+            if delta.bias is not None:
+                b.index_add_(0, delta.index, delta.bias.to(b.dtype))
+            delta.active = False
+
+    @torch.no_grad()
+    def unmerge(self) -> None:
+        """Put the original rows back, bit for bit, and turn the hooks on again."""
+        if not self.merged:
+            return
+        dim = 1 if self.ffn.map.transposed else 0
+        for name, (module, delta) in self.deltas.items():
+            w_rows, b_rows = self._saved[name]
+            module.weight.index_copy_(dim, delta.index, w_rows)
+            if b_rows is not None:
+                module.bias.index_copy_(0, delta.index, b_rows)
+            delta.active = True
+        self._saved = None
+
+    def remove(self) -> None:
+        """Detach the hooks and deltas and restore every requires_grad flag. Merged weights stay merged: this
+        is how to keep what was trained (``merge(); remove()``); unmerged, the model is its base again."""
+        if not self.attached:
+            return
+        self.attached = False
+        for h in self._hooks:
+            h.remove()
+        self._hooks = []
+        for module, _ in self.deltas.values():
+            if hasattr(module, DELTA):
+                delattr(module, DELTA)
+        for p, flag in self._grad_flags:
+            p.requires_grad_(flag)
+        self._saved = None
+
+    def __enter__(self) -> NeuronTuner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+    # files
+
+    def save(self, path) -> Path:
+        """``X.safetensors`` (the deltas) + ``X.json`` (neurons per layer, model, provenance), each atomic."""
+        header = {
+            "format": FORMAT, "version": __version__, "model": self.name, "ffn_family": self.ffn.map.family,
+            "n_layers": self.ffn.n_layers, "widths": self.ffn.widths, "num_trainable": self.num_trainable(),
+            "neurons": {kind: [self._indices(layer, kind) for layer in range(self.ffn.n_layers)] for kind in KINDS},
+            "provenance": getattr(self.neuron_set, "provenance", {}),
+        }
+        return artifact.save(path, self.state_dict(), header)
+
+    def _indices(self, layer: int, kind: str) -> list[int]:
+        idx = self.neurons.get((layer, kind))
+        return [] if idx is None else idx.tolist()
+
+    @classmethod
+    def load(cls, path, lm, ffn: FFN | None = None) -> NeuronTuner:
+        """A tuner on ``lm`` with the neurons and trained deltas saved at ``path``."""
+        st, js = artifact.paths(path)
+        header = _read_header(js)
+        ffn = ffn or getattr(lm, "ffn", None) or FFN(getattr(lm, "model", lm))
+        saved = {"ffn_family": header.get("ffn_family"), "n_layers": header.get("n_layers"),
+                 "widths": header.get("widths")}
+        have = {"ffn_family": ffn.map.family, "n_layers": ffn.n_layers, "widths": ffn.widths}
+        for key in saved:
+            if saved[key] != have[key]:
+                raise TaskNeuronsError(f"{js}: field {key!r} is {saved[key]!r} but the model has {have[key]!r}")
+        masks = {kind: torch.zeros(ffn.n_layers, ffn.widths[kind], dtype=torch.bool) for kind in KINDS}
+        try:
+            for kind in KINDS:
+                for layer, idx in enumerate(header["neurons"][kind]):
+                    masks[kind][layer, torch.tensor(idx, dtype=torch.long)] = True
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
+            raise TaskNeuronsError(f"{js}: field 'neurons' is not one index list per layer and kind ({e})") from None
+        try:
+            tensors = load_file(st)
+        except (SafetensorError, OSError, ValueError) as e:
+            raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
+        tuner = cls(lm, ffn, NeuronSet(masks, header.get("provenance", {})))
+        try:
+            tuner._load_deltas(tensors, st)
+        except BaseException:
+            tuner.remove()
+            raise
+        return tuner
+
+    @torch.no_grad()
+    def _load_deltas(self, tensors: dict[str, torch.Tensor], source: Path) -> None:
+        params = dict(self.named_parameters())
+        if sorted(tensors) != sorted(params):
+            raise TaskNeuronsError(f"{source}: holds deltas {sorted(tensors)[:4]}..., expected {sorted(params)[:4]}...")
+        for name, p in params.items():
+            if tensors[name].shape != p.shape:
+                raise TaskNeuronsError(f"{source}: delta {name!r} has shape {list(tensors[name].shape)}, "
+                                       f"expected {list(p.shape)}")
+            p.copy_(tensors[name])
+
+
+def _read_header(js: Path) -> dict:
+    if not js.is_file():
+        raise TaskNeuronsError(f"no neuron tuner at {js}: file not found")
+    try:
+        header = json.loads(js.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise TaskNeuronsError(f"{js}: not valid JSON ({e})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        got = header.get("format") if isinstance(header, dict) else type(header).__name__
+        raise TaskNeuronsError(f"{js}: field 'format' is {got!r}, expected {FORMAT!r} (is this a neuron tuner file?)")
+    return header
+
+
+def _selection(neuron_set, ffn: FFN) -> dict[tuple[int, str], torch.Tensor]:
+    """(layer, kind) -> sorted selected indices, for the (layer, kind)s with any; checked against the model."""
+    masks = getattr(neuron_set, "masks", None)
+    if not isinstance(masks, dict):
+        raise TaskNeuronsError(f"expected a NeuronSet, got {type(neuron_set).__name__}")
+    validate = getattr(neuron_set, "validate", None)
+    if callable(validate):
+        validate(ffn)
+    for kind, mask in masks.items():
+        if kind not in KINDS:
+            raise TaskNeuronsError(f"neuron kind {kind!r} is not one of {list(KINDS)}")
+        if tuple(mask.shape) != (ffn.n_layers, ffn.widths[kind]):
+            raise TaskNeuronsError(f"neuron set has {kind} mask {list(mask.shape)} but the model has "
+                                   f"{ffn.n_layers} layers x {ffn.widths[kind]} {kind} neurons")
+    selection = {}
+    for layer in range(ffn.n_layers):
+        for kind in KINDS:
+            if kind in masks:
+                idx = neuron_set.indices(layer, kind).to(torch.long).cpu()
+                if len(idx):
+                    selection[(layer, kind)] = idx
+    if not selection:
+        raise TaskNeuronsError("the neuron set selects no neurons: nothing to train")
+    return selection

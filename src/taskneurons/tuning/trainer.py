@@ -1,0 +1,223 @@
+"""One training loop for every method (full fine-tuning, LoRA, the neuron tuner), on ``accelerate``.
+
+``train`` optimises exactly the parameters it is given with AdamW, on the target tokens of the examples
+(``tasks/batching.py``). The same code runs in one process or under ``accelerate launch`` (data parallel:
+each process gets its shard of every batch; ``batch_size`` is per process).
+"""
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+import torch
+from accelerate import Accelerator
+from accelerate.state import AcceleratorState
+from accelerate.utils import set_seed
+from torch.utils.data import DataLoader, RandomSampler
+from tqdm.auto import tqdm
+from transformers import get_scheduler
+
+from ..errors import TaskNeuronsError
+from ..tasks.base import Example, Task
+from ..tasks.batching import training_batch
+
+log = logging.getLogger(__name__)
+SCHEDULES = ("linear", "constant", "cosine")
+PRECISIONS = ("no", "bf16")
+ACCELERATE_MARKS = ("forward", "_original_forward", "_is_accelerate_prepared")  # what prepare() sets on a model
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters (defaults: the paper's reference script, section 3.6, for one epoch)."""
+
+    lr: float = 2e-5
+    epochs: int = 1
+    max_steps: int | None = None  # optimizer steps; when set, overrides epochs (the data is cycled)
+    batch_size: int = 8  # per process
+    grad_accum: int = 1
+    max_length: int = 256
+    weight_decay: float = 0.0
+    warmup_ratio: float = 0.0
+    schedule: str = "linear"
+    mixed_precision: str = "no"
+    seed: int = 0
+    log_every: int = 10
+    max_grad_norm: float | None = 1.0
+
+    def __post_init__(self):
+        if not (math.isfinite(self.lr) and self.lr >= 0):
+            raise TaskNeuronsError(f"lr must be a finite number >= 0, got {self.lr}")
+        if self.schedule not in SCHEDULES:
+            raise TaskNeuronsError(f"schedule {self.schedule!r} is not one of {list(SCHEDULES)}")
+        if self.mixed_precision not in PRECISIONS:
+            raise TaskNeuronsError(f"mixed_precision {self.mixed_precision!r} is not one of {list(PRECISIONS)}")
+        for name in ("epochs", "batch_size", "grad_accum", "max_length", "log_every"):
+            if getattr(self, name) < 1:
+                raise TaskNeuronsError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.max_steps is not None and self.max_steps < 1:
+            raise TaskNeuronsError(f"max_steps must be at least 1 (or None), got {self.max_steps}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise TaskNeuronsError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.max_grad_norm is not None and not self.max_grad_norm > 0:
+            raise TaskNeuronsError(f"max_grad_norm must be > 0 (or None), got {self.max_grad_norm}")
+
+
+@dataclass
+class TrainResult:
+    """The loss of every optimizer step (averaged over its micro-batches and processes), and the cost."""
+
+    losses: list[float] = field(default_factory=list)
+    steps: int = 0
+    seconds: float = 0.0
+    tokens: int = 0  # non-padding tokens trained on, all processes
+
+
+def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | None = None, progress: bool = True,
+          extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None) -> TrainResult:
+    """Train ``lm.model`` on ``data`` (examples, a Task's train split, or several Tasks mixed), updating
+    only ``params`` (they must belong to the model; every other parameter is frozen meanwhile).
+
+    ``extra_loss(model)`` is added to each micro-batch's loss (e.g. a regulariser). A non-finite loss or
+    gradient raises TaskNeuronsError before its update is applied. The model is left in its previous mode.
+    """
+    config = config or TrainConfig()
+    examples = _examples(data)
+    model = lm.model
+    params = _check_params(model, params)
+    accelerator = _accelerator(config)
+    set_seed(config.seed)
+    loader = DataLoader(range(len(examples)), batch_size=config.batch_size,
+                        sampler=RandomSampler(range(len(examples)), generator=torch.Generator().manual_seed(config.seed)),
+                        collate_fn=partial(_collate, lm.tokenizer, examples, config.max_length))
+    adamw = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    restore = _train_only(model, params)
+    marks = {k: model.__dict__[k] for k in ACCELERATE_MARKS if k in model.__dict__}
+    was_training = model.training
+    try:
+        wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
+        per_epoch = math.ceil(len(loader) / config.grad_accum)  # loader: this process's shard
+        total = config.max_steps or config.epochs * per_epoch
+        warmup = math.ceil(config.warmup_ratio * total)
+        name = "constant_with_warmup" if config.schedule == "constant" and warmup else config.schedule
+        scheduler = get_scheduler(name, adamw, num_warmup_steps=warmup, num_training_steps=total)
+        model.train()
+        return _loop(accelerator, wrapped, model, optimizer, scheduler, loader, params, config, total, progress,
+                     extra_loss)
+    finally:
+        for p in params:
+            p.grad = None
+        restore()
+        for k in ACCELERATE_MARKS:  # accelerate's autocast wrapper and mark go: the next train() prepares afresh
+            model.__dict__.pop(k, None)
+        model.__dict__.update(marks)
+        model.train(was_training)
+
+
+def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, params, config, total, progress,
+          extra_loss) -> TrainResult:
+    result, window = TrainResult(), []
+    tokens = torch.zeros((), dtype=torch.long, device=accelerator.device)
+    bar = tqdm(total=total, desc="train", unit="step", disable=not progress or not accelerator.is_main_process)
+    start = time.perf_counter()
+    with bar:
+        while result.steps < total:
+            for batch in loader:
+                with accelerator.accumulate(wrapped):
+                    loss = wrapped(**batch).loss
+                    if extra_loss is not None:
+                        loss = loss + extra_loss(model)
+                    value = accelerator.gather(loss.detach().float().reshape(1)).mean()
+                    _check_finite(value, "loss", result.steps + 1, scheduler)
+                    tokens += batch["attention_mask"].sum()
+                    window.append(value.item())
+                    accelerator.backward(loss)
+                    if accelerator.sync_gradients and config.max_grad_norm is not None:
+                        norm = accelerator.clip_grad_norm_(params, config.max_grad_norm)
+                        _check_finite(norm, "gradient norm", result.steps + 1, scheduler)
+                    optimizer.step()
+                    optimizer.zero_grad(set_to_none=True)
+                if not accelerator.sync_gradients:
+                    continue
+                scheduler.step()
+                result.steps += 1
+                result.losses.append(sum(window) / len(window))
+                window = []
+                bar.update()
+                if result.steps % config.log_every == 0 or result.steps in (1, total):
+                    recent = result.losses[-config.log_every:]
+                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4f}")
+                    log.info("step %d/%d: loss %.4f", result.steps, total, result.losses[-1])
+                if result.steps >= total:
+                    break
+    result.seconds = time.perf_counter() - start
+    result.tokens = int(accelerator.reduce(tokens, "sum"))
+    return result
+
+
+def _check_finite(value: torch.Tensor, what: str, step: int, scheduler) -> None:
+    """Stop before a non-finite loss or gradient can reach the weights."""
+    if not torch.isfinite(value).all():
+        bad = "nan" if torch.isnan(value).any() else "inf"
+        lr = scheduler.get_last_lr()[0]
+        raise TaskNeuronsError(f"{what} became {bad} at step {step} (lr={lr:.3g}); lower the learning rate or check "
+                               f"the data")
+
+
+def _examples(data) -> list[Example]:
+    """Examples from a list of Examples, a Task (its train split) or a list of Tasks (their train splits)."""
+    if isinstance(data, Task):
+        data = [data]
+    data = list(data)
+    if all(isinstance(d, Task) for d in data):
+        data = [ex for task in data for ex in task.split("train")]
+    if not data:
+        raise TaskNeuronsError("no training examples")
+    if not all(isinstance(ex, Example) for ex in data):
+        kinds = sorted({type(d).__name__ for d in data})
+        raise TaskNeuronsError(f"training data must be Examples or Tasks, got {kinds}")
+    return data
+
+
+def _collate(tokenizer, examples: Sequence[Example], max_length: int, indices: list[int]) -> dict[str, torch.Tensor]:
+    return training_batch(tokenizer, [examples[i] for i in indices], max_length)
+
+
+def _check_params(model: torch.nn.Module, params) -> list[torch.nn.Parameter]:
+    """The parameters to train, once each; all of them must be the model's own (so DDP synchronises them)."""
+    unique = list({id(p): p for p in params}.values())
+    if not unique:
+        raise TaskNeuronsError("nothing to train: the list of parameters is empty")
+    own = {id(p) for p in model.parameters()}
+    foreign = sum(id(p) not in own for p in unique)
+    if foreign:
+        raise TaskNeuronsError(f"{foreign} of the {len(unique)} parameters to train are not the model's "
+                               f"(a removed neuron tuner, or another model?)")
+    return unique
+
+
+def _train_only(model: torch.nn.Module, params: list[torch.nn.Parameter]) -> Callable[[], None]:
+    """requires_grad on exactly ``params``; returns the function that puts every flag back."""
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    chosen = {id(p) for p in params}
+    for p in model.parameters():
+        p.requires_grad_(id(p) in chosen)
+
+    def restore():
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+    return restore
+
+
+def _accelerator(config: TrainConfig) -> Accelerator:
+    """A fresh Accelerator; accelerate keeps one mixed-precision setting per process, so a different one
+    resets that shared state (the process group, under ``accelerate launch``, is kept)."""
+    state = AcceleratorState._shared_state
+    if state and state.get("_mixed_precision") not in (None, config.mixed_precision):
+        AcceleratorState._reset_state()
+    return Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accum)
