@@ -4,7 +4,7 @@ Batch 8 x 128 tokens of a classification task (short targets), fp32, one process
 side by side. Prints the times and the ratios that issue #3 bounds (<= 2.3 x forward; >= 1.2 x faster than
 Captum's LayerGradientXActivation over the same 30 layers in one call).
 
-    .venv/bin/python benchmarks/bench_scoring.py [--runs 5] [--model smollm2-135m] [--task ../shared/data/agnews]
+    .venv/bin/python benchmarks/bench_scoring.py [--runs 5] [--model smollm2-135m] [--task bbc_news]
 """
 import argparse
 import statistics
@@ -21,20 +21,23 @@ from taskneurons.tasks import load_task
 from taskneurons.tasks.batching import IGNORE, training_batch
 
 
-def timed(fn, runs):
-    fn()  # warm-up
-    times = []
+def timed(arms: dict, runs: int) -> dict:
+    """Median seconds per arm; the arms take turns in every round, so machine noise hits them alike."""
+    for fn in arms.values():
+        fn()  # warm-up
+    times = {name: [] for name in arms}
     for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        for name, fn in arms.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
 
 
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default="smollm2-135m")
-    parser.add_argument("--task", default="../shared/data/agnews")
+    parser.add_argument("--task", default="bbc_news")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
@@ -70,9 +73,8 @@ def main():
             p.requires_grad_(False)
         captum.attribute(embeds, attribute_to_layer_input=True)
 
-    t_forward = timed(forward, args.runs)
-    t_ours = timed(ours, args.runs)
-    t_captum = timed(with_captum, args.runs)
+    t = timed({"forward": forward, "ours": ours, "captum": with_captum}, args.runs)
+    t_forward, t_ours, t_captum = t["forward"], t["ours"], t["captum"]
     print(f"no-grad forward                          {t_forward:6.2f} s  (1.00)")
     print(f"grad_x_act, inner+outer, all layers      {t_ours:6.2f} s  ({t_ours / t_forward:.2f} x forward; bound 2.3)")
     print(f"Captum LayerGradientXActivation, inner   {t_captum:6.2f} s  ({t_captum / t_forward:.2f} x forward)")

@@ -1,8 +1,7 @@
 """score_neurons(model, examples): one forward (and one activation-only backward) per batch for every layer.
 
 Speed: the parameters are frozen while scoring, so autograd computes no weight gradients and saves no inputs
-for them; batches are left-padded so that every target sits at the end of its row and the LM head (and its
-softmax) runs only on the last columns (``logits_to_keep``). The loss is the *sum* of the target-token
+for them; the LM head (and its softmax) runs only on the columns that carry targets (``tasks.loss``). The loss is the *sum* of the target-token
 cross-entropies, so per-token gradients do not depend on how examples are batched or split across processes.
 
 Long runs checkpoint their sums every ``checkpoint_every`` batches and resume from them; under ``accelerate``
@@ -11,13 +10,11 @@ each process scores its share of the batches and the sums are all-reduced at the
 from __future__ import annotations
 
 import contextlib
-import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
@@ -27,6 +24,7 @@ from ..models import LoadedModel
 from ..models.inputs import position_kwargs
 from ..tasks import Example
 from ..tasks.batching import IGNORE, batches_by_length, training_batch
+from ..tasks.loss import target_loss
 from .fingerprint import model_fingerprint
 from .scorers import Scorer, make_scorer
 from .scores import Scores
@@ -71,30 +69,15 @@ def counted_positions(batch: dict[str, torch.Tensor], tokens: str) -> torch.Tens
     return mask
 
 
-def target_loss(lm: LoadedModel, batch: dict[str, torch.Tensor], inputs: dict) -> torch.Tensor:
-    """Summed cross-entropy of the target tokens, with the LM head only on the columns that carry targets."""
-    labels = batch["labels"]
-    has_target = (labels != IGNORE).any(0).nonzero()
-    first = int(has_target[0]) if len(has_target) else labels.shape[1] - 1
-    keep = labels.shape[1] - first + 1
-    if "logits_to_keep" in inspect.signature(lm.model.forward).parameters:
-        logits = lm.model(**inputs, logits_to_keep=keep).logits
-    else:
-        logits = lm.model(**inputs).logits[:, -keep:]
-    tail = labels[:, -keep + 1:]
-    return F.cross_entropy(logits[:, :-1].flatten(0, 1).float(), tail.flatten(), ignore_index=IGNORE, reduction="sum")
-
-
 def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor], tokens: str = "target") -> float:
     """Add one batch to ``scorer``; returns the batch's summed loss (nan for forward-only scorers)."""
     device = lm.device
     batch = {k: v.to(device) for k, v in batch.items()}
     where = counted_positions(batch, tokens)
-    inputs = {"attention_mask": batch["attention_mask"], **position_kwargs(lm.model, batch["attention_mask"])}
     with frozen(lm.model), capture_ffn(lm) as acts:
         if scorer.needs_grad:
             embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
-            loss = target_loss(lm, batch, {**inputs, "inputs_embeds": embeds})
+            loss = target_loss(lm.model, batch, inputs_embeds=embeds)
             if not torch.isfinite(loss):
                 raise TaskNeuronsError(f"the scoring loss is {loss.item()} on a batch; check the data and the model's dtype")
             keys = list(acts)
@@ -102,7 +85,8 @@ def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor],
             loss_value = loss.item()
         else:
             with torch.no_grad():
-                lm.model(input_ids=batch["input_ids"], **inputs)
+                lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
+                         **position_kwargs(lm.model, batch["attention_mask"]))
             grads, loss_value = {}, float("nan")
     for (layer, kind), act in acts.items():
         grad = grads.get((layer, kind))

@@ -24,6 +24,7 @@ from transformers import get_scheduler
 from ..errors import TaskNeuronsError
 from ..tasks.base import Example, Task
 from ..tasks.batching import training_batch
+from ..tasks.loss import target_loss
 
 log = logging.getLogger(__name__)
 SCHEDULES = ("linear", "constant", "cosine")
@@ -128,7 +129,7 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, params, con
         while result.steps < total:
             for batch in loader:
                 with accelerator.accumulate(wrapped):
-                    loss = wrapped(**batch).loss
+                    loss = target_loss(model, batch, reduction="mean", forward=wrapped)
                     if extra_loss is not None:
                         loss = loss + extra_loss(model)
                     value = accelerator.gather(loss.detach().float().reshape(1)).mean()
@@ -184,7 +185,7 @@ def _examples(data) -> list[Example]:
 
 
 def _collate(tokenizer, examples: Sequence[Example], max_length: int, indices: list[int]) -> dict[str, torch.Tensor]:
-    return training_batch(tokenizer, [examples[i] for i in indices], max_length)
+    return training_batch(tokenizer, [examples[i] for i in indices], max_length, padding_side="left")
 
 
 def _check_params(model: torch.nn.Module, params) -> list[torch.nn.Parameter]:
