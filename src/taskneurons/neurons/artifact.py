@@ -42,12 +42,10 @@ def save(path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
     return st
 
 
-def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
-    """Read a pair written by :func:`save` whose header has ``format == fmt``; any problem is one clear line."""
-    st, js = paths(path)
-    for p in (st, js):
-        if not p.is_file():
-            raise TaskNeuronsError(f"no {what} at {p}: file not found")
+def read_header(js: Path, fmt: str, what: str) -> dict:
+    """The JSON half of a pair, checked to be of format ``fmt``; any problem is one clear line."""
+    if not js.is_file():
+        raise TaskNeuronsError(f"no {what} at {js}: file not found")
     try:
         header = json.loads(js.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -55,6 +53,15 @@ def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
     if not isinstance(header, dict) or header.get("format") != fmt:
         got = header.get("format") if isinstance(header, dict) else type(header).__name__
         raise TaskNeuronsError(f"{js}: field 'format' is {got!r}, expected {fmt!r} (is this a {what} file?)")
+    return header
+
+
+def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
+    """Read a pair written by :func:`save` whose header has ``format == fmt``; any problem is one clear line."""
+    st, js = paths(path)
+    if not st.is_file():
+        raise TaskNeuronsError(f"no {what} at {st}: file not found")
+    header = read_header(js, fmt, what)
     try:
         tensors = load_file(st)
     except (SafetensorError, OSError, ValueError) as e:

@@ -15,7 +15,6 @@ weight decay touches nothing else. The deltas are registered as submodules (``<m
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -200,7 +199,7 @@ class NeuronTuner:
     def load(cls, path, lm, ffn: FFN | None = None) -> NeuronTuner:
         """A tuner on ``lm`` with the neurons and trained deltas saved at ``path``."""
         st, js = artifact.paths(path)
-        header = _read_header(js)
+        header = artifact.read_header(js, FORMAT, "neuron tuner")
         ffn = ffn or getattr(lm, "ffn", None) or FFN(getattr(lm, "model", lm))
         saved = {"ffn_family": header.get("ffn_family"), "n_layers": header.get("n_layers"),
                  "widths": header.get("widths")}
@@ -237,19 +236,6 @@ class NeuronTuner:
                 raise TaskNeuronsError(f"{source}: delta {name!r} has shape {list(tensors[name].shape)}, "
                                        f"expected {list(p.shape)}")
             p.copy_(tensors[name])
-
-
-def _read_header(js: Path) -> dict:
-    if not js.is_file():
-        raise TaskNeuronsError(f"no neuron tuner at {js}: file not found")
-    try:
-        header = json.loads(js.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise TaskNeuronsError(f"{js}: not valid JSON ({e})") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        got = header.get("format") if isinstance(header, dict) else type(header).__name__
-        raise TaskNeuronsError(f"{js}: field 'format' is {got!r}, expected {FORMAT!r} (is this a neuron tuner file?)")
-    return header
 
 
 def _selection(neuron_set, ffn: FFN) -> dict[tuple[int, str], torch.Tensor]:
