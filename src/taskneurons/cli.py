@@ -90,6 +90,19 @@ def cmd_identify(args) -> None:
     Identify(load_config(IdentifyConfig, args.config, overrides), Path(args.out))()
 
 
+def cmd_continual(args) -> None:
+    from .experiments.config import load_config
+    from .experiments.continual import Continual, ContinualConfig
+
+    Continual(load_config(ContinualConfig, args.config, list(args.set or [])), Path(args.out))()
+
+
+def cmd_generalize(args) -> None:
+    from .experiments.generalize import run_cli
+
+    run_cli(args.config, Path(args.out), args.set, model=args.model)
+
+
 def cmd_demo(args) -> None:
     from .experiments.demo import run_demo
 
@@ -128,6 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     ident.add_argument("--tasks", nargs="+", default=None)
     ident.add_argument("--out", default="runs/identify", help="run folder (rerun the same command to resume)")
     ident.set_defaults(func=cmd_identify)
+
+    cont = sub.add_parser("continual", help="continual learning: NCFT, W-NCFT and the baselines on task sequences")
+    cont.add_argument("--config", default=None, help="YAML file of options (see ContinualConfig)")
+    cont.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
+    cont.add_argument("--out", default="runs/continual", help="run folder (rerun the same command to resume)")
+    cont.set_defaults(func=cmd_continual)
+
+    gen = sub.add_parser("generalize", help="overlap, parameter similarity and transfer of task-specific neurons")
+    gen.add_argument("--config", default=None, help="YAML file of options (see GeneralizeConfig)")
+    gen.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
+    gen.add_argument("--model", default=None)
+    gen.add_argument("--out", default="runs/generalize", help="run folder (rerun the same command to resume)")
+    gen.set_defaults(func=cmd_generalize)
 
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
     _add_model_args(demo)

@@ -42,6 +42,16 @@ def run_demo(model: str, out: Path, limit: int = 32, device: str = "cpu", dtype:
                             max_length=EVAL_MAX_LENGTH, random_seeds=[0, 1], finetune=False)
     results["identify"] = Identify(config, out / "identify")()
 
+    console.rule("3. generalization: neuron overlap and training only the union of top-p% neurons")
+    from .generalize import run_generalize_demo
+
+    results["generalize"] = run_generalize_demo(model, out / "generalize", device=device, dtype=dtype)
+
+    console.rule("4. continual learning: NCFT (train only the current task's neurons) vs SeqFT")
+    from .continual.demo import run_continual_demo
+
+    results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype)
+
     write_json(out / "results.json", results)
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {out}/")
     return results

@@ -1,0 +1,133 @@
+"""Continual learning on the standard CL benchmark (agnews, amazon, dbpedia, yahoo; order 1 by default):
+every method side by side on SmolLM2-135M, next to the paper's Table 5 (Llama-2-7b).
+
+The run folder resumes: rerunning the same command after a kill continues from the last finished stage.
+The defaults (500 training and 200 test examples per task, prompts cut to 256 tokens, one epoch, label
+ranking) are sized for a CPU; on 2 cores expect several hours for all methods (each full-weight method trains
+about 63 steps per task; W-NCFT's task vectors use 200 samples per task here, the paper 1000). W-NCFT runs in both
+readings of Eq. 12 (``--wncft-readings``); its training is NCFT's, which the script checks from the weight digests.
+
+    .venv/bin/python benchmarks/bench_continual.py [--model smollm2-135m] [--orders 1] [--n-train 500]
+        [--n-test 200] [--methods ncft seqft ...] [--out runs/bench_continual] [--set key=value ...]
+
+A quick check of the script itself: ``--model tiny-llama --n-train 4 --n-test 4 --set max_steps=1``.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import yaml
+
+from taskneurons.experiments.continual import Continual, ContinualConfig
+from taskneurons.experiments.continual.config import ALL_METHODS
+from taskneurons.experiments.continual.report import fmt, fmt_mean_std, markdown_table
+from taskneurons.report.console import print_table
+from taskneurons.report.io import write_text
+
+# Table 5 of the paper (Llama-2-7b): average accuracy after the last task, orders 1-3 and their average.
+PAPER_TABLE5 = {
+    "SeqFT": (46.4, 47.3, 47.5, 47.1),
+    "SeqLoRA": (53.6, 54.8, 53.1, 53.8),
+    "EPI": (48.1, 48.0, 49.0, 48.4),
+    "O-LoRA": (76.8, 75.7, 75.7, 76.1),
+    "NCFT": (71.3, 70.9, 71.6, 71.3),
+    "W-NCFT": (73.7, 72.3, 73.8, 73.3),
+    "Per-Task FT": (77.2, 77.2, 77.2, 77.2),
+}
+
+
+def paper_value(label: str, orders: list[int]) -> str:
+    row = PAPER_TABLE5.get(label.split(" (")[0])  # "W-NCFT (snapshot)" -> the paper's W-NCFT
+    if row is None:
+        return "-"
+    if len(orders) == 1 and orders[0] in (1, 2, 3):
+        return f"{row[orders[0] - 1]:.1f}"
+    return f"{row[3]:.1f} (avg 1-3)"
+
+
+def table(results: dict, orders: list[int]) -> tuple[list[str], list[list[str]]]:
+    header = ["method", "AA (ours)", "AA (paper, Llama-2-7b)", "BWT", "FWT", "FG_N", "s/step", "trainable"]
+    rows = []
+    run_methods = {label.split(" (")[0] for label in results["summary"]}
+    labels = list(results["summary"]) + [label for label in PAPER_TABLE5 if label not in run_methods]
+    for label in labels:
+        entry = results["summary"].get(label)
+        if entry is None:  # in the paper, not implemented here (EPI)
+            rows.append([label, "not run", paper_value(label, orders), "-", "-", "-", "-", "-"])
+            continue
+        trains = [t for order in results["orders"].values() for t in order["methods"][label]["train"]]
+        per_step = [t["seconds_per_step"] for t in trains if t.get("seconds_per_step")]
+        show = (lambda values, signed=False: fmt_mean_std(values, signed)) if len(orders) > 1 else \
+            (lambda values, signed=False: fmt(values[0], signed))
+        rows.append([label, show(entry["average_accuracy"]), paper_value(label, orders),
+                     show(entry["backward_transfer"], True), show(entry["forward_transfer"], True),
+                     show(entry["final_forgetting_rate"]), f"{sum(per_step) / len(per_step):.2f}" if per_step else "-",
+                     f"{trains[0]['trainable']:,}"])
+    return header, rows
+
+
+def _digests(order: dict, label: str) -> list[str]:
+    return [t.get("weights") for t in order["methods"][label]["train"]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="smollm2-135m")
+    parser.add_argument("--orders", nargs="+", type=int, default=[1], help="paper orders (1-3: the standard benchmark)")
+    parser.add_argument("--n-train", type=int, default=500)
+    parser.add_argument("--n-test", type=int, default=200)
+    parser.add_argument("--methods", nargs="+", default=ALL_METHODS)
+    parser.add_argument("--wncft-readings", nargs="+", default=["scale", "snapshot"], choices=["scale", "snapshot"],
+                        help="W-NCFT's Eq. 12 readings to run (scale: literal, shared sum; snapshot: shared mean)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="float32")
+    parser.add_argument("--out", default="runs/bench_continual")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any ContinualConfig option")
+    args = parser.parse_args()
+
+    methods = []
+    for name in args.methods:
+        if name != "wncft":
+            methods.append(name)
+            continue
+        for reading in args.wncft_readings:  # the same training as NCFT, evaluated two ways
+            methods.append("wncft" if reading == "scale" else
+                           {"method": "wncft", "label": "W-NCFT (snapshot)", "reading": "snapshot", "shared": "mean"})
+    options = dict(model=args.model, orders=args.orders, n_train=args.n_train, n_test=args.n_test, methods=methods,
+                   device=args.device, dtype=args.dtype, max_length=256, data_root="../shared/data",
+                   method_options={"wncft": {"n_vector": 200}})
+    for item in args.set:
+        key, _, value = item.partition("=")
+        options[key.strip()] = yaml.safe_load(value)
+    results = Continual(ContinualConfig(**options), Path(args.out))()
+
+    header, rows = table(results, args.orders)
+    title = (f"{args.model}, order(s) {args.orders}, {args.n_train} train / {args.n_test} test per task: "
+             f"ours vs the paper's Table 5")
+    print_table(title, header, rows)
+    ours = {label: results["summary"][label]["average_accuracy"] for label in results["summary"]}
+    bwt = {label: results["summary"][label]["backward_transfer"] for label in results["summary"]}
+    notes = []
+    if "NCFT" in ours and "SeqFT" in ours:
+        better = all(n > s for n, s in zip(ours["NCFT"], ours["SeqFT"]))
+        notes.append(f"NCFT {'beats' if better else 'does not beat'} SeqFT on average accuracy in every order run.")
+        closer = all(n is not None and s is not None and abs(n) < abs(s) for n, s in zip(bwt["NCFT"], bwt["SeqFT"]))
+        notes.append(f"NCFT's backward transfer is {'' if closer else 'not '}closer to 0 than SeqFT's in every order run.")
+    for label in [label for label in ours if label.startswith("W-NCFT") and "NCFT" in ours]:
+        better = all(w > n for w, n in zip(ours[label], ours["NCFT"]))
+        notes.append(f"{label} {'improves on' if better else 'does not improve on'} NCFT in every order run.")
+    same = [label for label in results["summary"] if label.startswith("W-NCFT") and "NCFT" in results["summary"]
+            and all(_digests(o, label) == _digests(o, "NCFT") for o in results["orders"].values())]
+    if same:
+        notes.append(f"{', '.join(same)} trained exactly as NCFT (identical weight digests after every stage): "
+                     f"their difference from NCFT is the Eq. 12 reweighting alone.")
+    for note in notes:
+        print(note)
+    text = "\n".join([f"## {title}", "", markdown_table(header, rows), "", *notes, ""])
+    write_text(Path(args.out) / "benchmark.md", text)
+    print(f"wrote {Path(args.out) / 'benchmark.md'}")
+
+
+if __name__ == "__main__":
+    main()

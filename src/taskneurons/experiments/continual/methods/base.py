@@ -1,0 +1,174 @@
+"""What every continual-learning method is: a plug-in with options, trained by the one ``train`` loop.
+
+A method sees a task sequence stage by stage. The runner (``runner.py``) calls, on a freshly loaded base model:
+``setup`` once, ``restore`` when resuming, then per stage ``train_stage``, ``save`` (into the stage's state
+folder) and, per evaluated task, ``evaluation`` (a context manager around the batched evaluation pass).
+
+Three kinds:
+
+- ``sequential``: one model carried through the sequence (NCFT, W-NCFT, SeqFT, SeqLoRA, O-LoRA, Replay, EWC);
+- ``isolated``: every task from the base model on its own (Per-Task FT: the A_i reference);
+- ``joint``: all the sequence's tasks at once (Multi-Task FT).
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+from ....errors import TaskNeuronsError
+from ....models import LoadedModel
+from ....tasks import Example, Task
+from ....tuning import TrainConfig, TrainResult
+
+
+@dataclass
+class MethodOptions:
+    """Options every method has: its learning rate and other TrainConfig overrides."""
+
+    lr: float = 2e-5
+    train: dict = field(default_factory=dict)  # TrainConfig fields for this method only (e.g. {epochs: 2})
+
+
+@dataclass
+class Context:
+    """What the runner gives a method: the config, training data, shared cache folder and progress flag."""
+
+    config: object  # ContinualConfig
+    shared: Path  # a folder for artifacts shared by runs of the same config (task vectors...)
+    progress: bool = True
+
+    def train_examples(self, task: Task) -> list[Example]:
+        return task.split(train_split(task), self.config.n_train)
+
+    def train_config(self, options: MethodOptions) -> TrainConfig:
+        return self.config.train_config(options.lr, options.train)
+
+
+def train_split(task: Task) -> str:
+    return task.first_split("train", "dev")
+
+
+def train_info(result: TrainResult, trainable: int) -> dict:
+    """What a stage's training reports: steps, time per step, final loss, trainable parameters."""
+    return {"steps": result.steps, "seconds": round(result.seconds, 3),
+            "seconds_per_step": round(result.seconds / result.steps, 4) if result.steps else None,
+            "first_loss": result.losses[0] if result.losses else None,
+            "final_loss": result.losses[-1] if result.losses else None, "trainable": trainable}
+
+
+class Method:
+    """Base class of the registered methods (see the module docstring)."""
+
+    name: ClassVar[str] = ""  # the registry key, e.g. "ncft"
+    title: ClassVar[str] = ""  # the default label in tables, e.g. "NCFT"
+    kind: ClassVar[str] = "sequential"  # "sequential" | "isolated" | "joint"
+    cumulative: ClassVar[bool] = False  # True: restoring needs every stage's state folder, not just the last
+    Options: ClassVar[type] = MethodOptions
+
+    def __init__(self, options: MethodOptions, ctx: Context):
+        self.options, self.ctx = options, ctx
+        self.tasks: list[Task] = []
+
+    def setup(self, lm: LoadedModel, tasks: list[Task]) -> None:
+        """Once per sequence, on the base model, before any stage (and before ``restore``)."""
+        self.tasks = tasks
+
+    def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
+        """Train on ``task`` (0-based ``stage`` of the sequence); returns what to report (``train_info``)."""
+        raise NotImplementedError
+
+    def save(self, lm: LoadedModel, folder: Path) -> None:
+        """Write what ``restore`` needs into ``folder`` (safetensors + JSON), after ``train_stage``."""
+
+    def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
+        """Bring the base model ``lm`` to the state after the last of ``folders`` (every finished stage's
+        folder when ``cumulative``, else the last one only)."""
+
+    def evaluation(self, lm: LoadedModel, stage: int, index: int):
+        """A context manager around evaluating task ``index`` after ``stage`` (both 0-based)."""
+        return contextlib.nullcontext()
+
+    def describe(self) -> dict:
+        """Anything worth reporting about the finished run (e.g. W-NCFT's task similarities)."""
+        return {}
+
+
+METHODS: dict[str, type[Method]] = {}
+SHARED_TRAINING = {"lr", "seed"}  # lr: each method's own option; seed: the run's, for every method
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: add a method to the registry, once."""
+    if cls.name in METHODS:
+        raise ValueError(f"continual-learning method {cls.name!r} is registered twice")
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str) -> type[Method]:
+    if name not in METHODS:
+        close = difflib.get_close_matches(str(name), list(METHODS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TaskNeuronsError(f"unknown continual-learning method {name!r}{hint}; methods: {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def make_options(cls: type[Method], values: dict) -> MethodOptions:
+    """``cls.Options`` from a dict, with an error naming the options that exist."""
+    known = [f.name for f in dataclasses.fields(cls.Options)]
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise TaskNeuronsError(f"method {cls.name!r} has no option {unknown[0]!r}{hint}; its options: {', '.join(known)}")
+    try:
+        options = cls.Options(**values)
+    except TaskNeuronsError as e:
+        raise TaskNeuronsError(f"method {cls.name!r}: {e}") from None
+    fields = {f.name for f in dataclasses.fields(TrainConfig)} - SHARED_TRAINING
+    if not isinstance(options.train, dict) or set(options.train) - fields:
+        bad = sorted(set(options.train) - fields) if isinstance(options.train, dict) else options.train
+        raise TaskNeuronsError(f"method {cls.name!r}: train option(s) {bad} cannot be set per method; allowed: "
+                               f"{sorted(fields)} (lr is the method's own option)")
+    return options
+
+
+@dataclass
+class MethodSpec:
+    """One entry of the config's method list, resolved: label, class and options."""
+
+    label: str
+    cls: type[Method]
+    options: MethodOptions
+
+    def build(self, ctx: Context) -> Method:
+        return self.cls(self.options, ctx)
+
+
+def method_specs(entries: list, shared_options: dict | None = None) -> list[MethodSpec]:
+    """Entries are names ("ncft") or dicts {method: name, label: ..., <option>: value}; ``shared_options``
+    maps a method name to options for each of its entries (an entry's own options win)."""
+    shared_options = shared_options or {}
+    for name in shared_options:
+        get_method(name)
+    specs = []
+    for entry in entries:
+        if isinstance(entry, str):
+            name, label, values = entry, None, {}
+        elif isinstance(entry, dict) and "method" in entry:
+            values = dict(entry)
+            name, label = values.pop("method"), values.pop("label", None)
+        else:
+            raise TaskNeuronsError(f"a methods entry must be a method name or {{method: name, ...}}, got {entry!r}; "
+                                   f"methods: {', '.join(METHODS)}")
+        cls = get_method(name)
+        specs.append(MethodSpec(str(label or cls.title), cls, make_options(cls, {**shared_options.get(name, {}), **values})))
+    labels = [s.label for s in specs]
+    repeated = sorted({l for l in labels if labels.count(l) > 1})
+    if repeated:
+        raise TaskNeuronsError(f"two methods entries have the label {repeated[0]!r}; give each a distinct label")
+    return specs

@@ -1,0 +1,100 @@
+"""NCFT, Neuron-level Continuous Fine-Tuning (paper 2.11): at each stage train only the current task's neurons.
+
+Stage n: score every FFN neuron of the *current* model (after stage n-1) on task n's training data, keep the
+top k% (per (layer, kind) by default), train only those neurons' weight slices with the neuron tuner, then
+merge the trained deltas into the weights before the next stage. Inference is as usual.
+
+Option ``exclude_claimed`` (default False, as in the paper: overlapping neurons are simply retrained): when
+True, neurons trained at an earlier stage are not selected again; the top k% is taken among the others.
+
+State per stage (all kept: restoring replays every stage's merge, bit for bit): ``neurons`` (the stage's
+NeuronSet) and ``deltas`` (the trained neuron tuner).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ....models import LoadedModel
+from ....neurons import NeuronSet, Scores, score_neurons
+from ....tasks import Task
+from ....tuning import NeuronTuner, train
+from .base import Method, MethodOptions, register, train_info
+
+
+@dataclass
+class NCFTOptions(MethodOptions):
+    lr: float = 1e-3  # far fewer parameters than full fine-tuning: a higher rate (PAPER.md 3.6)
+    k: float = 10.0  # percent of neurons per task
+    scope: str = "layer"  # top-k% per (layer, kind) | "global" per kind | "all"
+    scorer: str = "grad_x_act"
+    scorer_options: dict = field(default_factory=dict)
+    tokens: str = "target"
+    n_score: int | None = 128  # training examples scored (None: all n_train)
+    exclude_claimed: bool = False  # True: never retrain a neuron an earlier task trained
+
+
+def demote(scores: Scores, claimed: NeuronSet) -> Scores:
+    """Scores where every claimed neuron ranks below every other one (finite values, same order otherwise)."""
+    values = {}
+    for kind, v in scores.values.items():
+        v = v.float()
+        values[kind] = torch.where(claimed.masks[kind], v - (v.max() - v.min()) - 1.0, v)
+    return Scores(values, dict(scores.meta))
+
+
+@register
+class NCFT(Method):
+    name = "ncft"
+    title = "NCFT"
+    cumulative = True
+    Options = NCFTOptions
+
+    def __init__(self, options, ctx):
+        super().__init__(options, ctx)
+        self.sets: list[NeuronSet] = []  # the neurons trained at each finished stage
+        self._tuner: NeuronTuner | None = None
+
+    def claimed(self, lm: LoadedModel) -> NeuronSet:
+        union = NeuronSet.empty(lm.ffn)
+        for s in self.sets:
+            union = union | s
+        return union
+
+    def select(self, lm: LoadedModel, stage: int, task: Task) -> NeuronSet:
+        o, c = self.options, self.ctx.config
+        examples = self.ctx.train_examples(task)
+        scores = score_neurons(lm, examples[:o.n_score] if o.n_score else examples, scorer=o.scorer, tokens=o.tokens,
+                               batch_size=c.batch_size, max_length=c.max_length, task=task.name,
+                               progress=self.ctx.progress, **o.scorer_options)
+        provenance = {"task": task.name, "stage": stage + 1, "method": self.name}
+        if o.exclude_claimed and self.sets:
+            claimed = self.claimed(lm)
+            chosen = NeuronSet.from_scores(demote(scores, claimed), o.k, o.scope)
+            return NeuronSet({k: m & ~claimed.masks[k] for k, m in chosen.masks.items()},
+                             {**chosen.provenance, **provenance, "excluded_claimed": claimed.count()})
+        return NeuronSet.from_scores(scores, o.k, o.scope, provenance=provenance)
+
+    def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
+        neurons = self.select(lm, stage, task)
+        with NeuronTuner(lm, None, neurons) as tuner:
+            result = train(lm, self.ctx.train_examples(task), tuner.parameters(), self.ctx.train_config(self.options),
+                           progress=self.ctx.progress)
+            tuner.merge()  # the trained rows stay in the weights when the tuner is removed
+        self._tuner = tuner
+        self.sets.append(neurons)
+        return {**train_info(result, tuner.num_trainable()), "neurons": neurons.count(),
+                "neuron_fraction": round(neurons.fraction(), 5)}
+
+    def save(self, lm: LoadedModel, folder: Path) -> None:
+        self.sets[-1].save(folder / "neurons")
+        self._tuner.save(folder / "deltas")
+
+    def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
+        for folder in folders:
+            tuner = NeuronTuner.load(folder / "deltas", lm)
+            tuner.merge()
+            tuner.remove()
+            self.sets.append(NeuronSet.load(folder / "neurons"))

@@ -1,0 +1,64 @@
+"""SeqLoRA (paper 3.5): one LoRA adapter (``peft``, on the attention projections by default) trained through
+the whole sequence; the base weights stay frozen. State: the adapter's weights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ....errors import TaskNeuronsError
+from ....models import LoadedModel
+from ....tasks import Task
+from ....tuning import add_lora, train
+from ..state import load_tensors, save_tensors
+from .base import Method, MethodOptions, register, train_info
+
+
+@dataclass
+class LoRAOptions(MethodOptions):
+    lr: float = 3e-4
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.0
+    target_modules: list | None = None  # default: the family's attention query and value projections
+
+
+def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {n: p.detach() for n, p in model.named_parameters() if ".lora_" in n}
+
+
+@torch.no_grad()
+def load_lora_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
+    params = lora_state(model)
+    if sorted(params) != sorted(tensors):
+        raise TaskNeuronsError(f"{source}: holds LoRA weights {sorted(tensors)[:2]}..., the model has {sorted(params)[:2]}...")
+    named = dict(model.named_parameters())
+    for name, value in tensors.items():
+        named[name].copy_(value)
+
+
+@register
+class SeqLoRA(Method):
+    name = "seqlora"
+    title = "SeqLoRA"
+    Options = LoRAOptions
+
+    def setup(self, lm: LoadedModel, tasks: list[Task]) -> None:
+        super().setup(lm, tasks)
+        o = self.options
+        self.peft = add_lora(lm, r=o.r, alpha=o.alpha, dropout=o.dropout, target_modules=o.target_modules)
+
+    def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
+        params = [p for n, p in lm.model.named_parameters() if ".lora_" in n]
+        result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options),
+                       progress=self.ctx.progress)
+        return train_info(result, sum(p.numel() for p in params))
+
+    def save(self, lm: LoadedModel, folder: Path) -> None:
+        save_tensors(lora_state(lm.model), folder / "lora.safetensors")
+
+    def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
+        path = folders[-1] / "lora.safetensors"
+        load_lora_state(lm.model, load_tensors(path, lm.device), path)

@@ -1,0 +1,219 @@
+"""W-NCFT, weighted NCFT (paper 2.12, Appendix A.2): NCFT training, and at inference on task j each earlier
+task's neurons reweighted by how similar task j is to that task.
+
+Task vectors: for each task, the mean over ``n_vector`` random training samples (the paper: 1000) of the
+*base* model's last-layer hidden state averaged over the prompt's tokens (Eq. 10's fea). After stage i, on a
+learnt task j (j <= i): Sim_j = softmax_k(cos(fea_j, fea_k) / temperature) over the learnt tasks k (Eq. 11), and
+the FFN weights become W' (Eq. 12), in one of two readings (option ``reading``):
+
+- ``scale`` (the literal one, default): every weight slice of a neuron of task k is multiplied by Sim_j[k].
+  A neuron of several tasks gets ``shared: sum`` (default; the literal "combine by columns") the sum of their
+  weights, or ``shared: mean`` their mean. Since softmax weights sum to 1, a neuron owned by one task is
+  scaled by about 1/i, and one owned by every learnt task is unchanged.
+- ``snapshot``: W'[n] = sum_k Sim_j[k] P_k[n] over the tasks k that own neuron n, where P_k is a copy of task k's
+  neuron slices taken right after stage k; ``shared: mean`` divides by the owners' weight sum (a weighted
+  mean, so a neuron owned by one task keeps that task's values), ``shared: sum`` does not.
+
+Neurons owned by no learnt task are left as they are; so are tasks not learnt yet (evaluated as trained).
+W-NCFT needs the identity of the test task (task-incremental inference). The weights are always restored,
+bit for bit, when the evaluation ends (also on error).
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ....errors import TaskNeuronsError
+from ....models import FFN, KINDS, LoadedModel
+from ....models.inputs import position_kwargs
+from ....neurons import NeuronSet
+from ....tasks import Example, Task
+from ....tasks.batching import prompt_batch
+from ..state import load_tensors, save_tensors
+from .base import register, train_split
+from .ncft import NCFT, NCFTOptions
+
+READINGS = ("scale", "snapshot")
+SHARED = ("sum", "mean")
+
+
+@dataclass
+class WNCFTOptions(NCFTOptions):
+    reading: str = "scale"  # "scale" (literal Eq. 12) | "snapshot" (weighted sum of per-task snapshots)
+    shared: str = "sum"  # neurons of several tasks: "sum" of their weights | "mean"
+    n_vector: int = 1000  # training samples per task vector (paper: 1000)
+    temperature: float = 1.0  # softmax temperature on the cosine similarities (paper: none, i.e. 1)
+
+    def __post_init__(self):
+        if self.reading not in READINGS:
+            raise TaskNeuronsError(f"reading {self.reading!r} is not one of {list(READINGS)}")
+        if self.shared not in SHARED:
+            raise TaskNeuronsError(f"shared {self.shared!r} is not one of {list(SHARED)}")
+        if not self.n_vector >= 1:
+            raise TaskNeuronsError(f"n_vector must be at least 1, got {self.n_vector}")
+        if not self.temperature > 0:
+            raise TaskNeuronsError(f"temperature must be > 0, got {self.temperature}")
+
+
+@torch.no_grad()
+def task_vector(lm: LoadedModel, examples: Sequence[Example], batch_size: int = 8, max_length: int = 256) -> torch.Tensor:
+    """Mean over examples of the last hidden state averaged over each prompt's tokens: float32 [d_model]."""
+    total, count = None, 0
+    was_training = lm.model.training
+    lm.model.eval()
+    try:
+        for start in range(0, len(examples), batch_size):
+            prompts = [ex.prompt for ex in examples[start:start + batch_size]]
+            batch = {k: v.to(lm.device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
+            out = lm.model(**batch, **position_kwargs(lm.model, batch["attention_mask"]), output_hidden_states=True)
+            hidden = out.hidden_states[-1].double()
+            mask = batch["attention_mask"].unsqueeze(-1).double()
+            per_example = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
+            total = per_example.sum(0) if total is None else total + per_example.sum(0)
+            count += len(prompts)
+    finally:
+        lm.model.train(was_training)
+    if not count:
+        raise TaskNeuronsError("no examples for a task vector")
+    return (total / count).float().cpu()
+
+
+def similarity_weights(vectors: torch.Tensor, query: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Eq. 10-11: softmax over the rows of ``vectors`` [i, d] of their cosine similarity to ``query`` [d]."""
+    cos = torch.nn.functional.cosine_similarity(vectors.double(), query.double().unsqueeze(0), dim=-1)
+    return torch.softmax(cos / temperature, dim=0)
+
+
+def _along(values: torch.Tensor, like: torch.Tensor, dim: int) -> torch.Tensor:
+    shape = [1] * like.dim()
+    shape[dim] = -1
+    return values.view(shape)
+
+
+def neuron_rows(ffn: FFN, neurons: NeuronSet) -> dict[str, torch.Tensor]:
+    """Copies of the weight slices of ``neurons``: key ``layer.kind.n`` for the n-th slice (``FFN.slices``)."""
+    rows = {}
+    with torch.no_grad():
+        for layer in range(ffn.n_layers):
+            for kind in KINDS:
+                idx = neurons.indices(layer, kind)
+                if len(idx):
+                    for n, s in enumerate(ffn.slices(layer, kind)):
+                        rows[f"{layer}.{kind}.{n}"] = s.param[s.index(idx)].detach().clone()
+    return rows
+
+
+@contextlib.contextmanager
+def reweighted(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str = "scale",
+               shared: str = "sum", snapshots: Sequence[dict[str, torch.Tensor]] | None = None):
+    """The FFN weights as Eq. 12 makes them for task weights ``weights`` [len(sets)] (see the module
+    docstring), for the duration of the ``with`` block; the original values are put back afterwards."""
+    if reading not in READINGS or shared not in SHARED:
+        raise TaskNeuronsError(f"reading must be one of {list(READINGS)} and shared one of {list(SHARED)}")
+    if len(weights) != len(sets) or (reading == "snapshot" and (snapshots is None or len(snapshots) != len(sets))):
+        raise TaskNeuronsError(f"{len(sets)} neuron sets need as many weights (got {len(weights)})"
+                               + (" and snapshots" if reading == "snapshot" else ""))
+    saved = []
+    try:
+        with torch.no_grad():
+            for layer in range(ffn.n_layers):
+                for kind in KINDS:
+                    owners = torch.stack([s.masks[kind][layer] for s in sets])  # [tasks, width]
+                    idx = owners.any(0).nonzero().flatten()
+                    if not len(idx):
+                        continue
+                    own = owners[:, idx].double()  # [tasks, m]
+                    total = (own * weights.double().unsqueeze(1)).sum(0)  # [m]: summed weight of each neuron's owners
+                    for n, s in enumerate(ffn.slices(layer, kind)):
+                        index = s.index(idx)
+                        rows = s.param[index]
+                        saved.append((s.param, index, rows.clone()))
+                        if reading == "scale":
+                            coef = total if shared == "sum" else total / own.sum(0)
+                            new = rows.double() * _along(coef, rows, s.dim)
+                        else:
+                            new = torch.zeros(rows.shape, dtype=torch.float64, device=rows.device)
+                            for k, snap in enumerate(snapshots):
+                                mine = sets[k].indices(layer, kind)
+                                if len(mine):
+                                    pos = torch.searchsorted(idx, mine).to(rows.device)
+                                    new.index_add_(s.dim, pos, snap[f"{layer}.{kind}.{n}"].to(rows.device).double() * float(weights[k]))
+                            if shared == "mean":
+                                new = new / _along(total, rows, s.dim)
+                        s.param[index] = new.to(rows.dtype)
+        yield
+    finally:
+        with torch.no_grad():
+            for param, index, rows in reversed(saved):
+                param[index] = rows
+
+
+@register
+class WNCFT(NCFT):
+    name = "wncft"
+    title = "W-NCFT"
+    Options = WNCFTOptions
+
+    def __init__(self, options, ctx):
+        super().__init__(options, ctx)
+        self.snapshots: list[dict[str, torch.Tensor]] = []
+        self.vectors: torch.Tensor | None = None  # [tasks of the sequence, d_model], from the base model
+
+    def setup(self, lm: LoadedModel, tasks: list[Task]) -> None:
+        super().setup(lm, tasks)
+        self.vectors = torch.stack([self._vector(lm, t) for t in tasks])
+
+    def _vector(self, lm: LoadedModel, task: Task) -> torch.Tensor:
+        """The task's vector on the base model, cached in the run's shared folder (same for every order)."""
+        o, c = self.options, self.ctx.config
+        tag = hashlib.sha256(f"{task.source}|{task.name}".encode()).hexdigest()[:8]
+        path = self.ctx.shared / "task_vectors" / f"{task.name}.{tag}.n{o.n_vector}.len{c.max_length}.seed{c.seed}.safetensors"
+        if path.is_file():
+            return load_tensors(path)["vector"]
+        pool = task.split(train_split(task))
+        chosen = sorted(random.Random(c.seed).sample(range(len(pool)), min(o.n_vector, len(pool))))
+        vector = task_vector(lm, [pool[i] for i in chosen], c.eval_batch_size or c.batch_size, c.max_length)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name("." + path.name + ".tmp")
+        save_tensors({"vector": vector}, tmp)
+        tmp.replace(path)
+        return vector
+
+    def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
+        info = super().train_stage(lm, stage, task)
+        self.snapshots.append(neuron_rows(lm.ffn, self.sets[-1]))
+        return info
+
+    def save(self, lm: LoadedModel, folder: Path) -> None:
+        super().save(lm, folder)
+        save_tensors(self.snapshots[-1], folder / "snapshot.safetensors")
+
+    def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
+        super().restore(lm, folders)
+        self.snapshots = [load_tensors(f / "snapshot.safetensors", lm.device) for f in folders]
+
+    def weights(self, stage: int, index: int) -> torch.Tensor:
+        """Sim_j over the tasks learnt up to ``stage`` for task ``index`` (Eq. 11)."""
+        return similarity_weights(self.vectors[:stage + 1], self.vectors[index], self.options.temperature)
+
+    def evaluation(self, lm: LoadedModel, stage: int, index: int):
+        if index > stage:
+            return contextlib.nullcontext()
+        o = self.options
+        return reweighted(lm.ffn, self.sets[:stage + 1], self.weights(stage, index), o.reading, o.shared,
+                          self.snapshots[:stage + 1])
+
+    def describe(self) -> dict:
+        """The cosine similarities between the sequence's task vectors, and the final stage's weights."""
+        if self.vectors is None:
+            return {}
+        v = torch.nn.functional.normalize(self.vectors.double(), dim=-1)
+        n = len(self.tasks)
+        return {"task_cosine": (v @ v.T).tolist(),
+                "final_weights": [self.weights(n - 1, j).tolist() for j in range(n)]}

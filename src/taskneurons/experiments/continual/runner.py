@@ -1,0 +1,236 @@
+"""The continual-learning runner: every method on every task sequence, stage by stage, resumable.
+
+For a sequence of N tasks and a sequential method, stage j trains on task j (``method.train_stage``), saves the
+method's state into ``<out>/<order>/<method>/stage<j>`` (written to a temporary folder, then renamed), records
+the training step, then scores every task of the sequence on its test split: one batched evaluation pass per
+task (label ranking by default, ``eval_method: generate`` for greedy generation + exact match). That fills
+column j of the accuracy matrix a[i][j]. Each of these steps is cached in the run folder (``Run.step``), so
+killing the run and rerunning the same command restores the last finished stage's state and goes on; the
+result is the one of an uninterrupted run (training is seeded per call, and restoring is bit-exact).
+
+Isolated methods (Per-Task FT) train each task once per run, shared by every order; joint ones (Multi-Task
+FT) once per set of tasks. The base model's zero-shot scores are computed once per task.
+"""
+from __future__ import annotations
+
+import gc
+import re
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+
+from accelerate.utils import set_seed
+
+from ...errors import TaskNeuronsError
+from ...evaluation import evaluate
+from ...models import LoadedModel, load_model
+from ...report.console import console
+from ...tasks import Task
+from ..run import Run
+from . import metrics, report
+from .config import ContinualConfig
+from .methods import Context, Method, MethodSpec, get_method, method_specs
+from .methods.base import make_options
+from .orders import TaskSequence, resolve_orders
+from .state import replace_folder, weights_digest
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
+
+
+class Continual:
+    """``Continual(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
+
+    def __init__(self, config: ContinualConfig, out: Path, progress: bool = True):
+        self.config, self.progress = config, progress
+        self.sequences: list[TaskSequence] = resolve_orders(config.orders, config.data_root)
+        self.specs: list[MethodSpec] = method_specs(config.methods, config.method_options)
+        self.reference = self._reference_spec()
+        self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
+        self.run = Run(Path(out), asdict(config))
+        self.ctx = Context(config, self.run.out / "shared", progress)
+
+    def _reference_spec(self) -> MethodSpec | None:
+        """The method whose diagonal is A_i ("diagonal" and null need none); added to the list if missing."""
+        ref = self.config.reference
+        if ref in (None, "diagonal"):
+            return None
+        for spec in self.specs:
+            if ref in (spec.label, spec.cls.name):
+                break
+        else:
+            cls = get_method(ref)
+            spec = MethodSpec(cls.title, cls, make_options(cls, self.config.method_options.get(ref, {})))
+            self.specs.append(spec)
+        if spec.cls.kind == "joint":
+            raise TaskNeuronsError(f"reference {ref!r} trains all tasks jointly: it has no per-task score A_i; "
+                                   f"use per_task_ft, 'diagonal' or null")
+        return spec
+
+    # --- building blocks -------------------------------------------------------------------------------
+    def base_model(self) -> LoadedModel:
+        c = self.config
+        return load_model(c.model, device=c.device, dtype=c.dtype)
+
+    def score(self, lm: LoadedModel, task: Task) -> float:
+        c = self.config
+        return evaluate(lm, task, split=task.first_split("test", "dev"), limit=c.n_test, method=c.eval_method,
+                        batch_size=c.eval_batch_size or c.batch_size, max_length=c.max_length,
+                        max_new_tokens=c.max_new_tokens, progress=self.progress).score
+
+    def zero_shot(self, tasks: list[Task]) -> list[float]:
+        lm = None
+        scores = []
+        for task in tasks:
+            def compute(task=task):
+                nonlocal lm
+                lm = lm or self.base_model()
+                console.print(f"zero-shot: {task.name}")
+                return {"score": self.score(lm, task)}
+            scores.append(self.run.step(f"zero_shot/{task.name}", compute)["score"])
+        return scores
+
+    def evaluate_stage(self, method: Method, lm: LoadedModel, tasks: list[Task], stage: int) -> dict:
+        scores = {}
+        for i, task in enumerate(tasks):
+            if i > stage and not self.config.evaluate_unseen:
+                scores[task.name] = None
+                continue
+            with method.evaluation(lm, stage, i):
+                scores[task.name] = self.score(lm, task)
+        return scores
+
+    # --- the three kinds of method ----------------------------------------------------------------------
+    def sequential(self, spec: MethodSpec, seq: TaskSequence, tasks: list[Task]) -> dict:
+        n, prefix = len(tasks), f"{seq.name}/{spec.label}"
+        folder = self.run.out / slug(seq.name) / slug(spec.label)
+        stage_dir = lambda j: folder / f"stage{j + 1}"  # noqa: E731
+        train_key = lambda j: f"{prefix}/stage{j + 1}/train"  # noqa: E731
+        eval_key = lambda j: f"{prefix}/stage{j + 1}/eval"  # noqa: E731
+        if not all(self.run.done(eval_key(j)) for j in range(n)):
+            self._continue(spec, seq, tasks, folder, stage_dir, train_key, eval_key)
+        trains = [self.run.step(train_key(j), _missing) for j in range(n)]
+        evals = [self.run.step(eval_key(j), _missing)["scores"] for j in range(n)]
+        matrix = [[evals[j][task.name] for j in range(n)] for task in tasks]
+        described = self.run.step(f"{prefix}/describe", _missing) if self.run.done(f"{prefix}/describe") else {}
+        return {"kind": "sequential", "matrix": matrix, "train": trains, "describe": described}
+
+    def _continue(self, spec, seq, tasks, folder, stage_dir, train_key, eval_key) -> None:
+        n = len(tasks)
+        trained = 0
+        while trained < n and self.run.done(train_key(trained)):
+            trained += 1
+        needed = [stage_dir(j) for j in range(trained)] if spec.cls.cumulative else [stage_dir(j) for j in range(trained)][-1:]
+        missing = [str(d) for d in needed if not d.is_dir()]
+        if missing:
+            raise TaskNeuronsError(f"run folder {self.run.out}: the state {missing[0]} of a finished stage is missing; "
+                                   f"delete {folder} and the matching steps, or choose another --out")
+        lm = self.base_model()
+        method = spec.build(self.ctx)
+        set_seed(self.config.seed)  # any random initialisation depends on the seed only, not on what ran before
+        method.setup(lm, tasks)
+        if trained:
+            console.print(f"[{seq.name} · {spec.label}] resuming after stage {trained}/{n}")
+            method.restore(lm, needed)
+        for j, task in enumerate(tasks):
+            where = f"[{seq.name} · {spec.label}] stage {j + 1}/{n}: {task.name}"
+            if j >= trained:
+                console.print(f"{where}: training")
+                set_seed(self.config.seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
+                info = method.train_stage(lm, j, task)
+                tmp = folder / f".stage{j + 1}.tmp"
+                shutil.rmtree(tmp, ignore_errors=True)
+                tmp.mkdir(parents=True)
+                method.save(lm, tmp)
+                replace_folder(tmp, stage_dir(j))
+                info["weights"] = weights_digest(lm.model)
+                self.run.step(train_key(j), lambda: info)
+                if j and not spec.cls.cumulative and self.config.keep_states == "last":
+                    shutil.rmtree(stage_dir(j - 1), ignore_errors=True)
+            elif j < trained - 1:
+                if not self.run.done(eval_key(j)):
+                    raise TaskNeuronsError(f"run folder {self.run.out}: stage {j + 1} of {spec.label} on {seq.name} was "
+                                           f"trained but never evaluated, and later stages exist; choose another --out")
+                continue
+            if not self.run.done(eval_key(j)):
+                console.print(f"{where}: evaluating {n if self.config.evaluate_unseen else j + 1} task(s)")
+            self.run.step(eval_key(j), lambda: {"scores": self.evaluate_stage(method, lm, tasks, j)})
+        self.run.step(f"{seq.name}/{spec.label}/describe", method.describe)
+        del lm, method
+        gc.collect()
+
+    def isolated(self, spec: MethodSpec, tasks: list[Task], zero: list[float] | None) -> dict:
+        """A_i per task (trained once per run, shared by every order); the matrix of a bank of task models."""
+        results = []
+        for task in tasks:
+            def compute(task=task):
+                console.print(f"[{spec.label}] {task.name}: training from the base model")
+                lm = self.base_model()
+                method = spec.build(self.ctx)
+                set_seed(self.config.seed)
+                method.setup(lm, [task])
+                info = method.train_stage(lm, 0, task)
+                return {"score": self.score(lm, task), "train": info}
+            results.append(self.run.step(f"{spec.label}/task={task.name}", compute))
+        n = len(tasks)
+        own = [r["score"] for r in results]
+        matrix = [[own[i] if i <= j else (zero[i] if zero else None) for j in range(n)] for i in range(n)]
+        return {"kind": "isolated", "matrix": matrix, "train": [r["train"] for r in results]}
+
+    def joint(self, spec: MethodSpec, tasks: list[Task]) -> dict:
+        def compute():
+            console.print(f"[{spec.label}] training on {len(tasks)} tasks together")
+            lm = self.base_model()
+            method = spec.build(self.ctx)
+            set_seed(self.config.seed)
+            method.setup(lm, tasks)
+            info = method.train_joint(lm, tasks)
+            return {"scores": {t.name: self.score(lm, t) for t in tasks}, "train": info}
+        result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}", compute)
+        return {"kind": "joint", "final": [result["scores"][t.name] for t in tasks], "train": [result["train"]]}
+
+    # --- the whole experiment ---------------------------------------------------------------------------
+    def run_sequence(self, seq: TaskSequence) -> dict:
+        tasks = self.tasks[seq.name]
+        console.rule(f"{seq.name}: {' -> '.join(t.name for t in tasks)}")
+        zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None
+        methods = {}
+        for spec in self.specs:
+            if spec.cls.kind == "sequential":
+                methods[spec.label] = self.sequential(spec, seq, tasks)
+            elif spec.cls.kind == "isolated":
+                methods[spec.label] = self.isolated(spec, tasks, zero)
+            else:
+                methods[spec.label] = self.joint(spec, tasks)
+        reference = None
+        if self.reference is not None:
+            ref = methods[self.reference.label]["matrix"]
+            reference = [ref[i][i] for i in range(len(tasks))]
+        for label, result in methods.items():
+            if result["kind"] == "joint":
+                result["metrics"] = {"average_accuracy": sum(result["final"]) / len(result["final"]),
+                                     "final": result["final"]}
+                continue
+            a = result["matrix"]
+            own = [a[i][i] for i in range(len(tasks))] if self.config.reference == "diagonal" else reference
+            result["metrics"] = metrics.summarize(a, zero, own)
+        return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks], "zero_shot": zero,
+                "reference": reference, "methods": methods}
+
+    def __call__(self) -> dict:
+        results = {"config": asdict(self.config), "methods": {s.label: {"method": s.cls.name, "kind": s.cls.kind,
+                                                                          "options": asdict(s.options)} for s in self.specs},
+                   "orders": {}}
+        for seq in self.sequences:
+            results["orders"][seq.name] = self.run_sequence(seq)
+            report.show_order(seq.name, results["orders"][seq.name])
+        results["summary"] = report.across_orders(results)
+        report.show_summary(results)
+        report.write(results, self.run)
+        console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
+        return results
+
+
+def _missing() -> dict:
+    raise TaskNeuronsError("internal: a step that should be cached is not")

@@ -1,0 +1,56 @@
+"""Method state on disk: full model weights (tied weights handled), tensor dicts, and a digest of the weights.
+
+Stage folders are written whole: the runner lets a method write into ``stageN.tmp`` and renames it to
+``stageN`` once complete, so a killed run never leaves a half-written stage behind.
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, load_model, save_file, save_model
+
+from ...errors import TaskNeuronsError
+
+
+def save_weights(model: torch.nn.Module, path: Path) -> None:
+    """Every parameter and persistent buffer of ``model`` (shared tensors such as tied embeddings stored once)."""
+    save_model(model, str(path))
+
+
+def load_weights(model: torch.nn.Module, path: Path) -> None:
+    try:
+        load_model(model, str(path), strict=True)
+    except (SafetensorError, OSError, RuntimeError) as e:
+        raise TaskNeuronsError(f"{path}: cannot load these weights into the model ({str(e).splitlines()[0]})") from None
+
+
+def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+
+
+def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    try:
+        return load_file(str(path), device=str(device))
+    except (SafetensorError, OSError) as e:
+        raise TaskNeuronsError(f"{path}: not a readable safetensors file ({e})") from None
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """16 hex digits of sha256 over every parameter's name and exact bytes (bit-identical weights, same digest)."""
+    h = hashlib.sha256()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            h.update(f"{name}:{tuple(p.shape)}:{p.dtype};".encode())
+            h.update(p.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def replace_folder(tmp: Path, final: Path) -> None:
+    """Move a completely written ``tmp`` folder to ``final`` (replacing an older one)."""
+    if final.exists():
+        shutil.rmtree(final)
+    tmp.rename(final)

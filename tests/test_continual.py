@@ -1,0 +1,283 @@
+"""Continual learning on tiny models: every method end to end, NCFT's neuron-only updates, W-NCFT's reweighting,
+O-LoRA's regulariser, resuming after a kill, and one-line errors for bad input."""
+import json
+
+import pytest
+import torch
+import yaml
+
+from taskneurons.cli import main
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.experiments.continual import Continual, ContinualConfig
+from taskneurons.experiments.continual.methods import Context, get_method
+from taskneurons.experiments.continual.methods.base import make_options
+from taskneurons.experiments.continual.methods.olora import orthogonality_loss
+from taskneurons.experiments.continual.methods.wncft import neuron_rows, reweighted, similarity_weights
+from taskneurons.experiments.continual.state import weights_digest
+from taskneurons.models import load_model
+from taskneurons.neurons import NeuronSet
+from taskneurons.tasks import load_task
+
+from .conftest import SHARED_DATA
+
+SEQ = [str(SHARED_DATA / "sst2"), str(SHARED_DATA / "rte")]
+TINY = dict(model="tiny-llama", n_train=4, n_test=4, batch_size=2, max_length=48, max_steps=2,
+            method_options={"ncft": {"n_score": 2, "lr": 1e-2}, "wncft": {"n_score": 2, "n_vector": 2, "lr": 1e-2},
+                            "ewc": {"n_fisher": 2}, "replay": {"per_task": 2}, "seqlora": {"r": 2}, "olora": {"r": 2},
+                            "seqft": {"lr": 1e-3}})
+SEQUENTIAL = ["seqft", "seqlora", "olora", "replay", "ewc", "ncft", "wncft"]
+
+
+def config(**changes) -> ContinualConfig:
+    return ContinualConfig(**{**TINY, "orders": [SEQ], **changes})
+
+
+def context(tmp_path, **changes) -> Context:
+    return Context(config(**changes), tmp_path / "shared", progress=False)
+
+
+def build(name, ctx, **options):
+    cls = get_method(name)
+    return cls(make_options(cls, {**TINY["method_options"].get(name, {}), **options}), ctx)
+
+
+def params(lm) -> dict[str, torch.Tensor]:
+    return {n: p.detach().clone() for n, p in lm.model.named_parameters()}
+
+
+def neuron_mask(lm, neurons: NeuronSet) -> dict[int, torch.Tensor]:
+    """id(param) -> bool mask of the entries that belong to ``neurons`` (from FFN.slices)."""
+    masks = {}
+    for layer in range(lm.ffn.n_layers):
+        for kind in neurons.masks:
+            for s in lm.ffn.slices(layer, kind):
+                mask = masks.setdefault(id(s.param), torch.zeros_like(s.param, dtype=torch.bool))
+                mask[s.index(neurons.indices(layer, kind))] = True
+    return masks
+
+
+# --- every method, through the command line ------------------------------------------------------------
+
+def test_every_method_runs_through_the_command(tmp_path, capsys):
+    path = tmp_path / "c.yaml"
+    path.write_text(yaml.safe_dump({**TINY, "orders": [SEQ]}))
+    assert main(["continual", "--config", str(path), "--out", str(tmp_path / "run"), "--set", "seed=0"]) == 0
+    out = tmp_path / "run"
+    results = json.loads((out / "results.json").read_text())
+    order = results["orders"]["custom1"]
+    methods = order["methods"]
+    assert list(methods) == ["SeqFT", "SeqLoRA", "O-LoRA", "Replay", "EWC", "NCFT", "W-NCFT", "Per-Task FT", "Multi-Task FT"]
+    assert order["tasks"] == ["sst2", "rte"] and len(order["zero_shot"]) == 2
+    for label, result in methods.items():
+        if result["kind"] == "joint":
+            assert len(result["final"]) == 2 and result["metrics"]["average_accuracy"] == sum(result["final"]) / 2
+            continue
+        a = result["matrix"]
+        assert len(a) == 2 and all(isinstance(v, float) for row in a for v in row)
+        m = result["metrics"]
+        assert m["average_accuracy"] == (a[0][1] + a[1][1]) / 2 and m["backward_transfer"] == a[0][1] - a[0][0]
+        assert m["forward_transfer"] == a[1][0] - order["zero_shot"][1]
+        assert m["forgetting_rates"][1] == pytest.approx(a[0][1] / order["reference"][0] * 100)
+    per_task = methods["Per-Task FT"]["matrix"]
+    assert order["reference"] == [per_task[0][0], per_task[1][1]] and per_task[1][0] == order["zero_shot"][1]
+    ncft, seqft = methods["NCFT"]["train"], methods["SeqFT"]["train"]
+    assert ncft[0]["trainable"] < seqft[0]["trainable"] and ncft[0]["steps"] == 2
+    assert 0.05 < ncft[0]["neuron_fraction"] < 0.15
+    assert methods["Replay"]["train"][1]["replayed"] == 2 and methods["O-LoRA"]["train"][1]["adapters"] == 2
+    cos = methods["W-NCFT"]["describe"]["task_cosine"]
+    assert cos[0][0] == pytest.approx(1.0) and len(methods["W-NCFT"]["describe"]["final_weights"]) == 2
+    # state folders: every stage for NCFT (restoring replays them), the last one for the others
+    assert sorted(p.name for p in (out / "custom1" / "NCFT").iterdir()) == ["stage1", "stage2"]
+    assert sorted(p.name for p in (out / "custom1" / "SeqFT").iterdir()) == ["stage2"]
+    assert json.loads((out / "custom1" / "O-LoRA" / "stage2" / "adapters.json").read_text())["adapters"] == ["default", "task2"]
+    for name in ("NCFT.matrix.png", "fg_curves.png", "seen_accuracy.png"):
+        assert (out / "plots" / "custom1" / name).stat().st_size > 1000
+    summary = (out / "summary.md").read_text()
+    assert "| NCFT |" in summary and "AA mean ± std" in summary
+    assert "custom1: continual-learning metrics" in capsys.readouterr().out
+
+
+# --- NCFT ----------------------------------------------------------------------------------------------
+
+def test_ncft_trains_only_the_current_tasks_neurons(tmp_path):
+    lm = load_model("tiny-llama")
+    tasks = [load_task(s) for s in SEQ]
+    method = build("ncft", context(tmp_path), exclude_claimed=True)
+    method.setup(lm, tasks)
+    for stage, task in enumerate(tasks):
+        before = params(lm)
+        info = method.train_stage(lm, stage, task)
+        inside = neuron_mask(lm, method.sets[-1])
+        changed_any = False
+        for name, p in lm.model.named_parameters():
+            changed = p.detach() != before[name]
+            outside = ~inside.get(id(p), torch.zeros_like(changed))
+            assert not (changed & outside).any(), f"stage {stage}: {name} changed outside the task's neuron slices"
+            changed_any |= bool(changed.any())
+        assert changed_any and info["trainable"] > 0
+        assert not any("neuron_delta" in n for n, _ in lm.model.named_parameters())  # the tuner is gone, merged
+    first, second = method.sets
+    assert (first & second).is_empty() and first.count() == second.count()  # exclude_claimed: the next k% instead
+
+
+# --- W-NCFT --------------------------------------------------------------------------------------------
+
+def hand_sets(lm):
+    """Task A: inner 0, 1 of layer 0 and outer 3 of layer 1; task B: inner 1, 2 and outer 3, 4."""
+    def make(inner, outer):
+        masks = {kind: torch.zeros(lm.ffn.n_layers, w, dtype=torch.bool) for kind, w in lm.ffn.widths.items()}
+        masks["inner"][0, inner] = True
+        masks["outer"][1, outer] = True
+        return NeuronSet(masks)
+    return make([0, 1], [3]), make([1, 2], [3, 4])
+
+
+def rows_of(lm, layer, kind, neuron) -> list[torch.Tensor]:
+    """Every weight slice of one neuron, from FFN.slices (rows, or columns of GPT-2's Conv1D, and bias entries)."""
+    return [s.param[s.index(torch.tensor([neuron]))].detach().clone() for s in lm.ffn.slices(layer, kind)]
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2"])
+@pytest.mark.parametrize("reading, shared, expect", [
+    # coefficient per neuron (inner 0, 1, 2; outer 3, 4) for weights A=0.2, B=0.5
+    ("scale", "sum", {0: 0.2, 1: 0.7, 2: 0.5, 3: 0.7, 4: 0.5}),
+    ("scale", "mean", {0: 0.2, 1: 0.35, 2: 0.5, 3: 0.35, 4: 0.5}),
+    # snapshots: task A's slices all 1.0, task B's all 2.0
+    ("snapshot", "sum", {0: 0.2, 1: 0.2 + 1.0, 2: 1.0, 3: 1.2, 4: 1.0}),
+    ("snapshot", "mean", {0: 1.0, 1: 1.2 / 0.7, 2: 2.0, 3: 1.2 / 0.7, 4: 2.0}),
+])
+def test_wncft_readings_on_a_hand_made_case(name, reading, shared, expect):
+    lm = load_model(name)
+    a, b = hand_sets(lm)
+    snaps = [{k: torch.full_like(v, 1.0) for k, v in neuron_rows(lm.ffn, a).items()},
+             {k: torch.full_like(v, 2.0) for k, v in neuron_rows(lm.ffn, b).items()}]
+    before = params(lm)
+    where = {0: (0, "inner"), 1: (0, "inner"), 2: (0, "inner"), 3: (1, "outer"), 4: (1, "outer")}
+    original = {n: rows_of(lm, *where[n], n) for n in expect}
+    untouched = rows_of(lm, 0, "inner", 3) + rows_of(lm, 1, "outer", 0)
+    with reweighted(lm.ffn, [a, b], torch.tensor([0.2, 0.5]), reading, shared, snaps):
+        for n, coef in expect.items():
+            for old, new in zip(original[n], rows_of(lm, *where[n], n)):
+                want = old * coef if reading == "scale" else torch.full_like(old, coef)
+                assert torch.allclose(new, want, atol=1e-6), (n, reading, shared)
+        for old, new in zip(untouched, rows_of(lm, 0, "inner", 3) + rows_of(lm, 1, "outer", 0)):
+            assert torch.equal(old, new)
+    after = params(lm)
+    assert all(torch.equal(before[k], after[k]) for k in before)
+
+
+def test_wncft_restores_the_weights_even_on_error():
+    lm = load_model("tiny-llama")
+    a, b = hand_sets(lm)
+    digest = weights_digest(lm.model)
+    with pytest.raises(RuntimeError, match="boom"):
+        with reweighted(lm.ffn, [a, b], torch.tensor([0.5, 0.5])):
+            assert weights_digest(lm.model) != digest
+            raise RuntimeError("boom")
+    assert weights_digest(lm.model) == digest
+
+
+def test_similarity_weights_by_hand():
+    vectors = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
+    cos = torch.tensor([1.0, 0.0, 2 ** -0.5], dtype=torch.float64)
+    assert torch.allclose(similarity_weights(vectors, torch.tensor([5.0, 0.0])), cos.exp() / cos.exp().sum())
+    assert torch.allclose(similarity_weights(vectors, torch.tensor([5.0, 0.0]), 0.5), (2 * cos).exp() / (2 * cos).exp().sum())
+
+
+def test_wncft_evaluation_reweights_learnt_tasks_and_restores(tmp_path):
+    lm = load_model("tiny-llama")
+    tasks = [load_task(s) for s in SEQ]
+    method = build("wncft", context(tmp_path))
+    method.setup(lm, tasks)
+    assert method.vectors.shape == (2, lm.model.config.hidden_size)
+    method.train_stage(lm, 0, tasks[0])
+    digest = weights_digest(lm.model)
+    with method.evaluation(lm, 0, 1):  # task 2 not learnt yet: evaluated as trained
+        assert weights_digest(lm.model) == digest
+    with method.evaluation(lm, 0, 0):  # one learnt task: softmax weight 1, literal scaling changes nothing
+        assert weights_digest(lm.model) == digest
+    method.train_stage(lm, 1, tasks[1])
+    digest = weights_digest(lm.model)
+    weights = method.weights(1, 0)
+    assert weights.shape == (2,) and float(weights.sum()) == pytest.approx(1.0)
+    with method.evaluation(lm, 1, 0):
+        assert weights_digest(lm.model) != digest
+    assert weights_digest(lm.model) == digest
+
+
+# --- O-LoRA --------------------------------------------------------------------------------------------
+
+def test_orthogonality_loss_by_hand():
+    old = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    new = torch.tensor([[1.0, -2.0, 3.0]])
+    assert float(orthogonality_loss([old], new, "abs")) == 3.0  # |1| + |-2|
+    assert float(orthogonality_loss([old], new, "squared")) == 5.0
+    also = torch.tensor([[0.0, 0.0, 1.0]])
+    assert float(orthogonality_loss([old, also], new, "abs")) == 6.0
+    assert float(orthogonality_loss([], new)) == 0.0
+
+
+def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
+    lm = load_model("tiny-llama")
+    tasks = [load_task(s) for s in SEQ]
+    method = build("olora", context(tmp_path), lambda_orth=0.5, lambda_l2=0.1)
+    method.setup(lm, tasks)
+    method.train_stage(lm, 0, tasks[0])
+    first = {n: p.detach().clone() for n, p in lm.model.named_parameters() if ".default." in n}
+    assert any(not torch.equal(p, torch.zeros_like(p)) for n, p in first.items() if "lora_B" in n)
+    method.train_stage(lm, 1, tasks[1])
+    assert method.peft.active_adapters == ["default", "task2"]
+    assert all(torch.equal(p, first[n]) for n, p in lm.model.named_parameters() if ".default." in n)
+    named = {n: p.detach() for n, p in lm.model.named_parameters()}
+    expected = 0.0
+    for n, p in named.items():
+        if "lora_A.default." in n:
+            new_a, new_b = named[n.replace(".default.", ".task2.")], named[n.replace("lora_A.default", "lora_B.task2")]
+            expected += 0.5 * float((p @ new_a.T).abs().sum()) + 0.1 * float(new_a.norm() + new_b.norm())
+    assert float(method.regularizer(lm, "task2")(lm.model)) == pytest.approx(expected, rel=1e-5)
+
+
+# --- bad input -----------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(methods=["ncfx"]), "unknown continual-learning method 'ncfx' (did you mean 'ncft'?); methods: ncft, wncft"),
+    (dict(methods=[{"method": "ncft", "kk": 5}]), "method 'ncft' has no option 'kk' (did you mean 'k'?)"),
+    (dict(methods=["ncft", {"method": "ncft"}]), "two methods entries have the label 'NCFT'"),
+    (dict(methods=[{"method": "wncft", "reading": "literal"}]), "reading 'literal' is not one of ['scale', 'snapshot']"),
+    (dict(method_options={"ewx": {}}), "unknown continual-learning method 'ewx'"),
+    (dict(reference="multitask_ft"), "reference 'multitask_ft' trains all tasks jointly"),
+    (dict(orders=[7]), "unknown order 7"),
+    (dict(orders=[[]]), "sequence 'custom1' is empty"),
+    (dict(methods=[]), "methods must be a non-empty list"),
+    (dict(train={"lr_rate": 1}), "train: unknown training option(s) ['lr_rate']"),
+    (dict(methods=[{"method": "ncft", "train": {"lr": 1}}]), "method 'ncft': train option(s) ['lr'] cannot be set per method"),
+    (dict(orders=[["no_such_task"]]), "unknown task 'no_such_task'"),
+])
+def test_bad_input_is_one_line_and_leaves_no_run_folder(tmp_path, changes, message):
+    with pytest.raises(TaskNeuronsError) as e:
+        Continual(config(**changes), tmp_path / "run", progress=False)
+    assert message in str(e.value) and "\n" not in str(e.value)
+    assert not (tmp_path / "run").exists()
+
+
+def test_bad_input_on_the_command_line(tmp_path, capsys):
+    for override, message in [("methods=[sgd]", "unknown continual-learning method 'sgd'"),
+                              ("orders=[12]", "unknown order 12"), ("orders=[[]]", "is empty")]:
+        assert main(["continual", "--set", "model=tiny-llama", "--set", override, "--out", str(tmp_path / "r")]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("error: ") and message in err and len(err.splitlines()) == 1
+
+
+# --- the demo ------------------------------------------------------------------------------------------
+
+def test_demo_compares_ncft_with_seqft(tmp_path):
+    from taskneurons.experiments.continual import run_continual_demo
+
+    results = run_continual_demo("tiny-llama", tmp_path, n_train=8, n_test=4, progress=False)
+    order = results["orders"]["demo"]
+    assert order["tasks"] == ["rotten_tomatoes", "bbc_news", "tweet_sentiment"] and list(order["methods"]) == ["SeqFT", "NCFT"]
+    matrix = order["methods"]["NCFT"]["matrix"]
+    assert matrix[2][0] is None and matrix[0][2] is not None  # only the tasks seen so far are evaluated
+    fg = order["methods"]["NCFT"]["metrics"]["forgetting_rates"]  # against a[i][i]: no Per-Task FT in the demo
+    assert len(fg) == 3 and fg[0] is None and order["reference"] is None
+    assert (tmp_path / "continual" / "results.json").is_file()

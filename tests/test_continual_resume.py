@@ -1,0 +1,48 @@
+"""Resuming a continual-learning run: killed at any stage (after training, before its state is saved; after
+saving, before evaluating) and rerun, every method ends with the matrix and the bit-identical weights of an
+uninterrupted run."""
+import pytest
+import torch
+
+from taskneurons.experiments.continual import Continual
+from taskneurons.experiments.continual import runner as runner_module
+
+from .conftest import SHARED_DATA
+from .test_continual import SEQ, SEQUENTIAL, config
+
+
+def test_killed_and_rerun_equals_uninterrupted(tmp_path, monkeypatch):
+    seq = SEQ + [str(SHARED_DATA / "qqp")]
+    changes = dict(orders=[seq], methods=SEQUENTIAL, evaluate_unseen=False, reference="diagonal")
+    whole = Continual(config(**changes), tmp_path / "whole", progress=False)()
+
+    killed = set()
+    real_evaluate, real_replace = Continual.evaluate_stage, runner_module.replace_folder
+
+    def evaluate_then_die(self, method, lm, tasks, stage):
+        if stage == 1 and ("eval", method.name) not in killed:  # stage 2 trained and saved, not evaluated
+            killed.add(("eval", method.name))
+            raise KeyboardInterrupt
+        return real_evaluate(self, method, lm, tasks, stage)
+
+    def die_before_saving(tmp, final):
+        if final.name == "stage3" and ("save", final.parent.name) not in killed:  # stage 3 trained, state unsaved
+            killed.add(("save", final.parent.name))
+            raise KeyboardInterrupt
+        return real_replace(tmp, final)
+
+    monkeypatch.setattr(Continual, "evaluate_stage", evaluate_then_die)
+    monkeypatch.setattr(runner_module, "replace_folder", die_before_saving)
+    for attempt in range(2 * len(SEQUENTIAL) + 1):
+        try:
+            resumed = Continual(config(**changes), tmp_path / "killed", progress=False)()
+            break
+        except KeyboardInterrupt:
+            continue
+    else:
+        pytest.fail("the run never finished")
+    assert len(killed) == 2 * len(SEQUENTIAL)
+    for label, result in whole["orders"]["custom1"]["methods"].items():
+        again = resumed["orders"]["custom1"]["methods"][label]
+        assert again["matrix"] == result["matrix"], label
+        assert [t["weights"] for t in again["train"]] == [t["weights"] for t in result["train"]], label
