@@ -64,3 +64,14 @@ def test_config_file_and_overrides(tmp_path):
 def test_identify_cli_bad_config_is_one_line(tmp_path, capsys):
     assert main(["identify", "--config", str(tmp_path / "none.yaml"), "--out", str(tmp_path / "run")]) == 2
     assert capsys.readouterr().err.strip() == f"error: no such config file: {tmp_path / 'none.yaml'}"
+
+
+def test_multitask_original_with_tied_embeddings_is_saved_and_reused(tmp_path, monkeypatch):
+    config = _config(model="tiny-gemma3", original="multitask", multitask={"n_train": 4, "lr": 1e-3},
+                     finetune=False, deactivate_matrix=False, random_seeds=[0])
+    first = Identify(config, tmp_path, progress=False)()
+    assert (tmp_path / "original" / "model.safetensors").is_file()
+    monkeypatch.setattr(identify_module, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))
+    lm = Identify(config, tmp_path, progress=False).original_model()
+    assert lm.model.lm_head.weight is lm.model.get_input_embeddings().weight  # still tied after loading
+    assert Identify(config, tmp_path, progress=False)()["deactivation"] == first["deactivation"]

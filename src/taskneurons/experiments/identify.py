@@ -17,10 +17,10 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from safetensors.torch import load_file, save_file
 
 from ..evaluation import evaluate
 from ..models import LoadedModel, load_model
+from ..models.weights import load_weights, save_weights
 from ..neurons import NeuronSet, Scores, deactivate, score_neurons
 from ..report.console import console, print_table
 from ..report.io import write_json, write_text
@@ -104,13 +104,13 @@ class Identify:
             return lm
         weights = self.run.path("original", "model.safetensors")
         if weights.is_file():
-            lm.model.load_state_dict(load_file(str(weights)), strict=False)
+            load_weights(lm.model, weights)
             return lm
         n = self.config.multitask.get("n_train", 200)
         mixed = [ex for t in self.tasks for ex in t.split(train_split(t), n)]
         console.print(f"multi-task fine-tuning the Original model on {len(mixed)} examples of {len(self.tasks)} tasks")
         train(lm, mixed, list(lm.model.parameters()), c.train_config(c.multitask), progress=self.progress)
-        save_file({k: v.contiguous() for k, v in lm.model.state_dict().items()}, str(weights))
+        save_weights(lm.model, weights)
         return lm
 
     # --- the two tables ---------------------------------------------------------------------------------

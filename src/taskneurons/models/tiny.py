@@ -19,9 +19,9 @@ TINY_CONFIGS: dict[str, tuple[str, dict]] = {
     "tiny-mistral": ("mistral", dict(_LLAMA_LIKE, sliding_window=None)),
     "tiny-qwen2": ("qwen2", _LLAMA_LIKE),
     "tiny-qwen3": ("qwen3", dict(_LLAMA_LIKE, head_dim=8)),
-    "tiny-gemma": ("gemma", dict(_LLAMA_LIKE, head_dim=8)),
-    "tiny-gemma2": ("gemma2", dict(_LLAMA_LIKE, head_dim=8, sliding_window=64)),
-    "tiny-gemma3": ("gemma3_text", dict(_LLAMA_LIKE, head_dim=8, sliding_window=64)),
+    "tiny-gemma": ("gemma", dict(_LLAMA_LIKE, head_dim=8, tie_word_embeddings=True)),  # tied, as the real ones
+    "tiny-gemma2": ("gemma2", dict(_LLAMA_LIKE, head_dim=8, sliding_window=64, tie_word_embeddings=True)),
+    "tiny-gemma3": ("gemma3_text", dict(_LLAMA_LIKE, head_dim=8, sliding_window=64, tie_word_embeddings=True)),
     "tiny-phi3": ("phi3", dict(_LLAMA_LIKE, pad_token_id=256)),
     "tiny-gpt2": ("gpt2", dict(n_embd=32, n_layer=2, n_head=4, n_positions=256)),
     "tiny-gpt-neox": ("gpt_neox", dict(hidden_size=32, intermediate_size=128, num_hidden_layers=2,

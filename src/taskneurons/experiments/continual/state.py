@@ -11,21 +11,9 @@ from pathlib import Path
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, load_model, save_file, save_model
+from safetensors.torch import load_file, save_file
 
 from ...errors import TaskNeuronsError
-
-
-def save_weights(model: torch.nn.Module, path: Path) -> None:
-    """Every parameter and persistent buffer of ``model`` (shared tensors such as tied embeddings stored once)."""
-    save_model(model, str(path))
-
-
-def load_weights(model: torch.nn.Module, path: Path) -> None:
-    try:
-        load_model(model, str(path), strict=True)
-    except (SafetensorError, OSError, RuntimeError) as e:
-        raise TaskNeuronsError(f"{path}: cannot load these weights into the model ({str(e).splitlines()[0]})") from None
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -12,7 +12,7 @@ import torch
 from ....models import LoadedModel
 from ....tasks import Example, Task
 from ....tuning import train
-from ..state import load_weights, save_weights
+from ....models.weights import load_weights, save_weights
 from .base import Method, MethodOptions, register, train_info
 
 
