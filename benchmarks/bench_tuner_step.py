@@ -1,6 +1,7 @@
 """One training step on SmolLM2-135M: the neuron tuner (a random k% of every (layer, kind)) vs full fine-tuning.
 
-Each arm runs in a fresh process. A step is what ``train()`` does per batch: forward, backward, AdamW step.
+Each arm runs in a fresh process. A step is what ``train()`` does per batch: forward, backward of the target-token loss, AdamW step, on a
+real classification batch (``--task``).
 Reported per arm: trainable parameters, median seconds over the timed steps (after one warm-up step, which also
 allocates the AdamW state), and the peak memory above the loaded model and its trainable parameters: on CUDA
 ``max_memory_allocated``, on CPU the peak resident set size (VmHWM, reset through /proc/self/clear_refs) minus the
@@ -30,21 +31,24 @@ def _status_kb(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def run_arm(arm: str, k: float, steps: int, batch: int, length: int) -> dict:
+def run_arm(arm: str, k: float, steps: int, batch: int, length: int, task: str) -> dict:
     import torch
 
     from taskneurons.models import load_model
     from taskneurons.neurons import NeuronSet
     from taskneurons.neurons.neuron_set import n_selected
+    from taskneurons.tasks import load_task
+    from taskneurons.tasks.batching import training_batch
+    from taskneurons.tasks.loss import target_loss
     from taskneurons.tuning import NeuronTuner
 
     cuda = torch.cuda.is_available()
     lm = load_model("smollm2-135m", device="cuda" if cuda else "cpu")
     g = torch.Generator().manual_seed(0)
-    ids = torch.randint(0, lm.model.config.vocab_size, (batch, length), generator=g).to(lm.device)
-    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids), "labels": ids}
+    examples = load_task(task).split("train", batch)  # a real classification batch, as train() builds it
+    inputs = {k: v.to(lm.device) for k, v in training_batch(lm.tokenizer, examples, length, padding_side="left").items()}
     with torch.no_grad():  # the cached weights are memory-mapped: touch them all before measuring
-        lm.model(**inputs)
+        lm.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
     if arm == "tuner":
         masks = {}
         for kind, width in lm.ffn.widths.items():
@@ -71,7 +75,7 @@ def run_arm(arm: str, k: float, steps: int, batch: int, length: int) -> dict:
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        lm.model(**inputs).loss.backward()
+        target_loss(lm.model, inputs, reduction="mean").backward()
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         if cuda:
@@ -90,16 +94,17 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--task", default="bbc_news", help="whose training examples make the batch")
     parser.add_argument("--arm", choices=ARMS, help=argparse.SUPPRESS)  # internal: run one arm, print JSON
     args = parser.parse_args()
     if args.arm:
-        print(json.dumps(run_arm(args.arm, args.k, args.steps, args.batch, args.length)))
+        print(json.dumps(run_arm(args.arm, args.k, args.steps, args.batch, args.length, args.task)))
         return
 
     results = {}
     for arm in ARMS:
         cmd = [sys.executable, __file__, "--arm", arm, "--k", str(args.k), "--steps", str(args.steps),
-               "--batch", str(args.batch), "--length", str(args.length)]
+               "--batch", str(args.batch), "--length", str(args.length), "--task", args.task]
         out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=os.environ).stdout
         results[arm] = json.loads(out.strip().splitlines()[-1])
     t, f = results["tuner"], results["full"]
