@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from taskneurons.analysis.similarity import mean_curve
-from taskneurons.experiments.generalize import PAPER_TABLE4, PAPER_TABLE8, Generalize, GeneralizeConfig
+from taskneurons.experiments.generalize import Generalize, GeneralizeConfig
+from taskneurons.experiments.generalize.groups import PAPER_TABLE4, PAPER_TABLE8
 from taskneurons.report.console import console, print_table
 from taskneurons.report.curves import mean
 

@@ -7,7 +7,7 @@ import torch
 
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments import generalize as generalize_module
+from taskneurons.experiments.generalize import experiment as generalize_module
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.generalize import GROUPS, Generalize, GeneralizeConfig, run_generalize_demo
 

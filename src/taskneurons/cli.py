@@ -98,9 +98,11 @@ def cmd_continual(args) -> None:
 
 
 def cmd_generalize(args) -> None:
-    from .experiments.generalize import run_cli
+    from .experiments.config import load_config
+    from .experiments.generalize import Generalize, GeneralizeConfig
 
-    run_cli(args.config, Path(args.out), args.set, model=args.model)
+    overrides = list(args.set or []) + ([f"model={args.model}"] if args.model else [])
+    Generalize(load_config(GeneralizeConfig, args.config, overrides), Path(args.out))()
 
 
 def cmd_demo(args) -> None:

@@ -17,13 +17,13 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-
 from ..evaluation import evaluate
 from ..models import LoadedModel, load_model
 from ..models.weights import load_weights, save_weights
-from ..neurons import NeuronSet, Scores, deactivate, score_neurons
+from ..neurons import NeuronSet, deactivate, score_neurons
 from ..report.console import console, print_table
 from ..report.io import write_json, write_text
+from ..report.markdown import markdown_table
 from ..report.plots import grouped_bars, heatmap
 from ..tasks import Task, load_task
 from ..tuning import NeuronTuner, TrainConfig, train
@@ -236,11 +236,6 @@ def plot(results: dict, run: Run) -> None:
     names = list(overlap)
     heatmap([[overlap[a][b] for b in names] for a in names], names, names, "Jaccard overlap of neuron sets",
             run.path("plots", "overlap.png"), fmt="{:.2f}", cmap="viridis", center=None)
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
 def summary(results: dict) -> str:

@@ -17,180 +17,56 @@ For groups of training tasks, each with its out-of-domain (OOD) test tasks:
    the layer-averaged similarity and the score of each fine-tuned model.
 
 Every training and evaluation is a cached step of the run folder (a rerun resumes); overlap and correlation
-are recomputed from cached values. See docs/generalize.md for the data substitutions and every option.
-"""
+are recomputed from cached values. See docs/generalize.md for the data substitutions and every option."""
 from __future__ import annotations
 
 import gc
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
-from ..analysis import correlate, overlap_by_proportion, overlap_controlled_set, overlap_matrix, proportion_counts, share, union
-from ..analysis.similarity import MATRICES, PAIRINGS, VECTORS, aggregate, layer_similarity, mean_curve
-from ..errors import TaskNeuronsError
-from ..evaluation import evaluate
-from ..models import LoadedModel, load_model
-from ..models.ffn import KINDS, FFN
-from ..neurons import NeuronSet, Scores, score_neurons
-from ..neurons.neuron_set import SCOPES
-from ..report.console import console, print_table
-from ..report.curves import Panel, line_panels, mean
-from ..report.io import write_json, write_text
-from ..report.plots import heatmap
-from ..tasks import Task, load_task
-from ..tuning import NeuronTuner, TrainConfig, train
-from .run import Run
-
-SHORT = {"classification": "CLS", "generation": "GEN"}
-KIND_OF = {"CLS": "classification", "GEN": "generation", "classification": "classification", "generation": "generation"}
-
-
-# --- the paper's tasks and groups, mapped to ../shared/data ------------------------------------------------------
-
-@dataclass(frozen=True)
-class TaskSource:
-    """A built-in task: its key in the results (named after the data actually used), its folder of the data
-    directory, the paper's name for it, and what was substituted, if anything."""
-
-    key: str
-    folder: str
-    paper: str
-    note: str = ""
-
-
-BUILTIN_TASKS = {t.key: t for t in [
-    TaskSource("amazon", "amazon_yang", "Amazon", "Yang et al.'s binary Amazon reviews (the paper's 'Amazon')"),
-    TaskSource("qqp", "qqp", "QQP", "Yang et al.'s QQP is test-only (qqp_yang): QQP is trained and ID-tested on "
-               "O-LoRA's QQP (its instruction prompt and labels False/True, not Yang's template and yes/no)"),
-    TaskSource("mnli", "mnli_yang", "MNLI"),
-    TaskSource("socialqa", "socialqa", "SciQ", "SciQ question generation is test-only (sciq): Social IQa question "
-               "generation (same schema; MANIFEST's substitute) is trained and ID-tested in its place"),
-    TaskSource("e2e", "e2e", "E2E", "E2E train/dev carved out of the official devset (trainset.csv is absent)"),
-    TaskSource("xsum", "xsum", "XSum"),
-    TaskSource("sst2", "sst2_yang", "SST-2"),
-    TaskSource("paws", "paws", "PAWS"),
-    TaskSource("gptnli", "gptnli", "GPTNLI"),
-    TaskSource("tweetqa", "tweetqa", "TweetQA"),
-    TaskSource("commongen", "commongen", "CommonGen"),
-    TaskSource("cnn_dailymail", "cnn_dailymail", "CNN/DailyMail"),
-]}
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    train: tuple[str, ...]
-    ood: tuple[str, ...]
-    paper: dict = field(default_factory=dict)  # task key -> the paper's task it stands for, where they differ
-    notes: tuple[str, ...] = ()
-
-
-GROUPS = {
-    "a": Group("a", ("amazon", "qqp", "mnli"), ("sst2", "paws", "gptnli", "tweetqa", "commongen", "xsum"),
-               notes=(BUILTIN_TASKS["qqp"].note,)),
-    "b": Group("b", ("socialqa", "e2e", "xsum"), ("sst2", "paws", "gptnli", "tweetqa", "commongen", "cnn_dailymail"),
-               paper={"socialqa": "SciQ", "xsum": "CNN/DailyMail", "cnn_dailymail": "XSum"},
-               notes=(BUILTIN_TASKS["socialqa"].note,
-                      "CNN/DailyMail is test-only (cnn_dailymail): XSum (MANIFEST's summarization substitute) is "
-                      "trained and ID-tested in its place; as XSum is then a training task of group (b), group (b)'s "
-                      "OOD summarization test is CNN/DailyMail's test split (the two swap roles)")),
-}
-
-# The paper's numbers (PAPER.md section 4), to print beside ours.
-PAPER_TABLE8 = {"CLS-CLS": {10: 20.8, 30: 53.9, 50: 84.5, 70: 96.2, 100: 100.0},
-                "CLS-GEN": {10: 12.9, 30: 41.6, 50: 71.5, 70: 83.5, 100: 100.0},
-                "GEN-CLS": {10: 11.8, 30: 40.2, 50: 69.3, 70: 81.8, 100: 100.0},
-                "GEN-GEN": {10: 21.6, 30: 52.5, 50: 82.0, 70: 94.3, 100: 100.0}}
-PAPER_ABLATION = {  # overlap rate (%) -> proportion (%) -> OOD score; Tables 9 (CLS-CLS), 10 (GEN-GEN), 11 (GEN-CLS)
-    "CLS-CLS": {10: {10: 80.2, 30: 81.4, 50: 81.8}, 30: {10: 81.1, 30: 82.0, 50: 82.3}, 50: {10: 81.5, 30: 82.3, 50: 82.8},
-                70: {10: 82.0, 30: 82.7, 50: 83.0}, 100: {10: 82.2, 30: 83.1, 50: 83.6}},
-    "GEN-GEN": {10: {10: 31.6, 30: 32.1, 50: 32.3}, 30: {10: 32.5, 30: 32.9, 50: 33.5}, 50: {10: 32.7, 30: 33.4, 50: 33.8},
-                70: {10: 32.9, 30: 34.0, 50: 34.1}, 100: {10: 33.1, 30: 34.4, 50: 35.1}},
-    "GEN-CLS": {10: {10: 78.2, 30: 78.5, 50: 78.6}, 30: {10: 78.8, 30: 78.7, 50: 79.3}, 50: {10: 79.0, 30: 79.4, 50: 79.7},
-                70: {10: 79.3, 30: 79.6, 50: 80.3}, 100: {10: 79.5, 30: 79.9, 50: 80.8}},
-}
-PAPER_ABLATION_ORIGINAL = {"CLS-CLS": {10: (20.8, 80.7), 30: (53.9, 82.5), 50: (84.5, 83.1)},
-                           "GEN-GEN": {10: (21.6, 32.2), 30: (52.5, 33.8), 50: (82.0, 34.9)},
-                           "GEN-CLS": {10: (11.8, 78.4), 30: (40.2, 78.7), 50: (69.3, 80.1)}}
-PAPER_TABLE4 = {  # test task -> (Pearson r, p, Spearman rho, p), n = 6 models
-    "sst2": (0.87, 0.02, 0.81, 0.05), "paws": (0.92, 0.01, 0.77, 0.07), "gptnli": (0.79, 0.05, 0.81, 0.05),
-    "tweetqa": (0.96, 0.00, 0.77, 0.07), "commongen": (0.96, 0.00, 0.83, 0.04), "xsum": (0.97, 0.00, 0.71, 0.11)}
-
-TOTALS = ("proportion", "train_union")
-RATE_DEFINITIONS = ("share", "jaccard")
-POOLS = ("complement", "train_union")
-SIMILARITY_NEURONS = ("base", "finetuned")
-
-
-@dataclass
-class GeneralizeConfig:
-    model: str = "smollm2-135m"
-    device: str = "cpu"
-    dtype: str = "float32"
-    data_dir: str = "../shared/data"  # where the built-in tasks' folders are
-    groups: list = field(default_factory=lambda: ["a", "b"])  # "a", "b", or {name, train: [...], ood: [...]}
-    proportions: list[float] = field(default_factory=lambda: [10, 30, 50, 70, 100])  # percent
-    scope: str = "layer"  # top-p% per (layer, kind) | "global" per kind | "all"
-    scorer: str = "grad_x_act"
-    scorer_options: dict = field(default_factory=dict)
-    tokens: str = "target"
-    n_score: int = 64  # examples per task for scoring (train split; else dev; else the test split's tail)
-    n_eval: int = 100  # test examples per task
-    n_eval_generation: int | None = None  # test examples per generation task (default: n_eval)
-    eval_method: str = "rank"
-    batch_size: int = 8
-    max_length: int = 192
-    max_new_tokens: int = 32
-    training: dict = field(default_factory=lambda: {"n_train": 200, "lr": 5e-4, "epochs": 1})  # neuron-only, per task
-    zero_shot: bool = True
-    sweep: bool = True
-    single_task: bool = True  # Figure 6
-    single_proportions: list[float] | None = None  # default: proportions
-    ablation: bool = True  # Tables 9-11
-    ablation_pairs: list = field(default_factory=lambda: [["a", "classification"], ["b", "generation"],
-                                                          ["b", "classification"]])
-    ablation_proportions: list[float] = field(default_factory=lambda: [10, 30, 50])
-    ablation_rates: list[float] = field(default_factory=lambda: [10, 30, 50, 70, 100])  # percent
-    ablation_total: str = "proportion"  # "proportion": p% of every (layer, kind) | "train_union": |union of top-p%|
-    ablation_rate: str = "share"  # "share" of the trained neurons from the test set | "jaccard" with it
-    ablation_pool: str = "complement"  # the rest from outside the test set | from the training union outside it
-    ablation_seeds: list[int] = field(default_factory=lambda: [0])
-    similarity: bool = True  # Figure 3 and Table 4
-    similarity_models: list[str] | None = None  # tasks to fully fine-tune one model on (default: the groups' training tasks)
-    similarity_tests: list[str] | None = None  # test tasks (default: the groups' OOD tasks)
-    similarity_k: float = 10.0
-    similarity_matrices: str = "both"  # "inner" (up/gate rows) | "outer" (down rows) | "both"
-    similarity_vector: str = "flatten"  # "flatten" (needs scope "layer") | "mean"
-    similarity_pairing: str = "index"  # flatten: rows in index order | "shared_first"
-    similarity_neurons: str = "base"  # which model scores the neurons: "base" | "finetuned" (M_i)
-    similarity_layers: list[int] | None = None  # layers averaged into one similarity for Table 4 (default: all)
-    full_training: dict = field(default_factory=lambda: {"n_train": 200, "lr": 2e-5, "epochs": 1})
-    n_boot: int = 2000
-    confidence: float = 0.95
-    seed: int = 0
-
-    def train_config(self, spec: dict, what: str) -> TrainConfig:
-        options = {k: v for k, v in spec.items() if k != "n_train"}
-        try:
-            return TrainConfig(**{"batch_size": self.batch_size, "max_length": self.max_length, "seed": self.seed,
-                                  **options})
-        except TypeError:
-            known = sorted(TrainConfig.__dataclass_fields__) + ["n_train"]
-            raise TaskNeuronsError(f"{what} has an unknown option among {sorted(spec)}; options: {', '.join(known)}") from None
-
-
-def _pct(p: float) -> str:
-    return f"{p:g}"
-
-
-def _fmt(v, digits: int = 1) -> str:
-    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
+from ...analysis import (
+    correlate,
+    overlap_by_proportion,
+    overlap_controlled_set,
+    overlap_matrix,
+    proportion_counts,
+    share,
+    union,
+)
+from ...analysis.similarity import MATRICES, PAIRINGS, VECTORS, aggregate, layer_similarity
+from ...errors import TaskNeuronsError
+from ...evaluation import evaluate
+from ...models import LoadedModel, load_model
+from ...models.ffn import FFN, KINDS
+from ...neurons import NeuronSet, Scores, score_neurons
+from ...neurons.neuron_set import SCOPES
+from ...report.console import console
+from ...report.curves import mean
+from ...report.io import write_json, write_text
+from ...tasks import Task, load_task
+from ...tuning import NeuronTuner, train
+from ..run import Run
+from .config import GeneralizeConfig
+from .groups import (
+    BUILTIN_TASKS,
+    GROUPS,
+    KIND_OF,
+    POOLS,
+    RATE_DEFINITIONS,
+    SHORT,
+    SIMILARITY_NEURONS,
+    TOTALS,
+    Group,
+    pct,
+)
+from .report import plot, show_ablation, show_overlap, show_similarity, show_single, show_sweep, summary
 
 
 def _check(values, allowed, what: str) -> None:
     if values not in allowed:
         raise TaskNeuronsError(f"option {what}={values!r} is not one of {list(allowed)}")
+
 
 
 def neuron_weights(ffn: FFN) -> dict[int, dict[str, list]]:
@@ -207,6 +83,7 @@ def neuron_weights(ffn: FFN) -> dict[int, dict[str, list]]:
                 tensors.append(w if sl.dim == 0 else w.transpose(0, 1))
             out[layer][kind] = tensors
     return out
+
 
 
 class Generalize:
@@ -427,14 +304,14 @@ class Generalize:
                 if tests:
                     j = overlap_by_proportion({t: self.scores(t) for t in g.train}, {t: self.scores(t) for t in tests},
                                               c.proportions, c.scope)
-                    rows[f"{tk}-{SHORT[kind]}"] = {_pct(p): 100 * v for p, v in j.items()}
+                    rows[f"{tk}-{SHORT[kind]}"] = {pct(p): 100 * v for p, v in j.items()}
             j = overlap_by_proportion({t: self.scores(t) for t in g.train}, {t: self.scores(t) for t in g.ood},
                                       c.proportions, c.scope)
-            rows[f"{tk}-OOD"] = {_pct(p): 100 * v for p, v in j.items()}
+            rows[f"{tk}-OOD"] = {pct(p): 100 * v for p, v in j.items()}
             out["groups"][g.name] = rows
         for p in c.proportions:
             names, matrix = overlap_matrix({key: self.neuron_set(key, p) for key in self.tasks})
-            out["pairwise"][_pct(p)] = {"tasks": names, "jaccard": matrix.tolist()}
+            out["pairwise"][pct(p)] = {"tasks": names, "jaccard": matrix.tolist()}
         return out
 
     def zero_shot(self) -> dict:
@@ -446,7 +323,7 @@ class Generalize:
         def compute():
             trained = union(self.neuron_set(t, p) for t in g.train)
             return self.train_and_evaluate(trained, g.train, list(g.train) + list(g.ood))
-        return self.run.step(f"sweep/{g.name}/p={_pct(p)}", compute)
+        return self.run.step(f"sweep/{g.name}/p={pct(p)}", compute)
 
     def sweep(self) -> dict:
         out = {}
@@ -454,7 +331,7 @@ class Generalize:
             out[g.name] = {}
             for p in self.config.proportions:
                 step = self.sweep_point(g, p)
-                out[g.name][_pct(p)] = {"id": {t: step["scores"][t] for t in g.train},
+                out[g.name][pct(p)] = {"id": {t: step["scores"][t] for t in g.train},
                                         "ood": {t: step["scores"][t] for t in g.ood},
                                         **{k: step[k] for k in ("neurons", "fraction", "final_loss", "steps")}}
         return out
@@ -467,9 +344,9 @@ class Generalize:
             for t in g.train:
                 out[g.name][t] = {}
                 for p in c.single_proportions or c.proportions:
-                    step = self.run.step(f"single/{t}/p={_pct(p)}",
+                    step = self.run.step(f"single/{t}/p={pct(p)}",
                                          lambda t=t, p=p: self.train_and_evaluate(self.neuron_set(t, p), [t], [t]))
-                    out[g.name][t][_pct(p)] = step["scores"][t]
+                    out[g.name][t][pct(p)] = step["scores"][t]
         return out
 
     def ablation(self) -> dict:
@@ -493,24 +370,24 @@ class Generalize:
                         try:  # cheap and seeded: rebuilt on a rerun, only the training is cached
                             trained = overlap_controlled_set(target, counts, rate / 100, seed, c.ablation_rate, pool)
                         except TaskNeuronsError as e:  # this (rate, p) cannot be built: the paper's "-"
-                            impossible.setdefault(_pct(rate), {})[_pct(p)] = str(e)
+                            impossible.setdefault(pct(rate), {})[pct(p)] = str(e)
                             break
 
                         def compute(trained=trained):
                             result = self.train_and_evaluate(trained, g.train, tests)
                             return {**result, "share": 100 * share(trained, target),
                                     "jaccard": 100 * trained.jaccard(target)}
-                        step = self.run.step(f"ablation/{g.name}/{kind}/p={_pct(p)}/rate={_pct(rate)}/seed={seed}", compute)
+                        step = self.run.step(f"ablation/{g.name}/{kind}/p={pct(p)}/rate={pct(rate)}/seed={seed}", compute)
                         runs.append(step)
                     if not runs:
-                        grid.setdefault(_pct(rate), {})[_pct(p)] = None
+                        grid.setdefault(pct(rate), {})[pct(p)] = None
                         continue
-                    grid.setdefault(_pct(rate), {})[_pct(p)] = mean([mean(r["scores"]) for r in runs])
-                    realized.setdefault(_pct(rate), {})[_pct(p)] = {"share": mean([r["share"] for r in runs]),
+                    grid.setdefault(pct(rate), {})[pct(p)] = mean([mean(r["scores"]) for r in runs])
+                    realized.setdefault(pct(rate), {})[pct(p)] = {"share": mean([r["share"] for r in runs]),
                                                                     "jaccard": mean([r["jaccard"] for r in runs]),
                                                                     "neurons": runs[0]["neurons"]}
                 natural = self.sweep_point(g, p)
-                original[_pct(p)] = {"jaccard": 100 * train_union.jaccard(target), "share": 100 * share(train_union, target),
+                original[pct(p)] = {"jaccard": 100 * train_union.jaccard(target), "share": 100 * share(train_union, target),
                                      "score": mean({t: natural["scores"][t] for t in tests}), "neurons": natural["neurons"]}
             out[f"{g.name}:{kind}"] = {"label": label, "group": g.name, "kind": kind, "tests": tests, "grid": grid,
                                        "realized": realized, "original": original, "impossible": impossible}
@@ -634,284 +511,3 @@ class Generalize:
 
 
 # --- tables, plots, summary ---------------------------------------------------------------------------------------
-
-def overlap_rows(results: dict, with_paper: bool = True) -> tuple[list[str], list[list[str]]]:
-    ps = [_pct(p) for p in results["config"]["proportions"]]
-    rows = []
-    for g, pairs in results["overlap"]["groups"].items():
-        for label, values in pairs.items():
-            rows.append([f"({g}) {label}"] + [_fmt(values[p]) for p in ps])
-            if with_paper and label in PAPER_TABLE8:
-                rows.append([f"paper {label}"] + [_fmt(PAPER_TABLE8[label].get(float(p))) for p in ps])
-    return ["group", *[f"{p}%" for p in ps]], rows
-
-
-def sweep_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]]:
-    sweep, group = results["sweep"][g], results["groups"][g]
-    header = ["p", *group["train"], *group["ood"], "ID avg", "OOD-CLS avg", "OOD-GEN avg"]
-    rows = []
-    zs = results.get("zero_shot")
-    if zs:
-        rows.append(["zero-shot"] + [_fmt(zs[t]) for t in group["train"] + group["ood"]] + category_means(results, g, zs))
-    for p, point in sweep.items():
-        scores = {**point["id"], **point["ood"]}
-        rows.append([f"{p}%"] + [_fmt(scores[t]) for t in group["train"] + group["ood"]] + category_means(results, g, scores))
-    return header, rows
-
-
-def category_means(results: dict, g: str, scores: dict) -> list[str]:
-    group, tasks = results["groups"][g], results["tasks"]
-    out = [_fmt(mean({t: scores[t] for t in group["train"]}))]
-    for kind in ("classification", "generation"):
-        out.append(_fmt(mean({t: scores[t] for t in group["ood"] if tasks[t]["kind"] == kind})))
-    return out
-
-
-def ablation_rows(part: dict) -> tuple[list[str], list[list[str]]]:
-    ps = list(next(iter(part["grid"].values())))
-    rows = []
-    entries = [(float(r), f"{r}%", part["grid"][r]) for r in part["grid"]]
-    for p, orig in part["original"].items():
-        entries.append((orig["jaccard"], f"{orig['jaccard']:.1f}% (orig. @{p}%, Jaccard)", {p: orig["score"]}))
-    for _, label, values in sorted(entries, key=lambda e: e[0]):
-        rows.append([label] + [_fmt(values.get(p)) for p in ps])
-    return ["overlap rate", *[f"{p}%" for p in ps]], rows
-
-
-def paper_ablation_rows(label: str) -> tuple[list[str], list[list[str]]] | None:
-    if label not in PAPER_ABLATION:
-        return None
-    table, orig = PAPER_ABLATION[label], PAPER_ABLATION_ORIGINAL[label]
-    entries = [(float(r), f"{r}%", v) for r, v in table.items()]
-    entries += [(j, f"{j}% (orig. @{p}%)", {p: s}) for p, (j, s) in orig.items()]
-    rows = [[lab] + [_fmt(v.get(p)) for p in (10, 30, 50)] for _, lab, v in sorted(entries, key=lambda e: e[0])]
-    return ["overlap rate (paper)", "10%", "30%", "50%"], rows
-
-
-def correlation_rows(results: dict, with_paper: bool = True) -> tuple[list[str], list[list[str]]]:
-    rows = []
-    for t, e in results["similarity"]["correlation"].items():
-        if "error" in e:
-            rows.append([t, str(e["n"]), "-", "-", "-", "-", "-", "-", e["error"]])
-        else:
-            note = "" if math.isfinite(e["pearson"]) else "a variable is constant: no coefficient"
-            rows.append([t, str(e["n"]), _fmt(e["pearson"], 2), _fmt(e["pearson_p"], 2),
-                         f"[{_fmt(e['pearson_ci'][0], 2)}, {_fmt(e['pearson_ci'][1], 2)}]", _fmt(e["spearman"], 2),
-                         _fmt(e["spearman_p"], 2), f"[{_fmt(e['spearman_ci'][0], 2)}, {_fmt(e['spearman_ci'][1], 2)}]", note])
-        if with_paper and t in PAPER_TABLE4:
-            r, p, rho, q = PAPER_TABLE4[t]
-            rows.append([f"  paper {t}", "6", f"{r:.2f}", f"{p:.2f}", "", f"{rho:.2f}", f"{q:.2f}", "", ""])
-    conf = f"{100 * results['config']['confidence']:g}% CI"
-    return ["test task", "n", "Pearson r", "p", conf, "Spearman rho", "p", conf, "note"], rows
-
-
-def show_overlap(results: dict) -> None:
-    print_table("Jaccard overlap (%) between the training tasks' and the OOD tasks' top-p% neurons (unions)",
-                *overlap_rows(results))
-
-
-def show_sweep(results: dict) -> None:
-    for g in results["sweep"]:
-        print_table(f"group ({g}): scores after joint training through the union of the top-p% neurons",
-                    *sweep_rows(results, g))
-
-
-def show_single(results: dict) -> None:
-    for g, tasks in results["single"].items():
-        ps = list(next(iter(tasks.values())))
-        print_table(f"group ({g}): each task trained alone through its own top-p% neurons (ID score)",
-                    ["task", *[f"{p}%" for p in ps]], [[t] + [_fmt(v[p]) for p in ps] for t, v in tasks.items()])
-
-
-def show_ablation(results: dict) -> None:
-    c = results["config"]
-    for part in results["ablation"].values():
-        print_table(f"({part['group']}) {part['label']}: mean OOD score over {', '.join(part['tests'])} "
-                    f"(overlap rate = {c['ablation_rate']}, total = {c['ablation_total']})", *ablation_rows(part))
-
-
-def show_similarity(results: dict) -> None:
-    sim = results["similarity"]
-    layers = results["config"]["similarity_layers"]
-    tests = list(sim["correlation"])
-    rows = [[m] + [_fmt(aggregate(v["curves"][t], layers), 3) if t in v["curves"] else "-" for t in tests]
-            for m, v in sim["models"].items()]
-    print_table(f"layer-averaged similarity ({sim['variant']}) of each model's training-task neurons with each test "
-                f"task's", ["model", *tests], rows)
-    rows = [[m] + [_fmt(v["scores"][t]) if t in v["scores"] else "-" for t in tests] for m, v in sim["models"].items()]
-    print_table("scores of the fully fine-tuned models", ["model", *tests], rows)
-    print_table("correlation between similarity and score across models (Table 4)", *correlation_rows(results))
-
-
-COLORS = {"ID-CLS": "tab:blue", "ID-GEN": "tab:purple", "OOD-CLS": "tab:orange", "OOD-GEN": "tab:green",
-          "avg": "tab:red"}
-
-
-def figure2_panel(results: dict, g: str) -> Panel:
-    group, tasks = results["groups"][g], results["tasks"]
-    sweep = results["sweep"][g]
-    xs = [float(p) for p in sweep]
-    tk = group["train_kind"]
-    lines = {f"ID-{tk}": lambda s: mean({t: s[t] for t in group["train"]})}
-    for kind in ("classification", "generation"):
-        keys = [t for t in group["ood"] if tasks[t]["kind"] == kind]
-        if keys:
-            lines[f"OOD-{SHORT[kind]}"] = lambda s, keys=keys: mean({t: s[t] for t in keys})
-    panel = Panel(f"({g}) trained on {', '.join(group['train'])}", "trained neurons: top-p% per task (p)", "score",
-                  xticks=xs)
-    for name, fn in lines.items():
-        panel.curves[name] = (xs, [fn({**pt["id"], **pt["ood"]}) for pt in sweep.values()])
-        panel.styles[name] = {"color": COLORS.get(name, None)}
-        if results.get("zero_shot"):
-            panel.hlines[f"{name} zero-shot"] = (fn(results["zero_shot"]), {"color": COLORS.get(name, "gray")})
-    same = f"OOD-{tk}"
-    if same in panel.curves:
-        a, b = panel.curves[f"ID-{tk}"][1], panel.curves[same][1]
-        panel.curves["avg"] = (xs, [(u + v) / 2 for u, v in zip(a, b)])
-        panel.styles["avg"] = {"color": COLORS["avg"], "linestyle": "--"}
-    return panel
-
-
-def figure3_panels(results: dict, which: str = "curves") -> list[Panel]:
-    sim, tasks = results["similarity"], results["tasks"]
-    panels = []
-    for kind in ("classification", "generation"):
-        tests = [t for t in sim["correlation"] if tasks[t]["kind"] == kind]
-        if not tests:
-            continue
-        model_groups = {"all models": list(sim["models"])}
-        same = [m for m, v in sim["models"].items() if v["kind"] == kind]
-        if same and len(same) < len(sim["models"]):
-            model_groups[f"{SHORT[kind]}-trained models"] = same
-        for label, models in model_groups.items():
-            panel = Panel(f"{SHORT[kind]} test tasks, mean over {label} ({len(models)})", "layer", "cosine similarity",
-                          integer_x=True)
-            for t in tests:
-                curves = [sim["models"][m][which][t] for m in models if t in sim["models"][m][which]]
-                if curves:
-                    ys = mean_curve(curves)
-                    panel.curves[t] = (list(range(len(ys))), ys)
-            panels.append(panel)
-    return panels
-
-
-def plot(results: dict, run: Run) -> None:
-    for p, m in results["overlap"]["pairwise"].items():
-        heatmap(m["jaccard"], m["tasks"], m["tasks"], f"Jaccard overlap of top-{p}% neuron sets",
-                run.path("plots", f"overlap_p{p}.png"), fmt="{:.2f}", cmap="viridis", center=None)
-    if "sweep" in results:
-        line_panels([figure2_panel(results, g) for g in results["sweep"]], "Figure 2: specialization (ID) and "
-                    "generalization (OOD) vs the proportion of trained task-specific neurons", run.path("plots", "figure2.png"))
-    if "single" in results:
-        panels = []
-        for g, tasks in results["single"].items():
-            panel = Panel(f"({g}) each task trained alone", "trained neurons: top-p% (p)", "ID score")
-            for t, values in tasks.items():
-                panel.curves[t] = ([float(p) for p in values], list(values.values()))
-                panel.xticks = [float(p) for p in values]
-                if results.get("zero_shot"):
-                    panel.hlines[f"{t} zero-shot"] = (results["zero_shot"][t], {"color": "gray"})
-            panels.append(panel)
-        line_panels(panels, "Figure 6: single-task specialization vs proportion", run.path("plots", "figure6.png"))
-    if "ablation" in results:
-        panels = []
-        for part in results["ablation"].values():
-            panel = Panel(f"({part['group']}) {part['label']}", f"overlap rate (%, {results['config']['ablation_rate']})",
-                          "mean OOD score")
-            rates = [float(r) for r in part["grid"]]
-            for p in next(iter(part["grid"].values())):
-                panel.curves[f"{p}% neurons"] = (rates, [part["grid"][r][p] for r in part["grid"]])
-            panel.xticks = rates
-            panels.append(panel)
-        line_panels(panels, "Tables 9-11: OOD score vs preset overlap", run.path("plots", "ablation.png"))
-    if "similarity" in results:
-        panels = figure3_panels(results)
-        if panels:
-            line_panels(panels, f"Figure 3: per-layer similarity of train- and test-task neuron parameters in the "
-                        f"fine-tuned models ({results['similarity']['variant']})", run.path("plots", "figure3.png"), columns=2)
-            line_panels(figure3_panels(results, "base_curves"), "the same in the base model (before fine-tuning)",
-                        run.path("plots", "figure3_base.png"), columns=2)
-
-
-def markdown_table(header: list[str], rows: list[list]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
-
-
-def summary(results: dict) -> str:
-    c = results["config"]
-    out = [f"# Generalization through task-specific neurons: {c['model']}",
-           f"Neurons: top-p% per {c['scope']} by {c['scorer']} on the base model ({c['n_score']} examples per task); "
-           f"{c['n_eval']} test examples per task"
-           + (f" ({c['n_eval_generation']} for generation)" if c["n_eval_generation"] else "")
-           + f"; neuron-only training {c['training']}; full fine-tuning {c['full_training']}.", "\n## Tasks\n",
-           markdown_table(["task", "paper", "data", "kind", "scored on", "note"],
-                          [[k, v["paper"] or "", v["data"], v["kind"], v["scored_on"], v["note"]]
-                           for k, v in results["tasks"].items()])]
-    for g, info in results["groups"].items():
-        out.append(f"\n**Group ({g})**: train {', '.join(info['train'])}; OOD {', '.join(info['ood'])}.")
-        out += [f"- {note}" for note in info["notes"]]
-    out += ["\n## Overlap (Table 8): Jaccard (%) of the unions of top-p% sets\n", markdown_table(*overlap_rows(results))]
-    out += [f"\n![pairwise overlap](plots/overlap_p{p}.png)" for p in list(results["overlap"]["pairwise"])[:1]]
-    if "sweep" in results:
-        out.append("\n## Proportion sweep (Figure 2)\n")
-        for g in results["sweep"]:
-            out += [f"\nGroup ({g}):\n", markdown_table(*sweep_rows(results, g))]
-        out.append("\n![figure 2](plots/figure2.png)")
-    if "single" in results:
-        out.append("\n## Single-task sweep (Figure 6)\n")
-        for g, tasks in results["single"].items():
-            ps = list(next(iter(tasks.values())))
-            out.append(f"\nGroup ({g}), ID score of each task trained alone:\n")
-            out.append(markdown_table(["task", *[f"{p}%" for p in ps]], [[t] + [_fmt(v[p]) for p in ps] for t, v in tasks.items()]))
-        out.append("\n![figure 6](plots/figure6.png)")
-    if "ablation" in results:
-        out.append(f"\n## Overlap-controlled ablation (Tables 9-11); overlap rate = {c['ablation_rate']}, "
-                   f"total = {c['ablation_total']}, rest from {c['ablation_pool']}\n")
-        for part in results["ablation"].values():
-            out += [f"\n({part['group']}) {part['label']}, mean OOD score over {', '.join(part['tests'])}:\n",
-                    markdown_table(*ablation_rows(part))]
-            out += [f"\n- not possible at rate {r}%, {p}% neurons: {msg}" for r, cells in part["impossible"].items()
-                    for p, msg in cells.items()]
-            paper = paper_ablation_rows(part["label"])
-            if paper:
-                out += [f"\nThe paper's {part['label']} table (Llama-2-7b):\n",
-                        markdown_table(*paper)]
-    if "similarity" in results:
-        sim = results["similarity"]
-        out += [f"\n## Parameter similarity (Figure 3) and correlation (Table 4)\n",
-                f"Similarity: {sim['variant']} (pairing {sim['pairing']}), neurons scored on the {sim['neurons']} "
-                f"model, top {c['similarity_k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
-                markdown_table(*correlation_rows(results)),
-                "\n![figure 3](plots/figure3.png)\n\n![figure 3, base model](plots/figure3_base.png)"]
-    return "\n".join(out) + "\n"
-
-
-def run_cli(config: str | None, out: Path, overrides: list[str] | None = None, model: str | None = None) -> dict:
-    """``taskneurons generalize``: the config file, then ``key=value`` overrides, then ``--model``."""
-    from .config import load_config
-
-    overrides = list(overrides or [])
-    if model:
-        overrides.append(f"model={model}")
-    return Generalize(load_config(GeneralizeConfig, config, overrides), Path(out))()
-
-
-def demo_config(model: str, device: str = "cpu", dtype: str = "float32") -> GeneralizeConfig:
-    """A small slice for the demo, on the built-in demo tasks (no data folder needed): train on two of them,
-    test out of domain on the other two; overlap, and the sweep at 10% and 100% (no zero-shot, single-task sweep,
-    ablation or similarity).
-
-    Its work: 4 scoring batches (8 x <=128 tokens), 4 training steps (8 x <=128), 8 evaluations of 16 examples
-    (label ranking). On SmolLM2 and 2 CPU cores that is about 45-70 s."""
-    return GeneralizeConfig(model=model, device=device, dtype=dtype,
-                            groups=[{"name": "demo", "train": ["rotten_tomatoes", "bbc_news"],
-                                     "ood": ["tweet_sentiment", "bbc_headline"]}],
-                            proportions=[10, 100], n_score=8, n_eval=16, max_length=128,
-                            training={"n_train": 8, "lr": 5e-4, "epochs": 1}, zero_shot=False, single_task=False,
-                            ablation=False, similarity=False)
-
-
-def run_generalize_demo(model: str, out: Path, device: str = "cpu", dtype: str = "float32") -> dict:
-    """The demo's generalization step (resumable like every run): see :func:`demo_config`."""
-    return Generalize(demo_config(model, device, dtype), Path(out))()

@@ -1,0 +1,260 @@
+"""Tables, plots and the markdown summary of a generalization run."""
+from __future__ import annotations
+
+import math
+
+from ...analysis.similarity import aggregate, mean_curve
+from ...report.console import print_table
+from ...report.curves import Panel, line_panels, mean
+from ...report.markdown import markdown_table
+from ...report.plots import heatmap
+from ..run import Run
+from .groups import PAPER_ABLATION, PAPER_ABLATION_ORIGINAL, PAPER_TABLE4, PAPER_TABLE8, SHORT, fmt, pct
+
+
+def overlap_rows(results: dict, with_paper: bool = True) -> tuple[list[str], list[list[str]]]:
+    ps = [pct(p) for p in results["config"]["proportions"]]
+    rows = []
+    for g, pairs in results["overlap"]["groups"].items():
+        for label, values in pairs.items():
+            rows.append([f"({g}) {label}"] + [fmt(values[p]) for p in ps])
+            if with_paper and label in PAPER_TABLE8:
+                rows.append([f"paper {label}"] + [fmt(PAPER_TABLE8[label].get(float(p))) for p in ps])
+    return ["group", *[f"{p}%" for p in ps]], rows
+
+
+def sweep_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]]:
+    sweep, group = results["sweep"][g], results["groups"][g]
+    header = ["p", *group["train"], *group["ood"], "ID avg", "OOD-CLS avg", "OOD-GEN avg"]
+    rows = []
+    zs = results.get("zero_shot")
+    if zs:
+        rows.append(["zero-shot"] + [fmt(zs[t]) for t in group["train"] + group["ood"]] + category_means(results, g, zs))
+    for p, point in sweep.items():
+        scores = {**point["id"], **point["ood"]}
+        rows.append([f"{p}%"] + [fmt(scores[t]) for t in group["train"] + group["ood"]] + category_means(results, g, scores))
+    return header, rows
+
+
+def category_means(results: dict, g: str, scores: dict) -> list[str]:
+    group, tasks = results["groups"][g], results["tasks"]
+    out = [fmt(mean({t: scores[t] for t in group["train"]}))]
+    for kind in ("classification", "generation"):
+        out.append(fmt(mean({t: scores[t] for t in group["ood"] if tasks[t]["kind"] == kind})))
+    return out
+
+
+def ablation_rows(part: dict) -> tuple[list[str], list[list[str]]]:
+    ps = list(next(iter(part["grid"].values())))
+    rows = []
+    entries = [(float(r), f"{r}%", part["grid"][r]) for r in part["grid"]]
+    for p, orig in part["original"].items():
+        entries.append((orig["jaccard"], f"{orig['jaccard']:.1f}% (orig. @{p}%, Jaccard)", {p: orig["score"]}))
+    for _, label, values in sorted(entries, key=lambda e: e[0]):
+        rows.append([label] + [fmt(values.get(p)) for p in ps])
+    return ["overlap rate", *[f"{p}%" for p in ps]], rows
+
+
+def paper_ablation_rows(label: str) -> tuple[list[str], list[list[str]]] | None:
+    if label not in PAPER_ABLATION:
+        return None
+    table, orig = PAPER_ABLATION[label], PAPER_ABLATION_ORIGINAL[label]
+    entries = [(float(r), f"{r}%", v) for r, v in table.items()]
+    entries += [(j, f"{j}% (orig. @{p}%)", {p: s}) for p, (j, s) in orig.items()]
+    rows = [[lab] + [fmt(v.get(p)) for p in (10, 30, 50)] for _, lab, v in sorted(entries, key=lambda e: e[0])]
+    return ["overlap rate (paper)", "10%", "30%", "50%"], rows
+
+
+def correlation_rows(results: dict, with_paper: bool = True) -> tuple[list[str], list[list[str]]]:
+    rows = []
+    for t, e in results["similarity"]["correlation"].items():
+        if "error" in e:
+            rows.append([t, str(e["n"]), "-", "-", "-", "-", "-", "-", e["error"]])
+        else:
+            note = "" if math.isfinite(e["pearson"]) else "a variable is constant: no coefficient"
+            rows.append([t, str(e["n"]), fmt(e["pearson"], 2), fmt(e["pearson_p"], 2),
+                         f"[{fmt(e['pearson_ci'][0], 2)}, {fmt(e['pearson_ci'][1], 2)}]", fmt(e["spearman"], 2),
+                         fmt(e["spearman_p"], 2), f"[{fmt(e['spearman_ci'][0], 2)}, {fmt(e['spearman_ci'][1], 2)}]", note])
+        if with_paper and t in PAPER_TABLE4:
+            r, p, rho, q = PAPER_TABLE4[t]
+            rows.append([f"  paper {t}", "6", f"{r:.2f}", f"{p:.2f}", "", f"{rho:.2f}", f"{q:.2f}", "", ""])
+    conf = f"{100 * results['config']['confidence']:g}% CI"
+    return ["test task", "n", "Pearson r", "p", conf, "Spearman rho", "p", conf, "note"], rows
+
+
+def show_overlap(results: dict) -> None:
+    print_table("Jaccard overlap (%) between the training tasks' and the OOD tasks' top-p% neurons (unions)",
+                *overlap_rows(results))
+
+
+def show_sweep(results: dict) -> None:
+    for g in results["sweep"]:
+        print_table(f"group ({g}): scores after joint training through the union of the top-p% neurons",
+                    *sweep_rows(results, g))
+
+
+def show_single(results: dict) -> None:
+    for g, tasks in results["single"].items():
+        ps = list(next(iter(tasks.values())))
+        print_table(f"group ({g}): each task trained alone through its own top-p% neurons (ID score)",
+                    ["task", *[f"{p}%" for p in ps]], [[t] + [fmt(v[p]) for p in ps] for t, v in tasks.items()])
+
+
+def show_ablation(results: dict) -> None:
+    c = results["config"]
+    for part in results["ablation"].values():
+        print_table(f"({part['group']}) {part['label']}: mean OOD score over {', '.join(part['tests'])} "
+                    f"(overlap rate = {c['ablation_rate']}, total = {c['ablation_total']})", *ablation_rows(part))
+
+
+def show_similarity(results: dict) -> None:
+    sim = results["similarity"]
+    layers = results["config"]["similarity_layers"]
+    tests = list(sim["correlation"])
+    rows = [[m] + [fmt(aggregate(v["curves"][t], layers), 3) if t in v["curves"] else "-" for t in tests]
+            for m, v in sim["models"].items()]
+    print_table(f"layer-averaged similarity ({sim['variant']}) of each model's training-task neurons with each test "
+                f"task's", ["model", *tests], rows)
+    rows = [[m] + [fmt(v["scores"][t]) if t in v["scores"] else "-" for t in tests] for m, v in sim["models"].items()]
+    print_table("scores of the fully fine-tuned models", ["model", *tests], rows)
+    print_table("correlation between similarity and score across models (Table 4)", *correlation_rows(results))
+
+
+COLORS = {"ID-CLS": "tab:blue", "ID-GEN": "tab:purple", "OOD-CLS": "tab:orange", "OOD-GEN": "tab:green",
+          "avg": "tab:red"}
+
+
+def figure2_panel(results: dict, g: str) -> Panel:
+    group, tasks = results["groups"][g], results["tasks"]
+    sweep = results["sweep"][g]
+    xs = [float(p) for p in sweep]
+    tk = group["train_kind"]
+    lines = {f"ID-{tk}": lambda s: mean({t: s[t] for t in group["train"]})}
+    for kind in ("classification", "generation"):
+        keys = [t for t in group["ood"] if tasks[t]["kind"] == kind]
+        if keys:
+            lines[f"OOD-{SHORT[kind]}"] = lambda s, keys=keys: mean({t: s[t] for t in keys})
+    panel = Panel(f"({g}) trained on {', '.join(group['train'])}", "trained neurons: top-p% per task (p)", "score",
+                  xticks=xs)
+    for name, fn in lines.items():
+        panel.curves[name] = (xs, [fn({**pt["id"], **pt["ood"]}) for pt in sweep.values()])
+        panel.styles[name] = {"color": COLORS.get(name, None)}
+        if results.get("zero_shot"):
+            panel.hlines[f"{name} zero-shot"] = (fn(results["zero_shot"]), {"color": COLORS.get(name, "gray")})
+    same = f"OOD-{tk}"
+    if same in panel.curves:
+        a, b = panel.curves[f"ID-{tk}"][1], panel.curves[same][1]
+        panel.curves["avg"] = (xs, [(u + v) / 2 for u, v in zip(a, b)])
+        panel.styles["avg"] = {"color": COLORS["avg"], "linestyle": "--"}
+    return panel
+
+
+def figure3_panels(results: dict, which: str = "curves") -> list[Panel]:
+    sim, tasks = results["similarity"], results["tasks"]
+    panels = []
+    for kind in ("classification", "generation"):
+        tests = [t for t in sim["correlation"] if tasks[t]["kind"] == kind]
+        if not tests:
+            continue
+        model_groups = {"all models": list(sim["models"])}
+        same = [m for m, v in sim["models"].items() if v["kind"] == kind]
+        if same and len(same) < len(sim["models"]):
+            model_groups[f"{SHORT[kind]}-trained models"] = same
+        for label, models in model_groups.items():
+            panel = Panel(f"{SHORT[kind]} test tasks, mean over {label} ({len(models)})", "layer", "cosine similarity",
+                          integer_x=True)
+            for t in tests:
+                curves = [sim["models"][m][which][t] for m in models if t in sim["models"][m][which]]
+                if curves:
+                    ys = mean_curve(curves)
+                    panel.curves[t] = (list(range(len(ys))), ys)
+            panels.append(panel)
+    return panels
+
+
+def plot(results: dict, run: Run) -> None:
+    for p, m in results["overlap"]["pairwise"].items():
+        heatmap(m["jaccard"], m["tasks"], m["tasks"], f"Jaccard overlap of top-{p}% neuron sets",
+                run.path("plots", f"overlap_p{p}.png"), fmt="{:.2f}", cmap="viridis", center=None)
+    if "sweep" in results:
+        line_panels([figure2_panel(results, g) for g in results["sweep"]], "Figure 2: specialization (ID) and "
+                    "generalization (OOD) vs the proportion of trained task-specific neurons", run.path("plots", "figure2.png"))
+    if "single" in results:
+        panels = []
+        for g, tasks in results["single"].items():
+            panel = Panel(f"({g}) each task trained alone", "trained neurons: top-p% (p)", "ID score")
+            for t, values in tasks.items():
+                panel.curves[t] = ([float(p) for p in values], list(values.values()))
+                panel.xticks = [float(p) for p in values]
+                if results.get("zero_shot"):
+                    panel.hlines[f"{t} zero-shot"] = (results["zero_shot"][t], {"color": "gray"})
+            panels.append(panel)
+        line_panels(panels, "Figure 6: single-task specialization vs proportion", run.path("plots", "figure6.png"))
+    if "ablation" in results:
+        panels = []
+        for part in results["ablation"].values():
+            panel = Panel(f"({part['group']}) {part['label']}", f"overlap rate (%, {results['config']['ablation_rate']})",
+                          "mean OOD score")
+            rates = [float(r) for r in part["grid"]]
+            for p in next(iter(part["grid"].values())):
+                panel.curves[f"{p}% neurons"] = (rates, [part["grid"][r][p] for r in part["grid"]])
+            panel.xticks = rates
+            panels.append(panel)
+        line_panels(panels, "Tables 9-11: OOD score vs preset overlap", run.path("plots", "ablation.png"))
+    if "similarity" in results:
+        panels = figure3_panels(results)
+        if panels:
+            line_panels(panels, f"Figure 3: per-layer similarity of train- and test-task neuron parameters in the "
+                        f"fine-tuned models ({results['similarity']['variant']})", run.path("plots", "figure3.png"), columns=2)
+            line_panels(figure3_panels(results, "base_curves"), "the same in the base model (before fine-tuning)",
+                        run.path("plots", "figure3_base.png"), columns=2)
+
+
+
+def summary(results: dict) -> str:
+    c = results["config"]
+    out = [f"# Generalization through task-specific neurons: {c['model']}",
+           f"Neurons: top-p% per {c['scope']} by {c['scorer']} on the base model ({c['n_score']} examples per task); "
+           f"{c['n_eval']} test examples per task"
+           + (f" ({c['n_eval_generation']} for generation)" if c["n_eval_generation"] else "")
+           + f"; neuron-only training {c['training']}; full fine-tuning {c['full_training']}.", "\n## Tasks\n",
+           markdown_table(["task", "paper", "data", "kind", "scored on", "note"],
+                          [[k, v["paper"] or "", v["data"], v["kind"], v["scored_on"], v["note"]]
+                           for k, v in results["tasks"].items()])]
+    for g, info in results["groups"].items():
+        out.append(f"\n**Group ({g})**: train {', '.join(info['train'])}; OOD {', '.join(info['ood'])}.")
+        out += [f"- {note}" for note in info["notes"]]
+    out += ["\n## Overlap (Table 8): Jaccard (%) of the unions of top-p% sets\n", markdown_table(*overlap_rows(results))]
+    out += [f"\n![pairwise overlap](plots/overlap_p{p}.png)" for p in list(results["overlap"]["pairwise"])[:1]]
+    if "sweep" in results:
+        out.append("\n## Proportion sweep (Figure 2)\n")
+        for g in results["sweep"]:
+            out += [f"\nGroup ({g}):\n", markdown_table(*sweep_rows(results, g))]
+        out.append("\n![figure 2](plots/figure2.png)")
+    if "single" in results:
+        out.append("\n## Single-task sweep (Figure 6)\n")
+        for g, tasks in results["single"].items():
+            ps = list(next(iter(tasks.values())))
+            out.append(f"\nGroup ({g}), ID score of each task trained alone:\n")
+            out.append(markdown_table(["task", *[f"{p}%" for p in ps]], [[t] + [fmt(v[p]) for p in ps] for t, v in tasks.items()]))
+        out.append("\n![figure 6](plots/figure6.png)")
+    if "ablation" in results:
+        out.append(f"\n## Overlap-controlled ablation (Tables 9-11); overlap rate = {c['ablation_rate']}, "
+                   f"total = {c['ablation_total']}, rest from {c['ablation_pool']}\n")
+        for part in results["ablation"].values():
+            out += [f"\n({part['group']}) {part['label']}, mean OOD score over {', '.join(part['tests'])}:\n",
+                    markdown_table(*ablation_rows(part))]
+            out += [f"\n- not possible at rate {r}%, {p}% neurons: {msg}" for r, cells in part["impossible"].items()
+                    for p, msg in cells.items()]
+            paper = paper_ablation_rows(part["label"])
+            if paper:
+                out += [f"\nThe paper's {part['label']} table (Llama-2-7b):\n",
+                        markdown_table(*paper)]
+    if "similarity" in results:
+        sim = results["similarity"]
+        out += [f"\n## Parameter similarity (Figure 3) and correlation (Table 4)\n",
+                f"Similarity: {sim['variant']} (pairing {sim['pairing']}), neurons scored on the {sim['neurons']} "
+                f"model, top {c['similarity_k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
+                markdown_table(*correlation_rows(results)),
+                "\n![figure 3](plots/figure3.png)\n\n![figure 3, base model](plots/figure3_base.png)"]
+    return "\n".join(out) + "\n"
