@@ -19,7 +19,7 @@ EVAL_MAX_LENGTH = 128
 IDENTIFY_TASKS = ["rotten_tomatoes", "tweet_sentiment", "bbc_news"]
 
 
-def run_demo(model: str, out: Path, limit: int = 32, device: str = "cpu", dtype: str = "float32") -> dict:
+def run_demo(model: str, out: Path, limit: int = 24, device: str = "cpu", dtype: str = "float32") -> dict:
     start = time.perf_counter()
     console.rule(f"taskneurons demo: {model}")
     lm = load_model(model, device=device, dtype=dtype)
@@ -30,7 +30,7 @@ def run_demo(model: str, out: Path, limit: int = 32, device: str = "cpu", dtype:
                       + (f", labels {list(t.labels)}" if t.labels else ""))
 
     console.rule("1. zero-shot evaluation")
-    zero_shot = [evaluate(lm, t, split="test", limit=limit if t.kind == "classification" else limit // 2,
+    zero_shot = [evaluate(lm, t, split="test", limit=limit if t.kind == "classification" else limit // 3,
                           max_length=EVAL_MAX_LENGTH, max_new_tokens=24) for t in tasks]
     print_table("zero-shot, test split", ["task", "metric", "score", "n", "method", "seconds"],
                 [[r.task, r.metric, f"{r.score:.1f}", r.n, r.method, f"{r.seconds:.1f}"] for r in zero_shot])
@@ -50,7 +50,7 @@ def run_demo(model: str, out: Path, limit: int = 32, device: str = "cpu", dtype:
     console.rule("4. continual learning: NCFT (train only the current task's neurons) vs SeqFT")
     from .continual.demo import run_continual_demo
 
-    results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype)
+    results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_test=limit)
 
     write_json(out / "results.json", results)
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {out}/")
