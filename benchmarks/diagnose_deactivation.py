@@ -1,0 +1,70 @@
+"""Why does (or doesn't) deactivating a task's neurons hurt more than a random set? Re-deactivate the neurons of
+an identify run's Original model by kind (inner only, outer only, both) and at other k, against random sets.
+
+Reuses the run folder of ``evidence_identify.py`` (its Original model and its scores), so nothing is retrained.
+
+    .venv/bin/python benchmarks/diagnose_deactivation.py --run runs/evidence-identify --tasks amazon_yang paws
+"""
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import yaml
+
+from taskneurons.evaluation import evaluate
+from taskneurons.models import load_model
+from taskneurons.models.weights import load_weights
+from taskneurons.neurons import NeuronSet, Scores, deactivate
+from taskneurons.tasks import load_task
+
+
+def restricted(neurons: NeuronSet, kinds: str) -> NeuronSet:
+    """The same set with the other kind's neurons dropped ("inner", "outer" or "both")."""
+    if kinds == "both":
+        return neurons
+    masks = {k: (m if k == kinds else m & False) for k, m in neurons.masks.items()}
+    return NeuronSet(masks, {**neurons.provenance, "kinds": kinds})
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", default="runs/evidence-identify")
+    parser.add_argument("--tasks", nargs="+", default=["amazon_yang", "paws"])
+    parser.add_argument("--variants", nargs="+", default=["both:10", "inner:10", "outer:10", "both:2"])
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    args = parser.parse_args()
+    run = Path(args.run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    lm = load_model(config["model"])
+    tag = "original" if config["original"] == "multitask" else "base"
+    if tag == "original":
+        load_weights(lm.model, run / "original" / "model.safetensors")
+    specs = {Path(t).name: t for t in config["tasks"]}
+    rows = []
+    for name in args.tasks:
+        task = load_task(specs[name])
+        scores = Scores.load(run / "artifacts" / f"{tag}.{name}.scores")
+
+        def score(neurons=None):
+            if neurons is None:
+                return evaluate(lm, task, limit=config["n_eval"], max_length=config["max_length"],
+                                max_new_tokens=config["max_new_tokens"], progress=False).score
+            with deactivate(lm, neurons):
+                return score()
+
+        original = score()
+        for variant in args.variants:
+            kinds, k = variant.split(":")
+            neurons = restricted(NeuronSet.from_scores(scores, float(k), config["scope"]), kinds)
+            randoms = [score(neurons.random_like(seed)) for seed in args.seeds]
+            row = {"task": name, "kinds": kinds, "k": float(k), "original": original, "task_set": score(neurons),
+                   "random_mean": statistics.mean(randoms), "random_runs": randoms}
+            rows.append(row)
+            print(f"{name:12s} {kinds:6s} k={k:>3s}%  original {original:5.1f}  deactivate-task {row['task_set']:5.1f}  "
+                  f"deactivate-random {row['random_mean']:5.1f} {randoms}", flush=True)
+    (run / "diagnosis.json").write_text(json.dumps(rows, indent=2))
+
+
+if __name__ == "__main__":
+    main()
