@@ -159,7 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
     _add_model_args(demo)
-    demo.add_argument("--limit", type=int, default=24, help="test examples per classification task")
+    demo.add_argument("--limit", type=int, default=16, help="test examples per classification task")
     demo.add_argument("--out", default="runs/demo")
     demo.set_defaults(func=cmd_demo)
     return parser
