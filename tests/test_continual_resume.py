@@ -2,7 +2,6 @@
 saving, before evaluating) and rerun, every method ends with the matrix and the bit-identical weights of an
 uninterrupted run."""
 import pytest
-import torch
 
 from taskneurons.experiments.continual import Continual
 from taskneurons.experiments.continual import runner as runner_module
