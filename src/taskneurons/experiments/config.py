@@ -35,3 +35,16 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise TaskNeuronsError(f"unknown option {key!r}{hint} in {path or 'the overrides'}; options: {', '.join(sorted(known))}")
     return cls(**values)
+
+
+def train_config(spec: dict, what: str, **defaults):
+    """A TrainConfig from an experiment's ``{n_train: N, lr: ..., ...}`` spec (``n_train`` is the experiment's, the
+    rest TrainConfig's), over ``defaults``; an unknown key is a one-line error naming ``what``."""
+    from ..tuning import TrainConfig
+
+    options = {k: v for k, v in spec.items() if k != "n_train"}
+    try:
+        return TrainConfig(**{**defaults, **options})
+    except TypeError:
+        known = sorted(TrainConfig.__dataclass_fields__) + ["n_train"]
+        raise TaskNeuronsError(f"{what} has an unknown option among {sorted(spec)}; options: {', '.join(known)}") from None

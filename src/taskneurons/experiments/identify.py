@@ -27,6 +27,7 @@ from ..report.markdown import markdown_table
 from ..report.plots import grouped_bars, heatmap
 from ..tasks import Task, load_task
 from ..tuning import NeuronTuner, TrainConfig, train
+from .config import train_config
 from .run import Run
 
 
@@ -58,9 +59,8 @@ class IdentifyConfig:
     neuron_training: dict = field(default_factory=lambda: {"n_train": 200, "lr": 1e-3, "epochs": 1})
     seed: int = 0
 
-    def train_config(self, spec: dict) -> TrainConfig:
-        options = {k: v for k, v in spec.items() if k != "n_train"}
-        return TrainConfig(**{"batch_size": self.batch_size, "max_length": self.max_length, "seed": self.seed, **options})
+    def train_config(self, spec: dict, what: str) -> TrainConfig:
+        return train_config(spec, what, batch_size=self.batch_size, max_length=self.max_length, seed=self.seed)
 
 
 def train_split(task: Task) -> str:
@@ -109,7 +109,7 @@ class Identify:
         n = self.config.multitask.get("n_train", 200)
         mixed = [ex for t in self.tasks for ex in t.split(train_split(t), n)]
         console.print(f"multi-task fine-tuning the Original model on {len(mixed)} examples of {len(self.tasks)} tasks")
-        train(lm, mixed, list(lm.model.parameters()), c.train_config(c.multitask), progress=self.progress)
+        train(lm, mixed, list(lm.model.parameters()), c.train_config(c.multitask, "option multitask"), progress=self.progress)
         save_weights(lm.model, weights)
         return lm
 
@@ -155,7 +155,7 @@ class Identify:
                      for t in self.tasks}
 
         def trained(neurons: NeuronSet, train_task: Task, eval_tasks: list[Task]) -> dict:
-            config = c.train_config(c.neuron_training)
+            config = c.train_config(c.neuron_training, "option neuron_training")
             examples = train_task.split(train_split(train_task), c.neuron_training.get("n_train", 200))
             with NeuronTuner(lm, None, neurons) as tuner:
                 result = train(lm, examples, tuner.parameters(), config, progress=self.progress)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...errors import TaskNeuronsError
+from ..config import train_config
 from ...tuning import TrainConfig
 
 
@@ -55,10 +55,4 @@ class GeneralizeConfig:
     seed: int = 0
 
     def train_config(self, spec: dict, what: str) -> TrainConfig:
-        options = {k: v for k, v in spec.items() if k != "n_train"}
-        try:
-            return TrainConfig(**{"batch_size": self.batch_size, "max_length": self.max_length, "seed": self.seed,
-                                  **options})
-        except TypeError:
-            known = sorted(TrainConfig.__dataclass_fields__) + ["n_train"]
-            raise TaskNeuronsError(f"{what} has an unknown option among {sorted(spec)}; options: {', '.join(known)}") from None
+        return train_config(spec, what, batch_size=self.batch_size, max_length=self.max_length, seed=self.seed)
