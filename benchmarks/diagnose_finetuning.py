@@ -1,0 +1,73 @@
+"""Does training only a task's neurons beat training an equal random set once the budget grows? Re-trains the
+base model's neurons of an identify run (its saved scores, so nothing is re-scored) at other k and step budgets:
+Train-Task against Train-Random, each from the base model, scored on the run's test examples.
+
+Reuses the run folder of ``evidence_identify.py``; writes ``<run>/finetune_diagnosis.json``.
+
+    .venv/bin/python benchmarks/diagnose_finetuning.py --run runs/evidence-identify --tasks amazon_yang e2e \
+        --variants 10:32 2:32 [--lr 5e-4] [--seeds 0]
+"""
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+import yaml
+
+from taskneurons.evaluation import evaluate
+from taskneurons.experiments.identify import train_split
+from taskneurons.models import load_model
+from taskneurons.neurons import NeuronSet, Scores
+from taskneurons.tasks import load_task
+from taskneurons.tuning import NeuronTuner, TrainConfig, train
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--run", default="runs/evidence-identify")
+    parser.add_argument("--tasks", nargs="+", default=["amazon_yang", "e2e"])
+    parser.add_argument("--variants", nargs="+", default=["10:32", "2:32"], help="k:steps (batch 8 examples a step)")
+    parser.add_argument("--lr", type=float, default=5e-4)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="random control sets")
+    args = parser.parse_args()
+    run = Path(args.run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    lm = load_model(config["model"])
+    specs = {Path(t).name: t for t in config["tasks"]}
+    out = run / "finetune_diagnosis.json"
+    rows = json.loads(out.read_text()) if out.is_file() else []
+    done = {(r["task"], r["k"], r["steps"], r["lr"]) for r in rows}
+    for name in args.tasks:
+        task = load_task(specs[name])
+        scores = Scores.load(run / "artifacts" / f"base.{name}.scores")
+
+        def score():
+            return evaluate(lm, task, limit=config["n_eval"], max_length=config["max_length"],
+                            max_new_tokens=config["max_new_tokens"], progress=False).score
+
+        def trained(neurons: NeuronSet, steps: int) -> float:
+            train_config = TrainConfig(lr=args.lr, max_steps=steps, batch_size=config["batch_size"],
+                                       max_length=config["max_length"], seed=config["seed"])
+            examples = task.split(train_split(task), steps * config["batch_size"])
+            with NeuronTuner(lm, None, neurons) as tuner:  # unmerged on exit: the next arm starts from the base
+                train(lm, examples, tuner.parameters(), train_config, progress=False)
+                return score()
+
+        zero_shot = score()
+        for variant in args.variants:
+            k, steps = float(variant.split(":")[0]), int(variant.split(":")[1])
+            if (name, k, steps, args.lr) in done:
+                continue
+            neurons = NeuronSet.from_scores(scores, k, config["scope"])
+            randoms = [trained(neurons.random_like(seed), steps) for seed in args.seeds]
+            row = {"task": name, "k": k, "steps": steps, "lr": args.lr, "zero_shot": zero_shot,
+                   "train_task": trained(neurons, steps), "train_random": statistics.mean(randoms),
+                   "random_runs": randoms}
+            rows.append(row)
+            out.write_text(json.dumps(rows, indent=2))
+            print(f"{name:12s} k={k:>4}% {steps:3d} steps lr {args.lr:g}  zero-shot {zero_shot:5.1f}  "
+                  f"train-task {row['train_task']:5.1f}  train-random {row['train_random']:5.1f} {randoms}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
