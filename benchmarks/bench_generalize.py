@@ -25,13 +25,9 @@ from pathlib import Path
 
 from taskneurons.analysis.similarity import mean_curve
 from taskneurons.experiments.generalize import Generalize, GeneralizeConfig
-from taskneurons.experiments.generalize.groups import PAPER_TABLE4, PAPER_TABLE8
+from taskneurons.experiments.generalize.groups import PAPER_TABLE4, PAPER_TABLE8, fmt
 from taskneurons.report.console import console, print_table
 from taskneurons.report.curves import mean
-
-
-def fmt(v, digits=1):
-    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.{digits}f}"
 
 
 def config_from(args) -> GeneralizeConfig:
