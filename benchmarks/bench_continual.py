@@ -23,7 +23,7 @@ from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.config import ALL_METHODS
 from taskneurons.experiments.continual.report import fmt, fmt_mean_std, markdown_table
 from taskneurons.report.console import print_table
-from taskneurons.report.io import write_text
+from taskneurons.io import write_text
 
 # Table 5 of the paper (Llama-2-7b): average accuracy after the last task, orders 1-3 and their average.
 PAPER_TABLE5 = {

@@ -56,7 +56,7 @@ def run_arm(arm: str, k: float, steps: int, batch: int, length: int, task: str) 
             for layer in range(lm.ffn.n_layers):
                 mask[layer, torch.randperm(width, generator=g)[:n_selected(width, k)]] = True
             masks[kind] = mask
-        tuner = NeuronTuner(lm, None, NeuronSet(masks, {"control": "random", "k": k}))
+        tuner = NeuronTuner(lm, NeuronSet(masks, {"control": "random", "k": k}))
         params = list(tuner.parameters())
     else:
         params = list(lm.model.parameters())

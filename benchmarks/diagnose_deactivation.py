@@ -6,13 +6,13 @@ Reuses the run folder of ``evidence_identify.py`` (its Original model and its sc
     .venv/bin/python benchmarks/diagnose_deactivation.py --run runs/evidence-identify --tasks amazon_yang paws
 """
 import argparse
-import json
 import statistics
 from pathlib import Path
 
 import yaml
 
 from taskneurons.evaluation import evaluate
+from taskneurons.io import write_json
 from taskneurons.models import load_model
 from taskneurons.models.weights import load_weights
 from taskneurons.neurons import NeuronSet, Scores, deactivate
@@ -63,7 +63,7 @@ def main():
             rows.append(row)
             print(f"{name:12s} {kinds:6s} k={k:>3s}%  original {original:5.1f}  deactivate-task {row['task_set']:5.1f}  "
                   f"deactivate-random {row['random_mean']:5.1f} {randoms}", flush=True)
-    (run / "diagnosis.json").write_text(json.dumps(rows, indent=2))
+    write_json(run / "diagnosis.json", rows)
 
 
 if __name__ == "__main__":

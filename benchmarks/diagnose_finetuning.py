@@ -16,6 +16,7 @@ import yaml
 
 from taskneurons.evaluation import evaluate
 from taskneurons.experiments.identify import train_split
+from taskneurons.io import write_json
 from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet, Scores
 from taskneurons.tasks import load_task
@@ -49,7 +50,7 @@ def main():
             train_config = TrainConfig(lr=args.lr, max_steps=steps, batch_size=config["batch_size"],
                                        max_length=config["max_length"], seed=config["seed"])
             examples = task.split(train_split(task), steps * config["batch_size"])
-            with NeuronTuner(lm, None, neurons) as tuner:  # unmerged on exit: the next arm starts from the base
+            with NeuronTuner(lm, neurons) as tuner:  # unmerged on exit: the next arm starts from the base
                 train(lm, examples, tuner.parameters(), train_config, progress=False)
                 return score()
 
@@ -64,7 +65,7 @@ def main():
                    "train_task": trained(neurons, steps), "train_random": statistics.mean(randoms),
                    "random_runs": randoms}
             rows.append(row)
-            out.write_text(json.dumps(rows, indent=2))
+            write_json(out, rows)
             print(f"{name:12s} k={k:>4}% {steps:3d} steps lr {args.lr:g}  zero-shot {zero_shot:5.1f}  "
                   f"train-task {row['train_task']:5.1f}  train-random {row['train_random']:5.1f} {randoms}", flush=True)
 

@@ -7,18 +7,22 @@ import torch
 
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.generalize import experiment as generalize_module
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.generalize import GROUPS, Generalize, GeneralizeConfig, run_generalize_demo
+from taskneurons.experiments.generalize import lab as lab_module
+from taskneurons.experiments.generalize import similarity as similarity_module
+from taskneurons.experiments.kit import evaluation as kit_evaluation
+from taskneurons.experiments.kit import selection as kit_selection
+from taskneurons.neurons import NeuronSet
 
 from .conftest import SHARED_DATA
 
 
 def _config(**changes):
-    base = dict(model="tiny-llama", data_dir=str(SHARED_DATA),
-                groups=[{"name": "a", "train": ["amazon", "mnli"], "ood": ["sst2", "tweetqa"]},
+    base = dict(model="tiny-llama", data_root=str(SHARED_DATA),
+                groups=[{"name": "a", "train": ["amazon_yang", "mnli_yang"], "ood": ["sst2_yang", "tweetqa"]},
                         {"name": "b", "train": ["e2e"], "ood": ["gptnli", "commongen"]}],
-                proportions=[50, 100], n_score=4, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4,
+                proportions=[50, 100], selection={"n_score": 4}, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4,
                 training={"n_train": 4, "lr": 1e-2}, full_training={"n_train": 4, "lr": 1e-3},
                 ablation_pairs=[["a", "classification"]], ablation_proportions=[50], ablation_rates=[0, 50, 100],
                 n_boot=100)
@@ -31,37 +35,44 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
     assert set(results["overlap"]["groups"]["a"]) == {"CLS-CLS", "CLS-GEN", "CLS-OOD"}
     assert results["overlap"]["groups"]["b"]["GEN-CLS"]["100"] == 100.0
     assert 0 < results["overlap"]["groups"]["a"]["CLS-CLS"]["50"] < 100
-    assert results["overlap"]["pairwise"]["50"]["tasks"] == ["amazon", "mnli", "sst2", "tweetqa", "e2e", "gptnli", "commongen"]
+    assert results["overlap"]["pairwise"]["50"]["tasks"] == ["amazon_yang", "mnli_yang", "sst2_yang", "tweetqa", "e2e",
+                                                                  "gptnli", "commongen"]
     # the sweep (Figure 2) and the single-task variant (Figure 6)
     point = results["sweep"]["a"]["50"]
-    assert set(point["id"]) == {"amazon", "mnli"} and set(point["ood"]) == {"sst2", "tweetqa"}
+    assert set(point["id"]) == {"amazon_yang", "mnli_yang"} and set(point["ood"]) == {"sst2_yang", "tweetqa"}
     assert point["neurons"] < results["sweep"]["a"]["100"]["neurons"] and results["sweep"]["a"]["100"]["fraction"] == 1.0
-    assert set(results["single"]["a"]["mnli"]) == {"50", "100"}
+    assert set(results["single"]["a"]["mnli_yang"]) == {"50", "100"}
     # the ablation (Tables 9-11): the requested share of the trained neurons is drawn from the test set
     part = results["ablation"]["a:classification"]
-    assert part["label"] == "CLS-CLS" and part["tests"] == ["sst2"]
+    assert part["label"] == "CLS-CLS" and part["tests"] == ["sst2_yang"]
     for rate in ("0", "50", "100"):
         assert part["realized"][rate]["50"]["share"] == pytest.approx(float(rate), abs=100 / part["realized"][rate]["50"]["neurons"])
     assert part["original"]["50"]["jaccard"] == pytest.approx(results["overlap"]["groups"]["a"]["CLS-CLS"]["50"])
     # similarity (Figure 3) and correlation (Table 4): one fully fine-tuned model per training task
     sim = results["similarity"]
-    assert set(sim["models"]) == {"amazon", "mnli", "e2e"}
-    assert len(sim["models"]["amazon"]["curves"]["gptnli"]) == 2  # one cosine per layer of tiny-llama
-    assert set(sim["models"]["amazon"]["all_variants"]["sst2"]) == {f"{m}/{v}" for m in ("inner", "outer", "both")
+    assert set(sim["models"]) == {"amazon_yang", "mnli_yang", "e2e"}
+    assert len(sim["models"]["amazon_yang"]["curves"]["gptnli"]) == 2  # one cosine per layer of tiny-llama
+    assert set(sim["models"]["amazon_yang"]["all_variants"]["sst2_yang"]) == {f"{m}/{v}" for m in ("inner", "outer", "both")
                                                                      for v in ("flatten", "mean")}
-    assert sim["correlation"]["sst2"]["n"] == 3 and "pearson_ci" in sim["correlation"]["sst2"]
+    assert sim["correlation"]["sst2_yang"]["n"] == 3 and "pearson_ci" in sim["correlation"]["sst2_yang"]
     for name in ("figure2", "figure3", "figure3_base", "figure6", "ablation", "overlap_p50", "overlap_p100"):
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
     text = (tmp_path / "summary.md").read_text()
     assert "Overlap (Table 8)" in text and "paper CLS-CLS" in text and "Spearman" in text
     saved = json.loads((tmp_path / "results.json").read_text())
-    assert saved["sweep"] == results["sweep"] and saved["tasks"]["sst2"]["data"] == "sst2_yang"
+    assert saved["sweep"] == results["sweep"] and saved["tasks"]["sst2_yang"]["paper"] == "SST-2"
+    for name, plan in saved["examples"].items():  # no evaluated example is scored or trained on
+        evaluated = {(plan["eval"]["split"], i) for i in plan["eval"]["indices"]}
+        for key in [k for k in plan if k.startswith(("score:", "train:"))]:
+            assert not evaluated & {(plan[key]["split"], i) for i in plan[key]["indices"]}, (name, key)
+    assert saved["examples"]["sst2_yang"]["pool"]["split"] == "test"  # a test-only task, partitioned
 
     def no_more_work(*args, **kwargs):
         raise AssertionError("a finished step was computed again")
 
-    for name in ("evaluate", "score_neurons", "train", "load_model"):
-        monkeypatch.setattr(generalize_module, name, no_more_work)
+    for module, name in ((kit_evaluation, "evaluate"), (kit_selection, "score_neurons"), (lab_module, "train"),
+                         (lab_module, "load_model"), (similarity_module, "train"), (similarity_module, "load_model")):
+        monkeypatch.setattr(module, name, no_more_work)
     again = Generalize(_config(), tmp_path, progress=False)()
     for key in ("overlap", "sweep", "single", "ablation", "zero_shot"):
         assert again[key] == results[key]
@@ -69,63 +80,74 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
 
 
 def test_similarity_options_finetuned_neurons_mean_vectors_and_union_totals(tmp_path):
-    config = _config(groups=[{"name": "g", "train": ["amazon", "e2e"], "ood": ["sst2", "commongen"]}],
-                     proportions=[30], scope="global", similarity_vector="mean", similarity_neurons="finetuned",
+    config = _config(groups=[{"name": "g", "train": ["amazon_yang", "e2e"], "ood": ["sst2_yang", "commongen"]}],
+                     proportions=[30], selection={"n_score": 4, "scope": "global"}, similarity_vector="mean", similarity_neurons="finetuned",
                      similarity_matrices="outer", similarity_layers=[1], zero_shot=False, single_task=False,
                      ablation_pairs=[["g", "generation"]], ablation_proportions=[30], ablation_rates=[50, 100],
                      ablation_total="train_union")
     results = Generalize(config, tmp_path, progress=False)()
     assert results["similarity"]["variant"] == "outer/mean" and results["similarity"]["neurons"] == "finetuned"
-    # global selection gives unequal counts per layer: the flattened variants do not exist, the mean ones do
-    variants = results["similarity"]["models"]["amazon"]["all_variants"]["commongen"]
-    assert variants["outer/flatten"] is None or len(variants["outer/flatten"]) == 2
+    variants = results["similarity"]["models"]["amazon_yang"]["all_variants"]["commongen"]
     assert len(variants["outer/mean"]) == 2
     part = results["ablation"]["g:generation"]
     assert part["realized"]["50"]["30"]["neurons"] == results["sweep"]["g"]["30"]["neurons"]  # train_union total
     assert part["realized"]["50"]["30"]["share"] == pytest.approx(50.0, abs=1.0)
     # all of the training union's count cannot come from the smaller test set: recorded, not run
     assert part["grid"]["100"]["30"] is None and "cannot draw" in part["impossible"]["100"]["30"]
-    assert results["similarity"]["correlation"]["sst2"]["error"].startswith("a correlation needs at least 3 points")
+    assert results["similarity"]["correlation"]["sst2_yang"]["error"].startswith("a correlation needs at least 3 points")
+
+
+def test_a_flattened_variant_of_sets_with_unequal_counts_is_none(tiny):
+    lm = tiny("tiny-llama")
+    one = NeuronSet.empty(lm.ffn)
+    one.masks["outer"][0, :2] = True
+    two = NeuronSet.empty(lm.ffn)
+    two.masks["outer"][0, :3] = True
+    lab = type("Lab", (), {"config": _config()})()
+    variants = similarity_module.curves(lab, similarity_module.neuron_weights(lm), {"a": one, "b": two}, "a", ["b"])["b"]
+    assert variants["outer/flatten"] is None and variants["both/flatten"] is None
+    assert variants["outer/mean"][0] == pytest.approx(
+        float(torch.nn.functional.cosine_similarity(lm.ffn.downs[0].weight[:2].detach().double().mean(0),
+                                                    lm.ffn.downs[0].weight[:3].detach().double().mean(0), dim=0)))
 
 
 def test_built_in_groups_map_the_paper_tasks_to_the_shared_data(tmp_path):
     experiment = Generalize(_config(groups=["a", "b"], ablation_pairs=[["a", "classification"], ["b", "generation"]]),
                             tmp_path, progress=False)
-    assert GROUPS["a"].train == ("amazon", "qqp", "mnli") and GROUPS["b"].train == ("socialqa", "e2e", "xsum")
+    lab = experiment.lab
+    assert GROUPS["a"].train == ("amazon_yang", "qqp", "mnli_yang") and GROUPS["b"].train == ("socialqa", "e2e", "xsum")
     assert "xsum" in GROUPS["a"].ood and "cnn_dailymail" in GROUPS["b"].ood and "xsum" not in GROUPS["b"].ood
-    sources = experiment.sources
-    assert sources["amazon"]["data"] == "amazon_yang" and sources["qqp"]["data"] == "qqp"
-    assert sources["socialqa"]["paper"] == "SciQ" and "substitute" in sources["socialqa"]["note"]
+    assert lab.describe_task("amazon_yang")["paper"] == "Amazon" and lab.describe_task("qqp")["data"] == "qqp"
+    assert lab.describe_task("socialqa")["paper"] == "SciQ" and "substitute" in lab.describe_task("socialqa")["note"]
     assert GROUPS["b"].paper == {"socialqa": "SciQ", "xsum": "CNN/DailyMail", "cnn_dailymail": "XSum"}
     assert any("swap" in note for note in GROUPS["b"].notes)
-    assert all(experiment.tasks[t].splits.get("train") for g in experiment.groups for t in g.train)
-    assert experiment.train_kind(GROUPS["a"]) == "CLS" and experiment.train_kind(GROUPS["b"]) == "GEN"
-    # test-only tasks are scored on the tail of their test split, away from the evaluated head
-    examples, split = experiment.scoring_examples(experiment.tasks["gptnli"])
-    assert split == "test[496:]" and len(examples) == 4
+    assert lab.train_kind(GROUPS["a"]) == "CLS" and lab.train_kind(GROUPS["b"]) == "GEN"
+    # a test-only task is partitioned: 4 evaluated test examples, the scored ones from the rest of the split
+    plan = lab.plans["gptnli"]
+    assert plan.eval.split == plan.pool.split == "test" and len(plan.eval.indices) == 4
+    assert not set(plan.eval.indices) & set(plan.draws["score:4"].indices)
 
 
 @pytest.mark.parametrize("changes, match", [
     (dict(groups=["c"]), "unknown group 'c'; built-in groups: a, b"),
-    (dict(proportions=[0, 50]), "option proportions must be a non-empty list of percentages in \\(0, 100\\]"),
-    (dict(scope="global"), "similarity_vector 'flatten' needs equal neuron counts per layer"),
+    (dict(proportions=[0, 50]), "option proportions=0 is not a number in \\(0, 100\\]"),
+    (dict(selection={"scope": "global"}), "similarity_vector 'flatten' needs equal neuron counts per layer"),
     (dict(ablation_pairs=[["z", "classification"]]), "group 'z' is not among the groups"),
     (dict(ablation_pairs=[["b", "generation"]], groups=[{"name": "b", "train": ["e2e"], "ood": ["gptnli"]}]),
      "group 'b' has no OOD tasks of kind 'generation'"),
-    (dict(groups=[{"name": "x", "train": [str(SHARED_DATA / "sciq")], "ood": ["sst2"]}], ablation=False),
-     "training task 'sciq' .* has no train split"),
-    (dict(groups=[{"name": "x", "train": ["amazon"]}]), "a group must be 'a', 'b' or a mapping with exactly name, train and ood"),
-    (dict(data_dir="/nonexistent"), "no folder /nonexistent/amazon_yang"),
+    (dict(groups=[{"name": "x", "train": ["sciq"], "ood": ["sst2_yang"]}], ablation=False, n_eval=498),
+     "task 'sciq' is too small: its 'test' split has 500 examples, the run asks for 498 test examples and 4 "),
+    (dict(groups=[{"name": "x", "train": ["amazon_yang"]}]), "a group must be 'a', 'b' or a mapping with exactly name"),
+    (dict(data_root="/nonexistent"), "unknown task 'amazon_yang'.*tasks of the data root /nonexistent: none"),
     (dict(ablation_rate="dice"), "option ablation_rate='dice' is not one of"),
-    (dict(training={"n_train": 4, "learning_rate": 1}), "option training has an unknown option"),
-    (dict(similarity_models=["sst2"]), "option similarity_models: 'sst2' has no train split"),
-    (dict(similarity_models=["nosuch"]), "unknown task 'nosuch'"),
+    (dict(training={"n_train": 4, "learning_rate": 1}), "option training has no field 'learning_rate'"),
+    (dict(similarity_models=["nosuch"]), "option similarity_models: 'nosuch' is not a task of the groups"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, changes, match):
     with pytest.raises(TaskNeuronsError, match=match) as e:
-        Generalize(_config(**changes), tmp_path, progress=False)
+        Generalize(_config(**changes), tmp_path / "run", progress=False)
     assert "\n" not in str(e.value)
-    assert not (tmp_path / "config.yaml").exists()  # nothing was written for a bad config
+    assert not (tmp_path / "run").exists()  # nothing was written for a bad config
 
 
 def test_cli_errors_are_one_line(tmp_path, capsys):
@@ -135,8 +157,8 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     path.write_text("proportion: [10]\n")
     assert main(["generalize", "--config", str(path), "--out", str(tmp_path / "run")]) == 2
     assert "unknown option 'proportion' (did you mean 'proportions'?)" in capsys.readouterr().err
-    config = load_config(GeneralizeConfig, None, ["groups=[a]", "similarity_k=5"])
-    assert config.groups == ["a"] and config.similarity_k == 5
+    config = load_config(GeneralizeConfig, None, ["groups=[a]", "selection.k=5"])
+    assert config.groups == ["a"] and config.selection.k == 5
 
 
 def test_the_demo_step_runs_on_a_tiny_model(tmp_path):
@@ -145,14 +167,3 @@ def test_the_demo_step_runs_on_a_tiny_model(tmp_path):
     assert set(results) >= {"overlap", "sweep"} and "similarity" not in results and "zero_shot" not in results
     assert math.isfinite(results["overlap"]["groups"]["demo"]["CLS-CLS"]["10"])
     assert (tmp_path / "plots" / "figure2.png").is_file()
-
-
-@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "tiny-phi3"])
-def test_neuron_weights_have_one_row_per_neuron(tiny, name):
-    lm = tiny(name)
-    weights = generalize_module.neuron_weights(lm.ffn)
-    assert len(weights) == lm.ffn.n_layers
-    for kind in ("inner", "outer"):
-        for sl, w in zip([s for s in lm.ffn.slices(1, kind) if s.param.dim() == 2], weights[1][kind]):
-            assert w.shape[0] == lm.ffn.widths[kind]
-            assert torch.equal(w[3].reshape(-1), sl.param.detach()[sl.index(torch.tensor([3]))].reshape(-1))

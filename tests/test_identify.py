@@ -1,4 +1,4 @@
-"""The identify experiment on a tiny model: tables, matrices, artifacts, plots, and resuming."""
+"""The identify experiment on a tiny model: tables, matrices, artifacts, plots, resuming, clean examples."""
 import json
 
 import pytest
@@ -8,14 +8,16 @@ from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments import identify as identify_module
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.identify import Identify, IdentifyConfig
+from taskneurons.experiments.kit import evaluation as kit_evaluation
+from taskneurons.experiments.kit import selection as kit_selection
 from taskneurons.neurons import NeuronSet
 
 from .conftest import SHARED_DATA
 
 
 def _config(**changes):
-    base = dict(model="tiny-llama", tasks=[str(SHARED_DATA / "sst2"), str(SHARED_DATA / "commongen")], n_score=4,
-                n_eval=4, batch_size=4, max_length=64, max_new_tokens=4, random_seeds=[0, 1],
+    base = dict(model="tiny-llama", tasks=[str(SHARED_DATA / "sst2"), str(SHARED_DATA / "commongen")],
+                selection={"n_score": 4}, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4, random_controls=2,
                 neuron_training={"n_train": 4, "lr": 1e-2}, finetune_matrix=True)
     return IdentifyConfig(**{**base, **changes})
 
@@ -27,6 +29,7 @@ def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatc
     assert set(ft["table"]) == {"Zero-shot", "Train-Random", "Train-Task"}
     assert len(deact["random_runs"]["sst2"]) == 2 and set(deact["matrix_change"]["sst2"]) == {"sst2", "commongen"}
     assert set(ft["matrix_change"]["commongen"]) == {"sst2", "commongen"}
+    assert len(deact["outcomes"]["Original"]["sst2"]) == deact["n"]["sst2"] == 4
     neurons = NeuronSet.load(tmp_path / "artifacts" / "base.sst2.neurons")
     assert neurons.provenance["task"] == "sst2" and neurons.provenance["k"] == 10.0
     assert abs(neurons.fraction() - 0.1) < 0.02
@@ -38,27 +41,78 @@ def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatc
     def no_more_work(*args, **kwargs):
         raise AssertionError("a finished step was computed again")
 
-    monkeypatch.setattr(identify_module, "evaluate", no_more_work)
-    monkeypatch.setattr(identify_module, "score_neurons", no_more_work)
+    monkeypatch.setattr(kit_evaluation, "evaluate", no_more_work)
+    monkeypatch.setattr(kit_selection, "score_neurons", no_more_work)
     monkeypatch.setattr(identify_module, "train", no_more_work)
     again = Identify(_config(), tmp_path, progress=False)()
     assert again["deactivation"] == deact and again["finetuning"] == ft
 
 
+def test_no_evaluated_example_is_scored_or_trained_even_for_a_test_only_task(tmp_path):
+    config = _config(tasks=["sst2_yang", str(SHARED_DATA / "commongen")], original="multitask",
+                     multitask={"n_train": 6, "lr": 1e-3}, data_root=str(SHARED_DATA), random_controls=1,
+                     finetune_matrix=False)
+    results = Identify(config, tmp_path, progress=False)()
+    plan = results["examples"]["sst2_yang"]
+    assert plan["eval"]["split"] == plan["pool"]["split"] == "test"  # the test-only task is partitioned
+    for name, plan in results["examples"].items():
+        evaluated = {(plan["eval"]["split"], i) for i in plan["eval"]["indices"]}
+        draws = [key for key in plan if key.startswith(("score:", "train:"))]
+        assert {"score:4", "train:4", "train:6"} <= set(draws)
+        for key in draws:
+            assert not evaluated & {(plan[key]["split"], i) for i in plan[key]["indices"]}, (name, key)
+
+
+def test_each_task_gets_its_own_random_controls_and_a_rerun_the_same(tmp_path, monkeypatch):
+    drawn = []
+    original = NeuronSet.random_like
+    monkeypatch.setattr(NeuronSet, "random_like", lambda self, seed, **kw: drawn.append(original(self, seed, **kw)) or drawn[-1])
+    config = _config(finetune=False, deactivate_matrix=False)
+    Identify(config, tmp_path / "a", progress=False)()
+    first, drawn[:] = list(drawn), []
+    Identify(config, tmp_path / "b", progress=False)()
+    (sst2_0, sst2_1, commongen_0, commongen_1) = first  # task by task, control by control
+    assert sst2_0 != commongen_0 and sst2_1 != commongen_1 and sst2_0 != sst2_1
+    assert sst2_0.counts_per_layer() == commongen_0.counts_per_layer()  # same counts, other neurons
+    assert all(a == b for a, b in zip(first, drawn, strict=True))
+
+
 def test_a_run_folder_refuses_another_config(tmp_path):
-    Identify(_config(finetune=False, deactivate_matrix=False, random_seeds=[0]), tmp_path, progress=False)()
-    with pytest.raises(TaskNeuronsError, match="made with another config \\(differs in k\\)"):
-        Identify(_config(finetune=False, deactivate_matrix=False, random_seeds=[0], k=20.0), tmp_path, progress=False)
+    Identify(_config(finetune=False, deactivate_matrix=False, random_controls=1), tmp_path, progress=False)()
+    with pytest.raises(TaskNeuronsError, match="made with another config \\(differs in selection\\)"):
+        Identify(_config(finetune=False, deactivate_matrix=False, random_controls=1,
+                         selection={"n_score": 4, "k": 20.0}), tmp_path, progress=False)
 
 
 def test_config_file_and_overrides(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("model: tiny-gpt2\nk: 5\nscorer_options: {aggregation: abs_sum}\n")
-    config = load_config(IdentifyConfig, path, ["k=7.5", "tasks=[a, b]"])
-    assert (config.model, config.k, config.tasks, config.scorer_options) == ("tiny-gpt2", 7.5, ["a", "b"], {"aggregation": "abs_sum"})
+    path.write_text("model: tiny-gpt2\nselection: {k: 5, scorer_options: {aggregation: abs_sum}}\n")
+    config = load_config(IdentifyConfig, path, ["selection.k=7.5", "tasks=[a, b]"])
+    assert (config.model, config.selection.k, config.tasks) == ("tiny-gpt2", 7.5, ["a", "b"])
+    assert config.selection.scorer_options == {"aggregation": "abs_sum"}
     path.write_text("modle: x\n")
     with pytest.raises(TaskNeuronsError, match="unknown option 'modle' \\(did you mean 'model'\\?\\)"):
         load_config(IdentifyConfig, path)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tasks=[sst2, agnewz]", "unknown task 'agnewz' (did you mean 'agnews'?)"),
+    ("selection.k=0", "option selection.k=0 is not a number in (0, 100]"),
+    ("original=banana", "option original='banana' is not one of ['base', 'multitask']"),
+    ("batch_size=abc", "option batch_size='abc' is not an integer >= 1"),
+    ("tasks=sst2", "option tasks='sst2' is not a non-empty list of names, e.g. [a, b]"),
+    ("model=tiny-lama", "option model='tiny-lama' is not a built-in model (did you mean 'tiny-llama'?)"),
+])
+def test_a_bad_config_is_one_line_writes_nothing_and_the_corrected_run_uses_the_folder(tmp_path, capsys, override, message):
+    out = tmp_path / "run"
+    common = ["identify", "--set", "model=tiny-llama", "--set", f"data_root={SHARED_DATA}", "--set", "tasks=[sst2]",
+              "--set", "n_eval=2", "--set", "selection.n_score=2", "--set", "finetune=false", "--set",
+              "random_controls=1", "--set", "max_length=48", "--out", str(out)]
+    assert main(common + ["--set", override]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {message}") and "\n" not in err
+    assert not out.exists()
+    assert main(common) == 0
 
 
 def test_identify_cli_bad_config_is_one_line(tmp_path, capsys):
@@ -68,7 +122,7 @@ def test_identify_cli_bad_config_is_one_line(tmp_path, capsys):
 
 def test_multitask_original_with_tied_embeddings_is_saved_and_reused(tmp_path, monkeypatch):
     config = _config(model="tiny-gemma3", original="multitask", multitask={"n_train": 4, "lr": 1e-3},
-                     finetune=False, deactivate_matrix=False, random_seeds=[0])
+                     finetune=False, deactivate_matrix=False, random_controls=1)
     first = Identify(config, tmp_path, progress=False)()
     assert (tmp_path / "original" / "model.safetensors").is_file()
     monkeypatch.setattr(identify_module, "train", lambda *a, **k: (_ for _ in ()).throw(AssertionError("retrained")))

@@ -100,3 +100,17 @@ def test_local_folder_roundtrip(tmp_path, tiny):
     again = load_model(str(tmp_path), dtype="bfloat16")
     assert again.ffn.map.family == "llama" and next(again.model.parameters()).dtype == torch.bfloat16
     torch.testing.assert_close(again.model(IDS).logits.float(), lm.model(IDS).logits, atol=0.1, rtol=0.05)
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "tiny-phi3"])  # gated, Conv1D, fused gate_up
+@pytest.mark.parametrize("kind", KINDS)
+def test_neuron_rows_row_n_is_what_the_slices_of_neuron_n_select(name, kind, tiny):
+    ffn = tiny(name).ffn
+    weights = [s for s in ffn.slices(1, kind) if s.param.dim() == 2]
+    rows = ffn.neuron_rows(1, kind)
+    assert len(rows) == len(weights) and all(r.shape[0] == ffn.widths[kind] for r in rows)
+    for n in (0, 3, ffn.widths[kind] - 1):
+        for r, s in zip(rows, weights):
+            assert torch.equal(r[n], s.param[s.index(torch.tensor([n]))].flatten())
+    assert all(r.untyped_storage().data_ptr() == s.param.untyped_storage().data_ptr()
+               for r, s in zip(rows, weights))  # views, not copies

@@ -62,7 +62,7 @@ def test_training_moves_only_the_selected_rows(name):
     neurons = random_set(lm)
     before = snapshot(lm)
     start = loss_on(lm)
-    with NeuronTuner(lm, None, neurons) as tuner:
+    with NeuronTuner(lm, neurons) as tuner:
         train(lm, EXAMPLES, tuner.parameters(), TrainConfig(**FAST, weight_decay=0.1), progress=False)
         assert loss_on(lm) < start
         assert_unchanged(lm, before)  # hooks attached, unmerged: the base weights did not move at all
@@ -83,7 +83,7 @@ def test_zero_deltas_are_exact_and_merge_matches_hooks(name, tiny):
     lm = tiny(name)
     base = lm.model(IDS).logits
     before = snapshot(lm)
-    with NeuronTuner(lm, None, random_set(lm)) as tuner, torch.no_grad():
+    with NeuronTuner(lm, random_set(lm)) as tuner, torch.no_grad():
         assert torch.equal(lm.model(IDS).logits, base)
         for p in tuner.parameters():
             p.normal_(0, 0.1)
@@ -103,7 +103,7 @@ def test_optimizer_holds_state_for_the_deltas_only(monkeypatch):
     outer = torch.zeros(2, 32, dtype=torch.bool)
     inner[0, [1, 5, 7]] = inner[1, [0]] = True
     outer[1, [2, 3]] = True
-    tuner = NeuronTuner(lm, None, NeuronSet({"inner": inner, "outer": outer}))
+    tuner = NeuronTuner(lm, NeuronSet({"inner": inner, "outer": outer}))
     # inner: 4 neurons x (gate row + up row) x d=32; outer: 2 neurons x down row of d_ff=48; no biases
     assert tuner.num_trainable() == 4 * 2 * 32 + 2 * 48
     by_slices = sum(int(s.param[s.index(tuner.neurons[key])].numel())
@@ -135,18 +135,18 @@ def test_remove_restores_requires_grad_and_refuses_bad_sets(tiny):
     lm = load_model("tiny-gpt2")
     lm.model.transformer.wte.weight.requires_grad_(False)
     flags = {n: p.requires_grad for n, p in lm.model.named_parameters()}
-    tuner = NeuronTuner(lm, None, random_set(lm))
+    tuner = NeuronTuner(lm, random_set(lm))
     assert not any(p.requires_grad for p in base_params(lm).values())
     with pytest.raises(TaskNeuronsError, match="already has a neuron tuner"):
-        NeuronTuner(lm, None, random_set(lm))
+        NeuronTuner(lm, random_set(lm))
     tuner.remove()
     assert {n: p.requires_grad for n, p in lm.model.named_parameters()} == flags
 
     llama = tiny("tiny-llama")
     with pytest.raises(TaskNeuronsError, match="but the model has"):
-        NeuronTuner(llama, None, random_set(lm))  # a gpt2-shaped set on a llama
+        NeuronTuner(llama, random_set(lm))  # a gpt2-shaped set on a llama
     with pytest.raises(TaskNeuronsError, match="selects no neurons"):
-        NeuronTuner(llama, None, NeuronSet.empty(llama.ffn))
+        NeuronTuner(llama, NeuronSet.empty(llama.ffn))
     assert all(p.requires_grad for p in llama.model.parameters())
 
 
@@ -154,7 +154,7 @@ def test_remove_restores_requires_grad_and_refuses_bad_sets(tiny):
 def test_save_load_roundtrip(name, tmp_path, tiny):
     lm = tiny(name)
     neurons = random_set(lm)
-    with NeuronTuner(lm, None, neurons) as tuner:
+    with NeuronTuner(lm, neurons) as tuner:
         with torch.no_grad():
             for p in tuner.parameters():
                 p.normal_(0, 0.1)
@@ -228,7 +228,7 @@ def test_steps_accumulation_mixing_and_determinism(tiny):
     tasks = [Task(name, "generation", {"train": EXAMPLES[i::2]}) for i, name in enumerate(["even", "odd"])]
     runs = []
     for _ in range(2):
-        with NeuronTuner(lm, None, neurons) as tuner:
+        with NeuronTuner(lm, neurons) as tuner:
             runs.append(train(lm, tasks, tuner.parameters(), TrainConfig(lr=1e-2, batch_size=4, grad_accum=2,
                                                                            epochs=2), progress=False))
     assert runs[0].steps == 4 and len(runs[0].losses) == 4  # 16 examples / 4 = 4 batches; 2 per step; 2 epochs
@@ -241,7 +241,7 @@ def test_bf16_autocast_leaves_the_model_as_it_was():
     lm = load_model("tiny-llama")
     dtypes = []
     lm.ffn.downs[0].register_forward_hook(lambda m, a, out: dtypes.append(out.dtype))
-    with NeuronTuner(lm, None, random_set(lm)) as tuner:
+    with NeuronTuner(lm, random_set(lm)) as tuner:
         result = train(lm, EXAMPLES, tuner.parameters(),
                        TrainConfig(**{**FAST, "max_steps": 2}, mixed_precision="bf16"), progress=False)
         assert dtypes[0] == torch.bfloat16 and all(p.dtype == torch.float32 for p in tuner.parameters())

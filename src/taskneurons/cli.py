@@ -71,7 +71,7 @@ def cmd_eval(args) -> None:
     print_table(f"{args.model} ({args.split})", ["task", "metric", "score", "n", "method", "seconds"],
                 [[r.task, r.metric, f"{r.score:.1f}", r.n, r.method, f"{r.seconds:.1f}"] for r in results])
     if args.out:
-        from .report.io import write_json
+        from .io import write_json
 
         write_json(Path(args.out), {"model": args.model, "results": [r.to_dict() for r in results]})
         print(f"wrote {args.out}")

@@ -8,9 +8,9 @@ from tqdm.auto import tqdm
 
 from ..errors import TaskNeuronsError
 from ..models import LoadedModel
-from ..tasks import Task
+from ..tasks import Example, Task
 from ..tasks.batching import batches_by_length, encode_target
-from .metrics import METRICS
+from .metrics import PER_EXAMPLE, mean
 from .predict import generate, rank_labels
 
 CLASSIFICATION_METHODS = ("rank", "generate")
@@ -27,6 +27,7 @@ class EvalResult:
     seconds: float
     predictions: list[str] = field(default_factory=list, repr=False)
     targets: list[str] = field(default_factory=list, repr=False)
+    outcomes: list[float] = field(default_factory=list, repr=False)  # per example; ``score`` is their mean
 
     def to_dict(self, with_predictions: bool = True) -> dict:
         d = asdict(self)
@@ -36,12 +37,15 @@ class EvalResult:
 
 
 def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None = None, method: str = "rank",
-             batch_size: int = 8, max_length: int = 256, max_new_tokens: int = 64, progress: bool = True) -> EvalResult:
-    """Score ``lm`` on ``task``. Classification: ``method`` "rank" (label log-likelihood, the fast default) or
-    "generate" (greedy generation + exact match, the paper's way). Generation: greedy decoding + Rouge-L."""
+             batch_size: int = 8, max_length: int = 256, max_new_tokens: int = 64, progress: bool = True,
+             examples: list[Example] | None = None) -> EvalResult:
+    """Score ``lm`` on ``task`` (the first ``limit`` examples of ``split``, or the given ``examples``).
+    Classification: ``method`` "rank" (label log-likelihood, the fast default) or "generate" (greedy generation +
+    exact match, the paper's way). Generation: greedy decoding + Rouge-L. Per-example outcomes are kept."""
     if method not in CLASSIFICATION_METHODS:
         raise TaskNeuronsError(f"evaluation method {method!r} is not one of {CLASSIFICATION_METHODS}")
-    examples = task.split(split, limit)
+    if examples is None:
+        examples = task.split(split, limit)
     if task.kind == "generation":
         method = "generate"
     if task.kind == "classification" and method == "generate":
@@ -63,6 +67,6 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
     bar.close()
     lm.model.train(was_training)
     targets = [ex.target for ex in examples]
-    score = METRICS[task.metric](predictions, targets)
-    return EvalResult(task.name, split, task.metric, score, len(examples), method, time.perf_counter() - start,
-                      predictions, targets)
+    outcomes = PER_EXAMPLE[task.metric](predictions, targets)
+    return EvalResult(task.name, split, task.metric, mean(outcomes), len(examples), method, time.perf_counter() - start,
+                      predictions, targets, outcomes)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from pathlib import Path
 
 import yaml
 
 from ..errors import TaskNeuronsError
+from ..registry import suggest
 
 
 def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None):
@@ -27,24 +27,23 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
         key, sep, raw = item.partition("=")
         if not sep:
             raise TaskNeuronsError(f"override {item!r} is not of the form key=value")
-        values[key.strip()] = yaml.safe_load(raw)
+        try:
+            value = yaml.safe_load(raw)
+        except yaml.YAMLError as e:
+            raise TaskNeuronsError(f"override {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+        *parents, leaf = key.strip().split(".")  # selection.k=2 sets one field of a nested option
+        target = values
+        for part in parents:
+            target = target.setdefault(part, {})
+            if not isinstance(target, dict):
+                raise TaskNeuronsError(f"override {item!r}: option {part!r} is not a mapping")
+        target[leaf] = value
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
-            close = difflib.get_close_matches(key, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise TaskNeuronsError(f"unknown option {key!r}{hint} in {path or 'the overrides'}; options: {', '.join(sorted(known))}")
-    return cls(**values)
-
-
-def train_config(spec: dict, what: str, **defaults):
-    """A TrainConfig from an experiment's ``{n_train: N, lr: ..., ...}`` spec (``n_train`` is the experiment's, the
-    rest TrainConfig's), over ``defaults``; an unknown key is a one-line error naming ``what``."""
-    from ..tuning import TrainConfig
-
-    options = {k: v for k, v in spec.items() if k != "n_train"}
+            raise TaskNeuronsError(f"unknown option {key!r}{suggest(key, known)} in {path or 'the overrides'}; "
+                                   f"options: {', '.join(sorted(known))}")
     try:
-        return TrainConfig(**{**defaults, **options})
-    except TypeError:
-        known = sorted(TrainConfig.__dataclass_fields__) + ["n_train"]
-        raise TaskNeuronsError(f"{what} has an unknown option among {sorted(spec)}; options: {', '.join(known)}") from None
+        return cls(**values)
+    except TypeError as e:
+        raise TaskNeuronsError(f"{path or 'the overrides'}: {e}") from None

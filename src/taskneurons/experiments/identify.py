@@ -17,68 +17,79 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..evaluation import evaluate
+from ..errors import TaskNeuronsError
 from ..models import LoadedModel, load_model
 from ..models.weights import load_weights, save_weights
-from ..neurons import NeuronSet, deactivate, score_neurons
+from ..io import write_json, write_text
+from ..neurons import NeuronSet, deactivate
+from ..neurons.deactivate import MODES
 from ..report.console import console, print_table
-from ..report.io import write_json, write_text
 from ..report.markdown import markdown_table
 from ..report.plots import grouped_bars, heatmap
 from ..tasks import Task, load_task
-from ..tuning import NeuronTuner, TrainConfig, train
-from .config import train_config
+from ..tuning import NeuronTuner, train
+from .kit import ExamplePlan, Selection, Settings, TrainingSpec, checks, control_seed, evaluate_plan, nested
 from .run import Run
+
+ORIGINALS = ("base", "multitask")
 
 
 @dataclass
-class IdentifyConfig:
-    model: str = "smollm2-135m"
+class IdentifyConfig(Settings):
     tasks: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"])
-    device: str = "cpu"
-    dtype: str = "float32"
-    k: float = 10.0  # percent of neurons per (layer, kind)
-    scope: str = "layer"  # "layer" | "global" | "all"
-    scorer: str = "grad_x_act"
-    scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum}
-    tokens: str = "target"  # which positions' activations count when scoring
-    n_score: int = 64  # training examples per task for scoring
+    selection: Selection = field(default_factory=Selection)  # scorer, tokens, n_score, k, scope
     n_eval: int = 100  # test examples per task
-    eval_method: str = "rank"  # classification: "rank" (label likelihood) or "generate" (exact match)
-    batch_size: int = 8
-    max_length: int = 192
-    max_new_tokens: int = 32
-    random_seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    random_controls: int = 3  # Deactivate-Random draws per task (each task its own, see kit.seeds)
     deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
     deactivate_matrix: bool = True
     original: str = "base"  # "base" | "multitask" (the paper's Original: after multi-task fine-tuning)
-    multitask: dict = field(default_factory=lambda: {"n_train": 200, "lr": 2e-5, "epochs": 1})
+    multitask: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
     finetune: bool = True  # the Zero-shot / Train-Random / Train-Task table
     finetune_matrix: bool = False
-    finetune_random_seeds: list[int] = field(default_factory=lambda: [0])
-    neuron_training: dict = field(default_factory=lambda: {"n_train": 200, "lr": 1e-3, "epochs": 1})
-    seed: int = 0
+    finetune_random_controls: int = 1  # Train-Random draws per task
+    neuron_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=1e-3))
 
-    def train_config(self, spec: dict, what: str) -> TrainConfig:
-        return train_config(spec, what, batch_size=self.batch_size, max_length=self.max_length, seed=self.seed)
+    def __post_init__(self):
+        super().__post_init__()
+        checks.string_list("tasks", self.tasks)
+        self.tasks = [str(t) for t in self.tasks]
+        self.selection = nested(Selection, self.selection, "selection")
+        self.multitask = nested(TrainingSpec, self.multitask, "multitask")
+        self.neuron_training = nested(TrainingSpec, self.neuron_training, "neuron_training")
+        checks.integer("n_eval", self.n_eval)
+        checks.integer("random_controls", self.random_controls)
+        checks.integer("finetune_random_controls", self.finetune_random_controls)
+        checks.choice("deactivation_mode", self.deactivation_mode, MODES)
+        checks.choice("original", self.original, ORIGINALS)
+        for name in ("deactivate_matrix", "finetune", "finetune_matrix"):
+            if not isinstance(getattr(self, name), bool):
+                raise TaskNeuronsError(f"option {name}={getattr(self, name)!r} is not true or false")
 
-
-def train_split(task: Task) -> str:
-    """The split to score and train on (several shared tasks ship only a test split: then that one)."""
-    return task.first_split("train", "dev", "test")
+    def draws(self) -> list[tuple[str, int]]:
+        """(role, n) of every draw from each task's pool: scoring, and the trainings this config runs."""
+        draws = [("score", self.selection.n_score)]
+        draws += [("train", self.multitask.n_train)] if self.original == "multitask" else []
+        draws += [("train", self.neuron_training.n_train)] if self.finetune else []
+        return draws
 
 
 class Identify:
     def __init__(self, config: IdentifyConfig, out: Path, progress: bool = True):
         self.config, self.progress = config, progress
-        self.run = Run(out, asdict(config))
-        self.tasks = [load_task(name) for name in config.tasks]
+        self.tasks = [load_task(name, data_root=config.data_root) for name in config.tasks]
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
+        pool = max(n for _, n in config.draws())
+        self.plans = {t.name: ExamplePlan.make(t, config.n_eval, pool, config.seed) for t in self.tasks}
+        for plan in self.plans.values():  # drawn now, so results.json lists them on a resumed run too
+            for role, n in config.draws():
+                plan.draw(role, n)
+        self.run = Run(out, asdict(config))  # only now: every value above was valid
 
     # --- building blocks -------------------------------------------------------------------------------
-    def evaluate(self, lm: LoadedModel, task: Task) -> float:
-        c = self.config
-        return evaluate(lm, task, split="test", limit=c.n_eval, method=c.eval_method, batch_size=c.batch_size,
-                        max_length=c.max_length, max_new_tokens=c.max_new_tokens, progress=self.progress).score
+    def evaluate(self, lm: LoadedModel, task: Task) -> dict:
+        return evaluate_plan(lm, self.plans[task.name], self.config, self.progress)
 
     def neuron_set(self, lm: LoadedModel, task: Task, tag: str) -> NeuronSet:
         """Task's top-k% neurons on ``lm`` (scores and set saved as artifacts, reused when present)."""
@@ -88,12 +99,11 @@ class Identify:
             neurons = NeuronSet.load(path)
             neurons.validate(lm.ffn)
             return neurons
-        examples = task.split(train_split(task), c.n_score)
-        scores = score_neurons(lm, examples, scorer=c.scorer, tokens=c.tokens, batch_size=c.batch_size,
-                               max_length=c.max_length, task=task.name, progress=self.progress,
-                               checkpoint=self.run.path("checkpoints", f"{tag}.{task.name}"), **c.scorer_options)
+        examples = self.plans[task.name].draw("score", c.selection.n_score)
+        scores = c.selection.scores(lm, examples, c, task.name, self.run.path("checkpoints", f"{tag}.{task.name}"),
+                                    self.progress)
         scores.save(self.run.path("artifacts", f"{tag}.{task.name}.scores"))
-        neurons = NeuronSet.from_scores(scores, c.k, c.scope, provenance={"model_role": tag, "seed": c.seed})
+        neurons = c.selection.neurons(scores, provenance={"model_role": tag, "seed": c.seed})
         neurons.save(path)
         return neurons
 
@@ -106,10 +116,9 @@ class Identify:
         if weights.is_file():
             load_weights(lm.model, weights)
             return lm
-        n = self.config.multitask.get("n_train", 200)
-        mixed = [ex for t in self.tasks for ex in t.split(train_split(t), n)]
+        mixed = [ex for t in self.tasks for ex in self.plans[t.name].draw("train", c.multitask.n_train)]
         console.print(f"multi-task fine-tuning the Original model on {len(mixed)} examples of {len(self.tasks)} tasks")
-        train(lm, mixed, list(lm.model.parameters()), c.train_config(c.multitask, "option multitask"), progress=self.progress)
+        train(lm, mixed, list(lm.model.parameters()), c.multitask.for_settings(c), progress=self.progress)
         save_weights(lm.model, weights)
         return lm
 
@@ -120,29 +129,21 @@ class Identify:
         tag = "original" if c.original == "multitask" else "base"  # the base model's sets serve both tables
         sets = {t.name: self.neuron_set(lm, t, tag) for t in self.tasks}
         names = [t.name for t in self.tasks]
-        original = {t.name: self.run.step(f"deact/original/{t.name}", lambda t=t: {"score": self.evaluate(lm, t)})["score"]
-                    for t in self.tasks}
+        original = {t.name: self.run.step(f"deact/original/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}
         matrix, randoms = {}, {}
         for i in self.tasks:
-            targets = self.tasks if c.deactivate_matrix else [i]
-            for j in targets:
+            for j in (self.tasks if c.deactivate_matrix else [i]):
                 def deactivated(i=i, j=j):
                     with deactivate(lm, sets[i.name], mode=c.deactivation_mode):
-                        return {"score": self.evaluate(lm, j)}
-                matrix.setdefault(i.name, {})[j.name] = self.run.step(f"deact/task={i.name}/{j.name}", deactivated)["score"]
-            for seed in c.random_seeds:
-                def random_control(i=i, seed=seed):
-                    with deactivate(lm, sets[i.name].random_like(seed), mode=c.deactivation_mode):
-                        return {"score": self.evaluate(lm, i)}
-                randoms.setdefault(i.name, []).append(self.run.step(f"deact/random{seed}/{i.name}", random_control)["score"])
-        table = {
-            "Original": original,
-            "Deactivate-Random": {n: statistics.mean(randoms[n]) for n in names},
-            "Deactivate-Task": {n: matrix[n][n] for n in names},
-        }
-        std = {"Deactivate-Random": {n: statistics.pstdev(randoms[n]) for n in names}}
-        change = {i: {j: matrix[i][j] - original[j] for j in matrix[i]} for i in matrix}
-        return {"table": table, "random_std": std, "random_runs": randoms, "matrix_change": change,
+                        return self.evaluate(lm, j)
+                matrix.setdefault(i.name, {})[j.name] = self.run.step(f"deact/task={i.name}/{j.name}", deactivated)
+            for index in range(c.random_controls):
+                def random_control(i=i, index=index):
+                    control = sets[i.name].random_like(control_seed(c.seed, i.name, index))
+                    with deactivate(lm, control, mode=c.deactivation_mode):
+                        return self.evaluate(lm, i)
+                randoms.setdefault(i.name, []).append(self.run.step(f"deact/random{index}/{i.name}", random_control))
+        return {**tables("Original", original, "Deactivate-Random", randoms, "Deactivate-Task", matrix, names),
                 "neurons": {n: {"count": sets[n].count(), "fraction": sets[n].fraction()} for n in names},
                 "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names}}
 
@@ -151,37 +152,27 @@ class Identify:
         lm = load_model(c.model, device=c.device, dtype=c.dtype)
         sets = {t.name: self.neuron_set(lm, t, "base") for t in self.tasks}
         names = [t.name for t in self.tasks]
-        zero_shot = {t.name: self.run.step(f"ft/zero_shot/{t.name}", lambda t=t: {"score": self.evaluate(lm, t)})["score"]
-                     for t in self.tasks}
+        zero_shot = {t.name: self.run.step(f"ft/zero_shot/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}
 
-        def trained(neurons: NeuronSet, train_task: Task, eval_tasks: list[Task]) -> dict:
-            config = c.train_config(c.neuron_training, "option neuron_training")
-            examples = train_task.split(train_split(train_task), c.neuron_training.get("n_train", 200))
-            with NeuronTuner(lm, None, neurons) as tuner:
-                result = train(lm, examples, tuner.parameters(), config, progress=self.progress)
-                scores = {t.name: self.evaluate(lm, t) for t in eval_tasks}
-            return {"scores": scores, "final_loss": result.losses[-1] if result.losses else None,
+        def trained(neurons: NeuronSet, train_task: Task, eval_task: Task) -> dict:
+            examples = self.plans[train_task.name].draw("train", c.neuron_training.n_train)
+            with NeuronTuner(lm, neurons) as tuner:
+                result = train(lm, examples, tuner.parameters(), c.neuron_training.for_settings(c), progress=self.progress)
+                outcome = self.evaluate(lm, eval_task)
+            return {**outcome, "final_loss": result.losses[-1] if result.losses else None,
                     "trainable": tuner.num_trainable()}
 
         matrix, randoms = {}, {}
         for i in self.tasks:
             # row i: task i's neurons trained on task j's data (the diagonal is Train-Task)
-            targets = self.tasks if c.finetune_matrix else [i]
-            for j in targets:
-                step = self.run.step(f"ft/task={i.name}/{j.name}", lambda i=i, j=j: trained(sets[i.name], j, [j]))
-                matrix.setdefault(i.name, {})[j.name] = step["scores"][j.name]
-            for seed in c.finetune_random_seeds:
-                step = self.run.step(f"ft/random{seed}/{i.name}",
-                                     lambda i=i, seed=seed: trained(sets[i.name].random_like(seed), i, [i]))
-                randoms.setdefault(i.name, []).append(step["scores"][i.name])
-        table = {
-            "Zero-shot": zero_shot,
-            "Train-Random": {n: statistics.mean(randoms[n]) for n in names},
-            "Train-Task": {n: matrix[n][n] for n in names},
-        }
-        std = {"Train-Random": {n: statistics.pstdev(randoms[n]) for n in names}}
-        change = {i: {j: matrix[i][j] - zero_shot[j] for j in matrix[i]} for i in matrix}
-        return {"table": table, "random_std": std, "random_runs": randoms, "matrix_change": change}
+            for j in (self.tasks if c.finetune_matrix else [i]):
+                matrix.setdefault(i.name, {})[j.name] = self.run.step(
+                    f"ft/task={i.name}/{j.name}", lambda i=i, j=j: trained(sets[i.name], j, j))
+            for index in range(c.finetune_random_controls):
+                def random_control(i=i, index=index):
+                    return trained(sets[i.name].random_like(control_seed(c.seed, i.name, index, "train")), i, i)
+                randoms.setdefault(i.name, []).append(self.run.step(f"ft/random{index}/{i.name}", random_control))
+        return tables("Zero-shot", zero_shot, "Train-Random", randoms, "Train-Task", matrix, names)
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def __call__(self) -> dict:
@@ -194,11 +185,30 @@ class Identify:
             console.rule("neuron-only fine-tuning")
             results["finetuning"] = self.finetuning()
             show(results["finetuning"], "fine-tuning", self.tasks)
+        results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw
         write_json(self.run.path("results.json"), results)
         plot(results, self.run)
         write_text(self.run.path("summary.md"), summary(results))
         console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
         return results
+
+
+def tables(reference: str, before: dict, control: str, controls: dict, condition: str, matrix: dict,
+           names: list[str]) -> dict:
+    """A part's results from its step records: the table of mean scores (the reference, the controls' mean, the
+    task's own neurons), the controls' std, every control's score, the per-example outcomes and the matrix of
+    changes (task j's score through task i's neurons, minus the reference)."""
+    table = {reference: {n: before[n]["score"] for n in names},
+             control: {n: statistics.mean(r["score"] for r in controls[n]) for n in names},
+             condition: {n: matrix[n][n]["score"] for n in names}}
+    return {"table": table,
+            "random_std": {control: {n: statistics.pstdev([r["score"] for r in controls[n]]) for n in names}},
+            "random_runs": {n: [r["score"] for r in controls[n]] for n in names},
+            "outcomes": {reference: {n: before[n]["outcomes"] for n in names},
+                         control: {n: [r["outcomes"] for r in controls[n]] for n in names},
+                         condition: {n: matrix[n][n]["outcomes"] for n in names}},
+            "n": {n: before[n]["n"] for n in names},
+            "matrix_change": {i: {j: matrix[i][j]["score"] - before[j]["score"] for j in matrix[i]} for i in matrix}}
 
 
 def table_rows(part: dict, names: list[str]) -> list[list[str]]:
@@ -225,7 +235,7 @@ def plot(results: dict, run: Run) -> None:
         if part not in results:
             continue
         data = results[part]
-        grouped_bars(data["table"], f"{part} (k = {results['config']['k']}%)", "score", run.path("plots", f"{part}_table.png"),
+        grouped_bars(data["table"], f"{part} (k = {results['config']['selection']['k']}%)", "score", run.path("plots", f"{part}_table.png"),
                      errors=data["random_std"])
         change = data["matrix_change"]
         names = list(change)
@@ -239,10 +249,13 @@ def plot(results: dict, run: Run) -> None:
 
 
 def summary(results: dict) -> str:
-    c = results["config"]
+    c, sel = results["config"], results["config"]["selection"]
     out = [f"# Task-specific neurons of {c['model']}",
-           f"k = {c['k']}% per {c['scope']}, scorer {c['scorer']} {c['scorer_options'] or ''}, tokens {c['tokens']}, "
-           f"{c['n_score']} scoring examples, {c['n_eval']} test examples per task, Original = {c['original']}."]
+           f"k = {sel['k']}% per {sel['scope']}, scorer {sel['scorer']} {sel['scorer_options'] or ''}, tokens "
+           f"{sel['tokens']}, {sel['n_score']} scoring examples, {c['n_eval']} test examples per task, Original = "
+           f"{c['original']}, {c['random_controls']} random controls per task.",
+           "Scored and trained examples come from each task's pool, disjoint from its test examples (results.json "
+           "`examples` lists them)."]
     for part in ("deactivation", "finetuning"):
         if part not in results:
             continue

@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from ..errors import TaskNeuronsError
-from ..report.io import write_json, write_text
+from ..io import write_json, write_text
 
 
 class Run:
@@ -35,14 +35,23 @@ class Run:
         p.parent.mkdir(parents=True, exist_ok=True)
         return p
 
+    def _file(self, key: str) -> Path:
+        return self.out / "steps" / (re.sub(r"[^A-Za-z0-9_.=-]+", "_", key) + ".json")
+
+    def has(self, key: str) -> bool:
+        """Whether step ``key`` is finished."""
+        return self._file(key).is_file()
+
+    def load(self, key: str) -> dict:
+        """The result of the finished step ``key`` (an error naming the step when it is not)."""
+        if not self.has(key):
+            raise TaskNeuronsError(f"run folder {self.out}: step {key!r} has no result; rerun the experiment")
+        return json.loads(self._file(key).read_text())
+
     def step(self, key: str, compute: Callable[[], dict]) -> dict:
         """The cached result of step ``key``, computing and saving it first if this run has not done it yet."""
-        file = self.path("steps", re.sub(r"[^A-Za-z0-9_.=-]+", "_", key) + ".json")
-        if file.is_file():
-            return json.loads(file.read_text())
+        if self.has(key):
+            return self.load(key)
         result = compute()
-        write_json(file, result)
+        write_json(self.path("steps", self._file(key).name), result)
         return result
-
-    def done(self, key: str) -> bool:
-        return (self.out / "steps" / (re.sub(r"[^A-Za-z0-9_.=-]+", "_", key) + ".json")).is_file()

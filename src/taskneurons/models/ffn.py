@@ -12,13 +12,13 @@ function used here maps 0 to 0 (silu, gelu, relu) and gated units multiply by th
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ..errors import TaskNeuronsError
+from ..registry import Registry, suggest
 
 KINDS = ("inner", "outer")
 
@@ -36,24 +36,21 @@ class FFNMap:
     transposed: bool = False  # GPT-2 Conv1D keeps weights as [in, out]
 
 
-FFN_MAPS: dict[str, FFNMap] = {}
-
-
-def register(ffn_map: FFNMap) -> FFNMap:
-    FFN_MAPS[ffn_map.family] = ffn_map
-    return ffn_map
-
+FFN_MAPS: Registry[FFNMap] = Registry("FFN map")  # keyed by family
 
 _GATED = ("mlp.gate_proj", "mlp.up_proj")
-register(FFNMap("llama", ("llama", "mistral", "qwen2", "qwen3", "smollm3", "olmo", "olmo2"), "model.layers", _GATED, "mlp.down_proj"))
-register(FFNMap("gemma", ("gemma", "gemma2", "gemma3_text"), "model.layers", _GATED, "mlp.down_proj"))
-register(FFNMap("phi3", ("phi3",), "model.layers", ("mlp.gate_up_proj",), "mlp.down_proj", fused=2))
-register(FFNMap("gpt2", ("gpt2",), "transformer.h", ("mlp.c_fc",), "mlp.c_proj", transposed=True))
-register(FFNMap("gpt_neox", ("gpt_neox",), "gpt_neox.layers", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"))
-register(FFNMap("gptj", ("gptj",), "transformer.h", ("mlp.fc_in",), "mlp.fc_out"))
-register(FFNMap("opt", ("opt",), "model.decoder.layers", ("fc1",), "fc2"))
-register(FFNMap("bloom", ("bloom",), "transformer.h", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"))
-register(FFNMap("falcon", ("falcon",), "transformer.h", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"))
+for _map in (
+    FFNMap("llama", ("llama", "mistral", "qwen2", "qwen3", "smollm3", "olmo", "olmo2"), "model.layers", _GATED, "mlp.down_proj"),
+    FFNMap("gemma", ("gemma", "gemma2", "gemma3_text"), "model.layers", _GATED, "mlp.down_proj"),
+    FFNMap("phi3", ("phi3",), "model.layers", ("mlp.gate_up_proj",), "mlp.down_proj", fused=2),
+    FFNMap("gpt2", ("gpt2",), "transformer.h", ("mlp.c_fc",), "mlp.c_proj", transposed=True),
+    FFNMap("gpt_neox", ("gpt_neox",), "gpt_neox.layers", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"),
+    FFNMap("gptj", ("gptj",), "transformer.h", ("mlp.fc_in",), "mlp.fc_out"),
+    FFNMap("opt", ("opt",), "model.decoder.layers", ("fc1",), "fc2"),
+    FFNMap("bloom", ("bloom",), "transformer.h", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"),
+    FFNMap("falcon", ("falcon",), "transformer.h", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"),
+):
+    FFN_MAPS.register(_map, _map.family)
 
 
 def families() -> dict[str, tuple[str, ...]]:
@@ -62,15 +59,13 @@ def families() -> dict[str, tuple[str, ...]]:
 
 
 def ffn_map_for(model_type: str) -> FFNMap:
+    """The map of the family that covers ``model_type``; an unknown type gets the list of supported ones."""
     for m in FFN_MAPS.values():
         if model_type in m.model_types:
             return m
     known = sorted(t for m in FFN_MAPS.values() for t in m.model_types)
-    close = difflib.get_close_matches(model_type, known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise TaskNeuronsError(
-        f"unsupported model family {model_type!r}{hint}; supported model types: {', '.join(known)}"
-    )
+    raise TaskNeuronsError(f"unsupported model family {model_type!r}{suggest(model_type, known)}; "
+                           f"supported model types: {', '.join(known)}")
 
 
 @dataclass(frozen=True)
@@ -88,6 +83,60 @@ class ParamSlice:
         return tuple(idx)
 
 
+@dataclass(frozen=True)
+class Projection:
+    """One module whose output features hold neurons of one kind: neuron n is output feature ``o + n`` for each
+    offset ``o`` in ``offsets`` (two for Phi-3's fused gate_up_proj). Rows are ``[out, in]`` whatever the storage
+    (GPT-2 Conv1D keeps ``[in, out]``); ``features`` are output-feature indices, as :meth:`features` makes them."""
+
+    path: str  # relative to the block, e.g. "mlp.gate_proj"
+    module: nn.Module
+    offsets: tuple[int, ...]
+    transposed: bool = False
+
+    @property
+    def rows(self) -> torch.Tensor:
+        """The weight as an [out_features, in_features] view (detached): row f holds output feature f."""
+        w = self.module.weight.detach()
+        return w.t() if self.transposed else w
+
+    @property
+    def in_features(self) -> int:
+        return self.rows.shape[1]
+
+    @property
+    def bias(self) -> torch.Tensor | None:
+        b = getattr(self.module, "bias", None)
+        return None if b is None else b.detach()
+
+    def features(self, neurons: torch.Tensor) -> torch.Tensor:
+        """The output features of ``neurons`` (one block per offset), on the module's device."""
+        neurons = neurons.to(device=self.module.weight.device, dtype=torch.long)
+        return torch.cat([neurons + o for o in self.offsets])
+
+    def weight_rows(self, features: torch.Tensor) -> torch.Tensor:
+        """A copy of the weight rows of ``features``: [len(features), in_features]."""
+        return self.rows.index_select(0, features)
+
+    def bias_entries(self, features: torch.Tensor) -> torch.Tensor | None:
+        """A copy of the bias entries of ``features`` (None without a bias)."""
+        return None if self.bias is None else self.bias.index_select(0, features)
+
+    @torch.no_grad()
+    def add_rows_(self, features: torch.Tensor, rows: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        """Add [len(features), in_features] ``rows`` (and ``bias`` entries) into the module's weights in place."""
+        self.rows.index_add_(0, features, rows.to(self.rows.dtype))
+        if bias is not None:
+            self.bias.index_add_(0, features, bias.to(self.bias.dtype))
+
+    @torch.no_grad()
+    def copy_rows_(self, features: torch.Tensor, rows: torch.Tensor, bias: torch.Tensor | None = None) -> None:
+        """Overwrite the weight rows (and bias entries) of ``features`` in place."""
+        self.rows.index_copy_(0, features, rows.to(self.rows.dtype))
+        if bias is not None:
+            self.bias.index_copy_(0, features, bias.to(self.bias.dtype))
+
+
 def _get(root: nn.Module, dotted: str) -> nn.Module:
     for part in dotted.split("."):
         root = getattr(root, part)
@@ -95,7 +144,10 @@ def _get(root: nn.Module, dotted: str) -> nn.Module:
 
 
 class FFN:
-    """A model's FFN blocks addressed through its family's map: layers, widths, modules, weight slices."""
+    """A model's FFN blocks addressed through its family's map: layers, widths, modules, weight slices.
+
+    Only this class (with :class:`Projection` and :class:`ParamSlice`) knows where a neuron's weights are.
+    """
 
     def __init__(self, model: nn.Module, ffn_map: FFNMap | None = None):
         self.map = ffn_map or ffn_map_for(model.config.model_type)
@@ -107,37 +159,40 @@ class FFN:
             raise TaskNeuronsError(
                 f"model of type {model.config.model_type!r} does not have the layout of FFN map {self.map.family!r} ({e})"
             ) from None
-        d_out, d_in = self._shape(self.downs[0])
+        d_out, d_in = self.projections(0, "outer")[0].rows.shape
         self.widths = {"inner": d_in, "outer": d_out}
 
     @property
     def n_layers(self) -> int:
         return len(self.blocks)
 
-    def _shape(self, module: nn.Module) -> tuple[int, int]:
-        """(out_features, in_features) of a Linear or a transposed Conv1D."""
-        w = module.weight
-        return (w.shape[1], w.shape[0]) if self.map.transposed else (w.shape[0], w.shape[1])
+    def projections(self, layer: int, kind: str) -> list[Projection]:
+        """The modules whose output features are the neurons of one (layer, kind): the up modules for inner
+        neurons, the down module for outer ones."""
+        if kind == "inner":
+            width = self.widths["inner"]
+            offsets = tuple(b * width for b in range(self.map.fused))
+            return [Projection(path, module, offsets, self.map.transposed)
+                    for path, module in zip(self.map.up, self.ups[layer])]
+        if kind == "outer":
+            return [Projection(self.map.down, self.downs[layer], (0,), self.map.transposed)]
+        raise TaskNeuronsError(f"neuron kind {kind!r} is not one of {KINDS}")
 
     def slices(self, layer: int, kind: str) -> list[ParamSlice]:
         """Every parameter slice that belongs to the neurons of one (layer, kind)."""
-        out_dim = 1 if self.map.transposed else 0
-        if kind == "inner":
-            modules = self.ups[layer]
-            blocks = range(self.map.fused)
-        elif kind == "outer":
-            modules = [self.downs[layer]]
-            blocks = range(1)
-        else:
-            raise TaskNeuronsError(f"neuron kind {kind!r} is not one of {KINDS}")
-        width = self.widths[kind]
         out = []
-        for module in modules:
-            for b in blocks:
-                out.append(ParamSlice(module.weight, out_dim, b * width))
-                if getattr(module, "bias", None) is not None:
-                    out.append(ParamSlice(module.bias, 0, b * width))
+        for p in self.projections(layer, kind):
+            for offset in p.offsets:
+                out.append(ParamSlice(p.module.weight, 1 if p.transposed else 0, offset))
+                if p.bias is not None:
+                    out.append(ParamSlice(p.module.bias, 0, offset))
         return out
+
+    def neuron_rows(self, layer: int, kind: str) -> list[torch.Tensor]:
+        """Each weight tensor of one (layer, kind) as a [width, in_features] view (detached, no copy) whose row n
+        is neuron n's weights; biases left out (for parameter similarity)."""
+        width = self.widths[kind]
+        return [p.rows[o:o + width] for p in self.projections(layer, kind) for o in p.offsets]
 
     def total_neurons(self) -> int:
         return self.n_layers * sum(self.widths.values())

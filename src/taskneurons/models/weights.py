@@ -1,7 +1,6 @@
 """A model's whole weights on disk (safetensors; tied tensors such as shared embeddings stored once)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import torch
@@ -9,15 +8,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_model, save_model
 
 from ..errors import TaskNeuronsError
+from ..io import atomic_path
 
 
 def save_weights(model: torch.nn.Module, path: Path) -> None:
     """Every parameter and persistent buffer of ``model``, written atomically (temporary file, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    save_model(model, str(tmp))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_model(model, str(tmp))
 
 
 def load_weights(model: torch.nn.Module, path: Path) -> None:

@@ -5,8 +5,6 @@ Scores and neuron sets share this convention, and the shape checks against a mod
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
@@ -14,8 +12,8 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ..errors import TaskNeuronsError
+from ..io import atomic_path, write_json
 from ..models.ffn import KINDS, FFN
-from ..report.io import write_json
 
 
 def paths(path) -> tuple[Path, Path]:
@@ -29,15 +27,8 @@ def paths(path) -> tuple[Path, Path]:
 def save(path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
     """Write the tensors, then the JSON header (with the tensors' shapes); each file atomically."""
     st, js = paths(path)
-    st.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{st.name}.", dir=st.parent)
-    os.close(fd)
-    try:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, tmp)
-        os.replace(tmp, st)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(st) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
     write_json(js, {**header, "shapes": {k: list(v.shape) for k, v in tensors.items()}})
     return st
 

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from tqdm.auto import tqdm
 
 from .. import __version__
@@ -25,6 +25,7 @@ from ..models.inputs import position_kwargs
 from ..tasks import Example
 from ..tasks.batching import IGNORE, batches_by_length, training_batch
 from ..tasks.loss import target_loss
+from . import artifact
 from .fingerprint import model_fingerprint
 from .scorers import Scorer, make_scorer
 from .scores import Scores
@@ -142,14 +143,8 @@ def _checkpoint_paths(checkpoint, rank: int) -> tuple[Path, Path]:
 
 
 def _save_checkpoint(checkpoint, config: dict, scorer: Scorer, batches_done: int, rank: int) -> None:
-    tensors_path, json_path = _checkpoint_paths(checkpoint, rank)
-    tensors_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tensors_path.with_name("." + tensors_path.name + ".tmp")
-    save_file({k: v.contiguous() for k, v in scorer.state.items()}, str(tmp))
-    tmp.replace(tensors_path)
-    from ..report.io import write_json
-
-    write_json(json_path, {"config": config, "batches_done": batches_done})
+    tensors_path, _ = _checkpoint_paths(checkpoint, rank)
+    artifact.save(tensors_path, scorer.state, {"config": config, "batches_done": batches_done})
 
 
 def _resume(checkpoint, config: dict, scorer: Scorer, rank: int) -> int:

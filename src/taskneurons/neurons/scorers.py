@@ -14,28 +14,18 @@ into one score per neuron at the end.
 """
 from __future__ import annotations
 
-import difflib
-
 import torch
 
 from ..errors import TaskNeuronsError
 from ..models.ffn import KINDS, FFN
+from ..registry import Registry
 
-SCORERS: dict[str, type[Scorer]] = {}
-
-
-def register(cls: type[Scorer]) -> type[Scorer]:
-    SCORERS[cls.name] = cls
-    return cls
+SCORERS: Registry[type[Scorer]] = Registry("scorer")
 
 
 def make_scorer(name: str, ffn: FFN, **options) -> Scorer:
     """The registered scorer ``name``; a wrong name gets an error listing the right ones."""
-    if name not in SCORERS:
-        close = difflib.get_close_matches(name, SCORERS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TaskNeuronsError(f"unknown scorer {name!r}{hint}; scorers: {', '.join(SCORERS)}")
-    return SCORERS[name](ffn, **options)
+    return SCORERS.get(name)(ffn, **options)
 
 
 class Scorer:
@@ -71,7 +61,7 @@ class Scorer:
         return mean
 
 
-@register
+@SCORERS.register
 class GradXAct(Scorer):
     """|dL/da * a|, the first-order estimate of the loss change when the neuron's output is set to 0."""
 
@@ -97,7 +87,7 @@ class GradXAct(Scorer):
         return mean.abs()
 
 
-@register
+@SCORERS.register
 class MeanAbsActivation(Scorer):
     name = "mean_abs_act"
 
@@ -105,7 +95,7 @@ class MeanAbsActivation(Scorer):
         return act.abs().sum(0)
 
 
-@register
+@SCORERS.register
 class ActivationProbability(Scorer):
     name = "act_prob"
 
@@ -113,7 +103,7 @@ class ActivationProbability(Scorer):
         return (act > 0).sum(0)
 
 
-@register
+@SCORERS.register
 class Fisher(Scorer):
     name = "fisher"
     needs_grad = True

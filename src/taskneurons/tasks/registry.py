@@ -1,21 +1,31 @@
 """``load_task``: one entry point from a spec to a Task.
 
-A spec is ``hf:<name>[:<config>]``, an existing file (generic table) or folder (format detected, or
-``format=``), or a built-in demo task name. Options go to the reader (a wrong one gets the list of right ones);
-``name=`` renames the task. Loaded tasks are cached in-process by (spec, options): callers share the Task.
+One name space for every experiment and ``taskneurons eval``. A spec is, in this order:
+
+- a built-in name: a demo task (``rotten_tomatoes``...) or a folder of the data root (``agnews``, ``mnli`` is
+  O-LoRA's MNLI and ``mnli_yang`` Yang et al.'s, exactly as ``../shared/data`` names them); the data root is the
+  ``data_root`` argument, else ``$TASKNEURONS_DATA``, else ``../shared/data`` (from the current directory);
+- ``hf:<name>[:<config>]``;
+- a path: a file (generic table) or a folder (format detected, or ``format=``).
+
+A built-in name wins over a folder of the same name here (write ``./agnews`` for that one).
+Options go to the reader (a wrong one gets the list of right ones); ``name=`` renames the task. Loaded tasks are
+cached in-process by (resolved spec, options): callers share the Task.
 """
 from __future__ import annotations
 
-import difflib
 import inspect
+import os
 from pathlib import Path
 
 from ..errors import TaskNeuronsError
+from ..registry import suggest
 from .base import Task
 from .demo import DEMO_TASKS
 from .formats import FORMATS, detect_format, get_reader
 from .formats.generic import SUFFIXES
 
+DEFAULT_DATA_ROOT = "../shared/data"
 _CACHE: dict = {}
 
 
@@ -24,11 +34,35 @@ def list_demo_tasks() -> list[str]:
     return list(DEMO_TASKS)
 
 
-def load_task(spec: str | Path, **options) -> Task:
+def data_root(root: str | Path | None = None) -> Path:
+    """The folder whose sub-folders are built-in task names."""
+    return Path(root or os.environ.get("TASKNEURONS_DATA") or DEFAULT_DATA_ROOT).expanduser()
+
+
+def list_data_tasks(root: str | Path | None = None) -> list[str]:
+    """The built-in task names of the data root (its sub-folders), sorted; empty when it does not exist."""
+    folder = data_root(root)
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def is_bare_name(spec: str) -> bool:
+    return not spec.startswith(("hf:", ".", "~")) and "/" not in spec and "\\" not in spec and not Path(spec).suffix
+
+
+def resolve_spec(spec: str | Path, root: str | Path | None = None) -> str:
+    """The spec ``load_task`` reads: a data-root folder for a bare name that is not a demo task, else ``spec``."""
+    spec = str(spec)
+    if is_bare_name(spec) and spec not in DEMO_TASKS and (data_root(root) / spec).is_dir():
+        return str(data_root(root) / spec)
+    return spec
+
+
+def load_task(spec: str | Path, data_root: str | Path | None = None, **options) -> Task:
     """The Task for ``spec`` (see the module docstring), read once per process for the same options."""
-    key = (str(spec), freeze(options))
+    spec = resolve_spec(spec, data_root)
+    key = (spec, freeze(options))
     if key not in _CACHE:
-        _CACHE[key] = _load(str(spec), dict(options))
+        _CACHE[key] = _load(spec, dict(options), data_root)
     return _CACHE[key]
 
 
@@ -45,9 +79,13 @@ def freeze(value):
     return value if isinstance(value, (str, int, float, bool, type(None))) else repr(value)
 
 
-def _load(spec: str, options: dict) -> Task:
+def _load(spec: str, options: dict, root) -> Task:
     name = options.pop("name", None)
     fmt = options.pop("format", None)
+    if spec in DEMO_TASKS:
+        task = _checked(DEMO_TASKS[spec], options, f"demo task {spec!r}", spec)(**options)
+        task.name = name or task.name
+        return task
     if spec.startswith("hf:"):
         read = _checked(FORMATS["hf"].read, options, "format 'hf'", spec)
         return read(spec, name or spec[3:].split("/")[-1].replace(":", "_"), **options)
@@ -60,16 +98,13 @@ def _load(spec: str, options: dict) -> Task:
         fmt = fmt or detect_format(path)
         read = _checked(get_reader(fmt).read, options, f"format {fmt!r}", path)
         return read(path, name or path.resolve().name, **options)
-    if spec in DEMO_TASKS:
-        task = _checked(DEMO_TASKS[spec], options, f"demo task {spec!r}", spec)(**options)
-        task.name = name or task.name
-        return task
-    if "/" in spec or "\\" in spec or path.suffix.lower() in SUFFIXES + (".txt",) or spec.startswith((".", "~")):
+    if not is_bare_name(spec):
         raise TaskNeuronsError(f"no such file or folder: {spec}")
-    close = difflib.get_close_matches(spec, list(DEMO_TASKS), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    builtin = list(DEMO_TASKS) + list_data_tasks(root)
+    where = data_root(root)
     raise TaskNeuronsError(
-        f"unknown task {spec!r}{hint}. Demo tasks: {', '.join(DEMO_TASKS)}; "
+        f"unknown task {spec!r}{suggest(spec, builtin)}. Demo tasks: {', '.join(DEMO_TASKS)}; tasks of the data root "
+        f"{where}: {', '.join(list_data_tasks(root)) or f'none (no folder {where})'}; "
         "or give a folder, a .jsonl/.json/.csv/.parquet file, or hf:<name>[:<config>]"
     )
 

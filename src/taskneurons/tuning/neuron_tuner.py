@@ -1,9 +1,9 @@
 """The neuron tuner: train only the selected FFN neurons' weight slices, as small trainable deltas.
 
-Every base parameter is frozen. Each FFN module that owns selected neurons (see ``models/ffn.py``: inner
-neurons are output features of the up modules, both halves of Phi-3's fused ``gate_up_proj``; outer neurons
-are output features of the down module) gets a :class:`NeuronDelta` holding just those output features'
-weight rows and bias entries, and a forward hook that adds them to its output::
+Every base parameter is frozen. Each FFN module that owns selected neurons (a ``Projection`` of the FFN map,
+``models/ffn.py``, which knows the output features, fused halves and storage layout) gets a :class:`NeuronDelta`
+holding just those output features' weight rows and bias entries, and a forward hook that adds them to its
+output::
 
     out[..., index] += x @ delta_w.T + delta_b
 
@@ -25,7 +25,7 @@ from torch import nn
 
 from .. import __version__
 from ..errors import TaskNeuronsError
-from ..models.ffn import FFN, KINDS
+from ..models.ffn import FFN, KINDS, Projection
 from ..neurons import artifact
 from ..neurons.neuron_set import NeuronSet
 
@@ -59,46 +59,34 @@ def _add_delta(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Te
 
 
 class NeuronTuner:
-    """Trainable deltas on the weight slices of ``neuron_set``'s neurons in ``lm`` (a LoadedModel or a model).
+    """Trainable deltas on the weight slices of ``neurons`` (a NeuronSet) in ``lm`` (a LoadedModel or a model).
 
     ``ffn`` defaults to ``lm.ffn``. Use :meth:`parameters` as the parameters to train; :meth:`merge` folds the
     deltas into the base weights (exactly undone by :meth:`unmerge`); :meth:`remove` detaches the tuner
     (as a context manager, on exit), leaving the base weights merged or not, as they are.
     """
 
-    def __init__(self, lm, ffn: FFN | None, neuron_set):
+    def __init__(self, lm, neurons, *, ffn: FFN | None = None):
         self.model: nn.Module = getattr(lm, "model", lm)
         self.ffn = ffn or getattr(lm, "ffn", None) or FFN(self.model)
         self.name = getattr(lm, "name", None)
-        self.neuron_set = neuron_set
-        self.neurons = _selection(neuron_set, self.ffn)  # (layer, kind) -> sorted LongTensor
+        self.neuron_set = neurons
+        self.neurons = _selection(neurons, self.ffn)  # (layer, kind) -> sorted LongTensor
         if any(hasattr(m, DELTA) for m in self.model.modules()):
             raise TaskNeuronsError("the model already has a neuron tuner attached; remove() it first")
         self._grad_flags = [(p, p.requires_grad) for p in self.model.parameters()]
         for p in self.model.parameters():
             p.requires_grad_(False)
-        self.deltas: dict[str, tuple[nn.Module, NeuronDelta]] = {}  # name -> (tuned module, its delta)
+        self.deltas: dict[str, tuple[Projection, NeuronDelta]] = {}  # name -> (tuned module, its delta)
         self._hooks = []
         for (layer, kind), idx in self.neurons.items():
-            for path, module, offsets in self._targets(layer, kind):
-                delta = NeuronDelta(torch.cat([idx + o for o in offsets]), self._in_features(module),
-                                    getattr(module, "bias", None) is not None, module.weight)
-                module.add_module(DELTA, delta)
-                self._hooks.append(module.register_forward_hook(_add_delta))
-                self.deltas[f"layers.{layer}.{path}"] = (module, delta)
+            for proj in self.ffn.projections(layer, kind):
+                delta = NeuronDelta(proj.features(idx), proj.in_features, proj.bias is not None, proj.module.weight)
+                proj.module.add_module(DELTA, delta)
+                self._hooks.append(proj.module.register_forward_hook(_add_delta))
+                self.deltas[f"layers.{layer}.{proj.path}"] = (proj, delta)
         self._saved: dict[str, tuple[torch.Tensor, torch.Tensor | None]] | None = None  # original rows, merged
         self.attached = True
-
-    def _targets(self, layer: int, kind: str):
-        """(path in block, module, offsets of its output blocks) for each module that owns these neurons."""
-        if kind == "inner":
-            width = self.ffn.widths["inner"]
-            offsets = [b * width for b in range(self.ffn.map.fused)]
-            return [(path, m, offsets) for path, m in zip(self.ffn.map.up, self.ffn.ups[layer])]
-        return [(self.ffn.map.down, self.ffn.downs[layer], [0])]
-
-    def _in_features(self, module: nn.Module) -> int:
-        return module.weight.shape[0 if self.ffn.map.transposed else 1]
 
     # parameters
 
@@ -132,15 +120,9 @@ class NeuronTuner:
         if not self.attached:
             raise TaskNeuronsError("this neuron tuner was removed from its model; it cannot merge any more")
         self._saved = {}
-        dim = 1 if self.ffn.map.transposed else 0
-        for name, (module, delta) in self.deltas.items():
-            w, b = module.weight, getattr(module, "bias", None)
-            self._saved[name] = (w.index_select(dim, delta.index).clone(),
-                                 None if delta.bias is None else b.index_select(0, delta.index).clone())
-            rows = delta.weight.t() if self.ffn.map.transposed else delta.weight
-            w.index_add_(dim, delta.index, rows.to(w.dtype))
-            if delta.bias is not None:
-                b.index_add_(0, delta.index, delta.bias.to(b.dtype))
+        for name, (proj, delta) in self.deltas.items():
+            self._saved[name] = (proj.weight_rows(delta.index), proj.bias_entries(delta.index))
+            proj.add_rows_(delta.index, delta.weight, delta.bias)
             delta.active = False
 
     @torch.no_grad()
@@ -148,12 +130,8 @@ class NeuronTuner:
         """Put the original rows back, bit for bit, and turn the hooks on again."""
         if not self.merged:
             return
-        dim = 1 if self.ffn.map.transposed else 0
-        for name, (module, delta) in self.deltas.items():
-            w_rows, b_rows = self._saved[name]
-            module.weight.index_copy_(dim, delta.index, w_rows)
-            if b_rows is not None:
-                module.bias.index_copy_(0, delta.index, b_rows)
+        for name, (proj, delta) in self.deltas.items():
+            proj.copy_rows_(delta.index, *self._saved[name])
             delta.active = True
         self._saved = None
 
@@ -166,9 +144,9 @@ class NeuronTuner:
         for h in self._hooks:
             h.remove()
         self._hooks = []
-        for module, _ in self.deltas.values():
-            if hasattr(module, DELTA):
-                delattr(module, DELTA)
+        for proj, _ in self.deltas.values():
+            if hasattr(proj.module, DELTA):
+                delattr(proj.module, DELTA)
         for p, flag in self._grad_flags:
             p.requires_grad_(flag)
         self._saved = None
@@ -218,7 +196,7 @@ class NeuronTuner:
             tensors = load_file(st)
         except (SafetensorError, OSError, ValueError) as e:
             raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
-        tuner = cls(lm, ffn, NeuronSet(masks, header.get("provenance", {})))
+        tuner = cls(lm, NeuronSet(masks, header.get("provenance", {})), ffn=ffn)
         try:
             tuner._load_deltas(tensors, st)
         except BaseException:

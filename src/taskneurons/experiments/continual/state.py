@@ -6,7 +6,6 @@ Stage folders are written whole: the runner lets a method write into ``stageN.tm
 from __future__ import annotations
 
 import hashlib
-import shutil
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ...errors import TaskNeuronsError
+from ...io import replace_folder  # noqa: F401  (the runner's: a completely written stage folder into place)
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -35,10 +35,3 @@ def weights_digest(model: torch.nn.Module) -> str:
             h.update(f"{name}:{tuple(p.shape)}:{p.dtype};".encode())
             h.update(p.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]
-
-
-def replace_folder(tmp: Path, final: Path) -> None:
-    """Move a completely written ``tmp`` folder to ``final`` (replacing an older one)."""
-    if final.exists():
-        shutil.rmtree(final)
-    tmp.rename(final)

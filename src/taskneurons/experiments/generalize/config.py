@@ -1,32 +1,32 @@
-"""GeneralizeConfig: every option of the generalization experiment, with the recommended defaults."""
+"""GeneralizeConfig: every option of the generalization experiment, with the recommended defaults, all checked
+before the run folder exists (the groups' tasks are checked by ``Generalize``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..config import train_config
-from ...tuning import TrainConfig
+from ...analysis.similarity import MATRICES, PAIRINGS, VECTORS
+from ...errors import TaskNeuronsError
+from ..kit import Selection, Settings, TrainingSpec, checks, nested
+from .groups import POOLS, RATE_DEFINITIONS, SIMILARITY_NEURONS, TOTALS
+
+PARTS = ("zero_shot", "sweep", "single_task", "ablation", "similarity")
+
+
+def percentages(name: str, values, low_open: bool = True) -> None:
+    if not isinstance(values, list) or not values:
+        raise TaskNeuronsError(f"option {name}={values!r} is not a non-empty list of percentages")
+    for v in values:
+        checks.number(name, v, 0, 100, low_open)
 
 
 @dataclass
-class GeneralizeConfig:
-    model: str = "smollm2-135m"
-    device: str = "cpu"
-    dtype: str = "float32"
-    data_dir: str = "../shared/data"  # where the built-in tasks' folders are
+class GeneralizeConfig(Settings):
     groups: list = field(default_factory=lambda: ["a", "b"])  # "a", "b", or {name, train: [...], ood: [...]}
     proportions: list[float] = field(default_factory=lambda: [10, 30, 50, 70, 100])  # percent
-    scope: str = "layer"  # top-p% per (layer, kind) | "global" per kind | "all"
-    scorer: str = "grad_x_act"
-    scorer_options: dict = field(default_factory=dict)
-    tokens: str = "target"
-    n_score: int = 64  # examples per task for scoring (train split; else dev; else the test split's tail)
+    selection: Selection = field(default_factory=Selection)  # scorer, tokens, n_score, scope; k: the similarity sets
     n_eval: int = 100  # test examples per task
     n_eval_generation: int | None = None  # test examples per generation task (default: n_eval)
-    eval_method: str = "rank"
-    batch_size: int = 8
-    max_length: int = 192
-    max_new_tokens: int = 32
-    training: dict = field(default_factory=lambda: {"n_train": 200, "lr": 5e-4, "epochs": 1})  # neuron-only, per task
+    training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=5e-4))  # neuron-only, per task
     zero_shot: bool = True
     sweep: bool = True
     single_task: bool = True  # Figure 6
@@ -39,20 +39,52 @@ class GeneralizeConfig:
     ablation_total: str = "proportion"  # "proportion": p% of every (layer, kind) | "train_union": |union of top-p%|
     ablation_rate: str = "share"  # "share" of the trained neurons from the test set | "jaccard" with it
     ablation_pool: str = "complement"  # the rest from outside the test set | from the training union outside it
-    ablation_seeds: list[int] = field(default_factory=lambda: [0])
+    ablation_draws: int = 1  # random sets per cell, each from its own derived seed
     similarity: bool = True  # Figure 3 and Table 4
     similarity_models: list[str] | None = None  # tasks to fully fine-tune one model on (default: the groups' training tasks)
     similarity_tests: list[str] | None = None  # test tasks (default: the groups' OOD tasks)
-    similarity_k: float = 10.0
     similarity_matrices: str = "both"  # "inner" (up/gate rows) | "outer" (down rows) | "both"
     similarity_vector: str = "flatten"  # "flatten" (needs scope "layer") | "mean"
     similarity_pairing: str = "index"  # flatten: rows in index order | "shared_first"
     similarity_neurons: str = "base"  # which model scores the neurons: "base" | "finetuned" (M_i)
     similarity_layers: list[int] | None = None  # layers averaged into one similarity for Table 4 (default: all)
-    full_training: dict = field(default_factory=lambda: {"n_train": 200, "lr": 2e-5, "epochs": 1})
+    full_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
     n_boot: int = 2000
     confidence: float = 0.95
-    seed: int = 0
 
-    def train_config(self, spec: dict, what: str) -> TrainConfig:
-        return train_config(spec, what, batch_size=self.batch_size, max_length=self.max_length, seed=self.seed)
+    def __post_init__(self):
+        super().__post_init__()
+        if not isinstance(self.groups, list) or not self.groups:
+            raise TaskNeuronsError("option groups is empty: give 'a', 'b' or {name, train: [...], ood: [...]}")
+        self.selection = nested(Selection, self.selection, "selection")
+        self.training = nested(TrainingSpec, self.training, "training")
+        self.full_training = nested(TrainingSpec, self.full_training, "full_training")
+        percentages("proportions", self.proportions)
+        percentages("ablation_proportions", self.ablation_proportions)
+        percentages("ablation_rates", self.ablation_rates, low_open=False)
+        if self.single_proportions is not None:
+            percentages("single_proportions", self.single_proportions)
+        for name in ("n_eval", "n_boot", "ablation_draws"):
+            checks.integer(name, getattr(self, name))
+        checks.integer("n_eval_generation", self.n_eval_generation, optional=True)
+        checks.number("confidence", self.confidence, 0, 1)
+        for name in PARTS:
+            if not isinstance(getattr(self, name), bool):
+                raise TaskNeuronsError(f"option {name}={getattr(self, name)!r} is not true or false")
+        checks.choice("ablation_total", self.ablation_total, TOTALS)
+        checks.choice("ablation_rate", self.ablation_rate, RATE_DEFINITIONS)
+        checks.choice("ablation_pool", self.ablation_pool, POOLS)
+        checks.choice("similarity_matrices", self.similarity_matrices, MATRICES)
+        checks.choice("similarity_vector", self.similarity_vector, VECTORS)
+        checks.choice("similarity_pairing", self.similarity_pairing, PAIRINGS)
+        checks.choice("similarity_neurons", self.similarity_neurons, SIMILARITY_NEURONS)
+        for name in ("similarity_models", "similarity_tests"):
+            if getattr(self, name) is not None:
+                checks.string_list(name, getattr(self, name))
+        if self.similarity and self.similarity_vector == "flatten" and self.selection.scope != "layer":
+            raise TaskNeuronsError(f"similarity_vector 'flatten' needs equal neuron counts per layer, i.e. selection "
+                                   f"scope 'layer' (got {self.selection.scope!r}); set similarity_vector=mean or "
+                                   f"selection.scope=layer")
+
+    def n_eval_of(self, kind: str) -> int:
+        return (self.n_eval_generation or self.n_eval) if kind == "generation" else self.n_eval

@@ -17,7 +17,7 @@ def demo_config(model: str, device: str = "cpu", dtype: str = "float32") -> Gene
     return GeneralizeConfig(model=model, device=device, dtype=dtype,
                             groups=[{"name": "demo", "train": ["rotten_tomatoes", "bbc_news"],
                                      "ood": ["tweet_sentiment", "bbc_headline"]}],
-                            proportions=[10, 100], n_score=8, n_eval=8, max_length=128,
+                            proportions=[10, 100], selection={"n_score": 8}, n_eval=8, max_length=128,
                             training={"n_train": 8, "lr": 5e-4, "epochs": 1}, zero_shot=False, single_task=False,
                             ablation=False, similarity=False)
 

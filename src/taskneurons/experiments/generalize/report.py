@@ -211,16 +211,26 @@ def plot(results: dict, run: Run) -> None:
 
 
 
+def examples_of(results: dict, task: str, part: str) -> str:
+    """E.g. "test: 100" (evaluated) or "test: 400, without the evaluated" (a partitioned single split)."""
+    plan = results["examples"][task]
+    if part == "eval":
+        return f"{plan['eval']['split']}: {len(plan['eval']['indices'])}"
+    shared = ", without the evaluated" if plan["pool"]["split"] == plan["eval"]["split"] else ""
+    return f"{plan['pool']['split']}: {plan['pool']['size']}{shared}"
+
+
 def summary(results: dict) -> str:
     c = results["config"]
     out = [f"# Generalization through task-specific neurons: {c['model']}",
-           f"Neurons: top-p% per {c['scope']} by {c['scorer']} on the base model ({c['n_score']} examples per task); "
+           f"Neurons: top-p% per {c['selection']['scope']} by {c['selection']['scorer']} on the base model "
+           f"({c['selection']['n_score']} pool examples per task, disjoint from its test examples); "
            f"{c['n_eval']} test examples per task"
            + (f" ({c['n_eval_generation']} for generation)" if c["n_eval_generation"] else "")
            + f"; neuron-only training {c['training']}; full fine-tuning {c['full_training']}.", "\n## Tasks\n",
-           markdown_table(["task", "paper", "data", "kind", "scored on", "note"],
-                          [[k, v["paper"] or "", v["data"], v["kind"], v["scored_on"], v["note"]]
-                           for k, v in results["tasks"].items()])]
+           markdown_table(["task", "paper", "data", "kind", "evaluated", "scored and trained from", "note"],
+                          [[k, v["paper"] or "", v["data"], v["kind"], examples_of(results, k, "eval"),
+                            examples_of(results, k, "pool"), v["note"]] for k, v in results["tasks"].items()])]
     for g, info in results["groups"].items():
         out.append(f"\n**Group ({g})**: train {', '.join(info['train'])}; OOD {', '.join(info['ood'])}.")
         out += [f"- {note}" for note in info["notes"]]
@@ -254,7 +264,7 @@ def summary(results: dict) -> str:
         sim = results["similarity"]
         out += [f"\n## Parameter similarity (Figure 3) and correlation (Table 4)\n",
                 f"Similarity: {sim['variant']} (pairing {sim['pairing']}), neurons scored on the {sim['neurons']} "
-                f"model, top {c['similarity_k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
+                f"model, top {c['selection']['k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
                 markdown_table(*correlation_rows(results)),
                 "\n![figure 3](plots/figure3.png)\n\n![figure 3, base model](plots/figure3_base.png)"]
     return "\n".join(out) + "\n"

@@ -9,18 +9,13 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
+from ...registry import Registry
 from . import commongen, e2e, generic, hf, lfpt5, olora, tweetqa, yang
 
-FORMATS = {
-    "olora": olora,
-    "yang": yang,
-    "tweetqa": tweetqa,
-    "lfpt5": lfpt5,
-    "e2e": e2e,
-    "commongen": commongen,
-    "hf": hf,
-    "generic": generic,
-}
+FORMATS = Registry("task format")
+for _name, _reader in [("olora", olora), ("yang", yang), ("tweetqa", tweetqa), ("lfpt5", lfpt5), ("e2e", e2e),
+                       ("commongen", commongen), ("hf", hf), ("generic", generic)]:
+    FORMATS.register(_reader, _name)
 
 
 def detect_format(folder: Path) -> str:
@@ -33,6 +28,5 @@ def detect_format(folder: Path) -> str:
 
 
 def get_reader(name: str):
-    if name not in FORMATS:
-        raise TaskNeuronsError(f"unknown task format {name!r}; the formats are {list(FORMATS)}")
-    return FORMATS[name]
+    """The reader module of format ``name``; a wrong name gets an error listing the formats."""
+    return FORMATS.get(name)

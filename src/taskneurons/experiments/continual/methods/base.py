@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
 from ....errors import TaskNeuronsError
 from ....models import LoadedModel
+from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
 
@@ -97,24 +97,10 @@ class Method:
         return {}
 
 
-METHODS: dict[str, type[Method]] = {}
+METHODS: Registry[type[Method]] = Registry("continual-learning method")
+register = METHODS.register  # class decorator: add a method to the registry, once
+get_method = METHODS.get
 SHARED_TRAINING = {"lr", "seed"}  # lr: each method's own option; seed: the run's, for every method
-
-
-def register(cls: type[Method]) -> type[Method]:
-    """Class decorator: add a method to the registry, once."""
-    if cls.name in METHODS:
-        raise ValueError(f"continual-learning method {cls.name!r} is registered twice")
-    METHODS[cls.name] = cls
-    return cls
-
-
-def get_method(name: str) -> type[Method]:
-    if name not in METHODS:
-        close = difflib.get_close_matches(str(name), list(METHODS), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TaskNeuronsError(f"unknown continual-learning method {name!r}{hint}; methods: {', '.join(METHODS)}")
-    return METHODS[name]
 
 
 def make_options(cls: type[Method], values: dict) -> MethodOptions:
@@ -122,9 +108,8 @@ def make_options(cls: type[Method], values: dict) -> MethodOptions:
     known = [f.name for f in dataclasses.fields(cls.Options)]
     unknown = sorted(set(values) - set(known))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], known, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise TaskNeuronsError(f"method {cls.name!r} has no option {unknown[0]!r}{hint}; its options: {', '.join(known)}")
+        raise TaskNeuronsError(f"method {cls.name!r} has no option {unknown[0]!r}{suggest(unknown[0], known)}; "
+                               f"its options: {', '.join(known)}")
     try:
         options = cls.Options(**values)
     except TaskNeuronsError as e:

@@ -79,7 +79,7 @@ class NCFT(Method):
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         neurons = self.select(lm, stage, task)
-        with NeuronTuner(lm, None, neurons) as tuner:
+        with NeuronTuner(lm, neurons) as tuner:
             result = train(lm, self.ctx.train_examples(task), tuner.parameters(), self.ctx.train_config(self.options),
                            progress=self.ctx.progress)
             tuner.merge()  # the trained rows stay in the weights when the tuner is removed

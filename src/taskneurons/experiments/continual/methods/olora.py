@@ -22,8 +22,8 @@ import torch
 from peft.tuners.lora import LoraLayer
 
 from ....errors import TaskNeuronsError
+from ....io import write_json
 from ....models import LoadedModel
-from ....report.io import write_json
 from ....tasks import Task
 from ....tuning import add_lora, train
 from ..state import load_tensors, save_tensors

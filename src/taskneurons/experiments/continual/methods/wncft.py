@@ -30,6 +30,7 @@ from pathlib import Path
 import torch
 
 from ....errors import TaskNeuronsError
+from ....io import atomic_path
 from ....models import FFN, KINDS, LoadedModel
 from ....models.inputs import position_kwargs
 from ....neurons import NeuronSet
@@ -179,10 +180,8 @@ class WNCFT(NCFT):
         pool = task.split(train_split(task))
         chosen = sorted(random.Random(c.seed).sample(range(len(pool)), min(o.n_vector, len(pool))))
         vector = task_vector(lm, [pool[i] for i in chosen], c.eval_batch_size or c.batch_size, c.max_length)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name("." + path.name + ".tmp")
-        save_tensors({"vector": vector}, tmp)
-        tmp.replace(path)
+        with atomic_path(path) as tmp:
+            save_tensors({"vector": vector}, tmp)
         return vector
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:

@@ -1,0 +1,149 @@
+"""Lab: what the parts of the generalization experiment share, built and checked before the run folder exists.
+
+The config, the groups, every task with its example plan (kit.examples), the run folder, the base model, and
+each task's base-model scores and top-p% sets (artifacts of the run folder, computed once)."""
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+from ...errors import TaskNeuronsError
+from ...models import LoadedModel, load_model
+from ...neurons import NeuronSet, Scores
+from ...tasks import Task, load_task
+from ...tuning import NeuronTuner, train
+from ..kit import ExamplePlan, evaluate_plan
+from ..run import Run
+from .config import GeneralizeConfig
+from .groups import GROUPS, KIND_OF, PAPER_TASKS, SHORT, Group
+
+
+class Lab:
+    def __init__(self, config: GeneralizeConfig, out: Path, progress: bool = True):
+        self.config, self.progress = config, progress
+        self.tasks: dict[str, Task] = {}
+        self.specs: dict[str, str] = {}
+        self.groups = [self._group(g) for g in config.groups]
+        names = [g.name for g in self.groups]
+        if len(set(names)) != len(names):
+            raise TaskNeuronsError(f"option groups: group names must differ, got {names}")
+        for name in ("similarity_models", "similarity_tests"):
+            for t in getattr(config, name) or []:
+                if str(t) not in self.tasks:
+                    raise TaskNeuronsError(f"option {name}: {t!r} is not a task of the groups ({', '.join(self.tasks)})")
+        self._check_ablation_pairs()
+        trained = {t for g in self.groups for t in g.train}
+        pool = {True: max(config.selection.n_score, config.training.n_train, config.full_training.n_train),
+                False: config.selection.n_score}
+        self.plans = {key: ExamplePlan.make(task, config.n_eval_of(task.kind), pool[key in trained], config.seed)
+                      for key, task in self.tasks.items()}
+        for key, plan in self.plans.items():  # drawn now, so that results.json lists them on a resumed run too
+            plan.draw("score", config.selection.n_score)
+            if key in trained:
+                plan.draw("train", config.training.n_train)
+                plan.draw("train", config.full_training.n_train)
+        self.run = Run(out, asdict(config))  # only now: every value above was valid
+        self._base: LoadedModel | None = None
+        self._scores: dict[str, Scores] = {}
+        self._sets: dict[tuple[str, float], NeuronSet] = {}
+
+    # --- configuration ------------------------------------------------------------------------------------
+    def _group(self, spec) -> Group:
+        if isinstance(spec, str):
+            if spec not in GROUPS:
+                raise TaskNeuronsError(f"unknown group {spec!r}; built-in groups: {', '.join(GROUPS)} "
+                                       f"(or give {{name, train: [...], ood: [...]}})")
+            group = GROUPS[spec]
+            for key in group.train + group.ood:
+                self._load(key)
+            return group
+        if not isinstance(spec, dict) or set(spec) != {"name", "train", "ood"}:
+            raise TaskNeuronsError(f"a group must be 'a', 'b' or a mapping with exactly name, train and ood; got {spec!r}")
+        if not isinstance(spec["train"], list) or not isinstance(spec["ood"], list) or not spec["train"] or not spec["ood"]:
+            raise TaskNeuronsError(f"group {spec['name']!r}: train and ood must be non-empty lists of tasks")
+        train, ood = tuple(self._load(str(t)) for t in spec["train"]), tuple(self._load(str(t)) for t in spec["ood"])
+        if len(set(train + ood)) != len(train + ood):
+            raise TaskNeuronsError(f"group {spec['name']!r} lists a task twice: train {list(train)}, ood {list(ood)}")
+        return Group(str(spec["name"]), train, ood)
+
+    def _load(self, spec: str) -> str:
+        """Load a task (any spec ``load_task`` takes); returns its key (the task's name)."""
+        task = load_task(spec, data_root=self.config.data_root)
+        if task.name in self.specs and self.specs[task.name] != spec:
+            raise TaskNeuronsError(f"two tasks are named {task.name!r} ({self.specs[task.name]} and {spec}); rename one")
+        self.tasks[task.name], self.specs[task.name] = task, spec
+        return task.name
+
+    def _check_ablation_pairs(self) -> None:
+        groups = {g.name: g for g in self.groups}
+        for pair in self.config.ablation_pairs if self.config.ablation else []:
+            if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
+                raise TaskNeuronsError(f"option ablation_pairs: each entry is [group, kind], got {pair!r}")
+            g, kind = str(pair[0]), KIND_OF.get(str(pair[1]))
+            if g not in groups:
+                raise TaskNeuronsError(f"option ablation_pairs: group {g!r} is not among the groups {list(groups)}")
+            if kind is None or not self.ood_of_kind(groups[g], kind):
+                raise TaskNeuronsError(f"option ablation_pairs: group {g!r} has no OOD tasks of kind {pair[1]!r}")
+
+    def describe_task(self, key: str) -> dict:
+        task, paper = self.tasks[key], PAPER_TASKS.get(key)
+        return {"data": self.specs[key], "paper": paper.paper if paper else None, "note": paper.note if paper else "",
+                "kind": task.kind, "metric": task.metric, "splits": {s: len(e) for s, e in task.splits.items()},
+                "n_eval": len(self.plans[key].eval.indices)}
+
+    # --- building blocks ----------------------------------------------------------------------------------
+    @property
+    def base(self) -> LoadedModel:
+        if self._base is None:
+            c = self.config
+            self._base = load_model(c.model, device=c.device, dtype=c.dtype)
+        return self._base
+
+    def scores(self, key: str) -> Scores:
+        """The task's neuron scores on the base model (an artifact of the run folder, reused when present)."""
+        if key not in self._scores:
+            c = self.config
+            path = self.run.path("artifacts", f"base.{key}.scores")
+            if Path(f"{path}.json").is_file():
+                self._scores[key] = Scores.load(path)
+            else:
+                examples = self.plans[key].draw("score", c.selection.n_score)
+                scores = c.selection.scores(self.base, examples, c, key, self.run.path("checkpoints", f"base.{key}"),
+                                            self.progress)
+                scores.save(path)
+                self._scores[key] = scores
+        return self._scores[key]
+
+    def neuron_set(self, key: str, p: float) -> NeuronSet:
+        if (key, p) not in self._sets:
+            self._sets[(key, p)] = self.config.selection.neurons(self.scores(key), p,
+                                                                  {"model_role": "base", "seed": self.config.seed})
+        return self._sets[(key, p)]
+
+    def ood_of_kind(self, group: Group, kind: str) -> list[str]:
+        return [t for t in group.ood if self.tasks[t].kind == kind]
+
+    def train_kind(self, group: Group) -> str:
+        kinds = {SHORT[self.tasks[t].kind] for t in group.train}
+        return kinds.pop() if len(kinds) == 1 else "MIX"
+
+    def evaluate(self, lm: LoadedModel, key: str) -> dict:
+        return evaluate_plan(lm, self.plans[key], self.config, self.progress)
+
+    def training_examples(self, keys, n_train: int) -> list:
+        return [ex for key in keys for ex in self.plans[key].draw("train", n_train)]
+
+    def train_and_evaluate(self, neurons: NeuronSet, train_keys, eval_keys) -> dict:
+        """Train the base model jointly on ``train_keys`` through ``neurons`` only; evaluate; the model is left as
+        it was (the tuner is removed)."""
+        c, lm = self.config, self.base
+        examples = self.training_examples(train_keys, c.training.n_train)
+        with NeuronTuner(lm, neurons) as tuner:
+            result = train(lm, examples, tuner.parameters(), c.training.for_settings(c), progress=self.progress)
+            records = {key: self.evaluate(lm, key) for key in eval_keys}
+            trainable = tuner.num_trainable()
+        return {"scores": {k: r["score"] for k, r in records.items()},
+                "outcomes": {k: r["outcomes"] for k, r in records.items()},
+                "neurons": neurons.count(), "fraction": neurons.fraction(), "trainable": trainable,
+                "n_train": len(examples), "steps": result.steps,
+                "final_loss": result.losses[-1] if result.losses else None, "seconds": result.seconds}

@@ -1,0 +1,105 @@
+"""The parameter-similarity part (Figure 3) and its correlation with transfer (Table 4).
+
+One fully fine-tuned model per training task; in each layer the cosine between the training task's and each test
+task's neuron parameters in that model (and, for comparison, in the base model); the model is freed as soon as
+its numbers are taken. Per test task, Pearson and Spearman (p-values, n, bootstrap interval) between the
+layer-averaged similarity and the score of each fine-tuned model."""
+from __future__ import annotations
+
+import gc
+import math
+
+from ...analysis import correlate
+from ...analysis.similarity import MATRICES, VECTORS, aggregate, layer_similarity
+from ...errors import TaskNeuronsError
+from ...models import LoadedModel, load_model
+from ...models.ffn import KINDS
+from ...neurons import NeuronSet
+from ...tuning import train
+from .lab import Lab
+
+
+def neuron_weights(lm: LoadedModel) -> dict[int, dict[str, list]]:
+    """layer -> kind -> the weight tensors with one row per neuron (from the FFN map)."""
+    return {layer: {kind: lm.ffn.neuron_rows(layer, kind) for kind in KINDS} for layer in range(lm.ffn.n_layers)}
+
+
+def curves(lab: Lab, weights, sets: dict[str, NeuronSet], key: str, tests: list[str]) -> dict:
+    """test -> "matrices/vector" -> per-layer cosines between ``key``'s and the test's neurons (every variant)."""
+    out = {}
+    for test in tests:
+        variants = {}
+        for matrices in MATRICES:
+            for vector in VECTORS:
+                try:
+                    variants[f"{matrices}/{vector}"] = layer_similarity(weights, sets[key], sets[test], matrices, vector,
+                                                                        lab.config.similarity_pairing)
+                except TaskNeuronsError:  # flatten with unequal counts: that variant does not exist
+                    if vector != "flatten":
+                        raise
+                    variants[f"{matrices}/{vector}"] = None
+        out[test] = variants
+    return out
+
+
+def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
+    """One fully fine-tuned model on ``key``: its scores on ``key`` and the tests, and the similarity curves in it
+    and in the base model."""
+    c = lab.config
+
+    def compute():
+        lm = load_model(c.model, device=c.device, dtype=c.dtype)
+        base_sets = {t: lab.neuron_set(t, c.selection.k) for t in [key, *tests]}
+        base_curves = curves(lab, neuron_weights(lm), base_sets, key, tests)
+        examples = lab.training_examples([key], c.full_training.n_train)
+        result = train(lm, examples, list(lm.model.parameters()), c.full_training.for_settings(c), progress=lab.progress)
+        records = {t: lab.evaluate(lm, t) for t in [key, *tests]}
+        sets = base_sets
+        if c.similarity_neurons == "finetuned":
+            sets = {}
+            for t in [key, *tests]:
+                scores = c.selection.scores(lm, lab.plans[t].draw("score", c.selection.n_score), c, t,
+                                            progress=lab.progress)
+                sets[t] = c.selection.neurons(scores, provenance={"model_role": f"finetuned:{key}"})
+        tuned_curves = curves(lab, neuron_weights(lm), sets, key, tests)
+        del lm
+        gc.collect()
+        return {"scores": {t: r["score"] for t, r in records.items()},
+                "outcomes": {t: r["outcomes"] for t, r in records.items()}, "curves": tuned_curves,
+                "base_curves": base_curves, "n_train": len(examples), "steps": result.steps,
+                "final_loss": result.losses[-1] if result.losses else None, "seconds": result.seconds,
+                "neurons": c.similarity_neurons}
+    return lab.run.step(f"similarity/{key}", compute)
+
+
+def similarity(lab: Lab) -> dict:
+    c = lab.config
+    models = c.similarity_models or list(dict.fromkeys(t for g in lab.groups for t in g.train))
+    tests_all = c.similarity_tests or list(dict.fromkeys(t for g in lab.groups for t in g.ood))
+    variant = f"{c.similarity_matrices}/{c.similarity_vector}"
+    n_layers = lab.scores(models[0]).n_layers
+    bad = [i for i in c.similarity_layers or [] if not (isinstance(i, int) and 0 <= i < n_layers)]
+    if bad:
+        raise TaskNeuronsError(f"option similarity_layers: {bad} are not layers of the model (0..{n_layers - 1})")
+    per_model = {}
+    for m in models:
+        tests = [t for t in tests_all if t != m]  # a model's own training data is not an OOD test
+        step = similarity_model(lab, m, tests)
+        per_model[m] = {"kind": lab.tasks[m].kind, "scores": step["scores"],
+                        "curves": {t: step["curves"][t][variant] for t in tests},
+                        "base_curves": {t: step["base_curves"][t][variant] for t in tests},
+                        "all_variants": step["curves"], "final_loss": step["final_loss"]}
+    correlation = {}
+    for t in tests_all:
+        points = [(m, aggregate(per_model[m]["curves"][t], c.similarity_layers), per_model[m]["scores"][t])
+                  for m in models if per_model[m]["curves"].get(t) is not None]
+        points = [pt for pt in points if math.isfinite(pt[1])]
+        entry = {"points": [{"model": m, "similarity": s, "score": y} for m, s, y in points], "n": len(points)}
+        try:
+            entry.update(correlate([s for _, s, _ in points], [y for _, _, y in points], n_boot=c.n_boot,
+                                   confidence=c.confidence, seed=c.seed).to_dict())
+        except TaskNeuronsError as e:
+            entry["error"] = str(e)
+        correlation[t] = entry
+    return {"variant": variant, "pairing": c.similarity_pairing, "neurons": c.similarity_neurons,
+            "layers": c.similarity_layers, "models": per_model, "correlation": correlation}

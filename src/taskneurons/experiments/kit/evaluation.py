@@ -1,0 +1,16 @@
+"""The experiments' one evaluation call: a plan's evaluated examples, the settings' method and sizes, and a
+record with the score, n and the per-example outcomes (what paired statistics need)."""
+from __future__ import annotations
+
+from ...evaluation import evaluate
+from ...models import LoadedModel
+from .examples import ExamplePlan
+from .settings import Settings
+
+
+def evaluate_plan(lm: LoadedModel, plan: ExamplePlan, settings: Settings, progress: bool = True) -> dict:
+    """``{"score", "n", "outcomes"}`` of ``lm`` on ``plan``'s evaluated examples (a step result)."""
+    result = evaluate(lm, plan.task, split=plan.eval.split, examples=plan.evaluated(), method=settings.eval_method,
+                      batch_size=settings.batch_size, max_length=settings.max_length,
+                      max_new_tokens=settings.max_new_tokens, progress=progress)
+    return {"score": result.score, "n": result.n, "outcomes": result.outcomes}

@@ -1,0 +1,135 @@
+"""Which examples a task contributes to scoring, training and evaluation: disjoint by construction.
+
+The rule, for every experiment:
+
+- **evaluated** examples come from the task's ``test`` split (else ``dev``, else ``train``);
+- **scored and trained** examples come from its pool: the ``train`` split (else ``dev``, else ``test``), minus
+  every example whose prompt is also an evaluated prompt;
+- a task with one split only (for instance a test-only task) is partitioned: the evaluated examples are drawn
+  first, the pool is the rest of the split;
+- a subsample is seeded by (run seed, task, role), so it is the same in every run; a classification subsample is
+  stratified (each label keeps its share of the split, every label present when n is at least the number of
+  labels); a generation subsample is a seeded shuffle;
+- a task too small for the requested sizes is an error, never an overlap.
+
+``ExamplePlan.to_dict()`` records every draw (split and indices) for results.json.
+"""
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from ...errors import TaskNeuronsError
+from ...tasks import Example, Task
+from .seeds import derive_seed
+
+EVAL_SPLITS = ("test", "dev", "train")
+POOL_SPLITS = ("train", "dev", "test")
+
+
+def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
+    """How many of ``n`` each class gets: its share of the split, by largest remainder, at least one each when
+    ``n`` is at least the number of classes; never more than the class has."""
+    total = sum(sizes.values())
+    if n >= total:
+        return dict(sizes)
+    exact = {c: n * s / total for c, s in sizes.items()}
+    counts = {c: int(exact[c]) for c in sizes}
+    if n >= len(sizes):
+        for c in sizes:
+            counts[c] = max(counts[c], 1)
+    order = sorted(sizes, key=lambda c: (-(exact[c] - int(exact[c])), c))
+    while sum(counts.values()) < n:  # hand out the remainders, largest first
+        for c in order:
+            if sum(counts.values()) < n and counts[c] < sizes[c]:
+                counts[c] += 1
+    while sum(counts.values()) > n:  # the minimum of one each overshot: take from the largest classes
+        c = max((c for c in counts if counts[c] > 1), key=lambda c: (counts[c] - exact[c], counts[c], c))
+        counts[c] -= 1
+    return counts
+
+
+def sample(examples: list[Example], indices: list[int], n: int, seed: int, stratify: bool) -> list[int]:
+    """``n`` of ``indices`` (seeded; stratified by target when ``stratify``), in a seeded shuffled order."""
+    rng = random.Random(seed)
+    if not stratify:
+        chosen = list(indices)
+        rng.shuffle(chosen)
+        return chosen[:n]
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i in indices:
+        by_label[examples[i].target].append(i)
+    counts = allocate({label: len(members) for label, members in by_label.items()}, n)
+    chosen = []
+    for label in sorted(by_label):
+        members = list(by_label[label])
+        rng.shuffle(members)
+        chosen += members[:counts[label]]
+    rng.shuffle(chosen)
+    return chosen
+
+
+@dataclass
+class Draw:
+    """Indices into one split of the task."""
+
+    split: str
+    indices: list[int]
+
+
+@dataclass
+class ExamplePlan:
+    """One task's evaluated examples and its pool for scoring and training (see the module docstring)."""
+
+    task: Task
+    seed: int
+    eval: Draw
+    pool: Draw
+    draws: dict[str, Draw] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, task: Task, n_eval: int, n_pool: int, seed: int) -> ExamplePlan:
+        """``n_eval`` evaluated examples and a pool of at least ``n_pool`` others, or a one-line error."""
+        eval_split = task.first_split(*EVAL_SPLITS)
+        pool_split = next((s for s in POOL_SPLITS if task.splits.get(s) and s != eval_split), eval_split)
+        examples = task.splits[eval_split]
+        stratify = task.kind == "classification"
+        if n_eval > len(examples) - (n_pool if pool_split == eval_split else 0):
+            shared = f" and {n_pool} examples to score and train on" if pool_split == eval_split else ""
+            raise TaskNeuronsError(
+                f"task {task.name!r} is too small: its {eval_split!r} split has {len(examples)} examples, the run "
+                f"asks for {n_eval} test examples{shared}"
+                + (" (a single-split task is partitioned, never reused)" if pool_split == eval_split else ""))
+        evaluated = sample(examples, list(range(len(examples))), n_eval, derive_seed(seed, task.name, "eval"), stratify)
+        prompts = {examples[i].prompt for i in evaluated}
+        if pool_split == eval_split:
+            taken = set(evaluated)
+            pool = [i for i in range(len(examples)) if i not in taken and examples[i].prompt not in prompts]
+        else:
+            pool = [i for i, ex in enumerate(task.splits[pool_split]) if ex.prompt not in prompts]
+        if len(pool) < n_pool:
+            raise TaskNeuronsError(f"task {task.name!r} is too small: {len(pool)} examples of its {pool_split!r} split "
+                                   f"are not test examples, the run asks for {n_pool} to score and train on")
+        return cls(task, seed, Draw(eval_split, sorted(evaluated)), Draw(pool_split, pool))
+
+    def evaluated(self) -> list[Example]:
+        return [self.task.splits[self.eval.split][i] for i in self.eval.indices]
+
+    def draw(self, role: str, n: int) -> list[Example]:
+        """``n`` pool examples for ``role`` ("score", "train"...): seeded by (run seed, task, role), recorded."""
+        if n > len(self.pool.indices):
+            raise TaskNeuronsError(f"task {self.task.name!r}: {n} {role} examples asked for, its pool has "
+                                   f"{len(self.pool.indices)} (the {self.pool.split!r} split without test examples)")
+        examples, key = self.task.splits[self.pool.split], f"{role}:{n}"
+        if key not in self.draws:
+            indices = sample(examples, self.pool.indices, n, derive_seed(self.seed, self.task.name, role),
+                             self.task.kind == "classification")
+            self.draws[key] = Draw(self.pool.split, indices)
+        return [examples[i] for i in self.draws[key].indices]
+
+    def to_dict(self) -> dict:
+        """What results.json records: the evaluated indices, and every draw from the pool."""
+        return {"eval": {"split": self.eval.split, "indices": self.eval.indices},
+                "pool": {"split": self.pool.split, "size": len(self.pool.indices)},
+                **{key: {"split": d.split, "indices": d.indices} for key, d in self.draws.items()}}

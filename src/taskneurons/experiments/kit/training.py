@@ -1,0 +1,50 @@
+"""TrainingSpec: how many examples one training uses and its hyper-parameters.
+
+Batch size, maximum length and seed come from the experiment's Settings, so a spec holds only what differs
+between trainings: ``n_train`` and the other TrainConfig fields (lr, epochs, max_steps, weight_decay, ...).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+from ...errors import TaskNeuronsError
+from ...registry import suggest
+from ...tuning import TrainConfig
+from . import checks
+
+FROM_SETTINGS = ("batch_size", "max_length", "seed")
+OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SETTINGS + ("lr", "epochs", "max_steps")]
+
+
+@dataclass
+class TrainingSpec:
+    n_train: int = 200  # pool examples per task
+    lr: float = 2e-5
+    epochs: int = 1
+    max_steps: int | None = None  # optimizer steps; overrides epochs
+    options: dict = field(default_factory=dict)  # other TrainConfig fields: weight_decay, schedule, warmup_ratio...
+
+    def __post_init__(self):
+        checks.integer("n_train", self.n_train)
+        checks.number("lr", self.lr, 0, math.inf, low_open=False)
+        checks.integer("epochs", self.epochs)
+        checks.integer("max_steps", self.max_steps, optional=True)
+        checks.mapping("options", self.options)
+        for key in self.options:
+            if key not in OPTIONS:
+                where = " (set by the experiment's settings)" if key in FROM_SETTINGS else suggest(str(key), OPTIONS)
+                raise TaskNeuronsError(f"option options.{key} cannot be set here{where}; options: {', '.join(OPTIONS)}")
+        try:  # the options' values (schedule, warmup_ratio...) are checked by TrainConfig
+            self.config(batch_size=1, max_length=1, seed=0)
+        except TypeError as e:
+            raise TaskNeuronsError(f"option options={self.options!r}: {e}") from None
+
+    def config(self, batch_size: int, max_length: int, seed: int) -> TrainConfig:
+        return TrainConfig(lr=self.lr, epochs=self.epochs, max_steps=self.max_steps, batch_size=batch_size,
+                           max_length=max_length, seed=seed, **self.options)
+
+    def for_settings(self, settings) -> TrainConfig:
+        """The TrainConfig of this spec under an experiment's Settings."""
+        return self.config(settings.batch_size, settings.max_length, settings.seed)

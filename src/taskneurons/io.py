@@ -1,0 +1,93 @@
+"""Atomic writes: a file or folder is either its old content or its complete new content, never half of one.
+
+Everything that writes a file goes through :func:`atomic_path` (or :func:`write_text` / :func:`write_json`),
+everything that writes a folder through :func:`atomic_folder`. New files and folders get the usual mode
+(0o666 / 0o777 less the umask), not the 0o600 / 0o700 of ``tempfile``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@functools.cache
+def _umask() -> int:
+    """The process umask, read once: from /proc where it can be, since ``os.umask`` reads it only by setting it."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@contextmanager
+def atomic_path(path) -> Iterator[Path]:
+    """A temporary path beside ``path`` (same suffix) to write to; on success it replaces ``path``, on failure
+    it is deleted and ``path`` keeps its old content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+@contextmanager
+def atomic_folder(path) -> Iterator[Path]:
+    """A temporary folder beside ``path`` to fill; on success it replaces ``path`` (see :func:`replace_folder`),
+    on failure it is deleted and ``path`` keeps its old content."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())
+        replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_folder(src, dst) -> None:
+    """Move the complete folder ``src`` onto ``dst`` by renames: an existing ``dst`` is moved aside first and
+    deleted last, so a crash at any point leaves the old or the new folder (the old one as ``.{name}.old``)."""
+    src, dst = Path(src), Path(dst)
+    old = dst.with_name(f".{dst.name}.old")
+    if dst.exists():
+        shutil.rmtree(old, ignore_errors=True)  # a stale copy from an earlier crash
+        os.rename(dst, old)
+    os.rename(src, dst)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def write_text(path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def write_json(path, data) -> None:
+    write_text(path, json.dumps(data, indent=2, default=_jsonable) + "\n")
+
+
+def _jsonable(value):
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
