@@ -21,8 +21,9 @@ from taskneurons.tasks import load_task
 from .conftest import SHARED_DATA
 
 SEQ = [str(SHARED_DATA / "sst2"), str(SHARED_DATA / "rte")]
-TINY = dict(model="tiny-llama", n_train=4, n_test=4, batch_size=2, max_length=48, max_steps=2,
-            method_options={"ncft": {"n_score": 2, "lr": 1e-2}, "wncft": {"n_score": 2, "n_vector": 2, "lr": 1e-2},
+TINY = dict(model="tiny-llama", training={"n_train": 4, "max_steps": 2}, n_eval=4, batch_size=2, max_length=48,
+            method_options={"ncft": {"selection": {"n_score": 2}, "lr": 1e-2},
+                            "wncft": {"selection": {"n_score": 2}, "n_vector": 2, "lr": 1e-2},
                             "ewc": {"n_fisher": 2}, "replay": {"per_task": 2}, "seqlora": {"r": 2}, "olora": {"r": 2},
                             "seqft": {"lr": 1e-3}})
 SEQUENTIAL = ["seqft", "seqlora", "olora", "replay", "ewc", "ncft", "wncft"]
@@ -94,7 +95,22 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
         assert (out / "plots" / "custom1" / name).stat().st_size > 1000
     summary = (out / "summary.md").read_text()
     assert "| NCFT |" in summary and "AA mean ± std" in summary
+    for name, plan in results["examples"].items():  # nothing scored, trained or replayed is ever evaluated
+        evaluated = {(plan["eval"]["split"], i) for i in plan["eval"]["indices"]}
+        drawn = [key for key in plan if key.split(":")[0] in ("train", "score", "vector")]
+        assert {"train:4", "score:2", "vector:2"} <= set(drawn), drawn
+        for key in drawn:
+            assert not evaluated & {(plan[key]["split"], i) for i in plan[key]["indices"]}, (name, key)
     assert "custom1: continual-learning metrics" in capsys.readouterr().out
+
+
+def test_a_test_only_task_is_trained_on_a_part_of_its_test_split_never_on_evaluated_examples(tmp_path):
+    run = Continual(config(orders=[["sst2_yang", SEQ[1]]], data_root=str(SHARED_DATA), methods=["ncft"],
+                           reference="diagonal", evaluate_unseen=False), tmp_path, progress=False)
+    results = run()
+    plan = results["examples"]["sst2_yang"]
+    assert plan["eval"]["split"] == plan["pool"]["split"] == "test"
+    assert not set(plan["eval"]["indices"]) & (set(plan["train:4"]["indices"]) | set(plan["score:2"]["indices"]))
 
 
 # --- NCFT ----------------------------------------------------------------------------------------------
@@ -241,21 +257,26 @@ def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     (dict(methods=["ncfx"]), "unknown continual-learning method 'ncfx' (did you mean 'ncft'?); methods: ncft, wncft"),
-    (dict(methods=[{"method": "ncft", "kk": 5}]), "method 'ncft' has no option 'kk' (did you mean 'k'?)"),
+    (dict(methods=[{"method": "ncft", "selectoin": {}}]), "method 'ncft' has no option 'selectoin' (did you mean 'selection'?)"),
+    (dict(methods=[{"method": "ncft", "selection": {"k": 0}}]), "method 'ncft': option selection.k=0 is not a number in (0, 100]"),
     (dict(methods=["ncft", {"method": "ncft"}]), "two methods entries have the label 'NCFT'"),
     (dict(methods=[{"method": "wncft", "reading": "literal"}]), "reading 'literal' is not one of ['scale', 'snapshot']"),
     (dict(method_options={"ewx": {}}), "unknown continual-learning method 'ewx'"),
     (dict(reference="multitask_ft"), "reference 'multitask_ft' trains all tasks jointly"),
     (dict(orders=[7]), "unknown order 7"),
     (dict(orders=[[]]), "sequence 'custom1' is empty"),
-    (dict(methods=[]), "methods must be a non-empty list"),
-    (dict(train={"lr_rate": 1}), "train: unknown training option(s) ['lr_rate']"),
+    (dict(methods=[]), "option methods=[] is not a non-empty list of method names"),
+    (dict(training={"options": {"lr_rate": 1}}), "option training.options.lr_rate cannot be set here"),
+    (dict(n_eval=0), "option n_eval=0 is not an integer >= 1"),
+    (dict(seed="abc"), "option seed='abc' is not an integer >= 0"),
+    (dict(orders=[["sst2_yang"]], data_root=str(SHARED_DATA), n_eval=500),
+     "task 'sst2_yang' is too small: its 'test' split has 500 examples, the run asks for 500 test examples"),
     (dict(methods=[{"method": "ncft", "train": {"lr": 1}}]), "method 'ncft': train option(s) ['lr'] cannot be set per method"),
     (dict(orders=[["no_such_task"]]), "unknown task 'no_such_task'"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_run_folder(tmp_path, changes, message):
     with pytest.raises(TaskNeuronsError) as e:
-        Continual(config(**changes), tmp_path / "run", progress=False)
+        Continual(config(**changes), tmp_path / "run", progress=False)  # the config fails in __post_init__, or here
     assert message in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "run").exists()
 
@@ -273,7 +294,7 @@ def test_bad_input_on_the_command_line(tmp_path, capsys):
 def test_demo_compares_ncft_with_seqft(tmp_path):
     from taskneurons.experiments.continual import run_continual_demo
 
-    results = run_continual_demo("tiny-llama", tmp_path, n_train=8, n_test=4, progress=False)
+    results = run_continual_demo("tiny-llama", tmp_path, n_train=8, n_eval=4, progress=False)
     order = results["orders"]["demo"]
     assert order["tasks"] == ["rotten_tomatoes", "bbc_news", "tweet_sentiment"] and list(order["methods"]) == ["SeqFT", "NCFT"]
     matrix = order["methods"]["NCFT"]["matrix"]

@@ -69,13 +69,14 @@ def test_zero_reference_leaves_fg_undefined():
 def test_paper_orders_resolve_to_the_shared_folders():
     seqs = resolve_orders([1, "order4", "Order-6"], SHARED_DATA)
     assert [s.name for s in seqs] == ["order1", "order4", "order6"]
-    assert [p.split("/")[-1] for p in seqs[0].specs] == ORDERS[1] == ["dbpedia", "amazon", "yahoo", "agnews"]
-    assert len(seqs[1].specs) == 8 and all((SHARED_DATA / p.split("/")[-1]).is_dir() for p in seqs[1].specs)
+    assert seqs[0].specs == ORDERS[1] == ["dbpedia", "amazon", "yahoo", "agnews"]  # built-in task names
+    assert len(seqs[1].specs) == 8 and [t.name for t in seqs[0].load()] == ORDERS[1]
 
 
 def test_user_sequences(tmp_path):
     seqs = resolve_orders([["sst2", "rotten_tomatoes"], {"name": "mine", "tasks": [str(SHARED_DATA / "rte")]}], SHARED_DATA)
-    assert seqs[0].name == "custom1" and seqs[0].specs == [str(SHARED_DATA / "sst2"), "rotten_tomatoes"]
+    assert seqs[0].name == "custom1" and seqs[0].specs == ["sst2", "rotten_tomatoes"]
+    assert [t.source for t in seqs[0].load()][0].startswith(str(SHARED_DATA / "sst2"))
     assert seqs[1].name == "mine"
 
 

@@ -55,11 +55,36 @@ def test_training_batch_puts_loss_on_target_and_eos_only(tiny):
     assert (labels[1] != IGNORE).sum() == 3 and batch["attention_mask"][0].sum() == 6
 
 
-def test_evaluate_classification_both_methods(tiny):
+def _classification_task():
+    prompts = ["p0", "a longer prompt 1", "p2 mid", "the fourth prompt, longest of them all", "p4", "x5"]
+    return Task("t", "classification", {"test": [Example(p, lab) for p, lab in zip(prompts, "ababba")]},
+                labels=("a", "b"))
+
+
+def test_ranking_predicts_the_most_likely_label_and_scores_each_example(tiny):
+    lm, task = tiny("tiny-llama"), _classification_task()
+    ranked = evaluate(lm, task, batch_size=4, progress=False)  # two batches of unequal lengths
+    examples = task.split("test")
+    expected = [max(task.labels, key=lambda lab: _brute_force(lm, ex.prompt, lab)) for ex in examples]
+    assert ranked.predictions == expected
+    assert ranked.outcomes == [100.0 * (p == ex.target) for p, ex in zip(expected, examples)]
+    assert ranked.score == pytest.approx(sum(ranked.outcomes) / 6) and ranked.n == 6
+
+
+def test_generation_exact_match_scores_each_greedy_continuation(tiny):
+    lm, task = tiny("tiny-llama"), _classification_task()
+    generated = evaluate(lm, task, method="generate", batch_size=4, progress=False)
+    examples = task.split("test")
+    width = max(len(encode_target(lm.tokenizer, lab)) for lab in task.labels) + 1
+    one_by_one = [generate(lm, [ex.prompt], max_new_tokens=width)[0] for ex in examples]
+    assert generated.predictions == one_by_one and generated.method == "generate"
+    hand = [100.0 * (p.strip().split("\n")[0].rstrip(".").strip().casefold() == ex.target) for p, ex in
+            zip(one_by_one, examples)]
+    assert generated.outcomes == hand and generated.score == pytest.approx(sum(hand) / 6)
+
+
+def test_rouge_outcomes_are_per_example_rouge_l(tiny):
     lm = tiny("tiny-llama")
-    task = Task("t", "classification", {"test": [Example(f"p{i}", lab) for i, lab in enumerate("abab")]}, labels=("a", "b"))
-    ranked = evaluate(lm, task, progress=False)
-    generated = evaluate(lm, task, method="generate", progress=False)
-    assert ranked.n == 4 and ranked.metric == "accuracy" and 0 <= ranked.score <= 100
-    assert ranked.score == accuracy(ranked.predictions, ranked.targets)
-    assert generated.method == "generate" and len(generated.predictions) == 4
+    task = Task("g", "generation", {"test": [Example("abc", "the cat sat"), Example("de", "on the mat")]})
+    result = evaluate(lm, task, max_new_tokens=4, progress=False)
+    assert result.outcomes == [pytest.approx(rouge_l([p], [t])) for p, t in zip(result.predictions, result.targets)]

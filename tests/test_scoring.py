@@ -99,8 +99,23 @@ def test_activation_probability_and_fisher_by_hand():
     torch.testing.assert_close(prob.values["inner"][0], (seen["a"][where] > 0).float().mean(0))
     act = score_neurons(lm, EXAMPLES, scorer="mean_abs_act", batch_size=len(EXAMPLES), progress=False)
     torch.testing.assert_close(act.values["inner"][0], seen["a"][where].abs().mean(0))
-    fisher = score_neurons(lm, EXAMPLES, scorer="fisher", progress=False)
-    assert (fisher.values["outer"] >= 0).all() and fisher.values["outer"].sum() > 0
+
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2"])
+def test_fisher_is_the_mean_squared_activation_gradient_by_captum(name):
+    from captum.attr import LayerGradientXActivation
+
+    lm = load_model(name)
+    fisher = score_neurons(lm, EXAMPLES, scorer="fisher", batch_size=4, progress=False)
+    batch = training_batch(lm.tokenizer, EXAMPLES, padding_side="left")
+    embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach()
+    where = counted_positions(batch, "target")
+    for kind, to_input in (("inner", True), ("outer", False)):
+        gradients = LayerGradientXActivation(_summed_loss_per_example(lm, batch), list(lm.ffn.downs),
+                                             multiply_by_inputs=False).attribute(embeds, attribute_to_layer_input=to_input)
+        expected = torch.stack([g[where].square().sum(0) / where.sum() for g in gradients])
+        torch.testing.assert_close(fisher.values[kind], expected, rtol=1e-5, atol=1e-12)
 
 
 def test_bad_scorer_options():

@@ -11,7 +11,7 @@ from pathlib import Path
 from ..evaluation import evaluate
 from ..models import load_model
 from ..report.console import console, print_table
-from ..report.io import write_json
+from ..io import write_json
 from ..tasks import list_demo_tasks, load_task
 from .identify import Identify, IdentifyConfig
 
@@ -39,8 +39,9 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
 
     console.rule("2. task-specific neurons: identify, then deactivate them against random controls")
     # k = 2%: on a 135M model a random 10% of every layer already wrecks the model (docs/identify.md)
-    config = IdentifyConfig(model=model, tasks=IDENTIFY_TASKS, device=device, dtype=dtype, k=2.0, n_score=16, n_eval=limit,
-                            max_length=EVAL_MAX_LENGTH, random_seeds=[0, 1], finetune=False)
+    config = IdentifyConfig(model=model, tasks=IDENTIFY_TASKS, device=device, dtype=dtype,
+                            selection={"k": 2.0, "n_score": 16}, n_eval=limit, max_length=EVAL_MAX_LENGTH,
+                            random_controls=2, finetune=False)
     results["identify"] = Identify(config, out / "identify")()
 
     console.rule("3. generalization: neuron overlap and training only the union of top-p% neurons")
@@ -51,7 +52,7 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
     console.rule("4. continual learning: NCFT (train only the current task's neurons) vs SeqFT")
     from .continual.demo import run_continual_demo
 
-    results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_test=limit)
+    results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit)
 
     write_json(out / "results.json", results)
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {out}/")

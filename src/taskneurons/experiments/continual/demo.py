@@ -16,17 +16,19 @@ from .runner import Continual
 SEQUENCE = ["rotten_tomatoes", "bbc_news", "tweet_sentiment"]
 
 
-def demo_config(model: str, device: str = "cpu", dtype: str = "float32", n_train: int = 32, n_test: int = 32) -> ContinualConfig:
+def demo_config(model: str, device: str = "cpu", dtype: str = "float32", n_train: int = 32, n_eval: int = 32) -> ContinualConfig:
     return ContinualConfig(
         model=model, device=device, dtype=dtype, orders=[{"name": "demo", "tasks": SEQUENCE}],
-        methods=["seqft", "ncft"], method_options={"seqft": {"lr": 1e-4}, "ncft": {"lr": 1e-3, "n_score": 8}},
-        n_train=n_train, n_test=n_test, batch_size=8, max_length=128, evaluate_unseen=False, reference="diagonal")
+        methods=["seqft", "ncft"],
+        method_options={"seqft": {"lr": 1e-4}, "ncft": {"lr": 1e-3, "selection": {"n_score": 8}}},
+        training={"n_train": n_train}, n_eval=n_eval, batch_size=8, max_length=128, evaluate_unseen=False,
+        reference="diagonal")
 
 
 def run_continual_demo(model: str, out: Path, device: str = "cpu", dtype: str = "float32", n_train: int = 32,
-                       n_test: int = 32, progress: bool = True) -> dict:
+                       n_eval: int = 32, progress: bool = True) -> dict:
     """Run (or resume) the demo sequence with NCFT and SeqFT in the folder ``out / "continual"``; prints the
     accuracy matrices and the metrics table, and returns the results (as ``Continual`` does)."""
     console.rule(f"continual learning: NCFT vs SeqFT on {' -> '.join(SEQUENCE)}")
-    config = demo_config(model, device, dtype, n_train, n_test)
+    config = demo_config(model, device, dtype, n_train, n_eval)
     return Continual(config, Path(out) / "continual", progress=progress)()

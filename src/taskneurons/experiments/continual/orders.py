@@ -1,9 +1,9 @@
 """Task sequences: the paper's orders 1-6 (Table 14) on the ``../shared/data`` folders, or any list of tasks.
 
 Orders 1-3 are the Standard CL Benchmark (4 tasks), orders 4-6 the Large Number of Tasks benchmark (8 tasks).
-Their tasks are folders under ``data_root`` (default ``../shared/data``, resolved against the current
-directory, so the repository root works as is). A user sequence is a list of task specs: anything
-``load_task`` accepts (a demo task name, a file, a folder, ``hf:...``), or a bare folder name under ``data_root``.
+Their tasks are built-in task names, i.e. folders of the data root (``../shared/data`` by default, resolved
+against the current directory). A user sequence is a list of task specs: anything ``load_task`` accepts (a
+built-in name, a file, a folder, ``hf:...``).
 """
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
-from ...tasks import Task, list_demo_tasks, load_task
-
-DEFAULT_DATA_ROOT = "../shared/data"
+from ...tasks import Task, load_task
+from ...tasks.registry import data_root as resolve_root
 
 # Table 14 of the paper; names are the folders of ../shared/data.
 ORDERS: dict[int, list[str]] = {
@@ -32,9 +31,10 @@ class TaskSequence:
 
     name: str
     specs: list[str]
+    data_root: str | None = None
 
     def load(self) -> list[Task]:
-        tasks = [load_task(spec) for spec in self.specs]
+        tasks = [load_task(spec, data_root=self.data_root) for spec in self.specs]
         names = [t.name for t in tasks]
         repeated = sorted({n for n in names if names.count(n) > 1})
         if repeated:
@@ -55,18 +55,9 @@ def order_number(entry) -> int | None:
     return None
 
 
-def resolve_spec(spec: str, data_root: Path) -> str:
-    """A task spec as given, or the folder ``data_root/spec`` when ``spec`` is a bare name of one."""
-    spec = str(spec)
-    if spec in list_demo_tasks() or Path(spec).expanduser().exists() or spec.startswith("hf:"):
-        return spec
-    candidate = data_root / spec
-    return str(candidate) if candidate.is_dir() else spec
-
-
-def resolve_orders(entries, data_root: str | Path = DEFAULT_DATA_ROOT) -> list[TaskSequence]:
+def resolve_orders(entries, data_root: str | Path | None = None) -> list[TaskSequence]:
     """Sequences from config entries: an order (1-6, "order1"), a list of task specs, or {name, tasks}."""
-    root = Path(data_root).expanduser()
+    root = resolve_root(data_root)
     if not isinstance(entries, list) or not entries:
         raise TaskNeuronsError(f"orders must be a non-empty list (order numbers 1-6 or lists of tasks), got {entries!r}")
     sequences, custom = [], 0
@@ -85,7 +76,7 @@ def resolve_orders(entries, data_root: str | Path = DEFAULT_DATA_ROOT) -> list[T
                                    f"a list of tasks, or {{name: ..., tasks: [...]}}")
         if not isinstance(specs, list) or not specs:
             raise TaskNeuronsError(f"sequence {name or entry!r} is empty: give at least one task")
-        sequences.append(TaskSequence(str(name or f"custom{custom}"), [resolve_spec(s, root) for s in specs]))
+        sequences.append(TaskSequence(str(name or f"custom{custom}"), [str(s) for s in specs], str(root)))
     names = [s.name for s in sequences]
     if len(set(names)) != len(names):
         raise TaskNeuronsError(f"orders has the same sequence name twice: {names}")
@@ -96,9 +87,8 @@ def builtin_order(number: int, data_root: Path) -> TaskSequence:
     if number not in ORDERS:
         raise TaskNeuronsError(f"unknown order {number}: the paper's orders are {sorted(ORDERS)} "
                                f"(1-3 standard benchmark, 4-6 large number of tasks)")
-    folders = [data_root / name for name in ORDERS[number]]
-    missing = [str(f) for f in folders if not f.is_dir()]
+    missing = [name for name in ORDERS[number] if not (data_root / name).is_dir()]
     if missing:
-        raise TaskNeuronsError(f"order {number} needs the task folder {missing[0]}, which does not exist "
+        raise TaskNeuronsError(f"order {number} needs the task folder {data_root / missing[0]}, which does not exist "
                                f"(data_root {str(data_root)!r} is resolved against {Path.cwd()}; set data_root=...)")
-    return TaskSequence(f"order{number}", [str(f) for f in folders])
+    return TaskSequence(f"order{number}", list(ORDERS[number]), str(data_root))

@@ -124,8 +124,8 @@ def _file(label: str) -> str:
 def summary_markdown(results: dict, plots: list[str]) -> str:
     c = results["config"]
     out = [f"# Continual learning on {c['model']}",
-           f"{c['n_train']} training and {c['n_test']} test examples per task, evaluation by {c['eval_method']}, "
-           f"{c['epochs']} epoch(s) per stage, seed {c['seed']}. AA: average accuracy after the last task (Eq. 4); "
+           f"{c['training']['n_train']} training and {c['n_eval']} test examples per task (disjoint; see results.json "
+           f"`examples`), evaluation by {c['eval_method']}, {c['training']['epochs']} epoch(s) per stage, seed {c['seed']}. AA: average accuracy after the last task (Eq. 4); "
            f"BWT: backward transfer; FWT: forward transfer against the base model's zero-shot score; FG_N: the "
            f"forgetting rate (Eq. 5, retention relative to {'A_i = ' + str(c['reference']) if c['reference'] not in (None, 'diagonal') else 'a_ii'}) "
            f"after the last task. Mean ± std (population) over orders.", ""]

@@ -22,10 +22,10 @@ from pathlib import Path
 from accelerate.utils import set_seed
 
 from ...errors import TaskNeuronsError
-from ...evaluation import evaluate
 from ...models import LoadedModel, load_model
 from ...report.console import console
 from ...tasks import Task
+from ..kit import ExamplePlan, evaluate_plan
 from ..run import Run
 from . import metrics, report
 from .config import ContinualConfig
@@ -48,8 +48,12 @@ class Continual:
         self.specs: list[MethodSpec] = method_specs(config.methods, config.method_options)
         self.reference = self._reference_spec()
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
+        pool = max([config.training.n_train] + [s.options.selection.n_score for s in self.specs
+                                                 if hasattr(s.options, "selection")])
+        self.plans = {t.name: ExamplePlan.make(t, config.n_eval, pool, config.seed)
+                      for tasks in self.tasks.values() for t in tasks}
         self.run = Run(Path(out), asdict(config))
-        self.ctx = Context(config, self.run.out / "shared", progress)
+        self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 
     def _reference_spec(self) -> MethodSpec | None:
         """The method whose diagonal is A_i ("diagonal" and null need none); added to the list if missing."""
@@ -73,11 +77,9 @@ class Continual:
         c = self.config
         return load_model(c.model, device=c.device, dtype=c.dtype)
 
-    def score(self, lm: LoadedModel, task: Task) -> float:
-        c = self.config
-        return evaluate(lm, task, split=task.first_split("test", "dev"), limit=c.n_test, method=c.eval_method,
-                        batch_size=c.eval_batch_size or c.batch_size, max_length=c.max_length,
-                        max_new_tokens=c.max_new_tokens, progress=self.progress).score
+    def score(self, lm: LoadedModel, task: Task) -> dict:
+        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples)."""
+        return evaluate_plan(lm, self.plans[task.name], self.config, self.progress, self.config.eval_batch_size)
 
     def zero_shot(self, tasks: list[Task]) -> list[float]:
         lm = None
@@ -87,19 +89,21 @@ class Continual:
                 nonlocal lm
                 lm = lm or self.base_model()
                 console.print(f"zero-shot: {task.name}")
-                return {"score": self.score(lm, task)}
+                return self.score(lm, task)
             scores.append(self.run.step(f"zero_shot/{task.name}", compute)["score"])
         return scores
 
     def evaluate_stage(self, method: Method, lm: LoadedModel, tasks: list[Task], stage: int) -> dict:
-        scores = {}
+        """The step result after ``stage``: every task's score and per-example outcomes (None when not evaluated)."""
+        records = {}
         for i, task in enumerate(tasks):
             if i > stage and not self.config.evaluate_unseen:
-                scores[task.name] = None
+                records[task.name] = None
                 continue
             with method.evaluation(lm, stage, i):
-                scores[task.name] = self.score(lm, task)
-        return scores
+                records[task.name] = self.score(lm, task)
+        return {"scores": {k: r and r["score"] for k, r in records.items()},
+                "outcomes": {k: r and r["outcomes"] for k, r in records.items()}}
 
     # --- the three kinds of method ----------------------------------------------------------------------
     def sequential(self, spec: MethodSpec, seq: TaskSequence, tasks: list[Task]) -> dict:
@@ -108,18 +112,18 @@ class Continual:
         stage_dir = lambda j: folder / f"stage{j + 1}"  # noqa: E731
         train_key = lambda j: f"{prefix}/stage{j + 1}/train"  # noqa: E731
         eval_key = lambda j: f"{prefix}/stage{j + 1}/eval"  # noqa: E731
-        if not all(self.run.done(eval_key(j)) for j in range(n)):
+        if not all(self.run.has(eval_key(j)) for j in range(n)):
             self._continue(spec, seq, tasks, folder, stage_dir, train_key, eval_key)
-        trains = [self.run.step(train_key(j), _missing) for j in range(n)]
-        evals = [self.run.step(eval_key(j), _missing)["scores"] for j in range(n)]
+        trains = [self.run.load(train_key(j)) for j in range(n)]
+        evals = [self.run.load(eval_key(j))["scores"] for j in range(n)]
         matrix = [[evals[j][task.name] for j in range(n)] for task in tasks]
-        described = self.run.step(f"{prefix}/describe", _missing) if self.run.done(f"{prefix}/describe") else {}
+        described = self.run.load(f"{prefix}/describe") if self.run.has(f"{prefix}/describe") else {}
         return {"kind": "sequential", "matrix": matrix, "train": trains, "describe": described}
 
     def _continue(self, spec, seq, tasks, folder, stage_dir, train_key, eval_key) -> None:
         n = len(tasks)
         trained = 0
-        while trained < n and self.run.done(train_key(trained)):
+        while trained < n and self.run.has(train_key(trained)):
             trained += 1
         needed = [stage_dir(j) for j in range(trained)] if spec.cls.cumulative else [stage_dir(j) for j in range(trained)][-1:]
         missing = [str(d) for d in needed if not d.is_dir()]
@@ -149,13 +153,13 @@ class Continual:
                 if j and not spec.cls.cumulative and self.config.keep_states == "last":
                     shutil.rmtree(stage_dir(j - 1), ignore_errors=True)
             elif j < trained - 1:
-                if not self.run.done(eval_key(j)):
+                if not self.run.has(eval_key(j)):
                     raise TaskNeuronsError(f"run folder {self.run.out}: stage {j + 1} of {spec.label} on {seq.name} was "
                                            f"trained but never evaluated, and later stages exist; choose another --out")
                 continue
-            if not self.run.done(eval_key(j)):
+            if not self.run.has(eval_key(j)):
                 console.print(f"{where}: evaluating {n if self.config.evaluate_unseen else j + 1} task(s)")
-            self.run.step(eval_key(j), lambda: {"scores": self.evaluate_stage(method, lm, tasks, j)})
+            self.run.step(eval_key(j), lambda: self.evaluate_stage(method, lm, tasks, j))
         self.run.step(f"{seq.name}/{spec.label}/describe", method.describe)
         del lm, method
         gc.collect()
@@ -171,7 +175,7 @@ class Continual:
                 set_seed(self.config.seed)
                 method.setup(lm, [task])
                 info = method.train_stage(lm, 0, task)
-                return {"score": self.score(lm, task), "train": info}
+                return {**self.score(lm, task), "train": info}
             results.append(self.run.step(f"{spec.label}/task={task.name}", compute))
         n = len(tasks)
         own = [r["score"] for r in results]
@@ -186,7 +190,9 @@ class Continual:
             set_seed(self.config.seed)
             method.setup(lm, tasks)
             info = method.train_joint(lm, tasks)
-            return {"scores": {t.name: self.score(lm, t) for t in tasks}, "train": info}
+            records = {t.name: self.score(lm, t) for t in tasks}
+            return {"scores": {k: r["score"] for k, r in records.items()},
+                    "outcomes": {k: r["outcomes"] for k, r in records.items()}, "train": info}
         result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}", compute)
         return {"kind": "joint", "final": [result["scores"][t.name] for t in tasks], "train": [result["train"]]}
 
@@ -225,12 +231,10 @@ class Continual:
         for seq in self.sequences:
             results["orders"][seq.name] = self.run_sequence(seq)
             report.show_order(seq.name, results["orders"][seq.name])
+        results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw made
         results["summary"] = report.across_orders(results)
         report.show_summary(results)
         report.write(results, self.run)
         console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
         return results
 
-
-def _missing() -> dict:
-    raise TaskNeuronsError("internal: a step that should be cached is not")

@@ -8,9 +8,10 @@ from .examples import ExamplePlan
 from .settings import Settings
 
 
-def evaluate_plan(lm: LoadedModel, plan: ExamplePlan, settings: Settings, progress: bool = True) -> dict:
+def evaluate_plan(lm: LoadedModel, plan: ExamplePlan, settings: Settings, progress: bool = True,
+                  batch_size: int | None = None) -> dict:
     """``{"score", "n", "outcomes"}`` of ``lm`` on ``plan``'s evaluated examples (a step result)."""
     result = evaluate(lm, plan.task, split=plan.eval.split, examples=plan.evaluated(), method=settings.eval_method,
-                      batch_size=settings.batch_size, max_length=settings.max_length,
+                      batch_size=batch_size or settings.batch_size, max_length=settings.max_length,
                       max_new_tokens=settings.max_new_tokens, progress=progress)
     return {"score": result.score, "n": result.n, "outcomes": result.outcomes}

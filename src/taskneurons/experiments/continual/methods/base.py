@@ -23,6 +23,7 @@ from ....models import LoadedModel
 from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
+from ...kit import ExamplePlan
 
 
 @dataclass
@@ -35,21 +36,29 @@ class MethodOptions:
 
 @dataclass
 class Context:
-    """What the runner gives a method: the config, training data, shared cache folder and progress flag."""
+    """What the runner gives a method: the config, each task's example plan, a shared cache folder, progress."""
 
     config: object  # ContinualConfig
     shared: Path  # a folder for artifacts shared by runs of the same config (task vectors...)
     progress: bool = True
+    plans: dict = field(default_factory=dict)  # task name -> kit.ExamplePlan (its pool is disjoint from its tests)
+
+    def plan(self, task: Task):
+        if task.name not in self.plans:  # a method used on its own, outside the runner
+            self.plans[task.name] = ExamplePlan.make(task, self.config.n_eval, self.config.training.n_train,
+                                                     self.config.seed)
+        return self.plans[task.name]
 
     def train_examples(self, task: Task) -> list[Example]:
-        return task.split(train_split(task), self.config.n_train)
+        return self.plan(task).draw("train", self.config.training.n_train)
+
+    def draw(self, task: Task, role: str, n: int) -> list[Example]:
+        """``n`` examples of the task's pool for ``role`` (at most the whole pool)."""
+        plan = self.plan(task)
+        return plan.draw(role, min(n, len(plan.pool.indices)))
 
     def train_config(self, options: MethodOptions) -> TrainConfig:
         return self.config.train_config(options.lr, options.train)
-
-
-def train_split(task: Task) -> str:
-    return task.first_split("train", "dev")
 
 
 def train_info(result: TrainResult, trainable: int) -> dict:

@@ -18,22 +18,21 @@ from pathlib import Path
 import torch
 
 from ....models import LoadedModel
-from ....neurons import NeuronSet, Scores, score_neurons
+from ....neurons import NeuronSet, Scores
 from ....tasks import Task
 from ....tuning import NeuronTuner, train
+from ...kit import Selection, nested
 from .base import Method, MethodOptions, register, train_info
 
 
 @dataclass
 class NCFTOptions(MethodOptions):
     lr: float = 1e-3  # far fewer parameters than full fine-tuning: a higher rate (PAPER.md 3.6)
-    k: float = 10.0  # percent of neurons per task
-    scope: str = "layer"  # top-k% per (layer, kind) | "global" per kind | "all"
-    scorer: str = "grad_x_act"
-    scorer_options: dict = field(default_factory=dict)
-    tokens: str = "target"
-    n_score: int | None = 128  # training examples scored (None: all n_train)
+    selection: Selection = field(default_factory=lambda: Selection(n_score=128))  # k, scope, scorer, tokens, n_score
     exclude_claimed: bool = False  # True: never retrain a neuron an earlier task trained
+
+    def __post_init__(self):
+        self.selection = nested(Selection, self.selection, "selection")
 
 
 def demote(scores: Scores, claimed: NeuronSet) -> Scores:
@@ -64,18 +63,16 @@ class NCFT(Method):
         return union
 
     def select(self, lm: LoadedModel, stage: int, task: Task) -> NeuronSet:
-        o, c = self.options, self.ctx.config
-        examples = self.ctx.train_examples(task)
-        scores = score_neurons(lm, examples[:o.n_score] if o.n_score else examples, scorer=o.scorer, tokens=o.tokens,
-                               batch_size=c.batch_size, max_length=c.max_length, task=task.name,
-                               progress=self.ctx.progress, **o.scorer_options)
+        o, selection = self.options, self.options.selection
+        examples = self.ctx.draw(task, "score", selection.n_score)
+        scores = selection.scores(lm, examples, self.ctx.config, task.name, progress=self.ctx.progress)
         provenance = {"task": task.name, "stage": stage + 1, "method": self.name}
         if o.exclude_claimed and self.sets:
             claimed = self.claimed(lm)
-            chosen = NeuronSet.from_scores(demote(scores, claimed), o.k, o.scope)
+            chosen = selection.neurons(demote(scores, claimed), provenance=provenance)
             return NeuronSet({k: m & ~claimed.masks[k] for k, m in chosen.masks.items()},
-                             {**chosen.provenance, **provenance, "excluded_claimed": claimed.count()})
-        return NeuronSet.from_scores(scores, o.k, o.scope, provenance=provenance)
+                             {**chosen.provenance, "excluded_claimed": claimed.count()})
+        return selection.neurons(scores, provenance=provenance)
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         neurons = self.select(lm, stage, task)

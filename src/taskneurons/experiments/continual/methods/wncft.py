@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +36,7 @@ from ....neurons import NeuronSet
 from ....tasks import Example, Task
 from ....tasks.batching import prompt_batch
 from ..state import load_tensors, save_tensors
-from .base import register, train_split
+from .base import register
 from .ncft import NCFT, NCFTOptions
 
 READINGS = ("scale", "snapshot")
@@ -52,6 +51,7 @@ class WNCFTOptions(NCFTOptions):
     temperature: float = 1.0  # softmax temperature on the cosine similarities (paper: none, i.e. 1)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.reading not in READINGS:
             raise TaskNeuronsError(f"reading {self.reading!r} is not one of {list(READINGS)}")
         if self.shared not in SHARED:
@@ -177,9 +177,8 @@ class WNCFT(NCFT):
         path = self.ctx.shared / "task_vectors" / f"{task.name}.{tag}.n{o.n_vector}.len{c.max_length}.seed{c.seed}.safetensors"
         if path.is_file():
             return load_tensors(path)["vector"]
-        pool = task.split(train_split(task))
-        chosen = sorted(random.Random(c.seed).sample(range(len(pool)), min(o.n_vector, len(pool))))
-        vector = task_vector(lm, [pool[i] for i in chosen], c.eval_batch_size or c.batch_size, c.max_length)
+        examples = self.ctx.draw(task, "vector", o.n_vector)  # pool examples: never a test prompt
+        vector = task_vector(lm, examples, c.eval_batch_size or c.batch_size, c.max_length)
         with atomic_path(path) as tmp:
             save_tensors({"vector": vector}, tmp)
         return vector

@@ -1,0 +1,96 @@
+"""The experiment kit: example plans (disjoint, seeded, stratified), allocation by hand, derived seeds, settings."""
+from collections import Counter
+
+import pytest
+
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.experiments.kit import ExamplePlan, Settings, TrainingSpec, control_seed, derive_seed
+from taskneurons.experiments.kit.examples import allocate
+from taskneurons.tasks import Example, Task, load_task
+
+from .conftest import SHARED_DATA
+
+
+def test_allocation_by_hand():
+    assert allocate({"a": 50, "b": 30, "c": 20}, 10) == {"a": 5, "b": 3, "c": 2}
+    assert allocate({"a": 50, "b": 30, "c": 20}, 2) == {"a": 1, "b": 1, "c": 0}  # fewer than classes: shares only
+    assert allocate({"a": 98, "b": 1, "c": 1}, 3) == {"a": 1, "b": 1, "c": 1}  # every class once n >= classes
+    assert allocate({"a": 98, "b": 1, "c": 1}, 10) == {"a": 8, "b": 1, "c": 1}
+    assert allocate({"a": 3, "b": 1}, 9) == {"a": 3, "b": 1}  # never more than a class has
+
+
+def test_a_label_sorted_file_gives_stratified_subsets_with_every_class():
+    yahoo = load_task("yahoo", data_root=str(SHARED_DATA))
+    assert len({ex.target for ex in yahoo.split("train")[:48]}) == 3  # the file is sorted by label
+    plan = ExamplePlan.make(yahoo, 32, 48, seed=0)
+    trained, evaluated = plan.draw("train", 48), plan.evaluated()
+    for subset, n, split in ((trained, 48, "train"), (evaluated, 32, "test")):
+        counts = Counter(ex.target for ex in subset)
+        full = Counter(ex.target for ex in yahoo.split(split))
+        assert set(counts) == set(yahoo.labels) and sum(counts.values()) == n
+        for label in yahoo.labels:  # each class within one example of its share of the split
+            assert abs(counts[label] - n * full[label] / sum(full.values())) < 1 + 1e-9, (split, label)
+    again = ExamplePlan.make(yahoo, 32, 48, seed=0)
+    assert again.eval.indices == plan.eval.indices and again.draw("train", 48) == trained
+    assert ExamplePlan.make(yahoo, 32, 48, seed=1).draw("train", 48) != trained
+
+
+def test_a_test_only_task_is_partitioned_and_generation_is_a_seeded_shuffle():
+    cnn = load_task("cnn_dailymail", data_root=str(SHARED_DATA))
+    assert set(s for s, e in cnn.splits.items() if e) == {"test"}
+    plan = ExamplePlan.make(cnn, 100, 200, seed=0)
+    scored = plan.draw("score", 200)
+    assert plan.eval.split == plan.pool.split == "test" and len(plan.pool.indices) == len(cnn.split("test")) - 100
+    assert not set(plan.eval.indices) & set(plan.draws["score:200"].indices)
+    assert len(scored) == 200 and plan.draws["score:200"].indices != sorted(plan.draws["score:200"].indices)
+
+
+def test_an_example_repeated_across_splits_never_enters_the_pool():
+    test = [Example(f"q{i}", "a" if i % 2 else "b") for i in range(6)]
+    train = [Example("q1", "a"), Example("other", "b"), Example("q2", "b"), Example("more", "a")]
+    plan = ExamplePlan.make(Task("dup", "classification", {"train": train, "test": test}, ("a", "b")), 6, 2, seed=0)
+    assert [train[i].prompt for i in plan.pool.indices] == ["other", "more"]
+
+
+@pytest.mark.parametrize("n_eval, n_pool, message", [
+    (499, 2, "task 'cnn_dailymail' is too small: its 'test' split has 382 examples, the run asks for 499 test "
+             "examples and 2 examples to score and train on (a single-split task is partitioned, never reused)"),
+    (300, 100, "task 'cnn_dailymail' is too small: its 'test' split has 382 examples, the run asks for 300"),
+])
+def test_a_task_too_small_is_an_error_not_an_overlap(n_eval, n_pool, message):
+    with pytest.raises(TaskNeuronsError) as e:
+        ExamplePlan.make(load_task("cnn_dailymail", data_root=str(SHARED_DATA)), n_eval, n_pool, seed=0)
+    assert str(e.value).startswith(message)
+
+
+def test_a_draw_larger_than_the_pool_is_an_error():
+    plan = ExamplePlan.make(load_task("rte", data_root=str(SHARED_DATA)), 10, 10, seed=0)
+    with pytest.raises(TaskNeuronsError, match="task 'rte': 5000 train examples asked for, its pool has 1799"):
+        plan.draw("train", 5000)
+
+
+def test_derived_seeds_differ_by_every_part_and_are_stable():
+    seeds = {control_seed(0, "a", 0), control_seed(0, "b", 0), control_seed(0, "a", 1), control_seed(1, "a", 0),
+             control_seed(0, "a", 0, "train")}
+    assert len(seeds) == 5 and all(0 <= s < 2 ** 63 for s in seeds)
+    assert derive_seed(0, "a", "eval") == derive_seed(0, "a", "eval") != derive_seed(0, "a", "train")
+
+
+@pytest.mark.parametrize("changes, message", [
+    (dict(device="gpu0"), "option device='gpu0' is not one of cpu, cuda, cuda:N, mps"),
+    (dict(dtype="fp8"), "option dtype='fp8' is not one of ['float32', 'bfloat16', 'float16']"),
+    (dict(max_length=0), "option max_length=0 is not an integer >= 1"),
+    (dict(batch_size=True), "option batch_size=True is not an integer >= 1"),
+    (dict(model="./no/such/folder"), "option model='./no/such/folder' is not a built-in model"),
+    (dict(model="missing.gguf"), "option model='missing.gguf': no such GGUF file"),
+])
+def test_settings_refuse_bad_values_in_one_line(changes, message):
+    with pytest.raises(TaskNeuronsError) as e:
+        Settings(**{"model": "tiny-llama", **changes})
+    assert str(e.value).startswith(message) and "\n" not in str(e.value)
+
+
+def test_a_training_spec_takes_sizes_and_seed_from_the_settings():
+    spec = TrainingSpec(n_train=4, lr=1e-3, options={"weight_decay": 0.1})
+    config = spec.for_settings(Settings(model="tiny-llama", batch_size=3, max_length=40, seed=7))
+    assert (config.lr, config.batch_size, config.max_length, config.seed, config.weight_decay) == (1e-3, 3, 40, 7, 0.1)
