@@ -94,7 +94,8 @@ def main() -> None:
         for reading in args.wncft_readings:  # the same training as NCFT, evaluated two ways
             methods.append("wncft" if reading == "scale" else
                            {"method": "wncft", "label": "W-NCFT (snapshot)", "reading": "snapshot", "shared": "mean"})
-    options = dict(model=args.model, orders=args.orders, n_train=args.n_train, n_test=args.n_test, methods=methods,
+    options = dict(model=args.model, orders=args.orders, training={"n_train": args.n_train}, n_eval=args.n_test,
+                   methods=methods,
                    device=args.device, dtype=args.dtype, max_length=256, data_root="../shared/data",
                    method_options={"wncft": {"n_vector": 200}})
     for item in args.set:

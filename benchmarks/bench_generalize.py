@@ -11,7 +11,7 @@ continue), then prints, beside the paper's numbers (Llama-2-7b):
 
 Default size (about an hour on 2 CPU cores): 200 training / 100 test examples per task (50 for generation),
 64 scoring examples, p in {10, 50, 100}, one fully fine-tuned model per group-(a) task (n = 3 points per
-correlation; add ``--similarity-models amazon qqp mnli socialqa e2e xsum`` for the paper's n = 6).
+correlation; add ``--similarity-models amazon_yang qqp mnli_yang socialqa e2e xsum`` for the paper's n = 6).
 
     .venv/bin/python benchmarks/bench_generalize.py [--model smollm2-135m] [--out runs/bench_generalize]
     .venv/bin/python benchmarks/bench_generalize.py --model tiny-llama --n-train 4 --n-test 4 --n-score 4 --out /tmp/b
@@ -32,8 +32,9 @@ from taskneurons.report.curves import mean
 
 def config_from(args) -> GeneralizeConfig:
     return GeneralizeConfig(
-        model=args.model, device=args.device, dtype=args.dtype, data_dir=args.data_dir, groups=["a"],
-        proportions=args.proportions, n_score=args.n_score, n_eval=args.n_test, n_eval_generation=args.n_test_generation,
+        model=args.model, device=args.device, dtype=args.dtype, data_root=args.data_dir, groups=["a"],
+        proportions=args.proportions, selection={"n_score": args.n_score}, n_eval=args.n_test,
+        n_eval_generation=args.n_test_generation,
         batch_size=args.batch_size, max_length=args.max_length, max_new_tokens=args.max_new_tokens,
         training={"n_train": args.n_train, "lr": args.lr, "epochs": 1},
         full_training={"n_train": args.n_train, "lr": args.full_lr, "epochs": 1},
@@ -83,7 +84,7 @@ def report(results: dict, bins: int) -> list[tuple[str, bool | None, str]]:
         curve[p] = lines({**point["id"], **point["ood"]})
         rows.append([f"{p}%", *map(fmt, curve[p])])
     print_table("2. mean score after joint training through the union of the top-p% neurons (Figure 2 (a))",
-                ["p", "ID-CLS (amazon, qqp, mnli)", "OOD-CLS (sst2, paws, gptnli)", "OOD-GEN (tweetqa, commongen, xsum)"], rows)
+                ["p", "ID-CLS (amazon_yang, qqp, mnli_yang)", "OOD-CLS (sst2_yang, paws, gptnli)", "OOD-GEN (tweetqa, commongen, xsum)"], rows)
     per_task = [[t] + [fmt(({**results["sweep"]["a"][p]["id"], **results["sweep"]["a"][p]["ood"]})[t]) for p in ps]
                 + [fmt(zs.get(t))] for t in group["train"] + group["ood"]]
     print_table("   per task", ["task", *[f"{p}%" for p in ps], "zero-shot"], per_task)
@@ -168,7 +169,7 @@ def main():
     parser.add_argument("--lr", type=float, default=5e-4, help="neuron-only training")
     parser.add_argument("--full-lr", type=float, default=2e-5, help="full fine-tuning (similarity models)")
     parser.add_argument("--similarity-models", nargs="+", default=None,
-                        help="tasks to fully fine-tune one model on (default: amazon qqp mnli)")
+                        help="tasks to fully fine-tune one model on (default: amazon_yang qqp mnli_yang)")
     parser.add_argument("--no-similarity", action="store_true")
     parser.add_argument("--bins", type=int, default=6, help="layer bins in the similarity table")
     args = parser.parse_args()

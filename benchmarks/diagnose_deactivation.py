@@ -11,12 +11,10 @@ from pathlib import Path
 
 import yaml
 
-from taskneurons.evaluation import evaluate
+from taskneurons.experiments.identify import Identify, IdentifyConfig
+from taskneurons.experiments.kit import control_seed
 from taskneurons.io import write_json
-from taskneurons.models import load_model
-from taskneurons.models.weights import load_weights
 from taskneurons.neurons import NeuronSet, Scores, deactivate
-from taskneurons.tasks import load_task
 
 
 def restricted(neurons: NeuronSet, kinds: str) -> NeuronSet:
@@ -35,29 +33,27 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     run = Path(args.run)
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    lm = load_model(config["model"])
-    tag = "original" if config["original"] == "multitask" else "base"
-    if tag == "original":
-        load_weights(lm.model, run / "original" / "model.safetensors")
-    specs = {Path(t).name: t for t in config["tasks"]}
+    config = IdentifyConfig(**yaml.safe_load((run / "config.yaml").read_text()))
+    identify = Identify(config, run, progress=False)  # the run's own tasks and test examples
+    lm = identify.original_model()
+    tag = "original" if config.original == "multitask" else "base"
+    tasks = {t.name: t for t in identify.tasks}
     rows = []
     for name in args.tasks:
-        task = load_task(specs[name])
+        task = tasks[name]
         scores = Scores.load(run / "artifacts" / f"{tag}.{name}.scores")
 
         def score(neurons=None):
             if neurons is None:
-                return evaluate(lm, task, limit=config["n_eval"], max_length=config["max_length"],
-                                max_new_tokens=config["max_new_tokens"], progress=False).score
+                return identify.evaluate(lm, task)["score"]
             with deactivate(lm, neurons):
                 return score()
 
         original = score()
         for variant in args.variants:
             kinds, k = variant.split(":")
-            neurons = restricted(NeuronSet.from_scores(scores, float(k), config["scope"]), kinds)
-            randoms = [score(neurons.random_like(seed)) for seed in args.seeds]
+            neurons = restricted(config.selection.neurons(scores, float(k)), kinds)
+            randoms = [score(neurons.random_like(control_seed(config.seed, name, seed))) for seed in args.seeds]
             row = {"task": name, "kinds": kinds, "k": float(k), "original": original, "task_set": score(neurons),
                    "random_mean": statistics.mean(randoms), "random_runs": randoms}
             rows.append(row)

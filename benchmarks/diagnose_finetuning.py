@@ -14,13 +14,12 @@ from pathlib import Path
 
 import yaml
 
-from taskneurons.evaluation import evaluate
-from taskneurons.experiments.identify import train_split
+from taskneurons.experiments.identify import Identify, IdentifyConfig
+from taskneurons.experiments.kit import TrainingSpec, control_seed
 from taskneurons.io import write_json
 from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet, Scores
-from taskneurons.tasks import load_task
-from taskneurons.tuning import NeuronTuner, TrainConfig, train
+from taskneurons.tuning import NeuronTuner, train
 
 
 def main():
@@ -32,26 +31,25 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="random control sets")
     args = parser.parse_args()
     run = Path(args.run)
-    config = yaml.safe_load((run / "config.yaml").read_text())
-    lm = load_model(config["model"])
-    specs = {Path(t).name: t for t in config["tasks"]}
+    config = IdentifyConfig(**yaml.safe_load((run / "config.yaml").read_text()))
+    identify = Identify(config, run, progress=False)  # the run's own tasks, pools and test examples
+    lm = load_model(config.model)
+    tasks = {t.name: t for t in identify.tasks}
     out = run / "finetune_diagnosis.json"
     rows = json.loads(out.read_text()) if out.is_file() else []
     done = {(r["task"], r["k"], r["steps"], r["lr"]) for r in rows}
     for name in args.tasks:
-        task = load_task(specs[name])
+        task = tasks[name]
         scores = Scores.load(run / "artifacts" / f"base.{name}.scores")
 
         def score():
-            return evaluate(lm, task, limit=config["n_eval"], max_length=config["max_length"],
-                            max_new_tokens=config["max_new_tokens"], progress=False).score
+            return identify.evaluate(lm, task)["score"]
 
         def trained(neurons: NeuronSet, steps: int) -> float:
-            train_config = TrainConfig(lr=args.lr, max_steps=steps, batch_size=config["batch_size"],
-                                       max_length=config["max_length"], seed=config["seed"])
-            examples = task.split(train_split(task), steps * config["batch_size"])
+            spec = TrainingSpec(n_train=steps * config.batch_size, lr=args.lr, max_steps=steps)
+            examples = identify.plans[name].draw("train", spec.n_train)
             with NeuronTuner(lm, neurons) as tuner:  # unmerged on exit: the next arm starts from the base
-                train(lm, examples, tuner.parameters(), train_config, progress=False)
+                train(lm, examples, tuner.parameters(), spec.for_settings(config), progress=False)
                 return score()
 
         zero_shot = score()
@@ -59,8 +57,9 @@ def main():
             k, steps = float(variant.split(":")[0]), int(variant.split(":")[1])
             if (name, k, steps, args.lr) in done:
                 continue
-            neurons = NeuronSet.from_scores(scores, k, config["scope"])
-            randoms = [trained(neurons.random_like(seed), steps) for seed in args.seeds]
+            neurons = config.selection.neurons(scores, k)
+            randoms = [trained(neurons.random_like(control_seed(config.seed, name, seed, "train")), steps)
+                       for seed in args.seeds]
             row = {"task": name, "k": k, "steps": steps, "lr": args.lr, "zero_shot": zero_shot,
                    "train_task": trained(neurons, steps), "train_random": statistics.mean(randoms),
                    "random_runs": randoms}

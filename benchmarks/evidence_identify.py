@@ -36,7 +36,7 @@ def main():
                     print(f"{condition:20s} {kind:15s} {statistics.mean(ours):8.1f} {PAPER[kind][condition]:8.1f}")
     deact = results["deactivation"]["table"]
     held = [t for t in kinds if deact["Deactivate-Task"][t] < deact["Deactivate-Random"][t]]
-    print(f"\nDeactivate-Task below Deactivate-Random (mean of {len(results['config']['random_seeds'])} seeds) "
+    print(f"\nDeactivate-Task below Deactivate-Random (mean of {results['config']['random_controls']} draws per task) "
           f"on {len(held)} of {len(kinds)} tasks: {', '.join(held) or 'none'}")
     if "finetuning" in results:
         ft = results["finetuning"]["table"]

@@ -37,10 +37,13 @@ def cmd_models_list(args) -> None:
 
 
 def cmd_tasks_list(args) -> None:
-    from .tasks import list_demo_tasks
+    from .tasks import list_data_tasks, list_demo_tasks
+    from .tasks.registry import data_root
 
     print("demo tasks:", ", ".join(list_demo_tasks()))
-    print("also: any folder of ../shared/data, a .jsonl/.json/.csv/.parquet file, or hf:<dataset>")
+    print(f"tasks of the data root {data_root()} (set $TASKNEURONS_DATA or data_root):",
+          ", ".join(list_data_tasks()) or "none")
+    print("also: any folder, a .jsonl/.json/.csv/.parquet file, or hf:<dataset>")
 
 
 def cmd_tasks_show(args) -> None:
@@ -81,27 +84,27 @@ def cmd_identify(args) -> None:
     from .experiments.config import load_config
     from .experiments.identify import Identify, IdentifyConfig
 
-    overrides = list(args.set or [])
-    if args.model:
-        overrides.append(f"model={args.model}")
-    if args.tasks:
-        overrides.append(f"tasks=[{', '.join(args.tasks)}]")
-    Identify(load_config(IdentifyConfig, args.config, overrides), Path(args.out))()
+    values = {"model": args.model, "tasks": args.tasks}
+    Identify(load_config(IdentifyConfig, args.config, args.set, given(values)), Path(args.out))()
 
 
 def cmd_continual(args) -> None:
     from .experiments.config import load_config
     from .experiments.continual import Continual, ContinualConfig
 
-    Continual(load_config(ContinualConfig, args.config, list(args.set or [])), Path(args.out))()
+    Continual(load_config(ContinualConfig, args.config, args.set, given({"model": args.model})), Path(args.out))()
 
 
 def cmd_generalize(args) -> None:
     from .experiments.config import load_config
     from .experiments.generalize import Generalize, GeneralizeConfig
 
-    overrides = list(args.set or []) + ([f"model={args.model}"] if args.model else [])
-    Generalize(load_config(GeneralizeConfig, args.config, overrides), Path(args.out))()
+    Generalize(load_config(GeneralizeConfig, args.config, args.set, given({"model": args.model})), Path(args.out))()
+
+
+def given(values: dict) -> dict:
+    """The command-line options the user gave (they override the config file and --set)."""
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def cmd_demo(args) -> None:
@@ -137,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     ident = sub.add_parser("identify", help="find task-specific neurons; deactivation and fine-tuning evidence")
     ident.add_argument("--config", default=None, help="YAML file of options (see IdentifyConfig)")
-    ident.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
+    ident.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override one option (repeatable; nested ones by dots: selection.k=2)")
     ident.add_argument("--model", default=None)
     ident.add_argument("--tasks", nargs="+", default=None)
     ident.add_argument("--out", default="runs/identify", help="run folder (rerun the same command to resume)")
@@ -146,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     cont = sub.add_parser("continual", help="continual learning: NCFT, W-NCFT and the baselines on task sequences")
     cont.add_argument("--config", default=None, help="YAML file of options (see ContinualConfig)")
     cont.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
+    cont.add_argument("--model", default=None)
     cont.add_argument("--out", default="runs/continual", help="run folder (rerun the same command to resume)")
     cont.set_defaults(func=cmd_continual)
 

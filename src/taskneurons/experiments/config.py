@@ -10,8 +10,9 @@ from ..errors import TaskNeuronsError
 from ..registry import suggest
 
 
-def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None):
-    """``cls`` built from the YAML file (if any) and ``key=value`` overrides (values parsed as YAML)."""
+def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None, values_given: dict | None = None):
+    """``cls`` built from the YAML file (if any), ``key=value`` overrides (values parsed as YAML; ``a.b=v`` sets
+    field b of the nested option a) and ``values_given`` (already parsed, e.g. the command line's --tasks)."""
     values: dict = {}
     if path:
         path = Path(path)
@@ -38,6 +39,7 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
             if not isinstance(target, dict):
                 raise TaskNeuronsError(f"override {item!r}: option {part!r} is not a mapping")
         target[leaf] = value
+    values.update(values_given or {})
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:

@@ -23,7 +23,6 @@ from ..registry import suggest
 from .base import Task
 from .demo import DEMO_TASKS
 from .formats import FORMATS, detect_format, get_reader
-from .formats.generic import SUFFIXES
 
 DEFAULT_DATA_ROOT = "../shared/data"
 _CACHE: dict = {}

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...report.console import print_table
-from ...report.io import write_json, write_text
+from ...io import write_json, write_text
 from ...report.plots import heatmap
 from ..run import Run
 from .metrics import mean_std

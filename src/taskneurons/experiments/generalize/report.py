@@ -262,7 +262,7 @@ def summary(results: dict) -> str:
                         markdown_table(*paper)]
     if "similarity" in results:
         sim = results["similarity"]
-        out += [f"\n## Parameter similarity (Figure 3) and correlation (Table 4)\n",
+        out += ["\n## Parameter similarity (Figure 3) and correlation (Table 4)\n",
                 f"Similarity: {sim['variant']} (pairing {sim['pairing']}), neurons scored on the {sim['neurons']} "
                 f"model, top {c['selection']['k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
                 markdown_table(*correlation_rows(results)),
