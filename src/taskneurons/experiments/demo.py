@@ -8,12 +8,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from ..evaluation import evaluate
 from ..models import load_model
 from ..report.console import console, print_table
 from ..io import write_json
 from ..tasks import list_demo_tasks, load_task
 from .identify import Identify, IdentifyConfig
+from .kit import ExamplePlan, Settings, evaluate_plan
 
 EVAL_MAX_LENGTH = 128
 IDENTIFY_TASKS = ["rotten_tomatoes", "tweet_sentiment", "bbc_news"]
@@ -30,11 +30,15 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
                       + (f", labels {list(t.labels)}" if t.labels else ""))
 
     console.rule("1. zero-shot evaluation")
-    zero_shot = [evaluate(lm, t, split="test", limit=limit if t.kind == "classification" else limit // 3,
-                          max_length=EVAL_MAX_LENGTH, max_new_tokens=24) for t in tasks]
-    print_table("zero-shot, test split", ["task", "metric", "score", "n", "method", "seconds"],
-                [[r.task, r.metric, f"{r.score:.1f}", r.n, r.method, f"{r.seconds:.1f}"] for r in zero_shot])
-    results = {"model": model, "zero_shot": [r.to_dict(with_predictions=False) for r in zero_shot]}
+    settings = Settings(model=model, device=device, dtype=dtype, max_length=EVAL_MAX_LENGTH, max_new_tokens=24)
+    zero_shot = {}
+    for t in tasks:  # the test examples the experiments below evaluate (kit.examples: seeded, stratified)
+        plan = ExamplePlan.make(t, limit if t.kind == "classification" else max(1, limit // 3), 0, settings.seed)
+        zero_shot[t.name] = {"metric": t.metric, **evaluate_plan(lm, plan, settings)}
+    print_table("zero-shot, test split", ["task", "metric", "score", "n"],
+                [[name, r["metric"], f"{r['score']:.1f}", r["n"]] for name, r in zero_shot.items()])
+    results = {"model": model, "zero_shot": {name: {k: v for k, v in r.items() if k != "outcomes"}
+                                             for name, r in zero_shot.items()}}
     del lm
 
     console.rule("2. task-specific neurons: identify, then deactivate them against random controls")

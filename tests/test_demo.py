@@ -1,0 +1,10 @@
+"""The demo end to end on a tiny model: every part runs, and its parts evaluate the same test examples."""
+from taskneurons.experiments.demo import run_demo
+
+
+def test_the_demo_runs_and_its_zero_shot_scores_are_identifys_original(tmp_path):
+    results = run_demo("tiny-llama", tmp_path, limit=4)
+    original = results["identify"]["deactivation"]["table"]["Original"]
+    for name, score in original.items():  # the base model on the same seeded, stratified test examples
+        assert results["zero_shot"][name]["score"] == score and results["zero_shot"][name]["n"] == 4
+    assert {"identify", "generalize", "continual"} <= set(results) and (tmp_path / "results.json").is_file()
