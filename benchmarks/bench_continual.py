@@ -10,15 +10,15 @@ readings of Eq. 12 (``--wncft-readings``); its training is NCFT's, which the scr
     .venv/bin/python benchmarks/bench_continual.py [--model smollm2-135m] [--orders 1] [--n-train 500]
         [--n-test 200] [--methods ncft seqft ...] [--out runs/bench_continual] [--set key=value ...]
 
-A quick check of the script itself: ``--model tiny-llama --n-train 4 --n-test 4 --set max_steps=1``.
+A quick check of the script itself: ``--model tiny-llama --n-train 4 --n-test 4 --set training.max_steps=1``.
 """
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-import yaml
 
+from taskneurons.experiments.config import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.config import ALL_METHODS
 from taskneurons.experiments.continual.report import fmt, fmt_mean_std, markdown_table
@@ -98,9 +98,8 @@ def main() -> None:
                    methods=methods,
                    device=args.device, dtype=args.dtype, max_length=256, data_root="../shared/data",
                    method_options={"wncft": {"n_vector": 200}})
-    for item in args.set:
-        key, _, value = item.partition("=")
-        options[key.strip()] = yaml.safe_load(value)
+    for item in args.set:  # e.g. training.max_steps=1 (a nested option by dots)
+        apply_override(options, item)
     results = Continual(ContinualConfig(**options), Path(args.out))()
 
     header, rows = table(results, args.orders)

@@ -141,7 +141,8 @@ def test_built_in_groups_map_the_paper_tasks_to_the_shared_data(tmp_path):
     (dict(data_root="/nonexistent"), "unknown task 'amazon_yang'.*tasks of the data root /nonexistent: none"),
     (dict(ablation_rate="dice"), "option ablation_rate='dice' is not one of"),
     (dict(training={"n_train": 4, "learning_rate": 1}), "option training has no field 'learning_rate'"),
-    (dict(similarity_models=["nosuch"]), "option similarity_models: 'nosuch' is not a task of the groups"),
+    (dict(similarity_models=["nosuch"]), "unknown task 'nosuch'"),
+    (dict(similarity_layers=3), "option similarity_layers=3 is not a list of layer numbers"),
 ])
 def test_bad_options_are_one_line_errors(tmp_path, changes, match):
     with pytest.raises(TaskNeuronsError, match=match) as e:

@@ -17,6 +17,7 @@ def test_allocation_by_hand():
     assert allocate({"a": 98, "b": 1, "c": 1}, 3) == {"a": 1, "b": 1, "c": 1}  # every class once n >= classes
     assert allocate({"a": 98, "b": 1, "c": 1}, 10) == {"a": 8, "b": 1, "c": 1}
     assert allocate({"a": 3, "b": 1}, 9) == {"a": 3, "b": 1}  # never more than a class has
+    assert allocate({"A": 9, "B": 28, "C": 33}, 7) == {"A": 1, "B": 3, "C": 3}  # the raised class gets no more
 
 
 def test_a_label_sorted_file_gives_stratified_subsets_with_every_class():
@@ -94,3 +95,23 @@ def test_a_training_spec_takes_sizes_and_seed_from_the_settings():
     spec = TrainingSpec(n_train=4, lr=1e-3, options={"weight_decay": 0.1})
     config = spec.for_settings(Settings(model="tiny-llama", batch_size=3, max_length=40, seed=7))
     assert (config.lr, config.batch_size, config.max_length, config.seed, config.weight_decay) == (1e-3, 3, 40, 7, 0.1)
+
+
+def test_yaml_reads_exponent_numbers_as_numbers(tmp_path):
+    from taskneurons.experiments.config import load_config
+    from taskneurons.experiments.identify import IdentifyConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text("model: tiny-llama\nneuron_training: {n_train: 4, lr: 5e-4}\n")
+    assert load_config(IdentifyConfig, path, ["multitask.lr=1e-3"]).neuron_training.lr == 5e-4
+    path.write_bytes(b"model: \xff\n")
+    with pytest.raises(TaskNeuronsError, match="not a UTF-8 text file"):
+        load_config(IdentifyConfig, path)
+
+
+def test_the_data_root_comes_from_the_environment_when_not_set(tmp_path, monkeypatch):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "test.jsonl").write_text('{"input": "a", "output": "b"}\n')
+    monkeypatch.setenv("TASKNEURONS_DATA", str(tmp_path))
+    assert Settings(model="tiny-llama").data_root is None
+    assert load_task("mine").source.startswith(str(tmp_path))

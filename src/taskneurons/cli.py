@@ -63,14 +63,25 @@ def cmd_tasks_show(args) -> None:
 
 def cmd_eval(args) -> None:
     from .evaluation import evaluate
+    from .experiments.kit.examples import sample
+    from .experiments.kit.seeds import derive_seed
     from .models import load_model
     from .report.console import print_table
     from .tasks import load_task
 
-    tasks = [load_task(t) for t in args.task]
+    if args.limit is not None and args.limit < 1:
+        raise TaskNeuronsError(f"--limit {args.limit}: give a number of examples >= 1 (or leave it out for all)")
+    tasks = [load_task(t, data_root=args.data_root) for t in args.task]
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
-    results = [evaluate(lm, t, split=args.split, limit=args.limit, method=args.method, batch_size=args.batch_size)
-               for t in tasks]
+    results = []
+    for t in tasks:
+        examples = t.split(args.split)
+        if args.limit is not None:  # the experiments' rule: a seeded (stratified) sample, the same at the same seed
+            chosen = sample(examples, list(range(len(examples))), args.limit, derive_seed(args.seed, t.name, "eval"),
+                            t.kind == "classification")
+            examples = [examples[i] for i in sorted(chosen)]
+        results.append(evaluate(lm, t, split=args.split, examples=examples, method=args.method,
+                                batch_size=args.batch_size))
     print_table(f"{args.model} ({args.split})", ["task", "metric", "score", "n", "method", "seconds"],
                 [[r.task, r.metric, f"{r.score:.1f}", r.n, r.method, f"{r.seconds:.1f}"] for r in results])
     if args.out:
@@ -131,7 +142,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(ev)
     ev.add_argument("--task", required=True, action="append", help="task name, folder or file (repeatable)")
     ev.add_argument("--split", default="test")
-    ev.add_argument("--limit", type=int, default=None, help="first N examples of the split")
+    ev.add_argument("--limit", type=int, default=None,
+                    help="N examples of the split: a seeded, stratified sample (the experiments' test examples)")
+    ev.add_argument("--seed", type=int, default=0, help="the sample's seed (an experiment's seed option)")
+    ev.add_argument("--data-root", default=None, help="where built-in task names are folders")
     ev.add_argument("--method", default="rank", choices=["rank", "generate"],
                     help="classification: rank labels by log-likelihood (fast) or generate + exact match (paper)")
     ev.add_argument("--batch-size", type=int, default=8)

@@ -28,7 +28,7 @@ from ..report.markdown import markdown_table
 from ..report.plots import grouped_bars, heatmap
 from ..tasks import Task, load_task
 from ..tuning import NeuronTuner, train
-from .kit import ExamplePlan, Selection, Settings, TrainingSpec, checks, control_seed, evaluate_plan, nested
+from .kit import Selection, Settings, TrainingSpec, checks, control_seed, evaluate_plan, make_plans, nested
 from .run import Run
 
 ORIGINALS = ("base", "multitask")
@@ -62,8 +62,7 @@ class IdentifyConfig(Settings):
         checks.choice("deactivation_mode", self.deactivation_mode, MODES)
         checks.choice("original", self.original, ORIGINALS)
         for name in ("deactivate_matrix", "finetune", "finetune_matrix"):
-            if not isinstance(getattr(self, name), bool):
-                raise TaskNeuronsError(f"option {name}={getattr(self, name)!r} is not true or false")
+            checks.boolean(name, getattr(self, name))
 
     def draws(self) -> list[tuple[str, int]]:
         """(role, n) of every draw from each task's pool: scoring, and the trainings this config runs."""
@@ -80,11 +79,7 @@ class Identify:
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
-        pool = max(n for _, n in config.draws())
-        self.plans = {t.name: ExamplePlan.make(t, config.n_eval, pool, config.seed) for t in self.tasks}
-        for plan in self.plans.values():  # drawn now, so results.json lists them on a resumed run too
-            for role, n in config.draws():
-                plan.draw(role, n)
+        self.plans = make_plans(self.tasks, config.seed, lambda t: config.n_eval, lambda t: config.draws())
         self.run = Run(out, asdict(config))  # only now: every value above was valid
 
     # --- building blocks -------------------------------------------------------------------------------

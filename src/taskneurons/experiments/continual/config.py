@@ -33,12 +33,14 @@ class ContinualConfig(Settings):
 
     def __post_init__(self):
         super().__post_init__()
+        if isinstance(self.training, dict) and "lr" in self.training:
+            raise TaskNeuronsError("option training.lr is not used here: each method has its own lr "
+                                   "(method_options: {seqft: {lr: 1.0e-4}})")
         self.training = nested(TrainingSpec, self.training, "training")
         checks.integer("n_eval", self.n_eval)
         checks.integer("eval_batch_size", self.eval_batch_size, optional=True)
         checks.choice("keep_states", self.keep_states, KEEP_STATES)
-        if not isinstance(self.evaluate_unseen, bool):
-            raise TaskNeuronsError(f"option evaluate_unseen={self.evaluate_unseen!r} is not true or false")
+        checks.boolean("evaluate_unseen", self.evaluate_unseen)
         if not isinstance(self.methods, list) or not self.methods:
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)

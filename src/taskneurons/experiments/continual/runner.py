@@ -25,11 +25,11 @@ from ...errors import TaskNeuronsError
 from ...models import LoadedModel, load_model
 from ...report.console import console
 from ...tasks import Task
-from ..kit import ExamplePlan, evaluate_plan
+from ..kit import evaluate_plan, make_plans
 from ..run import Run
 from . import metrics, report
 from .config import ContinualConfig
-from .methods import Context, Method, MethodSpec, get_method, method_specs
+from .methods import Context, Method, MethodSpec, draws, get_method, method_specs
 from .methods.base import make_options
 from .orders import TaskSequence, resolve_orders
 from .state import replace_folder, weights_digest
@@ -48,10 +48,8 @@ class Continual:
         self.specs: list[MethodSpec] = method_specs(config.methods, config.method_options)
         self.reference = self._reference_spec()
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
-        pool = max([config.training.n_train] + [s.options.selection.n_score for s in self.specs
-                                                 if hasattr(s.options, "selection")])
-        self.plans = {t.name: ExamplePlan.make(t, config.n_eval, pool, config.seed)
-                      for tasks in self.tasks.values() for t in tasks}
+        tasks = [t for sequence in self.tasks.values() for t in sequence]
+        self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs))
         self.run = Run(Path(out), asdict(config))
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from ...analysis import overlap_controlled_set, proportion_counts, share, union
 from ...errors import TaskNeuronsError
-from ...report.curves import mean
 from ..kit import control_seed
-from .groups import KIND_OF, SHORT, pct
+from .groups import KIND_OF, SHORT, mean, pct
 from .lab import Lab
 from .sweep import sweep_point
 

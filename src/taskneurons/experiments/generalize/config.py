@@ -69,8 +69,12 @@ class GeneralizeConfig(Settings):
         checks.integer("n_eval_generation", self.n_eval_generation, optional=True)
         checks.number("confidence", self.confidence, 0, 1)
         for name in PARTS:
-            if not isinstance(getattr(self, name), bool):
-                raise TaskNeuronsError(f"option {name}={getattr(self, name)!r} is not true or false")
+            checks.boolean(name, getattr(self, name))
+        if self.similarity_layers is not None and not (
+                isinstance(self.similarity_layers, list)
+                and all(isinstance(i, int) and not isinstance(i, bool) and i >= 0 for i in self.similarity_layers)):
+            raise TaskNeuronsError(f"option similarity_layers={self.similarity_layers!r} is not a list of layer "
+                                   f"numbers (0, 1, ...) or null")
         checks.choice("ablation_total", self.ablation_total, TOTALS)
         checks.choice("ablation_rate", self.ablation_rate, RATE_DEFINITIONS)
         checks.choice("ablation_pool", self.ablation_pool, POOLS)

@@ -24,6 +24,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
+from ...errors import TaskNeuronsError
 from ...io import write_json, write_text
 from ...report.console import console
 from .ablation import ablation
@@ -45,10 +46,14 @@ class Generalize:
 
     def __call__(self) -> dict:
         c, lab = self.config, self.lab
+        bad = [i for i in c.similarity_layers or [] if i >= lab.base.ffn.n_layers] if c.similarity else []
+        if bad:  # before any part runs
+            raise TaskNeuronsError(f"option similarity_layers: {bad} are not layers of the model "
+                                   f"(0..{lab.base.ffn.n_layers - 1})")
         results = {"config": asdict(c), "tasks": {key: lab.describe_task(key) for key in lab.tasks},
                    "groups": {g.name: {"train": list(g.train), "ood": list(g.ood), "train_kind": lab.train_kind(g),
                                        "stands_for": g.paper, "notes": list(g.notes)} for g in lab.groups},
-                   "examples": {key: plan.to_dict() for key, plan in lab.plans.items()}}
+                   "examples": {key: plan.to_dict() for key, plan in lab.plans.items()}}  # every draw: made up front
         console.rule("overlap of task-specific neurons (Table 8)")
         results["overlap"] = overlap(lab)
         show_overlap(results)

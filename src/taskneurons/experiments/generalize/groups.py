@@ -83,6 +83,13 @@ POOLS = ("complement", "train_union")
 SIMILARITY_NEURONS = ("base", "finetuned")
 
 
+def mean(values) -> float:
+    """Mean of the finite values of a list or a mapping (NaN when there are none)."""
+    values = list(values.values()) if isinstance(values, dict) else list(values)
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else float("nan")
+
+
 def pct(p: float) -> str:
     return f"{p:g}"
 

@@ -12,7 +12,7 @@ from ...models import LoadedModel, load_model
 from ...neurons import NeuronSet, Scores
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
-from ..kit import ExamplePlan, evaluate_plan
+from ..kit import evaluate_plan, make_plans
 from ..run import Run
 from .config import GeneralizeConfig
 from .groups import GROUPS, KIND_OF, PAPER_TASKS, SHORT, Group
@@ -27,25 +27,32 @@ class Lab:
         names = [g.name for g in self.groups]
         if len(set(names)) != len(names):
             raise TaskNeuronsError(f"option groups: group names must differ, got {names}")
-        for name in ("similarity_models", "similarity_tests"):
-            for t in getattr(config, name) or []:
-                if str(t) not in self.tasks:
-                    raise TaskNeuronsError(f"option {name}: {t!r} is not a task of the groups ({', '.join(self.tasks)})")
+        self.similarity_models = [self._load(str(t)) for t in config.similarity_models or []]
+        self.similarity_tests = [self._load(str(t)) for t in config.similarity_tests or []]
         self._check_ablation_pairs()
-        trained = {t for g in self.groups for t in g.train}
-        pool = {True: max(config.selection.n_score, config.training.n_train, config.full_training.n_train),
-                False: config.selection.n_score}
-        self.plans = {key: ExamplePlan.make(task, config.n_eval_of(task.kind), pool[key in trained], config.seed)
-                      for key, task in self.tasks.items()}
-        for key, plan in self.plans.items():  # drawn now, so that results.json lists them on a resumed run too
-            plan.draw("score", config.selection.n_score)
-            if key in trained:
-                plan.draw("train", config.training.n_train)
-                plan.draw("train", config.full_training.n_train)
+        self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
         self.run = Run(out, asdict(config))  # only now: every value above was valid
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}
         self._sets: dict[tuple[str, float], NeuronSet] = {}
+
+    def draws(self, task: Task) -> list[tuple[str, int]]:
+        """What the enabled parts draw from the task's pool: its scored examples, and training examples for the
+        neuron-only trainings (a group's training task) and the fully fine-tuned model (a similarity model)."""
+        c, key = self.config, task.name
+        draws = [("score", c.selection.n_score)]
+        if (c.sweep or c.single_task or c.ablation) and any(key in g.train for g in self.groups):
+            draws.append(("train", c.training.n_train))
+        if c.similarity and key in self.model_tasks():
+            draws.append(("train", c.full_training.n_train))
+        return draws
+
+    def model_tasks(self) -> list[str]:
+        """The tasks one model each is fully fine-tuned on for the similarity part."""
+        return self.similarity_models or list(dict.fromkeys(t for g in self.groups for t in g.train))
+
+    def test_tasks(self) -> list[str]:
+        return self.similarity_tests or list(dict.fromkeys(t for g in self.groups for t in g.ood))
 
     # --- configuration ------------------------------------------------------------------------------------
     def _group(self, spec) -> Group:

@@ -74,13 +74,8 @@ def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
 
 def similarity(lab: Lab) -> dict:
     c = lab.config
-    models = c.similarity_models or list(dict.fromkeys(t for g in lab.groups for t in g.train))
-    tests_all = c.similarity_tests or list(dict.fromkeys(t for g in lab.groups for t in g.ood))
+    models, tests_all = lab.model_tasks(), lab.test_tasks()
     variant = f"{c.similarity_matrices}/{c.similarity_vector}"
-    n_layers = lab.scores(models[0]).n_layers
-    bad = [i for i in c.similarity_layers or [] if not (isinstance(i, int) and 0 <= i < n_layers)]
-    if bad:
-        raise TaskNeuronsError(f"option similarity_layers: {bad} are not layers of the model (0..{n_layers - 1})")
     per_model = {}
     for m in models:
         tests = [t for t in tests_all if t != m]  # a model's own training data is not an OOD test

@@ -2,11 +2,11 @@
 training specs, seeds for samples and random controls, and evaluation with per-example outcomes."""
 from .checks import nested
 from .evaluation import evaluate_plan
-from .examples import ExamplePlan
+from .examples import ExamplePlan, make_plans
 from .seeds import control_seed, derive_seed
 from .selection import Selection
 from .settings import Settings
 from .training import TrainingSpec
 
 __all__ = ["ExamplePlan", "Selection", "Settings", "TrainingSpec", "control_seed", "derive_seed", "evaluate_plan",
-           "nested"]
+           "make_plans", "nested"]

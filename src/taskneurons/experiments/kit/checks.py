@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 
 from ...errors import TaskNeuronsError
 from ...registry import suggest
@@ -59,3 +61,40 @@ def nested(cls, value, name: str):
         message = str(e)
         raise TaskNeuronsError(message.replace("option ", f"option {name}.", 1) if message.startswith("option ")
                                else f"option {name}: {message}") from None
+
+
+def boolean(name: str, value) -> None:
+    if not isinstance(value, bool):
+        raise TaskNeuronsError(f"option {name}={value!r} is not true or false")
+
+
+SCALARS = {int: "an integer", float: "a number", bool: "true or false", str: "a string", dict: "a mapping",
+           list: "a list"}
+
+
+def _accepts(hint, value) -> bool:
+    if hint is typing.Any or (dataclasses.is_dataclass(hint) and isinstance(hint, type)):
+        return True  # nested options are checked by their own class
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_accepts(h, value) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    base = origin or hint
+    if base is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if base is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, base) if isinstance(base, type) else True
+
+
+def field_types(cls, values: dict) -> None:
+    """Each of ``values`` has the type its field of dataclass ``cls`` declares (a one-line error naming it)."""
+    hints = typing.get_type_hints(cls)
+    for name, value in values.items():
+        hint = hints.get(name, typing.Any)
+        if not _accepts(hint, value):
+            union = typing.get_origin(hint) in (typing.Union, types.UnionType)
+            names = ["null" if h is type(None) else SCALARS.get(typing.get_origin(h) or h, getattr(h, "__name__", str(h)))
+                     for h in (typing.get_args(hint) if union else (hint,))]
+            raise TaskNeuronsError(f"option {name}={value!r} is not {' or '.join(names)}")

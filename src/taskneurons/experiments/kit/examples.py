@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...errors import TaskNeuronsError
@@ -39,11 +40,9 @@ def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
     if n >= len(sizes):
         for c in sizes:
             counts[c] = max(counts[c], 1)
-    order = sorted(sizes, key=lambda c: (-(exact[c] - int(exact[c])), c))
-    while sum(counts.values()) < n:  # hand out the remainders, largest first
-        for c in order:
-            if sum(counts.values()) < n and counts[c] < sizes[c]:
-                counts[c] += 1
+    while sum(counts.values()) < n:  # hand out the rest, to the class furthest below its share first
+        c = max((c for c in sizes if counts[c] < sizes[c]), key=lambda c: (exact[c] - counts[c], -sorted(sizes).index(c)))
+        counts[c] += 1
     while sum(counts.values()) > n:  # the minimum of one each overshot: take from the largest classes
         c = max((c for c in counts if counts[c] > 1), key=lambda c: (counts[c] - exact[c], counts[c], c))
         counts[c] -= 1
@@ -103,11 +102,7 @@ class ExamplePlan:
                 + (" (a single-split task is partitioned, never reused)" if pool_split == eval_split else ""))
         evaluated = sample(examples, list(range(len(examples))), n_eval, derive_seed(seed, task.name, "eval"), stratify)
         prompts = {examples[i].prompt for i in evaluated}
-        if pool_split == eval_split:
-            taken = set(evaluated)
-            pool = [i for i in range(len(examples)) if i not in taken and examples[i].prompt not in prompts]
-        else:
-            pool = [i for i, ex in enumerate(task.splits[pool_split]) if ex.prompt not in prompts]
+        pool = [i for i, ex in enumerate(task.splits[pool_split]) if ex.prompt not in prompts]
         if len(pool) < n_pool:
             raise TaskNeuronsError(f"task {task.name!r} is too small: {len(pool)} examples of its {pool_split!r} split "
                                    f"are not test examples, the run asks for {n_pool} to score and train on")
@@ -116,8 +111,10 @@ class ExamplePlan:
     def evaluated(self) -> list[Example]:
         return [self.task.splits[self.eval.split][i] for i in self.eval.indices]
 
-    def draw(self, role: str, n: int) -> list[Example]:
-        """``n`` pool examples for ``role`` ("score", "train"...): seeded by (run seed, task, role), recorded."""
+    def draw(self, role: str, n: int, at_most: bool = False) -> list[Example]:
+        """``n`` pool examples for ``role`` ("score", "train"...): seeded by (run seed, task, role), recorded.
+        ``at_most``: the whole pool when it has fewer (else that is an error)."""
+        n = min(n, len(self.pool.indices)) if at_most else n
         if n > len(self.pool.indices):
             raise TaskNeuronsError(f"task {self.task.name!r}: {n} {role} examples asked for, its pool has "
                                    f"{len(self.pool.indices)} (the {self.pool.split!r} split without test examples)")
@@ -133,3 +130,25 @@ class ExamplePlan:
         return {"eval": {"split": self.eval.split, "indices": self.eval.indices},
                 "pool": {"split": self.pool.split, "size": len(self.pool.indices)},
                 **{key: {"split": d.split, "indices": d.indices} for key, d in self.draws.items()}}
+
+
+Draws = list[tuple]  # (role, n) or (role, n, at_most)
+
+
+def make_plans(tasks: list[Task], seed: int, n_eval: Callable[[Task], int], draws: Callable[[Task], Draws]
+               ) -> dict[str, ExamplePlan]:
+    """One plan per task (by name), its pool large enough for the run's draws, which are made now: so a bad size
+    fails before the run folder exists, and results.json lists every draw on a resumed run too."""
+    plans: dict[str, ExamplePlan] = {}
+    for task in tasks:
+        if task.name in plans:
+            if plans[task.name].task is not task:
+                raise TaskNeuronsError(f"two different tasks are named {task.name!r} ({plans[task.name].task.source} "
+                                       f"and {task.source}); rename one")
+            continue
+        wanted = draws(task)
+        pool = max([d[1] for d in wanted if not (len(d) > 2 and d[2])], default=0)
+        plan = plans[task.name] = ExamplePlan.make(task, n_eval(task), pool, seed)
+        for draw in wanted:
+            plan.draw(*draw)
+    return plans

@@ -12,7 +12,6 @@ from ...errors import TaskNeuronsError
 from ...evaluation.evaluate import CLASSIFICATION_METHODS
 from ...models.loading import DEFAULT_MODEL, DTYPES
 from ...models.spec import check_model_spec
-from ...tasks.registry import DEFAULT_DATA_ROOT
 from . import checks
 
 DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
@@ -28,7 +27,7 @@ class Settings:
     max_new_tokens: int = 32  # greedy generation of generation tasks (classification: the longest label)
     eval_method: str = "rank"  # classification: "rank" (label likelihood) | "generate" (greedy + exact match)
     seed: int = 0  # every sample and random control derives its seed from this one
-    data_root: str = DEFAULT_DATA_ROOT  # where bare task names (agnews, mnli_yang...) are folders
+    data_root: str | None = None  # where built-in task names are folders (null: $TASKNEURONS_DATA, else ../shared/data)
 
     def __post_init__(self):
         if not isinstance(self.model, str) or not self.model:
@@ -40,6 +39,6 @@ class Settings:
         for name in ("batch_size", "max_length", "max_new_tokens"):
             checks.integer(name, getattr(self, name))
         checks.integer("seed", self.seed, minimum=0)
-        if not isinstance(self.data_root, str):
-            raise TaskNeuronsError(f"option data_root={self.data_root!r} is not a folder path")
+        if self.data_root is not None and not isinstance(self.data_root, str):
+            raise TaskNeuronsError(f"option data_root={self.data_root!r} is not a folder path (or null)")
         check_model_spec(self.model, self.device)

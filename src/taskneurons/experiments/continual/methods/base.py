@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
@@ -23,7 +24,7 @@ from ....models import LoadedModel
 from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
-from ...kit import ExamplePlan
+from ...kit import ExamplePlan, checks, make_plans
 
 
 @dataclass
@@ -32,6 +33,9 @@ class MethodOptions:
 
     lr: float = 2e-5
     train: dict = field(default_factory=dict)  # TrainConfig fields for this method only (e.g. {epochs: 2})
+
+    def __post_init__(self):
+        checks.number("lr", self.lr, 0, math.inf, low_open=False)
 
 
 @dataclass
@@ -43,22 +47,27 @@ class Context:
     progress: bool = True
     plans: dict = field(default_factory=dict)  # task name -> kit.ExamplePlan (its pool is disjoint from its tests)
 
-    def plan(self, task: Task):
+    def plan(self, task: Task) -> ExamplePlan:
         if task.name not in self.plans:  # a method used on its own, outside the runner
-            self.plans[task.name] = ExamplePlan.make(task, self.config.n_eval, self.config.training.n_train,
-                                                     self.config.seed)
+            self.plans.update(make_plans([task], self.config.seed, lambda t: self.config.n_eval,
+                                         lambda t: [("train", self.config.training.n_train)]))
         return self.plans[task.name]
 
     def train_examples(self, task: Task) -> list[Example]:
         return self.plan(task).draw("train", self.config.training.n_train)
 
-    def draw(self, task: Task, role: str, n: int) -> list[Example]:
-        """``n`` examples of the task's pool for ``role`` (at most the whole pool)."""
-        plan = self.plan(task)
-        return plan.draw(role, min(n, len(plan.pool.indices)))
+    def draw(self, task: Task, role: str, n: int, at_most: bool = False) -> list[Example]:
+        """``n`` examples of the task's pool for ``role`` (see ``ExamplePlan.draw``)."""
+        return self.plan(task).draw(role, n, at_most)
 
     def train_config(self, options: MethodOptions) -> TrainConfig:
         return self.config.train_config(options.lr, options.train)
+
+
+def draws(config, specs: list[MethodSpec]) -> list[tuple]:
+    """What a run draws from every task's pool: the training examples, and what the methods add (their
+    ``draws(options)``: NCFT's scored examples, W-NCFT's task-vector prompts)."""
+    return [("train", config.training.n_train)] + [d for spec in specs for d in spec.cls.draws(spec.options)]
 
 
 def train_info(result: TrainResult, trainable: int) -> dict:
@@ -81,6 +90,11 @@ class Method:
     def __init__(self, options: MethodOptions, ctx: Context):
         self.options, self.ctx = options, ctx
         self.tasks: list[Task] = []
+
+    @classmethod
+    def draws(cls, options: MethodOptions) -> list[tuple]:
+        """What the method draws from each task's pool besides the training examples: (role, n[, at_most])."""
+        return []
 
     def setup(self, lm: LoadedModel, tasks: list[Task]) -> None:
         """Once per sequence, on the base model, before any stage (and before ``restore``)."""
@@ -120,14 +134,18 @@ def make_options(cls: type[Method], values: dict) -> MethodOptions:
         raise TaskNeuronsError(f"method {cls.name!r} has no option {unknown[0]!r}{suggest(unknown[0], known)}; "
                                f"its options: {', '.join(known)}")
     try:
+        checks.field_types(cls.Options, values)  # types first: the options' own checks compare values
         options = cls.Options(**values)
     except TaskNeuronsError as e:
         raise TaskNeuronsError(f"method {cls.name!r}: {e}") from None
     fields = {f.name for f in dataclasses.fields(TrainConfig)} - SHARED_TRAINING
-    if not isinstance(options.train, dict) or set(options.train) - fields:
-        bad = sorted(set(options.train) - fields) if isinstance(options.train, dict) else options.train
-        raise TaskNeuronsError(f"method {cls.name!r}: train option(s) {bad} cannot be set per method; allowed: "
-                               f"{sorted(fields)} (lr is the method's own option)")
+    if set(options.train) - fields:
+        raise TaskNeuronsError(f"method {cls.name!r}: train option(s) {sorted(set(options.train) - fields)} cannot be "
+                               f"set per method; allowed: {sorted(fields)} (lr is the method's own option)")
+    try:  # the values, too, before any run folder exists
+        TrainConfig(lr=options.lr, **options.train)
+    except (TaskNeuronsError, TypeError) as e:
+        raise TaskNeuronsError(f"method {cls.name!r}: train {options.train}: {e}") from None
     return options
 
 
@@ -147,8 +165,10 @@ def method_specs(entries: list, shared_options: dict | None = None) -> list[Meth
     """Entries are names ("ncft") or dicts {method: name, label: ..., <option>: value}; ``shared_options``
     maps a method name to options for each of its entries (an entry's own options win)."""
     shared_options = shared_options or {}
-    for name in shared_options:
-        get_method(name)
+    for name, values in shared_options.items():  # checked even for a method no entry uses
+        if not isinstance(values, dict):
+            raise TaskNeuronsError(f"option method_options.{name}={values!r} is not a mapping of option: value")
+        make_options(get_method(name), values)
     specs = []
     for entry in entries:
         if isinstance(entry, str):

@@ -33,6 +33,7 @@ class EWCOptions(MethodOptions):
     normalize: bool = True  # divide F by its mean before applying lam
 
     def __post_init__(self):
+        super().__post_init__()
         if self.lam < 0 or self.n_fisher < 1 or not 0 <= self.gamma <= 1:
             raise TaskNeuronsError(f"EWC needs lam >= 0, n_fisher >= 1 and 0 <= gamma <= 1; got {self.lam}, "
                                    f"{self.n_fisher}, {self.gamma}")

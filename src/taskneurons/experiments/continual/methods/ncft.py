@@ -32,6 +32,7 @@ class NCFTOptions(MethodOptions):
     exclude_claimed: bool = False  # True: never retrain a neuron an earlier task trained
 
     def __post_init__(self):
+        super().__post_init__()
         self.selection = nested(Selection, self.selection, "selection")
 
 
@@ -56,6 +57,10 @@ class NCFT(Method):
         self.sets: list[NeuronSet] = []  # the neurons trained at each finished stage
         self._tuner: NeuronTuner | None = None
 
+    @classmethod
+    def draws(cls, options) -> list[tuple]:
+        return [("score", options.selection.n_score)]
+
     def claimed(self, lm: LoadedModel) -> NeuronSet:
         union = NeuronSet.empty(lm.ffn)
         for s in self.sets:
@@ -64,7 +69,7 @@ class NCFT(Method):
 
     def select(self, lm: LoadedModel, stage: int, task: Task) -> NeuronSet:
         o, selection = self.options, self.options.selection
-        examples = self.ctx.draw(task, "score", selection.n_score)
+        examples = self.ctx.draw(task, *self.draws(o)[0])
         scores = selection.scores(lm, examples, self.ctx.config, task.name, progress=self.ctx.progress)
         provenance = {"task": task.name, "stage": stage + 1, "method": self.name}
         if o.exclude_claimed and self.sets:

@@ -40,8 +40,11 @@ class OLoRAOptions(LoRAOptions):
     orth_norm: str = "abs"  # "abs" (O-LoRA's code) | "squared" (the O-LoRA paper's formula)
 
     def __post_init__(self):
+        super().__post_init__()
         if self.orth_norm not in NORMS:
             raise TaskNeuronsError(f"orth_norm {self.orth_norm!r} is not one of {list(NORMS)}")
+        if self.lambda_orth < 0 or self.lambda_l2 < 0:
+            raise TaskNeuronsError(f"lambda_orth and lambda_l2 must be >= 0, got {self.lambda_orth}, {self.lambda_l2}")
 
 
 def orthogonality_loss(earlier: Sequence[torch.Tensor], new: torch.Tensor, norm: str = "abs") -> torch.Tensor:

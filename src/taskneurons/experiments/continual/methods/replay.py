@@ -20,6 +20,7 @@ class ReplayOptions(MethodOptions):
     per_task: int = 20  # examples kept per finished task
 
     def __post_init__(self):
+        super().__post_init__()
         if self.per_task < 0:
             raise TaskNeuronsError(f"per_task must be >= 0, got {self.per_task}")
 

@@ -24,6 +24,12 @@ class LoRAOptions(MethodOptions):
     dropout: float = 0.0
     target_modules: list | None = None  # default: the family's attention query and value projections
 
+    def __post_init__(self):
+        super().__post_init__()
+        if self.r < 1 or self.alpha <= 0 or not 0 <= self.dropout < 1:
+            raise TaskNeuronsError(f"LoRA needs r >= 1, alpha > 0 and 0 <= dropout < 1; got {self.r}, {self.alpha}, "
+                                   f"{self.dropout}")
+
 
 def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {n: p.detach() for n, p in model.named_parameters() if ".lora_" in n}

@@ -166,6 +166,10 @@ class WNCFT(NCFT):
         self.snapshots: list[dict[str, torch.Tensor]] = []
         self.vectors: torch.Tensor | None = None  # [tasks of the sequence, d_model], from the base model
 
+    @classmethod
+    def draws(cls, options) -> list[tuple]:
+        return super().draws(options) + [("vector", options.n_vector, True)]  # at most the whole pool
+
     def setup(self, lm: LoadedModel, tasks: list[Task]) -> None:
         super().setup(lm, tasks)
         self.vectors = torch.stack([self._vector(lm, t) for t in tasks])
@@ -177,7 +181,7 @@ class WNCFT(NCFT):
         path = self.ctx.shared / "task_vectors" / f"{task.name}.{tag}.n{o.n_vector}.len{c.max_length}.seed{c.seed}.safetensors"
         if path.is_file():
             return load_tensors(path)["vector"]
-        examples = self.ctx.draw(task, "vector", o.n_vector)  # pool examples: never a test prompt
+        examples = self.ctx.draw(task, "vector", o.n_vector, at_most=True)  # pool examples: never a test prompt
         vector = task_vector(lm, examples, c.eval_batch_size or c.batch_size, c.max_length)
         with atomic_path(path) as tmp:
             save_tensors({"vector": vector}, tmp)
