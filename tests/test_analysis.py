@@ -1,5 +1,6 @@
 """analysis: overlap (hand-computed Jaccard), the overlap-controlled sampler, similarity (hand-computed cosines),
 correlation (against scipy and known values). No model is loaded here."""
+import itertools
 import math
 
 import numpy as np
@@ -205,6 +206,17 @@ def test_correlation_matches_scipy():
     assert c.n == 8 and c.n_boot == 500 and c.pearson_ci[0] <= c.pearson <= c.pearson_ci[1]
     assert c.to_dict() == correlate(x, y, n_boot=500, seed=1).to_dict()  # seeded bootstrap
     assert c.to_dict() != correlate(x, y, n_boot=500, seed=2).to_dict()
+
+
+def test_permutation_p_values_are_the_exact_share_of_pairings():
+    x, y = [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 4.0, 3.0, 5.0]
+    c = correlate(x, y, n_boot=100)
+    rho = stats.spearmanr(x, y).statistic
+    as_extreme = [abs(stats.spearmanr(x, list(p)).statistic) >= abs(rho) - 1e-12 for p in itertools.permutations(y)]
+    assert c.spearman_perm_p == pytest.approx(sum(as_extreme) / len(as_extreme))
+    r = stats.pearsonr(x, y).statistic
+    as_extreme = [abs(stats.pearsonr(x, list(p)).statistic) >= abs(r) - 1e-12 for p in itertools.permutations(y)]
+    assert c.pearson_perm_p == pytest.approx(sum(as_extreme) / len(as_extreme))
 
 
 def test_correlation_known_values():

@@ -7,7 +7,7 @@ from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet, Scores, deactivate
 
 IDS = torch.tensor([[5, 17, 99, 3, 42, 7, 120, 64], [9, 8, 7, 6, 5, 4, 3, 2]])
-FAMILIES = ["tiny-llama", "tiny-gpt2", "tiny-bloom", "tiny-phi3", "tiny-opt"]
+FAMILIES = ["tiny-llama", "tiny-gpt2", "tiny-bloom", "tiny-phi3", "tiny-opt", "tiny-gemma", "tiny-gemma2", "tiny-gemma3"]
 MODES = ["activation", "weights"]
 
 
@@ -124,3 +124,40 @@ def test_activation_mode_zeroes_gradients_of_deactivated_inner_units():
     grad = lm.ffn.downs[0].weight.grad  # [outer, inner]: columns of deactivated inner units get no gradient
     assert grad[:, ns.indices(0, "inner")].abs().max() == 0
     assert grad.abs().max() > 0
+
+
+def one_outer_neuron(lm, layer, neuron):
+    masks = {kind: torch.zeros(lm.ffn.n_layers, w, dtype=torch.bool) for kind, w in lm.ffn.widths.items()}
+    masks["outer"][layer, neuron] = True
+    return NeuronSet(masks)
+
+
+def norm_output(lm, layer):
+    """The output of the layer's post_feedforward_layernorm (the FFN output the residual stream gets)."""
+    seen = []
+    handle = lm.model.model.layers[layer].post_feedforward_layernorm.register_forward_hook(
+        lambda m, a, out: seen.append(out.detach().clone()))
+    try:
+        logits(lm)
+    finally:
+        handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("name", ["tiny-gemma2", "tiny-gemma3"])
+@pytest.mark.parametrize("mode", MODES)
+def test_gemma_outer_neuron_is_one_channel_after_the_post_ffn_norm(name, mode):
+    lm = fresh(name)
+    layer, neuron = 1, 5
+    before, base = snapshot(lm), norm_output(lm, layer)
+    assert base[..., neuron].abs().min() > 0
+    with deactivate(lm, one_outer_neuron(lm, layer, neuron), mode=mode):
+        off = norm_output(lm, layer)
+    assert_restored(lm, before)
+    others = torch.arange(base.shape[-1]) != neuron
+    assert torch.equal(off[..., neuron], torch.zeros_like(off[..., neuron]))
+    assert torch.equal(off[..., others], base[..., others])  # the norm's scale did not move
+
+    with torch.no_grad():  # what zeroing the down row would do instead: rescale every other channel through the norm
+        lm.model.model.layers[layer].mlp.down_proj.weight[neuron] = 0
+    assert not torch.allclose(norm_output(lm, layer)[..., others], base[..., others])

@@ -5,7 +5,7 @@ import pytest
 
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments import identify as identify_module
+from taskneurons.experiments.identify import experiment as identify_module
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.kit import evaluation as kit_evaluation
@@ -18,7 +18,8 @@ from .conftest import SHARED_DATA
 def _config(**changes):
     base = dict(model="tiny-llama", tasks=[str(SHARED_DATA / "sst2"), str(SHARED_DATA / "commongen")],
                 selection={"n_score": 4}, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4, random_controls=2,
-                neuron_training={"n_train": 4, "lr": 1e-2}, finetune_matrix=True)
+                neuron_training={"n_train": 4, "lr": 1e-2}, finetune_matrix=True, finetune_seeds=2,
+                finetune_random_controls=2, n_boot=200)
     return IdentifyConfig(**{**base, **changes})
 
 
@@ -30,12 +31,17 @@ def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatc
     assert len(deact["random_runs"]["sst2"]) == 2 and set(deact["matrix_change"]["sst2"]) == {"sst2", "commongen"}
     assert set(ft["matrix_change"]["commongen"]) == {"sst2", "commongen"}
     assert len(deact["outcomes"]["Original"]["sst2"]) == deact["n"]["sst2"] == 4
+    assert len(ft["outcomes"]["Train-Task"]["sst2"]) == 2 and ft["runs"]["Train-Random"]["sst2"] == 2
+    gap = deact["gap"]["average"]
+    assert gap["n"] == 8 and gap["tasks"] == 2 and gap["low"] <= gap["mean"] <= gap["high"]
+    assert gap["verdict"] in ("holds", "does not hold", "undecided at this n") and "specificity" in deact
     neurons = NeuronSet.load(tmp_path / "artifacts" / "base.sst2.neurons")
     assert neurons.provenance["task"] == "sst2" and neurons.provenance["k"] == 10.0
     assert abs(neurons.fraction() - 0.1) < 0.02
     for name in ("deactivation_table", "deactivation_matrix", "finetuning_table", "finetuning_matrix", "overlap"):
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
-    assert "Deactivate-Random" in (tmp_path / "summary.md").read_text()
+    text = (tmp_path / "summary.md").read_text()
+    assert "Deactivate-Random" in text and "gap [CI], p" in text and "sign-flip permutation" in text
     assert json.loads((tmp_path / "results.json").read_text())["deactivation"]["table"] == deact["table"]
 
     def no_more_work(*args, **kwargs):
@@ -129,3 +135,24 @@ def test_multitask_original_with_tied_embeddings_is_saved_and_reused(tmp_path, m
     lm = Identify(config, tmp_path, progress=False).original_model()
     assert lm.model.lm_head.weight is lm.model.get_input_embeddings().weight  # still tied after loading
     assert Identify(config, tmp_path, progress=False)()["deactivation"] == first["deactivation"]
+
+
+def test_selection_by_specificity_is_recorded_and_changes_the_sets(tmp_path):
+    common = dict(finetune=False, deactivate_matrix=False, random_controls=1)
+    plain = Identify(_config(**common), tmp_path / "plain", progress=False)
+    plain()
+    specific = Identify(_config(selection={"n_score": 4, "specificity": "relative"}, **common), tmp_path / "rel",
+                        progress=False)
+    specific()
+    a = NeuronSet.load(tmp_path / "plain" / "artifacts" / "base.sst2.neurons")
+    b = NeuronSet.load(tmp_path / "rel" / "artifacts" / "base.sst2.neurons")
+    assert b.provenance["specificity"]["method"] == "relative" and a != b and a.count() == b.count()
+
+
+def test_specificity_needs_several_tasks_and_is_refused_where_one_task_is_scored():
+    from taskneurons.experiments.continual.methods.ncft import NCFTOptions
+
+    with pytest.raises(TaskNeuronsError, match="option selection.specificity='rel' is not one of"):
+        _config(selection={"specificity": "rel"})
+    with pytest.raises(TaskNeuronsError, match="NCFT scores one task at a time"):
+        NCFTOptions(selection={"specificity": "entropy"})

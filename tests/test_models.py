@@ -12,19 +12,18 @@ IDS = torch.tensor([[5, 17, 99, 3, 42, 7, 120, 64], [9, 8, 7, 6, 5, 4, 3, 2]])
 
 
 def _zero_activation(lm, layer, kind, neuron):
-    down = lm.ffn.downs[layer]
     if kind == "inner":
         def pre(module, args):
             x = args[0].clone()
             x[..., neuron] = 0
             return (x,) + args[1:]
-        return down.register_forward_pre_hook(pre)
+        return lm.ffn.downs[layer].register_forward_pre_hook(pre)
 
     def post(module, args, output):
         output = output.clone()
         output[..., neuron] = 0
         return output
-    return down.register_forward_hook(post)
+    return lm.ffn.outers[layer].register_forward_hook(post)
 
 
 @pytest.mark.parametrize("name", TINY_NAMES)
@@ -37,7 +36,7 @@ def test_zeroing_activation_equals_zeroing_weight_slices(name, kind):
         layer = lm.ffn.n_layers - 1
         seen = []
         hook = (lm.ffn.downs[layer].register_forward_pre_hook(lambda m, a: seen.append(a[0])) if kind == "inner"
-                else lm.ffn.downs[layer].register_forward_hook(lambda m, a, o: seen.append(o)))
+                else lm.ffn.outers[layer].register_forward_hook(lambda m, a, o: seen.append(o)))
         base = lm.model(IDS).logits
         hook.remove()
     neuron = int(seen[0].abs().flatten(0, -2).mean(0).argmax())  # a live neuron (relu kills some)
@@ -47,7 +46,8 @@ def test_zeroing_activation_equals_zeroing_weight_slices(name, kind):
     handle.remove()
     with torch.no_grad():
         for s in lm.ffn.slices(layer, kind):
-            s.param[s.index(torch.tensor([neuron]))] = 0
+            if s.off is not None:
+                s.param[s.index(torch.tensor([neuron]))] = s.off
         by_weights = lm.model(IDS).logits
     assert (base - by_activation).abs().max() > 1e-3  # the neuron matters, so the test can fail
     torch.testing.assert_close(by_weights, by_activation, rtol=1e-5, atol=1e-5)
@@ -59,6 +59,27 @@ def test_slices_cover_gate_and_up_of_gated_ffn(tiny):
     block = lm.model.model.layers[0].mlp
     assert params == [block.gate_proj.weight, block.up_proj.weight]
     assert lm.ffn.widths == {"inner": 48, "outer": 32}
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gemma", "tiny-gpt2"])
+def test_outer_neurons_are_down_outputs_outside_gemma2_and_3(name, tiny):
+    ffn = tiny(name).ffn
+    assert ffn.map.outer is None and ffn.outers == ffn.downs
+    assert all(s.off == 0.0 and s.tuned for kind in KINDS for s in ffn.slices(0, kind))
+
+
+@pytest.mark.parametrize("name", ["tiny-gemma2", "tiny-gemma3"])
+def test_gemma2_and_3_outer_neurons_are_after_the_post_ffn_norm(name, tiny):
+    lm = tiny(name)
+    ffn, block = lm.ffn, lm.model.model.layers[1]
+    assert ffn.map.family == "gemma2" and ffn.outers[1] is block.post_feedforward_layernorm
+    assert ffn.downs[1] is block.mlp.down_proj
+    down, gain = ffn.slices(1, "outer")
+    assert (down.param, down.off, down.tuned) == (block.mlp.down_proj.weight, None, True)  # left alone when deactivated
+    assert (gain.param, gain.off, gain.tuned) == (block.post_feedforward_layernorm.weight, -1.0, False)  # (1 + w) = 0
+    assert [s.off for s in ffn.slices(1, "inner")] == [0.0, 0.0]
+    assert [p.module for p in ffn.projections(1, "outer")] == [block.mlp.down_proj]  # what the neuron tuner trains
+    assert "outer after post_feedforward_layernorm" in ffn.describe()
 
 
 def test_phi3_fused_gate_up_owns_two_rows_per_neuron(tiny):

@@ -12,7 +12,7 @@ from taskneurons.tasks.batching import training_batch
 from taskneurons.tuning import NeuronTuner, TrainConfig, add_lora, lora_parameters, train
 from taskneurons.tuning.lora import LORA_TARGETS
 
-FAMILIES = ["tiny-llama", "tiny-gpt2", "tiny-phi3"]  # gated, Conv1D with biases, fused gate_up
+FAMILIES = ["tiny-llama", "tiny-gpt2", "tiny-phi3", "tiny-gemma3"]  # gated, Conv1D with biases, fused gate_up, post-FFN norm
 EXAMPLES = [Example(f"item {i}: is it even?", "yes" if i % 2 == 0 else "no") for i in range(16)]
 IDS = torch.tensor([[5, 17, 99, 3, 42, 7, 120, 64], [9, 8, 7, 6, 5, 4, 3, 2]])
 FAST = dict(lr=1e-2, max_steps=8, batch_size=4)
@@ -45,12 +45,12 @@ def loss_on(lm, examples=EXAMPLES) -> float:
 
 
 def selected_rows(lm, neurons: NeuronSet) -> dict[int, torch.Tensor]:
-    """id(param) -> bool mask of the entries that belong to the selected neurons (from FFN.slices)."""
+    """id(param) -> bool mask of the entries the tuner trains for the selected neurons (FFN.slices, tuned)."""
     masks = {}
     for layer in range(lm.ffn.n_layers):
         for kind in neurons.masks:
             idx = neurons.indices(layer, kind)
-            for s in lm.ffn.slices(layer, kind):
+            for s in (s for s in lm.ffn.slices(layer, kind) if s.tuned):
                 mask = masks.setdefault(id(s.param), torch.zeros_like(s.param, dtype=torch.bool))
                 mask[s.index(idx)] = True
     return masks

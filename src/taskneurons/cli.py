@@ -118,6 +118,41 @@ def given(values: dict) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
+def cmd_fidelity(args) -> None:
+    from .experiments.fidelity import VARIANTS, attribution_fidelity
+    from .experiments.kit import ExamplePlan
+    from .models import load_model
+    from .report.console import print_table
+    from .tasks import load_task
+
+    unknown = [v for v in args.variants or [] if v not in VARIANTS]
+    if unknown:
+        raise TaskNeuronsError(f"--variants: {unknown[0]!r} is not one of {', '.join(VARIANTS)}")
+    task = load_task(args.task, data_root=args.data_root)
+    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    bad = [layer for layer in args.layers or [] if not 0 <= layer < lm.ffn.n_layers]
+    if bad:
+        raise TaskNeuronsError(f"--layers: {bad} are not layers of {args.model} (0..{lm.ffn.n_layers - 1})")
+    examples = ExamplePlan.make(task, 1, args.n, seed=args.seed).draw("score", args.n)
+    result = attribution_fidelity(lm, examples, args.layers, args.per_cell, args.variants, args.batch_size,
+                                  args.max_length, args.seed)
+    cells = [(layer, kind) for layer in result["layers"] for kind in ("inner", "outer")]
+    rows = []
+    for variant in result["summary"]:
+        by_cell = {(r["layer"], r["kind"]): r for r in result["rows"] if r["variant"] == variant and r["truth"] == "dataset"}
+        rows.append([variant, *[f"{by_cell[c]['spearman']:.2f} [{by_cell[c]['spearman_ci'][0]:.2f}, "
+                                f"{by_cell[c]['spearman_ci'][1]:.2f}]" for c in cells],
+                     f"{result['summary'][variant]['dataset']:.3f}"])
+    print_table(f"{args.model} on {task.name}: Spearman [95% CI] of each scoring variant with the measured loss change "
+                f"of zeroing a neuron ({args.per_cell} neurons per cell, {len(examples)} examples)",
+                ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean"], rows)
+    if args.out:
+        from .io import write_json
+
+        write_json(Path(args.out), result)
+        print(f"wrote {args.out}")
+
+
 def cmd_demo(args) -> None:
     from .experiments.demo import run_demo
 
@@ -174,6 +209,21 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--model", default=None)
     gen.add_argument("--out", default="runs/generalize", help="run folder (rerun the same command to resume)")
     gen.set_defaults(func=cmd_generalize)
+
+    fid = sub.add_parser("fidelity", help="spot-check how well each scoring variant estimates the loss change of "
+                                          "zeroing a neuron, on your model and task")
+    _add_model_args(fid)
+    fid.add_argument("--task", required=True)
+    fid.add_argument("--data-root", default=None)
+    fid.add_argument("--n", type=int, default=24, help="examples from the task's pool")
+    fid.add_argument("--per-cell", type=int, default=20, help="neurons sampled per (layer, kind)")
+    fid.add_argument("--layers", type=int, nargs="+", default=None, help="default: first, middle, last")
+    fid.add_argument("--variants", nargs="+", default=None, help="default: all (scorer aggregation/tokens)")
+    fid.add_argument("--batch-size", type=int, default=8)
+    fid.add_argument("--max-length", type=int, default=128)
+    fid.add_argument("--seed", type=int, default=0)
+    fid.add_argument("--out", default=None, help="write the results JSON here")
+    fid.set_defaults(func=cmd_fidelity)
 
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
     _add_model_args(demo)

@@ -4,11 +4,16 @@ Two kinds of neuron per layer (DESIGN.md):
 
 - ``inner`` j: intermediate unit j. Its output is the j-th input of the down projection; its weights are
   output feature j of every up projection (gate and up for gated FFNs), weight row and bias entry.
-- ``outer`` m: output channel m of the FFN. Its output is the down projection's m-th output; its weights are
-  output feature m of the down projection, weight row and bias entry.
+- ``outer`` m: output channel m of the FFN. Its output is the m-th output of the family's *outer module*:
+  the down projection, or, where the block normalises the FFN output before the residual add (Gemma-2 and
+  Gemma-3: ``post_feedforward_layernorm``), that norm. Its weights are output feature m of the down projection
+  (weight row and bias entry), plus the norm's gain entry m where there is such a norm.
 
-Zeroing a neuron's weight slices gives the same output as zeroing its activation, because every activation
-function used here maps 0 to 0 (silu, gelu, relu) and gated units multiply by the zeroed up feature.
+Switching a neuron's weight slices off (each :class:`ParamSlice` says to what value) gives the same output as
+zeroing its activation: every activation function used here maps 0 to 0 (silu, gelu, relu), gated units
+multiply by the zeroed up feature, and a norm's output channel is 0 where its gain is (Gemma's RMSNorm
+multiplies by ``1 + weight``, so the gain entry goes to -1). Behind a norm the down projection's row is *not*
+zeroed: that would change the norm's RMS and so rescale every other channel.
 """
 from __future__ import annotations
 
@@ -31,9 +36,12 @@ class FFNMap:
     model_types: tuple[str, ...]
     layers: str  # dotted path to the ModuleList of transformer blocks
     up: tuple[str, ...]  # modules (relative to a block) whose output features are the inner neurons
-    down: str  # module whose input is the inner activation and whose output is the FFN output
+    down: str  # module whose input is the inner activation
     fused: int = 1  # up modules that stack several projections along their output (Phi-3 gate_up_proj: 2)
     transposed: bool = False  # GPT-2 Conv1D keeps weights as [in, out]
+    outer: str | None = None  # module whose output is the outer activation: None is ``down``; else an elementwise
+    # norm right after it (Gemma-2/3 post_feedforward_layernorm), whose gain entry m is part of outer neuron m
+    outer_off: float = 0.0  # the outer norm's gain value that makes its output channel 0 (Gemma's 1 + w: -1)
 
 
 FFN_MAPS: Registry[FFNMap] = Registry("FFN map")  # keyed by family
@@ -41,7 +49,9 @@ FFN_MAPS: Registry[FFNMap] = Registry("FFN map")  # keyed by family
 _GATED = ("mlp.gate_proj", "mlp.up_proj")
 for _map in (
     FFNMap("llama", ("llama", "mistral", "qwen2", "qwen3", "smollm3", "olmo", "olmo2"), "model.layers", _GATED, "mlp.down_proj"),
-    FFNMap("gemma", ("gemma", "gemma2", "gemma3_text"), "model.layers", _GATED, "mlp.down_proj"),
+    FFNMap("gemma", ("gemma",), "model.layers", _GATED, "mlp.down_proj"),
+    FFNMap("gemma2", ("gemma2", "gemma3_text"), "model.layers", _GATED, "mlp.down_proj",
+           outer="post_feedforward_layernorm", outer_off=-1.0),
     FFNMap("phi3", ("phi3",), "model.layers", ("mlp.gate_up_proj",), "mlp.down_proj", fused=2),
     FFNMap("gpt2", ("gpt2",), "transformer.h", ("mlp.c_fc",), "mlp.c_proj", transposed=True),
     FFNMap("gpt_neox", ("gpt_neox",), "gpt_neox.layers", ("mlp.dense_h_to_4h",), "mlp.dense_4h_to_h"),
@@ -70,11 +80,19 @@ def ffn_map_for(model_type: str) -> FFNMap:
 
 @dataclass(frozen=True)
 class ParamSlice:
-    """Neuron n of a kind owns ``param.narrow(dim, offset + n, 1)``."""
+    """Neuron n of a kind owns ``param.narrow(dim, offset + n, 1)``.
+
+    ``off``: the value that, written into the neuron's entries, switches it off (0 for weight rows and biases,
+    -1 for the gain of Gemma's ``1 + w`` RMSNorm); None for a slice that belongs to the neuron but that
+    deactivation by weights leaves alone (the down row in front of a norm). ``tuned``: the neuron tuner trains
+    it (a slice of one of :meth:`FFN.projections`); a norm's gain is not tuned.
+    """
 
     param: nn.Parameter
     dim: int
     offset: int
+    off: float | None = 0.0
+    tuned: bool = True
 
     def index(self, neurons: torch.Tensor) -> tuple:
         """An index that selects the given neurons' entries of ``param``."""
@@ -154,6 +172,7 @@ class FFN:
         try:
             self.blocks = list(_get(model, self.map.layers))
             self.downs = [_get(b, self.map.down) for b in self.blocks]
+            self.outers = ([_get(b, self.map.outer) for b in self.blocks] if self.map.outer else list(self.downs))
             self.ups = [[_get(b, name) for name in self.map.up] for b in self.blocks]
         except AttributeError as e:
             raise TaskNeuronsError(
@@ -168,7 +187,8 @@ class FFN:
 
     def projections(self, layer: int, kind: str) -> list[Projection]:
         """The modules whose output features are the neurons of one (layer, kind): the up modules for inner
-        neurons, the down module for outer ones."""
+        neurons, the down module for outer ones (behind a norm, the down row is the outer neuron's pre-norm input;
+        the norm's gain is in :meth:`slices` only)."""
         if kind == "inner":
             width = self.widths["inner"]
             offsets = tuple(b * width for b in range(self.map.fused))
@@ -179,13 +199,21 @@ class FFN:
         raise TaskNeuronsError(f"neuron kind {kind!r} is not one of {KINDS}")
 
     def slices(self, layer: int, kind: str) -> list[ParamSlice]:
-        """Every parameter slice that belongs to the neurons of one (layer, kind)."""
+        """Every parameter slice that belongs to the neurons of one (layer, kind): the projections' rows and
+        bias entries, then, for outer neurons behind a norm, the norm's gain (and bias) entries."""
+        behind_norm = kind == "outer" and self.map.outer is not None
+        off = None if behind_norm else 0.0
         out = []
         for p in self.projections(layer, kind):
             for offset in p.offsets:
-                out.append(ParamSlice(p.module.weight, 1 if p.transposed else 0, offset))
+                out.append(ParamSlice(p.module.weight, 1 if p.transposed else 0, offset, off))
                 if p.bias is not None:
-                    out.append(ParamSlice(p.module.bias, 0, offset))
+                    out.append(ParamSlice(p.module.bias, 0, offset, off))
+        if behind_norm:
+            norm = self.outers[layer]
+            out.append(ParamSlice(norm.weight, 0, 0, self.map.outer_off, tuned=False))
+            if getattr(norm, "bias", None) is not None:
+                out.append(ParamSlice(norm.bias, 0, 0, 0.0, tuned=False))
         return out
 
     def neuron_rows(self, layer: int, kind: str) -> list[torch.Tensor]:
@@ -198,5 +226,6 @@ class FFN:
         return self.n_layers * sum(self.widths.values())
 
     def describe(self) -> str:
+        after = f" after {self.map.outer}" if self.map.outer else ""
         return (f"{self.map.family}: {self.n_layers} layers x ({self.widths['inner']} inner + "
-                f"{self.widths['outer']} outer) = {self.total_neurons():,} neurons")
+                f"{self.widths['outer']} outer{after}) = {self.total_neurons():,} neurons")

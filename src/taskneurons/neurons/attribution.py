@@ -48,12 +48,13 @@ def frozen(model: torch.nn.Module):
 
 @contextlib.contextmanager
 def capture_ffn(lm: LoadedModel):
-    """Record every layer's inner activation (down input) and outer activation (down output) during a forward."""
+    """Record every layer's inner activation (down input) and outer activation (the outer module's output: down's,
+    or Gemma-2/3's post-FFN norm's) during a forward."""
     acts: dict[tuple[int, str], torch.Tensor] = {}
     handles = []
-    for layer, down in enumerate(lm.ffn.downs):
+    for layer, (down, outer) in enumerate(zip(lm.ffn.downs, lm.ffn.outers)):
         handles.append(down.register_forward_pre_hook(lambda m, args, layer=layer: acts.__setitem__((layer, "inner"), args[0])))
-        handles.append(down.register_forward_hook(lambda m, args, out, layer=layer: acts.__setitem__((layer, "outer"), out)))
+        handles.append(outer.register_forward_hook(lambda m, args, out, layer=layer: acts.__setitem__((layer, "outer"), out)))
     try:
         yield acts
     finally:
@@ -89,17 +90,18 @@ def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor],
                 lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                          **position_kwargs(lm.model, batch["attention_mask"]))
             grads, loss_value = {}, float("nan")
+    rows = where.nonzero()[:, 0]  # the example (row of the batch) of each counted token
     for (layer, kind), act in acts.items():
         grad = grads.get((layer, kind))
-        scorer.observe(layer, kind, act.detach()[where], None if grad is None else grad[where])
-    scorer.count_tokens(int(where.sum()))
+        scorer.observe(layer, kind, act.detach()[where], None if grad is None else grad[where], rows)
+    scorer.count(int(where.sum()), int(where.any(1).sum()))
     return loss_value
 
 
 def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "grad_x_act", tokens: str = "target",
                   batch_size: int = 8, max_length: int = 256, task: str = "", progress: bool = True,
                   checkpoint: str | Path | None = None, checkpoint_every: int = 20, accelerator=None,
-                  **options) -> Scores:
+                  max_target_length: int | None = None, **options) -> Scores:
     """Score every FFN neuron of ``lm`` on ``examples`` with the registered ``scorer``.
 
     ``tokens``: which positions' activations count ("target": those predicting target tokens; "all": every
@@ -111,7 +113,8 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
         raise TaskNeuronsError(f"no examples to score{f' for task {task!r}' if task else ''}")
     state = make_scorer(scorer, lm.ffn, **options)
     config = {"scorer": scorer, "options": state.options, "tokens": tokens, "batch_size": batch_size,
-              "max_length": max_length, "n_examples": len(examples), "task": task}
+              "max_length": max_length, "max_target_length": max_target_length, "n_examples": len(examples),
+              "task": task}
     rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
     batches = batches_by_length(examples, batch_size)[rank::world]
     done = _resume(checkpoint, config, state, rank) if checkpoint else 0
@@ -120,7 +123,8 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
     bar = tqdm(total=len(batches), initial=done, desc=f"score {task or scorer}", unit="batch",
                disable=not progress or rank != 0, leave=False)
     for i in range(done, len(batches)):
-        batch = training_batch(lm.tokenizer, [examples[j] for j in batches[i]], max_length, padding_side="left")
+        batch = training_batch(lm.tokenizer, [examples[j] for j in batches[i]], max_length, max_target_length,
+                               padding_side="left")
         loss = score_batch(lm, state, batch, tokens)
         bar.update(1)
         bar.set_postfix(loss=f"{loss / max(1, int((batch['labels'] != IGNORE).sum())):.3f}")

@@ -2,9 +2,11 @@
 
 Two ways, equivalent in output (every FFN activation maps 0 to 0, see ``models/ffn.py``), as in the paper §2.5:
 
-- ``"activation"``: hooks on each down projection multiply its input (inner neurons) and its output (outer
-  neurons) by a 0/1 mask. The weights are untouched; this is the cheap default.
-- ``"weights"``: the neurons' weight rows and bias entries are set to zero and copied back afterwards.
+- ``"activation"``: hooks multiply each down projection's input (inner neurons) and each outer module's output
+  (outer neurons: the down projection's output, or Gemma-2/3's post-FFN norm's output) by a 0/1 mask. The
+  weights are untouched; this is the cheap default.
+- ``"weights"``: each of the neurons' weight slices that the FFN map gives an ``off`` value (weight rows and
+  bias entries: 0; a Gemma norm's gain: -1) is set to it, and copied back afterwards.
 """
 from __future__ import annotations
 
@@ -55,7 +57,7 @@ def _keep_mask(selected: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
 
 
 def _hook_activations(ffn: FFN, neurons: NeuronSet, undo: list) -> None:
-    for layer, down in enumerate(ffn.downs):
+    for layer, (down, out_module) in enumerate(zip(ffn.downs, ffn.outers)):
         inner, outer = neurons.masks["inner"][layer], neurons.masks["outer"][layer]
         if inner.any():
             keep = _keep_mask(inner, down.weight)
@@ -66,12 +68,12 @@ def _hook_activations(ffn: FFN, neurons: NeuronSet, undo: list) -> None:
 
             undo.append(down.register_forward_pre_hook(pre).remove)
         if outer.any():
-            keep = _keep_mask(outer, down.weight)
+            keep = _keep_mask(outer, out_module.weight)
 
             def post(module, args, output, keep=keep):
                 return output * keep.to(dtype=output.dtype, device=output.device)
 
-            undo.append(down.register_forward_hook(post).remove)
+            undo.append(out_module.register_forward_hook(post).remove)
 
 
 def _zero_weights(ffn: FFN, neurons: NeuronSet, undo: list) -> None:
@@ -82,10 +84,12 @@ def _zero_weights(ffn: FFN, neurons: NeuronSet, undo: list) -> None:
                 if len(idx) == 0:
                     continue
                 for s in ffn.slices(layer, kind):
+                    if s.off is None:  # belongs to the neuron, but switching it off would touch others
+                        continue
                     index = s.index(idx)
                     saved = s.param[index].clone()
                     undo.append(lambda p=s.param, i=index, v=saved: _restore(p, i, v))
-                    s.param[index] = 0
+                    s.param[index] = s.off
 
 
 def _restore(param: torch.Tensor, index: tuple, values: torch.Tensor) -> None:

@@ -1,13 +1,15 @@
 """Scorers: plug-ins that turn one batch's FFN activations (and their loss gradients) into running sums.
 
-Each scorer sees, per (layer, kind), the activations ``a`` of the counted tokens as a [tokens, width] tensor and,
-if it needs them, the gradients ``g = dL/da`` of the summed target-token loss. It keeps float64 sums in a state
-dict (so a run can be checkpointed and resumed, and data-parallel processes can all-reduce it) and turns them
-into one score per neuron at the end.
+Each scorer sees, per (layer, kind), the activations ``a`` of the counted tokens as a [tokens, width] tensor,
+the row of the batch (the example) each token belongs to and, if it needs them, the gradients ``g = dL/da`` of
+the summed target-token loss. It keeps float64 sums in a state dict (so a run can be checkpointed and resumed,
+and data-parallel processes can all-reduce it) and turns them into one score per neuron at the end.
 
-- ``grad_x_act`` (the paper, Eq. 3): R = |g * a|. ``aggregation="mean_abs"`` (default, as in Xie et al. 2021,
-  whose method the paper follows) averages per-token |g a| over tokens; ``"abs_sum"`` is the literal Eq. 3 on
-  the dataset loss, |sum of g a| / tokens.
+- ``grad_x_act`` (the paper's Eq. 3, the first-order estimate of Eq. 2, the loss change when the neuron's output
+  is set to 0), with three ``aggregation``s: ``"abs_sum"``, the literal Eq. 3 on the dataset loss,
+  |sum over tokens and examples of g a| / tokens; ``"example_abs_sum"``, Eq. 3 per example, |sum over its tokens
+  of g a|, averaged over examples; ``"mean_abs"`` (as in Xie et al. 2021), per-token |g a| averaged over tokens.
+  ``benchmarks/bench_attribution_fidelity.py`` measures which one estimates Eq. 2 best.
 - ``mean_abs_act``: mean |a| (no gradient).
 - ``act_prob``: the fraction of tokens where a > 0 (language-specific-neuron style; no gradient).
 - ``fisher``: mean g^2 (the diagonal empirical Fisher of the activations).
@@ -34,8 +36,10 @@ class Scorer:
     name = ""
     needs_grad = False
 
+    per = "tokens"  # what the sums are averaged over: "tokens" or "examples"
+
     def __init__(self, ffn: FFN):
-        self.state = {"tokens": torch.zeros((), dtype=torch.float64)}
+        self.state = {"tokens": torch.zeros((), dtype=torch.float64), "examples": torch.zeros((), dtype=torch.float64)}
         for kind in KINDS:
             self.state[f"sum.{kind}"] = torch.zeros(ffn.n_layers, ffn.widths[kind], dtype=torch.float64)
 
@@ -43,19 +47,22 @@ class Scorer:
     def options(self) -> dict:
         return {}
 
-    def observe(self, layer: int, kind: str, act: torch.Tensor, grad: torch.Tensor | None) -> None:
-        """Add one layer's [tokens, width] activations (and gradients) to the sums."""
-        self.state[f"sum.{kind}"][layer] += self.update(act.float(), None if grad is None else grad.float()).double().cpu()
+    def observe(self, layer: int, kind: str, act: torch.Tensor, grad: torch.Tensor | None, rows: torch.Tensor) -> None:
+        """Add one layer's [tokens, width] activations (and gradients; ``rows``: each token's example in the
+        batch) to the sums."""
+        grad = None if grad is None else grad.float()
+        self.state[f"sum.{kind}"][layer] += self.update(act.float(), grad, rows).double().cpu()
 
-    def update(self, act: torch.Tensor, grad: torch.Tensor | None) -> torch.Tensor:
+    def update(self, act: torch.Tensor, grad: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def count_tokens(self, n: int) -> None:
-        self.state["tokens"] += n
+    def count(self, tokens: int, examples: int) -> None:
+        self.state["tokens"] += tokens
+        self.state["examples"] += examples
 
     def result(self) -> dict[str, torch.Tensor]:
-        tokens = self.state["tokens"].clamp(min=1)
-        return {kind: self.finish(self.state[f"sum.{kind}"] / tokens).float() for kind in KINDS}
+        total = self.state[self.per].clamp(min=1)
+        return {kind: self.finish(self.state[f"sum.{kind}"] / total).float() for kind in KINDS}
 
     def finish(self, mean: torch.Tensor) -> torch.Tensor:
         return mean
@@ -67,21 +74,27 @@ class GradXAct(Scorer):
 
     name = "grad_x_act"
     needs_grad = True
-    AGGREGATIONS = ("mean_abs", "abs_sum")
+    AGGREGATIONS = ("abs_sum", "example_abs_sum", "mean_abs")
 
-    def __init__(self, ffn: FFN, aggregation: str = "mean_abs"):
+    def __init__(self, ffn: FFN, aggregation: str = "abs_sum"):
         if aggregation not in self.AGGREGATIONS:
             raise TaskNeuronsError(f"grad_x_act aggregation {aggregation!r} is not one of {self.AGGREGATIONS}")
         super().__init__(ffn)
         self.aggregation = aggregation
+        self.per = "examples" if aggregation == "example_abs_sum" else "tokens"
 
     @property
     def options(self) -> dict:
         return {"aggregation": self.aggregation}
 
-    def update(self, act, grad):
+    def update(self, act, grad, rows):
         product = grad * act
-        return product.abs().sum(0) if self.aggregation == "mean_abs" else product.sum(0)
+        if self.aggregation == "mean_abs":
+            return product.abs().sum(0)
+        if self.aggregation == "example_abs_sum":  # |sum over each example's tokens|, summed over examples
+            per_example = product.new_zeros(int(rows.max()) + 1 if len(rows) else 0, product.shape[1])
+            return per_example.index_add_(0, rows, product).abs().sum(0)
+        return product.sum(0)
 
     def finish(self, mean):
         return mean.abs()
@@ -91,7 +104,7 @@ class GradXAct(Scorer):
 class MeanAbsActivation(Scorer):
     name = "mean_abs_act"
 
-    def update(self, act, grad):
+    def update(self, act, grad, rows):
         return act.abs().sum(0)
 
 
@@ -99,7 +112,7 @@ class MeanAbsActivation(Scorer):
 class ActivationProbability(Scorer):
     name = "act_prob"
 
-    def update(self, act, grad):
+    def update(self, act, grad, rows):
         return (act > 0).sum(0)
 
 
@@ -108,5 +121,5 @@ class Fisher(Scorer):
     name = "fisher"
     needs_grad = True
 
-    def update(self, act, grad):
+    def update(self, act, grad, rows):
         return grad.square().sum(0)

@@ -35,16 +35,22 @@ def heatmap(matrix: Sequence[Sequence[float]], rows: Sequence[str], cols: Sequen
 
 
 def grouped_bars(table: dict[str, dict[str, float]], title: str, ylabel: str, path: Path,
-                 errors: dict[str, dict[str, float]] | None = None) -> Path:
-    """``table[condition][task]`` as bars grouped by task; ``errors`` adds error bars (e.g. std over seeds)."""
+                 errors: dict[str, dict[str, tuple[float, float]]] | None = None) -> Path:
+    """``table[condition][task]`` as bars grouped by task; ``errors[condition][task]`` = (low, high) of an
+    interval around the bar's value, drawn as its error bar."""
     conditions = list(table)
     tasks = list(next(iter(table.values())))
     width = 0.8 / len(conditions)
     fig, ax = plt.subplots(figsize=(1.4 * len(tasks) + 3, 4))
     for c, condition in enumerate(conditions):
         xs = [t + c * width for t in range(len(tasks))]
-        err = [errors.get(condition, {}).get(task, 0.0) for task in tasks] if errors else None
-        ax.bar(xs, [table[condition][task] for task in tasks], width, yerr=err, capsize=3, label=condition)
+        values = [table[condition][task] for task in tasks]
+        err = None
+        if errors and condition in errors:
+            bounds = [errors[condition].get(task, (v, v)) for task, v in zip(tasks, values)]
+            err = [[max(0.0, v - lo) for v, (lo, _) in zip(values, bounds)],
+                   [max(0.0, hi - v) for v, (_, hi) in zip(values, bounds)]]
+        ax.bar(xs, values, width, yerr=err, capsize=3, label=condition)
     ax.set_xticks([t + width * (len(conditions) - 1) / 2 for t in range(len(tasks))], tasks, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)

@@ -30,13 +30,15 @@ def encode_target(tokenizer: PreTrainedTokenizerBase, target: str) -> list[int]:
 
 
 def training_batch(tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_length: int = 256,
-                   max_target_length: int = 64, padding_side: str = "right") -> dict[str, torch.Tensor]:
-    """Padded prompt+target+EOS sequences; ``labels`` is IGNORE everywhere but the target and EOS.
+                   max_target_length: int | None = None, padding_side: str = "right") -> dict[str, torch.Tensor]:
+    """Padded prompt+target+EOS sequences; ``labels`` is IGNORE everywhere but the target and EOS. A target is cut
+    to ``max_target_length`` tokens (default: half of ``max_length``; the prompt is cut to fit the rest).
 
     Left padding puts every target at the end of its row, so the LM head is needed only on the last columns."""
     rows = []
     for ex in examples:
-        target = encode_target(tokenizer, ex.target)[:max_target_length] + [tokenizer.eos_token_id]
+        target = encode_target(tokenizer, ex.target)[:max_target_length or max(1, max_length // 2)]
+        target = target + [tokenizer.eos_token_id]
         prompt = encode_prompt(tokenizer, ex.prompt, max(1, max_length - len(target)))
         rows.append((prompt + target, [IGNORE] * len(prompt) + target))
     width = max(len(ids) for ids, _ in rows)

@@ -8,7 +8,7 @@ from ..models.ffn import ffn_map_for
 
 # FFN-map family -> the attention query and value projections (fused qkv where a family has no separate ones).
 LORA_TARGETS = {
-    "llama": ["q_proj", "v_proj"], "gemma": ["q_proj", "v_proj"], "phi3": ["qkv_proj"], "gpt2": ["c_attn"],
+    "llama": ["q_proj", "v_proj"], "gemma": ["q_proj", "v_proj"], "gemma2": ["q_proj", "v_proj"], "phi3": ["qkv_proj"], "gpt2": ["c_attn"],
     "gpt_neox": ["query_key_value"], "gptj": ["q_proj", "v_proj"], "opt": ["q_proj", "v_proj"],
     "bloom": ["query_key_value"], "falcon": ["query_key_value"],
 }

@@ -12,6 +12,10 @@ the optimizer keeps state for the deltas only (the paper's 2.6, stored as row de
 weight decay touches nothing else. The deltas are registered as submodules (``<module>.neuron_delta``), so
 ``model.to()``, ``accelerate.prepare`` and DDP move and synchronise them like any other parameter;
 :meth:`NeuronTuner.remove` takes them out again.
+
+Gemma-2/3 outer neurons sit after the block's ``post_feedforward_layernorm`` (``models/ffn.py``); the tuner
+trains outer neuron m through down_proj row m, the neuron's pre-norm input, and leaves the norm's gain alone
+(its ``ParamSlice`` has ``tuned=False``).
 """
 from __future__ import annotations
 

@@ -42,6 +42,7 @@ class TrainConfig:
     batch_size: int = 8  # per process
     grad_accum: int = 1
     max_length: int = 256
+    max_target_length: int | None = None  # target tokens kept (None: half of max_length)
     weight_decay: float = 0.0
     warmup_ratio: float = 0.0
     schedule: str = "linear"
@@ -94,7 +95,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     set_seed(config.seed)
     loader = DataLoader(range(len(examples)), batch_size=config.batch_size,
                         sampler=RandomSampler(range(len(examples)), generator=torch.Generator().manual_seed(config.seed)),
-                        collate_fn=partial(_collate, lm.tokenizer, examples, config.max_length))
+                        collate_fn=partial(_collate, lm.tokenizer, examples, config.max_length, config.max_target_length))
     adamw = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     restore = _train_only(model, params)
     marks = {k: model.__dict__[k] for k in ACCELERATE_MARKS if k in model.__dict__}
@@ -184,8 +185,9 @@ def _examples(data) -> list[Example]:
     return data
 
 
-def _collate(tokenizer, examples: Sequence[Example], max_length: int, indices: list[int]) -> dict[str, torch.Tensor]:
-    return training_batch(tokenizer, [examples[i] for i in indices], max_length, padding_side="left")
+def _collate(tokenizer, examples: Sequence[Example], max_length: int, max_target_length: int | None,
+             indices: list[int]) -> dict[str, torch.Tensor]:
+    return training_batch(tokenizer, [examples[i] for i in indices], max_length, max_target_length, padding_side="left")
 
 
 def _check_params(model: torch.nn.Module, params) -> list[torch.nn.Parameter]:

@@ -45,6 +45,6 @@ class ContinualConfig(Settings):
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)
 
-    def train_config(self, lr: float, overrides: dict | None = None) -> TrainConfig:
+    def train_config(self, lr: float, overrides: dict | None = None, target_length: int | None = None) -> TrainConfig:
         """The TrainConfig of one method: the shared training spec with the method's lr and its ``train`` overrides."""
-        return dataclasses.replace(self.training.for_settings(self), lr=lr, **(overrides or {}))
+        return dataclasses.replace(self.training.for_settings(self, target_length), lr=lr, **(overrides or {}))

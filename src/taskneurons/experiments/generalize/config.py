@@ -49,14 +49,15 @@ class GeneralizeConfig(Settings):
     similarity_neurons: str = "base"  # which model scores the neurons: "base" | "finetuned" (M_i)
     similarity_layers: list[int] | None = None  # layers averaged into one similarity for Table 4 (default: all)
     full_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
-    n_boot: int = 2000
-    confidence: float = 0.95
 
     def __post_init__(self):
         super().__post_init__()
         if not isinstance(self.groups, list) or not self.groups:
             raise TaskNeuronsError("option groups is empty: give 'a', 'b' or {name, train: [...], ood: [...]}")
         self.selection = nested(Selection, self.selection, "selection")
+        if self.selection.specificity != "none":
+            raise TaskNeuronsError("option selection.specificity: generalize selects each task's top-p% by its score "
+                                   "(specificity is an identify option); use 'none'")
         self.training = nested(TrainingSpec, self.training, "training")
         self.full_training = nested(TrainingSpec, self.full_training, "full_training")
         percentages("proportions", self.proportions)
@@ -64,10 +65,9 @@ class GeneralizeConfig(Settings):
         percentages("ablation_rates", self.ablation_rates, low_open=False)
         if self.single_proportions is not None:
             percentages("single_proportions", self.single_proportions)
-        for name in ("n_eval", "n_boot", "ablation_draws"):
+        for name in ("n_eval", "ablation_draws"):
             checks.integer(name, getattr(self, name))
         checks.integer("n_eval_generation", self.n_eval_generation, optional=True)
-        checks.number("confidence", self.confidence, 0, 1)
         for name in PARTS:
             checks.boolean(name, getattr(self, name))
         if self.similarity_layers is not None and not (

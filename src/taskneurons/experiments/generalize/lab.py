@@ -114,8 +114,7 @@ class Lab:
             if Path(f"{path}.json").is_file():
                 self._scores[key] = Scores.load(path)
             else:
-                examples = self.plans[key].draw("score", c.selection.n_score)
-                scores = c.selection.scores(self.base, examples, c, key, self.run.path("checkpoints", f"base.{key}"),
+                scores = c.selection.scores(self.base, self.plans[key], c, self.run.path("checkpoints", f"base.{key}"),
                                             self.progress)
                 scores.save(path)
                 self._scores[key] = scores
@@ -146,7 +145,8 @@ class Lab:
         c, lm = self.config, self.base
         examples = self.training_examples(train_keys, c.training.n_train)
         with NeuronTuner(lm, neurons) as tuner:
-            result = train(lm, examples, tuner.parameters(), c.training.for_settings(c), progress=self.progress)
+            length = c.target_length([self.plans[k] for k in train_keys], lm.tokenizer)
+            result = train(lm, examples, tuner.parameters(), c.training.for_settings(c, length), progress=self.progress)
             records = {key: self.evaluate(lm, key) for key in eval_keys}
             trainable = tuner.num_trainable()
         return {"scores": {k: r["score"] for k, r in records.items()},

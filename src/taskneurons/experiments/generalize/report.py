@@ -69,17 +69,18 @@ def correlation_rows(results: dict, with_paper: bool = True) -> tuple[list[str],
     rows = []
     for t, e in results["similarity"]["correlation"].items():
         if "error" in e:
-            rows.append([t, str(e["n"]), "-", "-", "-", "-", "-", "-", e["error"]])
+            rows.append([t, str(e["n"]), "-", "-", "-", "-", "-", "-", "-", "-", e["error"]])
         else:
             note = "" if math.isfinite(e["pearson"]) else "a variable is constant: no coefficient"
-            rows.append([t, str(e["n"]), fmt(e["pearson"], 2), fmt(e["pearson_p"], 2),
+            rows.append([t, str(e["n"]), fmt(e["pearson"], 2), fmt(e["pearson_p"], 2), fmt(e["pearson_perm_p"], 2),
                          f"[{fmt(e['pearson_ci'][0], 2)}, {fmt(e['pearson_ci'][1], 2)}]", fmt(e["spearman"], 2),
-                         fmt(e["spearman_p"], 2), f"[{fmt(e['spearman_ci'][0], 2)}, {fmt(e['spearman_ci'][1], 2)}]", note])
+                         fmt(e["spearman_p"], 2), fmt(e["spearman_perm_p"], 2),
+                         f"[{fmt(e['spearman_ci'][0], 2)}, {fmt(e['spearman_ci'][1], 2)}]", note])
         if with_paper and t in PAPER_TABLE4:
             r, p, rho, q = PAPER_TABLE4[t]
-            rows.append([f"  paper {t}", "6", f"{r:.2f}", f"{p:.2f}", "", f"{rho:.2f}", f"{q:.2f}", "", ""])
+            rows.append([f"  paper {t}", "6", f"{r:.2f}", f"{p:.2f}", "", "", f"{rho:.2f}", f"{q:.2f}", "", "", ""])
     conf = f"{100 * results['config']['confidence']:g}% CI"
-    return ["test task", "n", "Pearson r", "p", conf, "Spearman rho", "p", conf, "note"], rows
+    return ["test task", "n", "Pearson r", "p", "perm. p", conf, "Spearman rho", "p", "perm. p", conf, "note"], rows
 
 
 def show_overlap(results: dict) -> None:

@@ -52,14 +52,14 @@ def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
         base_sets = {t: lab.neuron_set(t, c.selection.k) for t in [key, *tests]}
         base_curves = curves(lab, neuron_weights(lm), base_sets, key, tests)
         examples = lab.training_examples([key], c.full_training.n_train)
-        result = train(lm, examples, list(lm.model.parameters()), c.full_training.for_settings(c), progress=lab.progress)
+        config = c.full_training.for_settings(c, c.target_length([lab.plans[key]], lm.tokenizer))
+        result = train(lm, examples, list(lm.model.parameters()), config, progress=lab.progress)
         records = {t: lab.evaluate(lm, t) for t in [key, *tests]}
         sets = base_sets
         if c.similarity_neurons == "finetuned":
             sets = {}
             for t in [key, *tests]:
-                scores = c.selection.scores(lm, lab.plans[t].draw("score", c.selection.n_score), c, t,
-                                            progress=lab.progress)
+                scores = c.selection.scores(lm, lab.plans[t], c, progress=lab.progress)
                 sets[t] = c.selection.neurons(scores, provenance={"model_role": f"finetuned:{key}"})
         tuned_curves = curves(lab, neuron_weights(lm), sets, key, tests)
         del lm

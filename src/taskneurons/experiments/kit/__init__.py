@@ -3,10 +3,11 @@ training specs, seeds for samples and random controls, and evaluation with per-e
 from .checks import nested
 from .evaluation import evaluate_plan
 from .examples import ExamplePlan, make_plans
-from .seeds import control_seed, derive_seed
+from .seeds import control_seed, derive_seed, training_seed
 from .selection import Selection
 from .settings import Settings
 from .training import TrainingSpec
 
 __all__ = ["ExamplePlan", "Selection", "Settings", "TrainingSpec", "control_seed", "derive_seed", "evaluate_plan",
-           "make_plans", "nested"]
+           "make_plans", "nested",
+           "training_seed"]

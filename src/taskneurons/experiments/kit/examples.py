@@ -16,6 +16,7 @@ The rule, for every experiment:
 """
 from __future__ import annotations
 
+import math
 import random
 from collections import defaultdict
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 
 from ...errors import TaskNeuronsError
 from ...tasks import Example, Task
+from ...tasks.batching import encode_target
 from .seeds import derive_seed
 
 EVAL_SPLITS = ("test", "dev", "train")
@@ -86,6 +88,7 @@ class ExamplePlan:
     eval: Draw
     pool: Draw
     draws: dict[str, Draw] = field(default_factory=dict)
+    lengths: dict[str, int] = field(default_factory=dict)  # the pool's target lengths, once a tokenizer asked
 
     @classmethod
     def make(cls, task: Task, n_eval: int, n_pool: int, seed: int) -> ExamplePlan:
@@ -125,10 +128,18 @@ class ExamplePlan:
             self.draws[key] = Draw(self.pool.split, indices)
         return [examples[i] for i in self.draws[key].indices]
 
+    def target_tokens(self, tokenizer) -> int:
+        """The 95th percentile of the pool's target lengths in ``tokenizer``'s tokens (computed once, recorded)."""
+        if "target_tokens_p95" not in self.lengths:
+            targets = [self.task.splits[self.pool.split][i].target for i in self.pool.indices]
+            counts = sorted(len(encode_target(tokenizer, t)) for t in targets) or [1]
+            self.lengths["target_tokens_p95"] = counts[min(len(counts) - 1, math.ceil(0.95 * len(counts)) - 1)]
+        return self.lengths["target_tokens_p95"]
+
     def to_dict(self) -> dict:
         """What results.json records: the evaluated indices, and every draw from the pool."""
         return {"eval": {"split": self.eval.split, "indices": self.eval.indices},
-                "pool": {"split": self.pool.split, "size": len(self.pool.indices)},
+                "pool": {"split": self.pool.split, "size": len(self.pool.indices)}, "lengths": dict(self.lengths),
                 **{key: {"split": d.split, "indices": d.indices} for key, d in self.draws.items()}}
 
 

@@ -14,3 +14,8 @@ def derive_seed(*parts) -> int:
 def control_seed(run_seed: int, task: str, index: int, what: str = "random") -> int:
     """The seed of random control ``index`` of ``task``: each task has its own independent draws."""
     return derive_seed(run_seed, "control", what, task, index)
+
+
+def training_seed(run_seed: int, task: str, index: int) -> int:
+    """The training seed of training ``index`` on ``task`` (32 bits: what ``accelerate.set_seed`` takes)."""
+    return derive_seed(run_seed, "training", task, index) % 2 ** 32

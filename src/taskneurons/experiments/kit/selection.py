@@ -11,11 +11,11 @@ from types import SimpleNamespace
 
 from ...errors import TaskNeuronsError
 from ...models import LoadedModel
-from ...neurons import SCORERS, NeuronSet, Scores, make_scorer, score_neurons
+from ...neurons import SCORERS, SPECIFICITY_METHODS, NeuronSet, Scores, make_scorer, score_neurons, specific_scores
 from ...neurons.attribution import TOKENS
 from ...neurons.neuron_set import SCOPES
-from ...tasks import Example
 from . import checks
+from .examples import ExamplePlan
 from .settings import Settings
 
 
@@ -23,10 +23,12 @@ from .settings import Settings
 class Selection:
     scorer: str = "grad_x_act"
     scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum}
-    tokens: str = "target"  # which positions' activations count: "target" | "all"
+    tokens: str = "all"  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
     n_score: int = 64  # pool examples scored per task
     k: float = 10.0  # percent of neurons kept, per (layer, kind) with scope "layer"
     scope: str = "layer"  # "layer" | "global" (per kind) | "all"
+    specificity: str = "none"  # rank by the score ("none") or by how specific it is to the task among the run's
+    specificity_options: dict = field(default_factory=dict)  # tasks: "relative" | "entropy" | "exclude_common"
 
     def __post_init__(self):
         checks.mapping("scorer_options", self.scorer_options)
@@ -34,6 +36,8 @@ class Selection:
         checks.integer("n_score", self.n_score)
         checks.number("k", self.k, 0, 100)
         checks.choice("scope", self.scope, SCOPES)
+        checks.choice("specificity", self.specificity, SPECIFICITY_METHODS)
+        checks.mapping("specificity_options", self.specificity_options)
         one_neuron = SimpleNamespace(n_layers=1, widths={"inner": 1, "outer": 1})
         try:  # the scorer's name and options, checked on a one-neuron layout
             make_scorer(self.scorer, one_neuron, **self.scorer_options)
@@ -42,11 +46,20 @@ class Selection:
             raise TaskNeuronsError(f"option scorer_options={self.scorer_options!r}: scorer {self.scorer!r} takes "
                                    f"{allowed or 'no options'}") from None
 
-    def scores(self, lm: LoadedModel, examples: list[Example], settings: Settings, task: str, checkpoint=None,
+    def scores(self, lm: LoadedModel, plan: ExamplePlan, settings: Settings, checkpoint=None,
                progress: bool = True) -> Scores:
-        return score_neurons(lm, examples, scorer=self.scorer, tokens=self.tokens, batch_size=settings.batch_size,
-                             max_length=settings.max_length, task=task, progress=progress, checkpoint=checkpoint,
-                             **self.scorer_options)
+        """The scorer on the plan's scored examples (its ``score`` draw of ``n_score``)."""
+        return score_neurons(lm, plan.draw("score", self.n_score), scorer=self.scorer, tokens=self.tokens,
+                             batch_size=settings.batch_size, max_length=settings.max_length, task=plan.task.name,
+                             progress=progress, checkpoint=checkpoint,
+                             max_target_length=settings.target_length([plan], lm.tokenizer), **self.scorer_options)
+
+    def specific(self, scores: dict[str, Scores]) -> dict[str, Scores]:
+        """Every task's scores re-ranked by ``specificity`` among the tasks of ``scores`` (unchanged for "none")."""
+        if self.specificity == "none":
+            return scores
+        options = {"k": self.k, "scope": self.scope} if self.specificity == "exclude_common" else {}
+        return specific_scores(scores, self.specificity, **{**options, **self.specificity_options})
 
     def neurons(self, scores: Scores, k: float | None = None, provenance: dict | None = None) -> NeuronSet:
         """The top ``k`` percent (default: this selection's k) of ``scores``."""

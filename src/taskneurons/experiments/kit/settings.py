@@ -15,6 +15,7 @@ from ...models.spec import check_model_spec
 from . import checks
 
 DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+GENERATION_CAP = 256
 
 
 @dataclass
@@ -24,9 +25,12 @@ class Settings:
     dtype: str = "float32"
     batch_size: int = 8
     max_length: int = 256  # prompt + target tokens
-    max_new_tokens: int = 32  # greedy generation of generation tasks (classification: the longest label)
+    max_new_tokens: int | None = None  # greedy generation of a generation task (null: from its references, below)
+    max_target_tokens: int | None = None  # target tokens trained and scored on (null: from the references, below)
     eval_method: str = "rank"  # classification: "rank" (label likelihood) | "generate" (greedy + exact match)
     seed: int = 0  # every sample and random control derives its seed from this one
+    n_boot: int = 2000  # bootstrap resamples of every interval
+    confidence: float = 0.95  # of every interval
     data_root: str | None = None  # where built-in task names are folders (null: $TASKNEURONS_DATA, else ../shared/data)
 
     def __post_init__(self):
@@ -36,9 +40,28 @@ class Settings:
             raise TaskNeuronsError(f"option device={self.device!r} is not one of cpu, cuda, cuda:N, mps")
         checks.choice("dtype", self.dtype, DTYPES)
         checks.choice("eval_method", self.eval_method, CLASSIFICATION_METHODS)
-        for name in ("batch_size", "max_length", "max_new_tokens"):
+        for name in ("batch_size", "max_length"):
             checks.integer(name, getattr(self, name))
+        for name in ("max_new_tokens", "max_target_tokens"):
+            checks.integer(name, getattr(self, name), optional=True)
         checks.integer("seed", self.seed, minimum=0)
+        checks.integer("n_boot", self.n_boot, minimum=100)
+        checks.number("confidence", self.confidence, 0, 1)
+        if self.confidence == 1:
+            raise TaskNeuronsError("option confidence=1 is not a number in (0, 1)")
         if self.data_root is not None and not isinstance(self.data_root, str):
             raise TaskNeuronsError(f"option data_root={self.data_root!r} is not a folder path (or null)")
         check_model_spec(self.model, self.device)
+
+    def target_length(self, plans, tokenizer) -> int:
+        """Target tokens kept when training or scoring on these tasks' examples: ``max_target_tokens``, or the
+        largest 95th percentile of their reference lengths (``ExamplePlan.target_tokens``), at most half of
+        ``max_length`` (the prompt keeps the rest)."""
+        if self.max_target_tokens:
+            return self.max_target_tokens
+        return max(1, min(max(plan.target_tokens(tokenizer) for plan in plans), self.max_length // 2))
+
+    def generation_length(self, plan, tokenizer) -> int:
+        """New tokens generated for a generation task: ``max_new_tokens``, or its references' 95th percentile
+        plus one, at most ``GENERATION_CAP``."""
+        return self.max_new_tokens or min(plan.target_tokens(tokenizer) + 1, GENERATION_CAP)

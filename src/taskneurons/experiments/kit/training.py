@@ -14,7 +14,7 @@ from ...registry import suggest
 from ...tuning import TrainConfig
 from . import checks
 
-FROM_SETTINGS = ("batch_size", "max_length", "seed")
+FROM_SETTINGS = ("batch_size", "max_length", "seed", "max_target_length")
 OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SETTINGS + ("lr", "epochs", "max_steps")]
 
 
@@ -41,10 +41,11 @@ class TrainingSpec:
         except TypeError as e:
             raise TaskNeuronsError(f"option options={self.options!r}: {e}") from None
 
-    def config(self, batch_size: int, max_length: int, seed: int) -> TrainConfig:
+    def config(self, batch_size: int, max_length: int, seed: int, max_target_length: int | None = None) -> TrainConfig:
         return TrainConfig(lr=self.lr, epochs=self.epochs, max_steps=self.max_steps, batch_size=batch_size,
-                           max_length=max_length, seed=seed, **self.options)
+                           max_length=max_length, seed=seed, max_target_length=max_target_length, **self.options)
 
-    def for_settings(self, settings) -> TrainConfig:
-        """The TrainConfig of this spec under an experiment's Settings."""
-        return self.config(settings.batch_size, settings.max_length, settings.seed)
+    def for_settings(self, settings, target_length: int | None = None) -> TrainConfig:
+        """The TrainConfig of this spec under an experiment's Settings (``target_length``: see
+        ``Settings.target_length``)."""
+        return self.config(settings.batch_size, settings.max_length, settings.seed, target_length)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 
+from ....errors import TaskNeuronsError
 from ....models import LoadedModel
 from ....neurons import NeuronSet, Scores
 from ....tasks import Task
@@ -34,6 +35,8 @@ class NCFTOptions(MethodOptions):
     def __post_init__(self):
         super().__post_init__()
         self.selection = nested(Selection, self.selection, "selection")
+        if self.selection.specificity != "none":
+            raise TaskNeuronsError("option selection.specificity: NCFT scores one task at a time; use 'none'")
 
 
 def demote(scores: Scores, claimed: NeuronSet) -> Scores:
@@ -69,8 +72,7 @@ class NCFT(Method):
 
     def select(self, lm: LoadedModel, stage: int, task: Task) -> NeuronSet:
         o, selection = self.options, self.options.selection
-        examples = self.ctx.draw(task, *self.draws(o)[0])
-        scores = selection.scores(lm, examples, self.ctx.config, task.name, progress=self.ctx.progress)
+        scores = selection.scores(lm, self.ctx.plan(task), self.ctx.config, progress=self.ctx.progress)
         provenance = {"task": task.name, "stage": stage + 1, "method": self.name}
         if o.exclude_claimed and self.sets:
             claimed = self.claimed(lm)
@@ -82,7 +84,7 @@ class NCFT(Method):
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         neurons = self.select(lm, stage, task)
         with NeuronTuner(lm, neurons) as tuner:
-            result = train(lm, self.ctx.train_examples(task), tuner.parameters(), self.ctx.train_config(self.options),
+            result = train(lm, self.ctx.train_examples(task), tuner.parameters(), self.ctx.train_config(self.options, lm),
                            progress=self.ctx.progress)
             tuner.merge()  # the trained rows stay in the weights when the tuner is removed
         self._tuner = tuner

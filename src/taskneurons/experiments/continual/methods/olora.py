@@ -103,7 +103,7 @@ class OLoRA(SeqLoRA):
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         new = self.add_adapter(lm)
         params = [p for n, p in lm.model.named_parameters() if f".{new}." in n and ".lora_" in n]
-        result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options),
+        result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options, lm),
                        progress=self.ctx.progress, extra_loss=self.regularizer(lm, new))
         return {**train_info(result, sum(p.numel() for p in params)), "adapters": len(self.adapters)}
 

@@ -20,7 +20,7 @@ def train_all_weights(method: Method, lm: LoadedModel, examples: list[Example],
                       extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None) -> dict:
     """Full fine-tuning of ``lm`` on ``examples`` with the method's options, through the one ``train`` loop."""
     params = list(lm.model.parameters())
-    result = train(lm, examples, params, method.ctx.train_config(method.options), progress=method.ctx.progress,
+    result = train(lm, examples, params, method.ctx.train_config(method.options, lm), progress=method.ctx.progress,
                    extra_loss=extra_loss)
     return train_info(result, sum(p.numel() for p in params))
 

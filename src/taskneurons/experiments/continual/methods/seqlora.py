@@ -58,7 +58,7 @@ class SeqLoRA(Method):
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         params = [p for n, p in lm.model.named_parameters() if ".lora_" in n]
-        result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options),
+        result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options, lm),
                        progress=self.ctx.progress)
         return train_info(result, sum(p.numel() for p in params))
 

@@ -106,7 +106,8 @@ def neuron_rows(ffn: FFN, neurons: NeuronSet) -> dict[str, torch.Tensor]:
                 idx = neurons.indices(layer, kind)
                 if len(idx):
                     for n, s in enumerate(ffn.slices(layer, kind)):
-                        rows[f"{layer}.{kind}.{n}"] = s.param[s.index(idx)].detach().clone()
+                        if s.tuned:  # what NCFT trains (not, e.g., a Gemma norm's gain entry)
+                            rows[f"{layer}.{kind}.{n}"] = s.param[s.index(idx)].detach().clone()
     return rows
 
 
@@ -132,6 +133,8 @@ def reweighted(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, readi
                     own = owners[:, idx].double()  # [tasks, m]
                     total = (own * weights.double().unsqueeze(1)).sum(0)  # [m]: summed weight of each neuron's owners
                     for n, s in enumerate(ffn.slices(layer, kind)):
+                        if not s.tuned:
+                            continue
                         index = s.index(idx)
                         rows = s.param[index]
                         saved.append((s.param, index, rows.clone()))

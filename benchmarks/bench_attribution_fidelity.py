@@ -1,0 +1,70 @@
+"""How well does each scoring variant estimate Eq. 2 (the loss change when a neuron's output is set to 0)?
+
+For a seeded sample of neurons of the first, middle and last layers, both kinds, the true loss change of zeroing
+each one at every position on a fixed set of task examples (more than one batch), against every scoring variant
+(tokens: target / all; aggregation: mean of |g a|, |sum of g a| over the set, |sum over an example's tokens| averaged
+over examples; and the other scorers): Spearman and Pearson with bootstrap intervals, per (layer, kind), for each
+task and model. The variant with the highest Spearman against the dataset loss change is the default scorer.
+
+    .venv/bin/python benchmarks/bench_attribution_fidelity.py [--models smollm2-135m gemma3-270m]
+        [--tasks amazon_yang e2e] [--n 24] [--per-cell 20] [--out runs/bench_fidelity.json]
+"""
+import argparse
+import time
+from pathlib import Path
+
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.experiments.fidelity import VARIANTS, attribution_fidelity
+from taskneurons.experiments.kit import ExamplePlan
+from taskneurons.io import write_json
+from taskneurons.models import load_model
+from taskneurons.report.console import print_table
+from taskneurons.tasks import load_task
+
+
+def fmt_ci(row) -> str:
+    lo, hi = row["spearman_ci"]
+    return f"{row['spearman']:.2f} [{lo:.2f}, {hi:.2f}]"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
+    parser.add_argument("--tasks", nargs="+", default=["amazon_yang", "e2e"])
+    parser.add_argument("--n", type=int, default=24, help="examples (from the task's pool), 3 batches of 8")
+    parser.add_argument("--per-cell", type=int, default=20, help="neurons per (layer, kind)")
+    parser.add_argument("--max-length", type=int, default=128)
+    parser.add_argument("--out", default="runs/bench_fidelity.json")
+    args = parser.parse_args()
+    out = Path(args.out)
+    results = {}
+    for model in args.models:
+        try:
+            lm = load_model(model)
+        except TaskNeuronsError as e:
+            print(f"skipping {model}: {e}")
+            continue
+        for name in args.tasks:
+            task = load_task(name)
+            examples = ExamplePlan.make(task, 1, args.n, seed=0).draw("score", args.n)
+            start = time.perf_counter()
+            r = attribution_fidelity(lm, examples, per_cell=args.per_cell, max_length=args.max_length)
+            r["seconds"] = time.perf_counter() - start
+            results[f"{model}/{name}"] = r
+            write_json(out, results)
+            cells = [(layer, kind) for layer in r["layers"] for kind in ("inner", "outer")]
+            rows = []
+            for variant in VARIANTS:
+                by_cell = {(x["layer"], x["kind"]): x for x in r["rows"] if x["variant"] == variant
+                           and x["truth"] == "dataset"}
+                rows.append([variant, *[fmt_ci(by_cell[c]) for c in cells], f"{r['summary'][variant]['dataset']:.3f}",
+                             f"{r['summary'][variant]['example']:.3f}"])
+            print_table(f"{model} · {name}: Spearman (95% bootstrap CI) with |dataset loss change| of zeroing, "
+                        f"{r['per_cell']} neurons per cell, {r['n_examples']} examples, {r['seconds']:.0f} s",
+                        ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean", "mean vs per-example"],
+                        rows)
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

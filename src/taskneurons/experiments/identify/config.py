@@ -1,0 +1,50 @@
+"""IdentifyConfig: every option of the identification experiment, checked before the run folder exists."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ...errors import TaskNeuronsError
+from ...neurons.deactivate import MODES
+from ..kit import Selection, Settings, TrainingSpec, checks, nested
+
+ORIGINALS = ("base", "multitask")
+
+
+@dataclass
+class IdentifyConfig(Settings):
+    tasks: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"])
+    selection: Selection = field(default_factory=Selection)  # scorer, tokens, n_score, k, scope
+    n_eval: int = 100  # test examples per task
+    random_controls: int = 5  # Deactivate-Random draws per task (each task its own, see kit.seeds)
+    deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
+    deactivate_matrix: bool = True
+    original: str = "base"  # "base" | "multitask" (the paper's Original: after multi-task fine-tuning)
+    multitask: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
+    finetune: bool = True  # the Zero-shot / Train-Random / Train-Task table
+    finetune_matrix: bool = False
+    finetune_seeds: int = 3  # Train-Task trainings per task, each with its own training seed
+    finetune_random_controls: int = 3  # Train-Random per task: random draw r trained with training seed r
+    neuron_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=1e-3))
+
+    def __post_init__(self):
+        super().__post_init__()
+        checks.string_list("tasks", self.tasks)
+        self.tasks = [str(t) for t in self.tasks]
+        self.selection = nested(Selection, self.selection, "selection")
+        self.multitask = nested(TrainingSpec, self.multitask, "multitask")
+        self.neuron_training = nested(TrainingSpec, self.neuron_training, "neuron_training")
+        checks.integer("n_eval", self.n_eval)
+        checks.integer("random_controls", self.random_controls)
+        checks.integer("finetune_random_controls", self.finetune_random_controls)
+        checks.integer("finetune_seeds", self.finetune_seeds)
+        checks.choice("deactivation_mode", self.deactivation_mode, MODES)
+        checks.choice("original", self.original, ORIGINALS)
+        for name in ("deactivate_matrix", "finetune", "finetune_matrix"):
+            checks.boolean(name, getattr(self, name))
+
+    def draws(self) -> list[tuple[str, int]]:
+        """(role, n) of every draw from each task's pool: scoring, and the trainings this config runs."""
+        draws = [("score", self.selection.n_score)]
+        draws += [("train", self.multitask.n_train)] if self.original == "multitask" else []
+        draws += [("train", self.neuron_training.n_train)] if self.finetune else []
+        return draws

@@ -1,0 +1,165 @@
+"""The identification experiment (paper section 2.5-2.6, Tables 1-2, Figure 5), with random controls over seeds.
+
+For one model and a list of tasks:
+
+1. the "Original" model: the base model, or (as in the paper) the base model after multi-task fine-tuning;
+2. score every task's neurons on the Original model and keep the top k% (one NeuronSet per task);
+3. deactivation: Original vs Deactivate-Random (mean and std over seeds) vs Deactivate-Task, and the matrix of
+   score changes of task j when task i's neurons are deactivated;
+4. neuron-only fine-tuning from the base model: Zero-shot vs Train-Random vs Train-Task (the neurons scored on
+   the base model), and optionally the matrix of task j trained through task i's neurons.
+
+Every step is cached in the run folder, so rerunning the same command resumes.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, replace
+from pathlib import Path
+
+from ...errors import TaskNeuronsError
+from ...io import write_json, write_text
+from ...models import LoadedModel, load_model
+from ...models.weights import load_weights, save_weights
+from ...neurons import NeuronSet, Scores, deactivate
+from ...report.console import console
+from ...tasks import Task, load_task
+from ...tuning import NeuronTuner, train
+from ..kit import control_seed, evaluate_plan, make_plans, training_seed
+from ..run import Run
+from .config import IdentifyConfig
+from .report import plot, show, summary, tables
+
+
+class Identify:
+    def __init__(self, config: IdentifyConfig, out: Path, progress: bool = True):
+        self.config, self.progress = config, progress
+        self.tasks = [load_task(name, data_root=config.data_root) for name in config.tasks]
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
+        self.plans = make_plans(self.tasks, config.seed, lambda t: config.n_eval, lambda t: config.draws())
+        self.run = Run(out, asdict(config))  # only now: every value above was valid
+
+    # --- building blocks -------------------------------------------------------------------------------
+    def evaluate(self, lm: LoadedModel, task: Task) -> dict:
+        return evaluate_plan(lm, self.plans[task.name], self.config, self.progress)
+
+    def neuron_sets(self, lm: LoadedModel, tag: str) -> dict[str, NeuronSet]:
+        """Every task's top-k% neurons on ``lm`` (by score, or by specificity among the tasks); the scores and
+        sets are artifacts of the run folder, reused when present."""
+        c = self.config
+        paths = {t.name: self.run.path("artifacts", f"{tag}.{t.name}.neurons") for t in self.tasks}
+        if all(Path(f"{p}.json").is_file() for p in paths.values()):
+            sets = {name: NeuronSet.load(p) for name, p in paths.items()}
+            for neurons in sets.values():
+                neurons.validate(lm.ffn)
+            return sets
+        scores = {t.name: self.scores(lm, t, tag) for t in self.tasks}
+        ranked = c.selection.specific(scores)
+        sets = {}
+        for name, path in paths.items():
+            sets[name] = c.selection.neurons(ranked[name], provenance={"model_role": tag, "seed": c.seed})
+            sets[name].save(path)
+        return sets
+
+    def scores(self, lm: LoadedModel, task: Task, tag: str) -> Scores:
+        path = self.run.path("artifacts", f"{tag}.{task.name}.scores")
+        if Path(f"{path}.json").is_file():
+            return Scores.load(path)
+        c = self.config
+        scores = c.selection.scores(lm, self.plans[task.name], c, self.run.path("checkpoints", f"{tag}.{task.name}"),
+                                    self.progress)
+        scores.save(path)
+        return scores
+
+    def original_model(self) -> LoadedModel:
+        c = self.config
+        lm = load_model(c.model, device=c.device, dtype=c.dtype)
+        if c.original == "base":
+            return lm
+        weights = self.run.path("original", "model.safetensors")
+        if weights.is_file():
+            load_weights(lm.model, weights)
+            return lm
+        mixed = [ex for t in self.tasks for ex in self.plans[t.name].draw("train", c.multitask.n_train)]
+        console.print(f"multi-task fine-tuning the Original model on {len(mixed)} examples of {len(self.tasks)} tasks")
+        length = c.target_length(list(self.plans.values()), lm.tokenizer)
+        train(lm, mixed, list(lm.model.parameters()), c.multitask.for_settings(c, length), progress=self.progress)
+        save_weights(lm.model, weights)
+        return lm
+
+    # --- the two tables ---------------------------------------------------------------------------------
+    def deactivation(self) -> dict:
+        c = self.config
+        lm = self.original_model()
+        tag = "original" if c.original == "multitask" else "base"  # the base model's sets serve both tables
+        sets = self.neuron_sets(lm, tag)
+        names = [t.name for t in self.tasks]
+        original = {t.name: self.run.step(f"deact/original/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}
+        matrix, randoms = {}, {}
+        for i in self.tasks:
+            for j in (self.tasks if c.deactivate_matrix else [i]):
+                def deactivated(i=i, j=j):
+                    with deactivate(lm, sets[i.name], mode=c.deactivation_mode):
+                        return self.evaluate(lm, j)
+                matrix.setdefault(i.name, {})[j.name] = [self.run.step(f"deact/task={i.name}/{j.name}", deactivated)]
+            for index in range(c.random_controls):
+                def random_control(i=i, index=index):
+                    control = sets[i.name].random_like(control_seed(c.seed, i.name, index))
+                    with deactivate(lm, control, mode=c.deactivation_mode):
+                        return self.evaluate(lm, i)
+                randoms.setdefault(i.name, []).append(self.run.step(f"deact/random{index}/{i.name}", random_control))
+        return {**tables("Original", original, "Deactivate-Random", randoms, "Deactivate-Task", matrix, names, c,
+                         "less"),
+                "neurons": {n: {"count": sets[n].count(), "fraction": sets[n].fraction()} for n in names},
+                "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names}}
+
+    def finetuning(self) -> dict:
+        c = self.config
+        lm = load_model(c.model, device=c.device, dtype=c.dtype)
+        sets = self.neuron_sets(lm, "base")
+        names = [t.name for t in self.tasks]
+        zero_shot = {t.name: self.run.step(f"ft/zero_shot/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}
+
+        def trained(neurons: NeuronSet, train_task: Task, eval_task: Task, seed_index: int) -> dict:
+            examples = self.plans[train_task.name].draw("train", c.neuron_training.n_train)
+            config = replace(c.neuron_training.for_settings(c, c.target_length([self.plans[train_task.name]], lm.tokenizer)),
+                             seed=training_seed(c.seed, train_task.name, seed_index))
+            with NeuronTuner(lm, neurons) as tuner:
+                result = train(lm, examples, tuner.parameters(), config, progress=self.progress)
+                outcome = self.evaluate(lm, eval_task)
+            return {**outcome, "final_loss": result.losses[-1] if result.losses else None,
+                    "trainable": tuner.num_trainable()}
+
+        matrix, randoms = {}, {}
+        for i in self.tasks:
+            # row i: task i's neurons trained on task j's data (the diagonal is Train-Task)
+            for j in (self.tasks if c.finetune_matrix else [i]):
+                seeds = range(c.finetune_seeds) if j is i else [0]  # the diagonal is Train-Task, over its seeds
+                matrix.setdefault(i.name, {})[j.name] = [self.run.step(
+                    f"ft/task={i.name}/{j.name}/seed{s}", lambda i=i, j=j, s=s: trained(sets[i.name], j, j, s))
+                    for s in seeds]
+            for index in range(c.finetune_random_controls):
+                def random_control(i=i, index=index):
+                    control = sets[i.name].random_like(control_seed(c.seed, i.name, index, "train"))
+                    return trained(control, i, i, index)
+                randoms.setdefault(i.name, []).append(self.run.step(f"ft/random{index}/{i.name}", random_control))
+        return tables("Zero-shot", zero_shot, "Train-Random", randoms, "Train-Task", matrix, names, c, "greater")
+
+    # --- the whole experiment ---------------------------------------------------------------------------
+    def __call__(self) -> dict:
+        results = {"config": asdict(self.config),
+                   "tasks": {t.name: {"kind": t.kind, "metric": t.metric, "source": t.source} for t in self.tasks}}
+        console.rule("deactivation")
+        results["deactivation"] = self.deactivation()
+        show(results["deactivation"], "deactivation", self.tasks)
+        if self.config.finetune:
+            console.rule("neuron-only fine-tuning")
+            results["finetuning"] = self.finetuning()
+            show(results["finetuning"], "fine-tuning", self.tasks)
+        results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw
+        write_json(self.run.path("results.json"), results)
+        plot(results, self.run)
+        write_text(self.run.path("summary.md"), summary(results))
+        console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
+        return results

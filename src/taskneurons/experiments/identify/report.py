@@ -1,0 +1,125 @@
+"""The identification experiment's tables (with intervals and verdicts), plots and markdown summary."""
+from __future__ import annotations
+
+import statistics
+
+from ...report.console import print_table
+from ...report.markdown import markdown_table
+from ...report.plots import grouped_bars, heatmap
+from ...tasks import Task
+from ..kit.stats import mean_interval, paired_gap, per_example, specificity_interval
+from ..run import Run
+
+
+CLAIMS = {"less": "{condition} lowers the score more than {control}", "greater": "{condition} beats {control}"}
+
+
+def tables(reference: str, before: dict, control: str, controls: dict, condition: str, runs: dict,
+           names: list[str], settings, direction: str) -> dict:
+    """A part's results from its step records (``before[task]``: the reference's record; ``controls[task]``: the
+    random controls' records; ``runs[i][j]``: the records (one per seed) of task j through task i's neurons).
+
+    The table holds mean scores; ``gap`` the paired difference condition - control per task and averaged over
+    tasks (kit.stats: interval over examples, p-value, verdict for the claim in ``direction``); ``intervals``
+    each cell's interval of the mean; ``specificity`` (with a full matrix) the index of the cross-task matrix."""
+    stat = {"n_boot": settings.n_boot, "confidence": settings.confidence, "seed": settings.seed}
+    score = lambda records: statistics.mean(r["score"] for r in records)  # noqa: E731
+    table = {reference: {n: before[n]["score"] for n in names}, control: {n: score(controls[n]) for n in names},
+             condition: {n: score(runs[n][n]) for n in names}}
+    outcomes = {reference: {n: before[n]["outcomes"] for n in names},
+                control: {n: [r["outcomes"] for r in controls[n]] for n in names},
+                condition: {n: [r["outcomes"] for r in runs[n][n]] for n in names}}
+    gaps = {n: paired_gap([outcomes[condition][n]], [outcomes[control][n]], **stat) for n in names}
+    gaps["average"] = paired_gap([outcomes[condition][n] for n in names], [outcomes[control][n] for n in names], **stat)
+    claim = CLAIMS[direction].format(condition=condition, control=control)
+    part = {"table": table, "outcomes": outcomes, "n": {n: before[n]["n"] for n in names},
+            "runs": {control: {n: len(controls[n]) for n in names}, condition: {n: len(runs[n][n]) for n in names}},
+            "random_runs": {n: [r["score"] for r in controls[n]] for n in names},
+            "intervals": {cond: {n: mean_interval(outcomes[cond][n], **stat) for n in names} for cond in outcomes},
+            "gap": {n: {**g.to_dict(), "verdict": g.verdict(direction)} for n, g in gaps.items()}, "claim": claim,
+            "matrix_change": {i: {j: score(runs[i][j]) - before[j]["score"] for j in runs[i]} for i in runs}}
+    if all(len(runs[i]) == len(names) for i in names) and len(names) > 1:
+        original = {j: before[j]["outcomes"] for j in names}
+        deactivated = {i: {j: per_example([r["outcomes"] for r in runs[i][j]]).tolist() for j in names} for i in names}
+        part["specificity"] = specificity_interval(original, deactivated, **stat)
+    return part
+
+
+def table_rows(part: dict, names: list[str]) -> list[list[str]]:
+    """One row per condition (score per task, with its runs' count for the controls) and the gap's row."""
+    rows = []
+    for condition, scores in part["table"].items():
+        runs = part["runs"].get(condition, {})
+        rows.append([condition] + [f"{scores[n]:.1f}" + (f" ({runs[n]} runs)" if runs.get(n, 1) > 1 else "")
+                                   for n in names] + [f"{statistics.mean(scores.values()):.1f}"])
+    gap = part["gap"]
+    rows.append(["gap [CI], p"] + [f"{gap[n]['mean']:+.1f} [{gap[n]['low']:+.1f}, {gap[n]['high']:+.1f}], "
+                                   f"p={gap[n]['p']:.2g}" for n in names + ["average"]])
+    rows.append(["claim"] + [gap[n]["verdict"] for n in names + ["average"]])
+    return rows
+
+
+def notes(part: dict, confidence: float) -> str:
+    """What the gap row is: the claim, the interval, n and the test."""
+    gap = part["gap"]["average"]
+    return (f"gap = {' - '.join(list(part['table'])[2:0:-1])} per example, mean over {gap['n']} test examples "
+            f"({gap['tasks']} tasks); {100 * confidence:g}% {gap['test']}. A claim holds when its interval excludes 0: "
+            f"{part['claim']}.")
+
+
+def show(part: dict, title: str, tasks: list[Task]) -> None:
+    names = [t.name for t in tasks]
+    print_table(f"{title} (score on the test split; {part['claim']}?)", ["method", *names, "avg"],
+                table_rows(part, names))
+    if "specificity" in part:
+        sp = part["specificity"]
+        print(f"specificity index (mean diagonal drop - mean off-diagonal drop): {sp['index']:+.1f} "
+              f"[{sp['low']:+.1f}, {sp['high']:+.1f}]")
+    change = part["matrix_change"]
+    if all(len(change[i]) == len(names) for i in change):
+        print_table(f"{title}: change of task j (columns) through task i's neurons (rows)", ["neurons of", *names],
+                    [[i] + [f"{change[i][j]:+.1f}" for j in names] for i in names])
+
+
+def plot(results: dict, run: Run) -> None:
+    for part in ("deactivation", "finetuning"):
+        if part not in results:
+            continue
+        data = results[part]
+        grouped_bars(data["table"], f"{part} (k = {results['config']['selection']['k']}%), "
+                     f"{100 * results['config']['confidence']:g}% intervals over test examples", "score",
+                     run.path("plots", f"{part}_table.png"), errors=data["intervals"])
+        change = data["matrix_change"]
+        names = list(change)
+        if all(len(change[i]) == len(names) for i in names):
+            heatmap([[change[i][j] for j in names] for i in names], names, names, f"{part}: score change",
+                    run.path("plots", f"{part}_matrix.png"), xlabel="evaluated task", ylabel="neurons of task")
+    overlap = results["deactivation"]["overlap"]
+    names = list(overlap)
+    heatmap([[overlap[a][b] for b in names] for a in names], names, names, "Jaccard overlap of neuron sets",
+            run.path("plots", "overlap.png"), fmt="{:.2f}", cmap="viridis", center=None)
+
+
+def summary(results: dict) -> str:
+    c, sel = results["config"], results["config"]["selection"]
+    out = [f"# Task-specific neurons of {c['model']}",
+           f"k = {sel['k']}% per {sel['scope']}, scorer {sel['scorer']} {sel['scorer_options'] or ''}, tokens "
+           f"{sel['tokens']}, specificity {sel['specificity']}, {sel['n_score']} scoring examples, {c['n_eval']} test "
+           f"examples per task, Original = {c['original']}, {c['random_controls']} random controls per task, "
+           f"Train-Task over {c['finetune_seeds']} training seeds, Train-Random over {c['finetune_random_controls']} "
+           f"(draw, seed) pairs.",
+           "Scored and trained examples come from each task's pool, disjoint from its test examples (results.json "
+           "`examples` lists them)."]
+    for part in ("deactivation", "finetuning"):
+        if part not in results:
+            continue
+        names = list(results["tasks"])
+        out += [f"\n## {part}\n", markdown_table(["method", *names, "avg"], table_rows(results[part], names)),
+                "", notes(results[part], c["confidence"])]
+        if "specificity" in results[part]:
+            sp = results[part]["specificity"]
+            out.append(f"\nSpecificity index of the cross-task matrix (mean diagonal drop minus mean off-diagonal "
+                       f"drop, points): {sp['index']:+.1f} [{sp['low']:+.1f}, {sp['high']:+.1f}] "
+                       f"({100 * c['confidence']:g}% bootstrap over test examples).")
+        out.append(f"\n![{part}](plots/{part}_table.png)")
+    return "\n".join(out) + "\n"
