@@ -47,7 +47,9 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
     assert part["label"] == "CLS-CLS" and part["tests"] == ["sst2_yang"]
     for rate in ("0", "50", "100"):
         assert part["realized"][rate]["50"]["share"] == pytest.approx(float(rate), abs=100 / part["realized"][rate]["50"]["neurons"])
-    assert part["original"]["50"]["jaccard"] == pytest.approx(results["overlap"]["groups"]["a"]["CLS-CLS"]["50"])
+    # the "orig." row trains the training tasks' own neurons at the cells' total (comparable with them)
+    assert part["original"]["50"]["neurons"] == part["realized"]["50"]["50"]["neurons"]
+    assert part["original"]["50"]["set"] == "combined top-p%"
     # similarity (Figure 3) and correlation (Table 4): one fully fine-tuned model per training task
     sim = results["similarity"]
     assert set(sim["models"]) == {"amazon_yang", "mnli_yang", "e2e"}
@@ -91,6 +93,7 @@ def test_similarity_options_finetuned_neurons_mean_vectors_and_union_totals(tmp_
     assert len(variants["outer/mean"]) == 2
     part = results["ablation"]["g:generation"]
     assert part["realized"]["50"]["30"]["neurons"] == results["sweep"]["g"]["30"]["neurons"]  # train_union total
+    assert part["original"]["30"]["neurons"] == results["sweep"]["g"]["30"]["neurons"]  # orig.: the union itself
     assert part["realized"]["50"]["30"]["share"] == pytest.approx(50.0, abs=1.0)
     # all of the training union's count cannot come from the smaller test set: recorded, not run
     assert part["grid"]["100"]["30"] is None and "cannot draw" in part["impossible"]["100"]["30"]

@@ -1,14 +1,28 @@
 """The overlap-controlled ablation (Tables 9-11): joint training through a random set with a preset overlap with the
 OOD tasks' neurons (``analysis.overlap.overlap_controlled_set``), per (group, OOD kind); each cell's random sets
-are drawn from seeds derived from the run seed and the cell."""
+are drawn from seeds derived from the run seed and the cell.
+
+The "orig." row is the training tasks' own neurons at the same total as the cells, so that it is comparable:
+with ``ablation_total: proportion`` the top-p% per (layer, kind) of the training tasks' combined scores (each
+task's (layer, kind) row divided by its mean, then summed), with ``train_union`` the union of their top-p% sets
+(what the sweep trains). Its natural overlap is reported in the cells' definition (``ablation_rate``)."""
 from __future__ import annotations
 
 from ...analysis import overlap_controlled_set, proportion_counts, share, union
 from ...errors import TaskNeuronsError
+from ...models.ffn import KINDS
+from ...neurons import NeuronSet, Scores
 from ..kit import control_seed
 from .groups import KIND_OF, SHORT, mean, pct
 from .lab import Lab
 from .sweep import sweep_point
+
+
+def combined_top(lab: Lab, tasks, p: float) -> NeuronSet:
+    """The top-p% (selection scope) of the tasks' scores, each (layer, kind) row over its mean, summed."""
+    values = {kind: sum(lab.scores(t).values[kind] / lab.scores(t).values[kind].mean(1, keepdim=True).clamp(min=1e-30)
+                        for t in tasks) for kind in KINDS}
+    return lab.config.selection.neurons(Scores(values, {"tasks": list(tasks), "combined": "row-mean normalised sum"}), p)
 
 
 def ablation(lab: Lab) -> dict:
@@ -46,9 +60,15 @@ def ablation(lab: Lab) -> dict:
                 realized.setdefault(pct(rate), {})[pct(p)] = {"share": mean([r["share"] for r in runs]),
                                                                 "jaccard": mean([r["jaccard"] for r in runs]),
                                                                 "neurons": runs[0]["neurons"]}
-            natural = sweep_point(lab, g, p)
-            original[pct(p)] = {"jaccard": 100 * train_union.jaccard(target), "share": 100 * share(train_union, target),
-                                 "score": mean({t: natural["scores"][t] for t in tests}), "neurons": natural["neurons"]}
+            if c.ablation_total == "proportion":
+                own = combined_top(lab, g.train, p)
+                natural = lab.run.step(f"ablation/{g.name}/{kind}/p={pct(p)}/own",
+                                       lambda own=own: lab.train_and_evaluate(own, g.train, tests))
+            else:
+                own, natural = train_union, sweep_point(lab, g, p)
+            original[pct(p)] = {"jaccard": 100 * own.jaccard(target), "share": 100 * share(own, target),
+                                 "score": mean({t: natural["scores"][t] for t in tests}), "neurons": natural["neurons"],
+                                 "set": "combined top-p%" if c.ablation_total == "proportion" else "union of top-p%"}
         out[f"{g.name}:{kind}"] = {"label": f"{lab.train_kind(g)}-{SHORT[kind]}", "group": g.name, "kind": kind,
                                    "tests": tests, "grid": grid, "realized": realized, "original": original,
                                    "impossible": impossible}

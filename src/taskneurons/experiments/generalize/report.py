@@ -23,7 +23,8 @@ def overlap_rows(results: dict, with_paper: bool = True) -> tuple[list[str], lis
     return ["group", *[f"{p}%" for p in ps]], rows
 
 
-def sweep_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]]:
+def sweep_rows(results: dict, g: str, with_intervals: bool = False) -> tuple[list[str], list[list[str]]]:
+    """Zero-shot and each p's scores per task (with their intervals over test examples when asked)."""
     sweep, group = results["sweep"][g], results["groups"][g]
     header = ["p", *group["train"], *group["ood"], "ID avg", "OOD-CLS avg", "OOD-GEN avg"]
     rows = []
@@ -32,7 +33,9 @@ def sweep_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]]:
         rows.append(["zero-shot"] + [fmt(zs[t]) for t in group["train"] + group["ood"]] + category_means(results, g, zs))
     for p, point in sweep.items():
         scores = {**point["id"], **point["ood"]}
-        rows.append([f"{p}%"] + [fmt(scores[t]) for t in group["train"] + group["ood"]] + category_means(results, g, scores))
+        cells = [fmt(scores[t]) + (f" [{fmt(point['intervals'][t][0])}, {fmt(point['intervals'][t][1])}]"
+                                   if with_intervals else "") for t in group["train"] + group["ood"]]
+        rows.append([f"{p}%"] + cells + category_means(results, g, scores))
     return header, rows
 
 
@@ -44,12 +47,15 @@ def category_means(results: dict, g: str, scores: dict) -> list[str]:
     return out
 
 
-def ablation_rows(part: dict) -> tuple[list[str], list[list[str]]]:
+def ablation_rows(part: dict, rate: str = "share") -> tuple[list[str], list[list[str]]]:
+    """The grid by overlap rate, with each p's "orig." row (the training tasks' own neurons, same total) placed
+    at its natural rate in the cells' definition ``rate``."""
     ps = list(next(iter(part["grid"].values())))
     rows = []
     entries = [(float(r), f"{r}%", part["grid"][r]) for r in part["grid"]]
     for p, orig in part["original"].items():
-        entries.append((orig["jaccard"], f"{orig['jaccard']:.1f}% (orig. @{p}%, Jaccard)", {p: orig["score"]}))
+        entries.append((orig[rate], f"{orig[rate]:.1f}% (orig. @{p}%, {orig.get('set', 'union of top-p%')})",
+                        {p: orig["score"]}))
     for _, label, values in sorted(entries, key=lambda e: e[0]):
         rows.append([label] + [fmt(values.get(p)) for p in ps])
     return ["overlap rate", *[f"{p}%" for p in ps]], rows
@@ -105,7 +111,8 @@ def show_ablation(results: dict) -> None:
     c = results["config"]
     for part in results["ablation"].values():
         print_table(f"({part['group']}) {part['label']}: mean OOD score over {', '.join(part['tests'])} "
-                    f"(overlap rate = {c['ablation_rate']}, total = {c['ablation_total']})", *ablation_rows(part))
+                    f"(overlap rate = {c['ablation_rate']}, total = {c['ablation_total']})",
+                    *ablation_rows(part, c["ablation_rate"]))
 
 
 def show_similarity(results: dict) -> None:
@@ -240,8 +247,9 @@ def summary(results: dict) -> str:
     if "sweep" in results:
         out.append("\n## Proportion sweep (Figure 2)\n")
         for g in results["sweep"]:
-            out += [f"\nGroup ({g}):\n", markdown_table(*sweep_rows(results, g))]
-        out.append("\n![figure 2](plots/figure2.png)")
+            out += [f"\nGroup ({g}):\n", markdown_table(*sweep_rows(results, g, with_intervals=True))]
+        out.append(f"\nBrackets: {100 * c['confidence']:g}% bootstrap intervals of each score over its test examples."
+                   f"\n\n![figure 2](plots/figure2.png)")
     if "single" in results:
         out.append("\n## Single-task sweep (Figure 6)\n")
         for g, tasks in results["single"].items():
@@ -254,7 +262,7 @@ def summary(results: dict) -> str:
                    f"total = {c['ablation_total']}, rest from {c['ablation_pool']}\n")
         for part in results["ablation"].values():
             out += [f"\n({part['group']}) {part['label']}, mean OOD score over {', '.join(part['tests'])}:\n",
-                    markdown_table(*ablation_rows(part))]
+                    markdown_table(*ablation_rows(part, c["ablation_rate"]))]
             out += [f"\n- not possible at rate {r}%, {p}% neurons: {msg}" for r, cells in part["impossible"].items()
                     for p, msg in cells.items()]
             paper = paper_ablation_rows(part["label"])

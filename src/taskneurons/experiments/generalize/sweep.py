@@ -3,6 +3,7 @@ out of domain (Figure 2); each training task alone through its own top-p% (Figur
 from __future__ import annotations
 
 from ...analysis import union
+from ..kit.stats import mean_interval
 from .groups import Group, pct
 from .lab import Lab
 
@@ -15,6 +16,7 @@ def sweep_point(lab: Lab, g: Group, p: float) -> dict:
 
 
 def sweep(lab: Lab) -> dict:
+    c = lab.config
     out = {}
     for g in lab.groups:
         out[g.name] = {}
@@ -22,6 +24,8 @@ def sweep(lab: Lab) -> dict:
             step = sweep_point(lab, g, p)
             out[g.name][pct(p)] = {"id": {t: step["scores"][t] for t in g.train},
                                     "ood": {t: step["scores"][t] for t in g.ood},
+                                    "intervals": {t: mean_interval(step["outcomes"][t], c.n_boot, c.confidence, c.seed)
+                                                  for t in step["outcomes"]},
                                     **{k: step[k] for k in ("neurons", "fraction", "final_loss", "steps")}}
     return out
 

@@ -92,14 +92,14 @@ def sign_flip_p(diffs: list[np.ndarray], n_perm: int, rng: np.random.Generator) 
     return float((1 + np.sum(np.abs(flipped) >= observed - 1e-12)) / (n_perm + 1))
 
 
-def mean_interval(outcomes: Sequence, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> tuple[float, float]:
-    """Percentile bootstrap interval of one condition's mean score over examples (for error bars)."""
+def mean_interval(outcomes: Sequence, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> list[float]:
+    """[low, high]: percentile bootstrap interval of one condition's mean score over examples (error bars)."""
     x = per_example(outcomes)
     if x.size < 2 or np.ptp(x) == 0:
-        return (float(x.mean()), float(x.mean())) if x.size else (math.nan, math.nan)
+        return [float(x.mean()), float(x.mean())] if x.size else [math.nan, math.nan]
     result = stats.bootstrap((x,), np.mean, n_resamples=n_boot, confidence_level=confidence, method="percentile",
                              random_state=np.random.default_rng(seed))
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
 
 
 def _runs(task) -> int:
