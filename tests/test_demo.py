@@ -7,4 +7,5 @@ def test_the_demo_runs_and_its_zero_shot_scores_are_identifys_original(tmp_path)
     original = results["identify"]["deactivation"]["table"]["Original"]
     for name, score in original.items():  # the base model on the same seeded, stratified test examples
         assert results["zero_shot"][name]["score"] == score and results["zero_shot"][name]["n"] == 4
-    assert {"identify", "generalize", "continual"} <= set(results) and (tmp_path / "results.json").is_file()
+    assert {"identify", "fidelity", "generalize", "continual"} <= set(results) and (tmp_path / "results.json").is_file()
+    assert "specificity" in results["identify"]["deactivation"]  # the demo runs the full cross-task matrix

@@ -12,11 +12,27 @@ from ..models import load_model
 from ..report.console import console, print_table
 from ..io import write_json
 from ..tasks import list_demo_tasks, load_task
+from .fidelity import attribution_fidelity
 from .identify import Identify, IdentifyConfig
 from .kit import ExamplePlan, Settings, evaluate_plan
 
 EVAL_MAX_LENGTH = 128
 IDENTIFY_TASKS = ["rotten_tomatoes", "tweet_sentiment", "bbc_news"]
+
+
+def fidelity_check(model: str, device: str, dtype: str) -> dict:
+    """The default score (|sum of g a| over every position) and the old one (mean |g a| over target positions)
+    against the measured loss change of zeroing 6 neurons of each kind of the middle layer, on 8 examples."""
+    lm = load_model(model, device=device, dtype=dtype)
+    task = load_task(IDENTIFY_TASKS[0])
+    examples = ExamplePlan.make(task, 1, 8, seed=0).draw("score", 8)
+    result = attribution_fidelity(lm, examples, [lm.ffn.n_layers // 2], per_cell=6,
+                                  variants=["abs_sum/all", "mean_abs/target"], max_length=EVAL_MAX_LENGTH, n_boot=200)
+    rows = [[r["variant"], r["kind"], f"{r['spearman']:+.2f} [{r['spearman_ci'][0]:+.2f}, {r['spearman_ci'][1]:+.2f}]"]
+            for r in result["rows"] if r["truth"] == "dataset"]
+    print_table(f"Spearman with the measured loss change, layer {result['layers'][0]}, 6 neurons per kind (a small "
+                f"sample: `taskneurons fidelity` for a real check)", ["score", "kind", "Spearman [95% CI]"], rows)
+    return {"summary": result["summary"], "rows": rows}
 
 
 def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype: str = "float32") -> dict:
@@ -47,6 +63,9 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
                             selection={"k": 2.0, "n_score": 16}, n_eval=limit, max_length=EVAL_MAX_LENGTH,
                             random_controls=2, finetune=False)
     results["identify"] = Identify(config, out / "identify")()
+
+    console.rule("2b. does the score estimate the loss change of zeroing a neuron? (a spot check)")
+    results["fidelity"] = fidelity_check(model, device, dtype)
 
     console.rule("3. generalization: neuron overlap and training only the union of top-p% neurons")
     from .generalize import run_generalize_demo
