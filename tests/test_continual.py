@@ -12,8 +12,6 @@ from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.methods import Context, get_method
 from taskneurons.experiments.continual.methods.base import make_options
 from taskneurons.experiments.continual.methods.olora import orthogonality_loss
-from taskneurons.experiments.continual.methods.wncft import neuron_rows, reweighted, similarity_weights
-from taskneurons.experiments.continual.state import weights_digest
 from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet
 from taskneurons.tasks import load_task
@@ -61,7 +59,7 @@ def neuron_mask(lm, neurons: NeuronSet) -> dict[int, torch.Tensor]:
 
 def test_every_method_runs_through_the_command(tmp_path, capsys):
     path = tmp_path / "c.yaml"
-    path.write_text(yaml.safe_dump({**TINY, "orders": [SEQ]}))
+    path.write_text(yaml.safe_dump({**TINY, "orders": [SEQ], "also_evaluate": ["rank"]}))
     assert main(["continual", "--config", str(path), "--out", str(tmp_path / "run"), "--set", "seed=0"]) == 0
     out = tmp_path / "run"
     results = json.loads((out / "results.json").read_text())
@@ -69,18 +67,35 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
     methods = order["methods"]
     assert list(methods) == ["SeqFT", "SeqLoRA", "O-LoRA", "Replay", "EWC", "NCFT", "W-NCFT", "Per-Task FT", "Multi-Task FT"]
     assert order["tasks"] == ["sst2", "rte"] and len(order["zero_shot"]) == 2
-    for label, result in methods.items():
-        if result["kind"] == "joint":
-            assert len(result["final"]) == 2 and result["metrics"]["average_accuracy"] == sum(result["final"]) / 2
-            continue
-        a = result["matrix"]
-        assert len(a) == 2 and all(isinstance(v, float) for row in a for v in row)
-        m = result["metrics"]
-        assert m["average_accuracy"] == (a[0][1] + a[1][1]) / 2 and m["backward_transfer"] == a[0][1] - a[0][0]
-        assert m["forward_transfer"] == a[1][0] - order["zero_shot"][1]
-        assert m["forgetting_rates"][1] == pytest.approx(a[0][1] / order["reference"][0] * 100)
-    per_task = methods["Per-Task FT"]["matrix"]
-    assert order["reference"] == [per_task[0][0], per_task[1][1]] and per_task[1][0] == order["zero_shot"][1]
+    assert order["evaluation"] == "generate" and list(order["also"]) == ["rank"]
+    for evaluation in ("generate", "rank"):  # the main scores, and those of also_evaluate beside them
+        scores = order if evaluation == "generate" else order["also"]["rank"]
+        for label, result in methods.items():
+            view = result if evaluation == "generate" else result["also"]["rank"]
+            if result["kind"] == "joint":
+                assert len(view["final"]) == 2 and view["metrics"]["average_accuracy"] == sum(view["final"]) / 2
+                assert view["n"] == [4, 4]
+                continue
+            a = view["matrix"]
+            assert len(a) == 2 and all(isinstance(v, float) for row in a for v in row)
+            assert view["n"] == [[4, 4], [4, 4]] and list(view["final_outcomes"]) == ["sst2", "rte"]
+            assert [sum(o) / len(o) for o in view["final_outcomes"].values()] == [a[0][1], a[1][1]]
+            m = view["metrics"]
+            assert m["average_accuracy"] == (a[0][1] + a[1][1]) / 2 and m["backward_transfer"] == a[0][1] - a[0][0]
+            assert m["forward_transfer"] == a[1][0] - scores["zero_shot"][1]
+            expected_fg = None if scores["reference"][0] == 0 else pytest.approx(a[0][1] / scores["reference"][0] * 100)
+            assert m["forgetting_rates"][1] == expected_fg
+            ci = view["intervals"]["average_accuracy"]
+            assert ci["low"] <= m["average_accuracy"] <= ci["high"] and ci["n"] == {"sst2": 4, "rte": 4}
+        per_task = (methods["Per-Task FT"] if evaluation == "generate" else methods["Per-Task FT"]["also"]["rank"])["matrix"]
+        assert scores["reference"] == [per_task[0][0], per_task[1][1]] and per_task[1][0] == scores["zero_shot"][1]
+    gaps = results["also"]["rank"]["gaps"]["NCFT"]["average_accuracy"]
+    ncft = methods["NCFT"]
+    assert gaps["per_order"] == [ncft["also"]["rank"]["metrics"]["average_accuracy"] - ncft["metrics"]["average_accuracy"]]
+    assert gaps["low"] is None and "fewer than 3" in gaps["test"]  # one order: no interval over orders
+    stage = json.loads((out / "steps" / "custom1_NCFT_stage2_eval.json").read_text())
+    assert stage["also"]["rank"]["scores"]["sst2"] == ncft["also"]["rank"]["matrix"][0][1]
+    assert len(stage["outcomes"]["rte"]) == len(stage["also"]["rank"]["outcomes"]["rte"]) == 4
     ncft, seqft = methods["NCFT"]["train"], methods["SeqFT"]["train"]
     assert ncft[0]["trainable"] < seqft[0]["trainable"] and ncft[0]["steps"] == 2
     assert 0.05 < ncft[0]["neuron_fraction"] < 0.15
@@ -91,10 +106,17 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
     assert sorted(p.name for p in (out / "custom1" / "NCFT").iterdir()) == ["stage1", "stage2"]
     assert sorted(p.name for p in (out / "custom1" / "SeqFT").iterdir()) == ["stage2"]
     assert json.loads((out / "custom1" / "O-LoRA" / "stage2" / "adapters.json").read_text())["adapters"] == ["default", "task2"]
-    for name in ("NCFT.matrix.png", "fg_curves.png", "seen_accuracy.png"):
+    plots = ["NCFT.matrix.png", "seen_accuracy.png", "NCFT.rank.matrix.png", "seen_accuracy.rank.png"]
+    for evaluation, suffix in (("generate", ""), ("rank", ".rank")):  # FG curves where some FG_j is defined
+        views = [r if evaluation == "generate" else r["also"]["rank"] for r in methods.values()]
+        plots += [f"fg_curves{suffix}.png"] * any(v["metrics"].get("forgetting_rates", [None, None])[1] is not None
+                                                    for v in views)
+    for name in plots:
         assert (out / "plots" / "custom1" / name).stat().st_size > 1000
     summary = (out / "summary.md").read_text()
-    assert "| NCFT |" in summary and "AA mean ± std" in summary
+    assert "| NCFT |" in summary and "AA mean ± std" in summary and "AA 95% CI (examples)" in summary
+    assert "CI (orders): none, 1 run(s)" in summary and "n per task: sst2 4, rte 4" in summary
+    assert "Δ AA (rank − generate)" in summary and (out / "plots" / "custom1" / "NCFT.rank.matrix.png").is_file()
     for name, plan in results["examples"].items():  # nothing scored, trained or replayed is ever evaluated
         evaluated = {(plan["eval"]["split"], i) for i in plan["eval"]["indices"]}
         drawn = [key for key in plan if key.split(":")[0] in ("train", "score", "vector")]
@@ -146,79 +168,6 @@ def hand_sets(lm):
         masks["outer"][1, outer] = True
         return NeuronSet(masks)
     return make([0, 1], [3]), make([1, 2], [3, 4])
-
-
-def rows_of(lm, layer, kind, neuron) -> list[torch.Tensor]:
-    """Every weight slice of one neuron, from FFN.slices (rows, or columns of GPT-2's Conv1D, and bias entries)."""
-    return [s.param[s.index(torch.tensor([neuron]))].detach().clone() for s in lm.ffn.slices(layer, kind)]
-
-
-@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2"])
-@pytest.mark.parametrize("reading, shared, expect", [
-    # coefficient per neuron (inner 0, 1, 2; outer 3, 4) for weights A=0.2, B=0.5
-    ("scale", "sum", {0: 0.2, 1: 0.7, 2: 0.5, 3: 0.7, 4: 0.5}),
-    ("scale", "mean", {0: 0.2, 1: 0.35, 2: 0.5, 3: 0.35, 4: 0.5}),
-    # snapshots: task A's slices all 1.0, task B's all 2.0
-    ("snapshot", "sum", {0: 0.2, 1: 0.2 + 1.0, 2: 1.0, 3: 1.2, 4: 1.0}),
-    ("snapshot", "mean", {0: 1.0, 1: 1.2 / 0.7, 2: 2.0, 3: 1.2 / 0.7, 4: 2.0}),
-])
-def test_wncft_readings_on_a_hand_made_case(name, reading, shared, expect):
-    lm = load_model(name)
-    a, b = hand_sets(lm)
-    snaps = [{k: torch.full_like(v, 1.0) for k, v in neuron_rows(lm.ffn, a).items()},
-             {k: torch.full_like(v, 2.0) for k, v in neuron_rows(lm.ffn, b).items()}]
-    before = params(lm)
-    where = {0: (0, "inner"), 1: (0, "inner"), 2: (0, "inner"), 3: (1, "outer"), 4: (1, "outer")}
-    original = {n: rows_of(lm, *where[n], n) for n in expect}
-    untouched = rows_of(lm, 0, "inner", 3) + rows_of(lm, 1, "outer", 0)
-    with reweighted(lm.ffn, [a, b], torch.tensor([0.2, 0.5]), reading, shared, snaps):
-        for n, coef in expect.items():
-            for old, new in zip(original[n], rows_of(lm, *where[n], n)):
-                want = old * coef if reading == "scale" else torch.full_like(old, coef)
-                assert torch.allclose(new, want, atol=1e-6), (n, reading, shared)
-        for old, new in zip(untouched, rows_of(lm, 0, "inner", 3) + rows_of(lm, 1, "outer", 0)):
-            assert torch.equal(old, new)
-    after = params(lm)
-    assert all(torch.equal(before[k], after[k]) for k in before)
-
-
-def test_wncft_restores_the_weights_even_on_error():
-    lm = load_model("tiny-llama")
-    a, b = hand_sets(lm)
-    digest = weights_digest(lm.model)
-    with pytest.raises(RuntimeError, match="boom"):
-        with reweighted(lm.ffn, [a, b], torch.tensor([0.5, 0.5])):
-            assert weights_digest(lm.model) != digest
-            raise RuntimeError("boom")
-    assert weights_digest(lm.model) == digest
-
-
-def test_similarity_weights_by_hand():
-    vectors = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 3.0]])
-    cos = torch.tensor([1.0, 0.0, 2 ** -0.5], dtype=torch.float64)
-    assert torch.allclose(similarity_weights(vectors, torch.tensor([5.0, 0.0])), cos.exp() / cos.exp().sum())
-    assert torch.allclose(similarity_weights(vectors, torch.tensor([5.0, 0.0]), 0.5), (2 * cos).exp() / (2 * cos).exp().sum())
-
-
-def test_wncft_evaluation_reweights_learnt_tasks_and_restores(tmp_path):
-    lm = load_model("tiny-llama")
-    tasks = [load_task(s) for s in SEQ]
-    method = build("wncft", context(tmp_path))
-    method.setup(lm, tasks)
-    assert method.vectors.shape == (2, lm.model.config.hidden_size)
-    method.train_stage(lm, 0, tasks[0])
-    digest = weights_digest(lm.model)
-    with method.evaluation(lm, 0, 1):  # task 2 not learnt yet: evaluated as trained
-        assert weights_digest(lm.model) == digest
-    with method.evaluation(lm, 0, 0):  # one learnt task: softmax weight 1, literal scaling changes nothing
-        assert weights_digest(lm.model) == digest
-    method.train_stage(lm, 1, tasks[1])
-    digest = weights_digest(lm.model)
-    weights = method.weights(1, 0)
-    assert weights.shape == (2,) and float(weights.sum()) == pytest.approx(1.0)
-    with method.evaluation(lm, 1, 0):
-        assert weights_digest(lm.model) != digest
-    assert weights_digest(lm.model) == digest
 
 
 # --- O-LoRA --------------------------------------------------------------------------------------------
@@ -279,12 +228,27 @@ def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
      "task 'sst2_yang' is too small: its 'test' split has 500 examples, the run asks for 500 test examples"),
     (dict(methods=[{"method": "ncft", "train": {"lr": 1}}]), "method 'ncft': train option(s) ['lr'] cannot be set per method"),
     (dict(orders=[["no_such_task"]]), "unknown task 'no_such_task'"),
+    (dict(eval_method="rank_meen"), "option eval_method='rank_meen' is not one of ['generate', 'rank', 'rank_mean', "
+                                   "'rank_eos'] (did you mean 'rank_mean'?)"),
+    (dict(also_evaluate=["rnak"]), "option also_evaluate='rnak' is not one of"),
+    (dict(also_evaluate="rank"), "option also_evaluate='rank' is not a list of names"),
+    (dict(also_evaluate=["generate"]), "option also_evaluate=['generate'] repeats a method or eval_method ('generate')"),
+    (dict(also_evaluate=["rank", "rank"]), "option also_evaluate=['rank', 'rank'] repeats a method"),
 ])
 def test_bad_input_is_one_line_and_leaves_no_run_folder(tmp_path, changes, message):
     with pytest.raises(TaskNeuronsError) as e:
         Continual(config(**changes), tmp_path / "run", progress=False)  # the config fails in __post_init__, or here
     assert message in str(e.value) and "\n" not in str(e.value)
     assert not (tmp_path / "run").exists()
+
+
+def test_continual_evaluates_by_exact_match_by_default_the_other_experiments_by_ranking():
+    from taskneurons.experiments.generalize import GeneralizeConfig
+    from taskneurons.experiments.identify import IdentifyConfig
+
+    assert ContinualConfig(model="tiny-llama").eval_method == "generate"
+    assert ContinualConfig(model="tiny-llama").also_evaluate == []
+    assert IdentifyConfig.eval_method == GeneralizeConfig.eval_method == "rank"
 
 
 def test_bad_input_on_the_command_line(tmp_path, capsys):

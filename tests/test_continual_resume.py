@@ -10,6 +10,16 @@ from .conftest import SHARED_DATA
 from .test_continual import SEQ, SEQUENTIAL, config
 
 
+def rerun_until_finished(changes: dict, out, attempts: int) -> dict:
+    """Run the same command again after each interrupt, as a user would, until it finishes."""
+    for _ in range(attempts):
+        try:
+            return Continual(config(**changes), out, progress=False)()
+        except KeyboardInterrupt:
+            continue
+    pytest.fail("the run never finished")
+
+
 def test_killed_and_rerun_equals_uninterrupted(tmp_path, monkeypatch):
     seq = SEQ + [str(SHARED_DATA / "qqp")]
     changes = dict(orders=[seq], methods=SEQUENTIAL, evaluate_unseen=False, reference="diagonal")
@@ -32,16 +42,32 @@ def test_killed_and_rerun_equals_uninterrupted(tmp_path, monkeypatch):
 
     monkeypatch.setattr(Continual, "evaluate_stage", evaluate_then_die)
     monkeypatch.setattr(runner_module, "replace_folder", die_before_saving)
-    for attempt in range(2 * len(SEQUENTIAL) + 1):
-        try:
-            resumed = Continual(config(**changes), tmp_path / "killed", progress=False)()
-            break
-        except KeyboardInterrupt:
-            continue
-    else:
-        pytest.fail("the run never finished")
+    resumed = rerun_until_finished(changes, tmp_path / "killed", 2 * len(SEQUENTIAL) + 1)
     assert len(killed) == 2 * len(SEQUENTIAL)
     for label, result in whole["orders"]["custom1"]["methods"].items():
         again = resumed["orders"]["custom1"]["methods"][label]
         assert again["matrix"] == result["matrix"], label
         assert [t["weights"] for t in again["train"]] == [t["weights"] for t in result["train"]], label
+
+
+def test_resumed_run_keeps_every_evaluation_methods_scores(tmp_path, monkeypatch):
+    changes = dict(methods=["seqft", "ncft"], also_evaluate=["rank", "rank_eos"], reference="diagonal")
+    whole = Continual(config(**changes), tmp_path / "whole", progress=False)()
+    real_evaluate, killed = Continual.evaluate_stage, set()
+
+    def evaluate_then_die(self, method, lm, tasks, stage):
+        if stage == 1 and method.name not in killed:
+            killed.add(method.name)
+            raise KeyboardInterrupt
+        return real_evaluate(self, method, lm, tasks, stage)
+
+    monkeypatch.setattr(Continual, "evaluate_stage", evaluate_then_die)
+    resumed = rerun_until_finished(changes, tmp_path / "killed", 3)
+    assert killed == {"seqft", "ncft"}
+    for label, result in whole["orders"]["custom1"]["methods"].items():
+        again = resumed["orders"]["custom1"]["methods"][label]
+        assert again["matrix"] == result["matrix"] and again["n"] == result["n"], label
+        for method in ("rank", "rank_eos"):
+            assert again["also"][method]["matrix"] == result["also"][method]["matrix"], (label, method)
+            assert again["also"][method]["final_outcomes"] == result["also"][method]["final_outcomes"]
+    assert resumed["intervals"] == whole["intervals"] and resumed["also"] == whole["also"]

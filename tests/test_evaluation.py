@@ -2,8 +2,10 @@
 import pytest
 import torch
 
-from taskneurons.evaluation import accuracy, evaluate, generate, rouge_l
-from taskneurons.evaluation.predict import label_logprobs
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.evaluation import CLASSIFICATION_METHODS, accuracy, evaluate, generate, normalize_label, rouge_l
+from taskneurons.evaluation.predict import label_logprobs, rank_labels
+from taskneurons.experiments.kit import Settings
 from taskneurons.tasks import Example, Task
 from taskneurons.tasks.batching import IGNORE, encode_prompt, encode_target, training_batch
 
@@ -22,8 +24,16 @@ def test_rouge_l_against_hand_computed_lcs():
     assert rouge_l(["same text", "nothing"], ["same text", "else"]) == pytest.approx(50.0)
 
 
-def _brute_force(lm, prompt, label):
+def test_normalisation_for_exact_match():
+    assert [normalize_label(t) for t in [" Positive.", "positive\nmore", "POSITIVE . ", "Science or Technology"]] == \
+        ["positive", "positive", "positive", "science or technology"]
+    assert accuracy(["positive sentiment", "pos", "Positive."], ["positive"] * 3) == pytest.approx(100 / 3)
+
+
+def _brute_force(lm, prompt, label, eos=False):
+    """log p(label tokens [, EOS] | prompt) from one forward pass over the whole sequence."""
     p, t = encode_prompt(lm.tokenizer, prompt, 256), encode_target(lm.tokenizer, label)
+    t = t + [lm.tokenizer.eos_token_id] if eos else t
     with torch.no_grad():
         logp = lm.model(torch.tensor([p + t])).logits[0].log_softmax(-1)
     return sum(logp[len(p) - 1 + k, t[k]].item() for k in range(len(t)))
@@ -37,6 +47,50 @@ def test_label_ranking_equals_full_sequence_likelihood(tiny, name):
     got = label_logprobs(lm, prompts, labels)
     expected = torch.tensor([[_brute_force(lm, p, lab) for lab in labels] for p in prompts])
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+PROMPTS = ["Hello there, how", "A much longer prompt with more characters in it.", "x"]
+LABELS = ["yes", "no way", "maybe so sure"]
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2"])
+def test_eos_terminated_ranking_equals_full_sequence_likelihood(tiny, name):
+    lm = tiny(name)
+    got = label_logprobs(lm, PROMPTS, LABELS, eos=True)
+    expected = torch.tensor([[_brute_force(lm, p, lab, eos=True) for lab in LABELS] for p in PROMPTS])
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["rank", "rank_mean", "rank_eos"])
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "tiny-opt"])
+def test_each_ranking_picks_the_brute_force_best_label(tiny, name, method):
+    lm = tiny(name)
+    options = CLASSIFICATION_METHODS.get(method).rank
+    eos = options.get("eos", False)
+
+    def score(prompt, label):  # summed, or per scored token (label tokens, + EOS for rank_eos)
+        total = _brute_force(lm, prompt, label, eos)
+        count = len(encode_target(lm.tokenizer, label)) + eos
+        return total / count if options.get("length_normalize") else total
+
+    expected = [max(LABELS, key=lambda lab: score(p, lab)) for p in PROMPTS]
+    assert rank_labels(lm, PROMPTS, LABELS, **options) == expected
+
+
+def test_evaluation_methods_are_registered_in_one_place(tiny):
+    assert list(CLASSIFICATION_METHODS) == ["generate", "rank", "rank_mean", "rank_eos"]
+    lm, task = tiny("tiny-llama"), _classification_task()
+    for method in ("rank_mean", "rank_eos"):
+        result = evaluate(lm, task, method=method, progress=False)
+        ranked = rank_labels(lm, [ex.prompt for ex in task.split("test")], task.labels,
+                             **CLASSIFICATION_METHODS.get(method).rank)
+        assert result.method == method and result.predictions == ranked
+    with pytest.raises(TaskNeuronsError) as e:
+        evaluate(lm, task, method="rank_meen", progress=False)
+    assert str(e.value) == ("unknown evaluation method 'rank_meen' (did you mean 'rank_mean'?); "
+                            "methods: generate, rank, rank_mean, rank_eos")
+    with pytest.raises(TaskNeuronsError, match=r"option eval_method='ranked' is not one of \['generate', 'rank'"):
+        Settings(model="tiny-llama", eval_method="ranked")
 
 
 def test_batched_generation_equals_one_by_one(tiny):

@@ -160,6 +160,8 @@ def cmd_demo(args) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .evaluation.evaluate import CLASSIFICATION_METHODS
+
     parser = argparse.ArgumentParser(prog="taskneurons", description="Task-specific neurons of language models.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -181,8 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="N examples of the split: a seeded, stratified sample (the experiments' test examples)")
     ev.add_argument("--seed", type=int, default=0, help="the sample's seed (an experiment's seed option)")
     ev.add_argument("--data-root", default=None, help="where built-in task names are folders")
-    ev.add_argument("--method", default="rank", choices=["rank", "generate"],
-                    help="classification: rank labels by log-likelihood (fast) or generate + exact match (paper)")
+    ev.add_argument("--method", default="rank", choices=list(CLASSIFICATION_METHODS),
+                    help="classification: generate + exact match (the paper), or rank the labels by log-likelihood: "
+                         "summed (rank), per token (rank_mean), or followed by EOS (rank_eos)")
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--out", default=None, help="write results JSON here")
     ev.set_defaults(func=cmd_eval)

@@ -6,14 +6,34 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm.auto import tqdm
 
-from ..errors import TaskNeuronsError
 from ..models import LoadedModel
+from ..registry import Registry
 from ..tasks import Example, Task
 from ..tasks.batching import batches_by_length, encode_target
 from .metrics import PER_EXAMPLE, mean
 from .predict import generate, rank_labels
 
-CLASSIFICATION_METHODS = ("rank", "generate")
+
+@dataclass(frozen=True)
+class ClassificationMethod:
+    """How a classification task is scored: greedy generation (``rank`` None) or ranking its labels with these
+    ``rank_labels`` options. Either way an example scores 100 when the prediction equals its label after
+    ``metrics.normalize_label`` (exact match), else 0."""
+
+    name: str
+    description: str
+    rank: dict | None = None
+
+
+CLASSIFICATION_METHODS: Registry[ClassificationMethod] = Registry("evaluation method")
+for _method in (
+        ClassificationMethod("generate", "greedy generation, exact match of its first line with the label (the paper's)"),
+        ClassificationMethod("rank", "the label of highest summed log-probability of its tokens", {}),
+        ClassificationMethod("rank_mean", "the label of highest mean log-probability per token (length-normalised)",
+                             {"length_normalize": True}),
+        ClassificationMethod("rank_eos", "the label of highest log-probability of its tokens followed by EOS",
+                             {"eos": True})):
+    CLASSIFICATION_METHODS.register(_method)
 
 
 @dataclass
@@ -40,10 +60,10 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
              batch_size: int = 8, max_length: int = 256, max_new_tokens: int = 64, progress: bool = True,
              examples: list[Example] | None = None) -> EvalResult:
     """Score ``lm`` on ``task`` (the first ``limit`` examples of ``split``, or the given ``examples``).
-    Classification: ``method`` "rank" (label log-likelihood, the fast default) or "generate" (greedy generation +
-    exact match, the paper's way). Generation: greedy decoding + Rouge-L. Per-example outcomes are kept."""
-    if method not in CLASSIFICATION_METHODS:
-        raise TaskNeuronsError(f"evaluation method {method!r} is not one of {CLASSIFICATION_METHODS}")
+    Classification: ``method``, one of ``CLASSIFICATION_METHODS`` ("rank": label log-likelihood, the fast default;
+    "generate": greedy generation + exact match, the paper's way). Generation: greedy decoding + Rouge-L.
+    Per-example outcomes are kept."""
+    ranking = CLASSIFICATION_METHODS.get(method).rank  # a wrong name: one line listing the right ones
     if examples is None:
         examples = task.split(split, limit)
     if task.kind == "generation":
@@ -54,11 +74,11 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
     start = time.perf_counter()
     was_training = lm.model.training
     lm.model.eval()
-    bar = tqdm(total=len(examples), desc=f"eval {task.name}", unit="ex", disable=not progress, leave=False)
+    bar = tqdm(total=len(examples), desc=f"eval {task.name} ({method})", unit="ex", disable=not progress, leave=False)
     for idx in batches_by_length(examples, batch_size):
         prompts = [examples[i].prompt for i in idx]
-        if method == "rank":
-            preds = rank_labels(lm, prompts, task.labels, max_length=max_length)
+        if method != "generate":
+            preds = rank_labels(lm, prompts, task.labels, max_length=max_length, **ranking)
         else:
             preds = generate(lm, prompts, max_new_tokens=max_new_tokens, max_length=max_length)
         for i, p in zip(idx, preds):

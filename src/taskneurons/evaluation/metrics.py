@@ -6,7 +6,10 @@ from functools import lru_cache
 
 
 def normalize_label(text: str) -> str:
-    """What counts for exact match: the first line, stripped, without a trailing period, case-folded."""
+    """What counts for exact match: the first line, stripped, without a trailing period, case-folded.
+
+    Both the prediction and the label go through it; so "Positive.", " positive" and "positive\nmore" all match
+    the label "positive", while "positive sentiment" or "pos" do not (no prefix or substring matching)."""
     first = text.strip().split("\n", 1)[0].strip()
     return first.rstrip(".").strip().casefold()
 

@@ -1,5 +1,8 @@
 """Batched predictions: label ranking by log-likelihood (one prompt pass + one pass over the options, sharing
-the prompt's KV cache) and greedy generation with the KV cache and left padding."""
+the prompt's KV cache) and greedy generation with the KV cache and left padding.
+
+A label's tokens are ``encode_target(label)``, the very ids training puts the loss on; with ``eos`` they are
+followed by the tokenizer's EOS, as in training, so a label that the model would go on continuing is penalised."""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,22 +15,30 @@ from ..tasks.batching import encode_target, prompt_batch
 
 
 def rank_labels(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str], max_length: int = 256,
-                length_normalize: bool = False) -> list[str]:
-    """For each prompt, the label whose tokens have the highest log-probability after the prompt."""
-    scores = label_logprobs(lm, prompts, labels, max_length)
+                length_normalize: bool = False, eos: bool = False) -> list[str]:
+    """For each prompt, the label whose tokens (followed by EOS when ``eos``) have the highest log-probability
+    after the prompt; with ``length_normalize`` the highest mean log-probability per token (EOS counted)."""
+    scores = label_logprobs(lm, prompts, labels, max_length, eos)
     if length_normalize:
-        scores = scores / torch.tensor([len(encode_target(lm.tokenizer, label)) for label in labels])
+        scores = scores / torch.tensor([len(label_tokens(lm.tokenizer, label, eos)) for label in labels])
     return [labels[i] for i in scores.argmax(-1).tolist()]
 
 
+def label_tokens(tokenizer, label: str, eos: bool = False) -> list[int]:
+    """The token ids a label is scored on: its target tokens, then EOS when ``eos``."""
+    return encode_target(tokenizer, label) + ([tokenizer.eos_token_id] if eos else [])
+
+
 @torch.no_grad()
-def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str], max_length: int = 256) -> torch.Tensor:
-    """[prompts, labels]: total log-probability of each label's target tokens after each prompt."""
+def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str], max_length: int = 256,
+                   eos: bool = False) -> torch.Tensor:
+    """[prompts, labels]: total log-probability of each label's target tokens (then EOS when ``eos``) after
+    each prompt."""
     model, device = lm.model, lm.device
     batch = {k: v.to(device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
     out = model(**batch, **position_kwargs(model, batch["attention_mask"]), use_cache=True)
     first_logp = out.logits[:, -1].float().log_softmax(-1)  # [B, V]: the first label token's distribution
-    label_ids = [encode_target(lm.tokenizer, label) for label in labels]
+    label_ids = [label_tokens(lm.tokenizer, label, eos) for label in labels]
     n_b, n_l = len(prompts), len(labels)
     scores = torch.stack([first_logp[:, ids[0]] for ids in label_ids], dim=1)  # [B, L]
     width = max(len(ids) for ids in label_ids)

@@ -7,4 +7,6 @@ from .scorers import SCORERS, make_scorer
 from .scores import Scores
 from .specificity import SPECIFICITY_METHODS, specific_scores, specificity_index, specificity_index_from_outcomes
 
-__all__ = ["score_neurons", "SCORERS", "make_scorer", "Scores", "NeuronSet", "deactivate", "pairwise_jaccard", "model_fingerprint"]
+__all__ = ["score_neurons", "SCORERS", "make_scorer", "Scores", "NeuronSet", "deactivate", "pairwise_jaccard",
+           "model_fingerprint", "SPECIFICITY_METHODS", "specific_scores", "specificity_index",
+           "specificity_index_from_outcomes"]

@@ -1,12 +1,17 @@
-"""deactivate: switch a neuron set off for the duration of a ``with`` block, then restore the model exactly.
+"""deactivate: switch a neuron set off for the duration of a ``with`` block, then restore the model exactly; and
+scaled: multiply each neuron's activation by its own factor (W-NCFT's weights), of which deactivation is the 0/1 case.
 
-Two ways, equivalent in output (every FFN activation maps 0 to 0, see ``models/ffn.py``), as in the paper §2.5:
+Deactivation, two ways, equivalent in output (every FFN activation maps 0 to 0, see ``models/ffn.py``), as in the paper §2.5:
 
-- ``"activation"``: hooks multiply each down projection's input (inner neurons) and each outer module's output
-  (outer neurons: the down projection's output, or Gemma-2/3's post-FFN norm's output) by a 0/1 mask. The
-  weights are untouched; this is the cheap default.
+- ``"activation"``: ``scaled`` with factor 0 for the set's neurons and 1 for the others. The weights are
+  untouched; this is the cheap default.
 - ``"weights"``: each of the neurons' weight slices that the FFN map gives an ``off`` value (weight rows and
   bias entries: 0; a Gemma norm's gain: -1) is set to it, and copied back afterwards.
+
+``scaled(target, factors)``: forward hooks multiply each down projection's input (inner neuron j: its j-th input)
+and each outer module's output (outer neuron m: the down projection's output channel m, or Gemma-2/3's post-FFN
+norm's output channel m) by the neuron's factor, in the activation's dtype promoted to float32 and rounded back
+once. Layers whose factors are all 1 get no hook.
 """
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ from contextlib import contextmanager
 import torch
 
 from ..errors import TaskNeuronsError
-from ..models.ffn import FFN
+from ..models.ffn import FFN, KINDS
 from .neuron_set import NeuronSet
 
 MODES = ("activation", "weights")
@@ -33,9 +38,38 @@ def deactivate(target, neurons: NeuronSet, mode: str = "activation"):
     if mode not in MODES:
         raise TaskNeuronsError(f"deactivation mode {mode!r} is not one of {list(MODES)}")
     neurons.validate(ffn)
+    if mode == "activation":
+        change = _hook_activations, {kind: (~mask).float() for kind, mask in neurons.masks.items()}
+    else:
+        change = _zero_weights, neurons
+    with _undoing(ffn, *change):
+        yield
+
+
+@contextmanager
+def scaled(target, factors: dict[str, torch.Tensor]):
+    """Multiply every neuron's activation by its factor inside the block (see the module docstring).
+
+    ``factors``: kind -> a float tensor [n_layers, width] of that kind (a kind left out keeps factor 1).
+    The weights are never touched; the hooks are removed on exit, also when the block raises. Nesting multiplies.
+    """
+    ffn = _ffn(target)
+    for kind, f in factors.items():
+        if kind not in KINDS:
+            raise TaskNeuronsError(f"neuron kind {kind!r} is not one of {list(KINDS)}")
+        if tuple(f.shape) != (ffn.n_layers, ffn.widths[kind]) or not f.is_floating_point():
+            raise TaskNeuronsError(f"{kind} factors must be a float tensor [{ffn.n_layers}, {ffn.widths[kind]}], "
+                                   f"got {f.dtype} {list(f.shape)}")
+    with _undoing(ffn, _hook_activations, factors):
+        yield
+
+
+@contextmanager
+def _undoing(ffn: FFN, change: Callable, what):
+    """``change(ffn, what, undo)`` for the block; then every function it appended to ``undo``, in reverse."""
     undo: list[Callable[[], None]] = []
     try:
-        (_hook_activations if mode == "activation" else _zero_weights)(ffn, neurons, undo)
+        change(ffn, what, undo)
         yield
     finally:
         for fn in reversed(undo):
@@ -51,27 +85,22 @@ def _ffn(target) -> FFN:
     return ffn
 
 
-def _keep_mask(selected: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
-    """1 for kept units, 0 for deactivated ones, on the weight's device and dtype."""
-    return (~selected).to(device=weight.device, dtype=weight.dtype)
+def _scale(x: torch.Tensor, factor: torch.Tensor) -> torch.Tensor:
+    """``x`` times ``factor`` along its last dim, computed in at least float32 and rounded to x's dtype once."""
+    return (x * factor.to(device=x.device, dtype=torch.promote_types(x.dtype, torch.float32))).to(x.dtype)
 
 
-def _hook_activations(ffn: FFN, neurons: NeuronSet, undo: list) -> None:
+def _hook_activations(ffn: FFN, factors: dict[str, torch.Tensor], undo: list) -> None:
     for layer, (down, out_module) in enumerate(zip(ffn.downs, ffn.outers)):
-        inner, outer = neurons.masks["inner"][layer], neurons.masks["outer"][layer]
-        if inner.any():
-            keep = _keep_mask(inner, down.weight)
-
-            def pre(module, args, keep=keep):
-                x = args[0]
-                return (x * keep.to(dtype=x.dtype, device=x.device), *args[1:])
+        inner, outer = (factors[kind][layer] if kind in factors else None for kind in KINDS)
+        if inner is not None and bool((inner != 1).any()):
+            def pre(module, args, factor=inner.to(down.weight.device)):
+                return (_scale(args[0], factor), *args[1:])
 
             undo.append(down.register_forward_pre_hook(pre).remove)
-        if outer.any():
-            keep = _keep_mask(outer, out_module.weight)
-
-            def post(module, args, output, keep=keep):
-                return output * keep.to(dtype=output.dtype, device=output.device)
+        if outer is not None and bool((outer != 1).any()):
+            def post(module, args, output, factor=outer.to(out_module.weight.device)):
+                return _scale(output, factor)
 
             undo.append(out_module.register_forward_hook(post).remove)
 

@@ -10,6 +10,7 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from ...errors import TaskNeuronsError
+from ...evaluation import CLASSIFICATION_METHODS
 from ...tuning import TrainConfig
 from ..kit import Settings, TrainingSpec, checks, nested
 
@@ -19,6 +20,10 @@ KEEP_STATES = ("last", "all")
 
 @dataclass
 class ContinualConfig(Settings):
+    # classification by greedy generation + exact match, the paper's: label ranking hides forgetting of the format
+    eval_method: str = "generate"
+    # more classification methods each stage is also scored by (e.g. [rank]): the report compares them
+    also_evaluate: list = field(default_factory=list)
     # sequences: paper orders (1-6, "order1"), lists of task names or specs, or {name: ..., tasks: [...]}
     orders: list = field(default_factory=lambda: [1])
     # methods: registered names, or {method: name, label: ..., <option>: value}; see `methods/`
@@ -41,6 +46,12 @@ class ContinualConfig(Settings):
         checks.integer("eval_batch_size", self.eval_batch_size, optional=True)
         checks.choice("keep_states", self.keep_states, KEEP_STATES)
         checks.boolean("evaluate_unseen", self.evaluate_unseen)
+        checks.string_list("also_evaluate", self.also_evaluate, allow_empty=True)
+        for name in self.also_evaluate:
+            checks.choice("also_evaluate", name, CLASSIFICATION_METHODS)
+        if len(set(self.also_evaluate)) != len(self.also_evaluate) or self.eval_method in self.also_evaluate:
+            raise TaskNeuronsError(f"option also_evaluate={self.also_evaluate!r} repeats a method or eval_method "
+                                   f"({self.eval_method!r}); list each other method once")
         if not isinstance(self.methods, list) or not self.methods:
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)

@@ -11,11 +11,17 @@ percent; ``None`` where it was not evaluated. ``zero_shot[i]`` is the base model
 - forward transfer (same paper): mean over i >= 1 of a[i][i-1] - zero_shot[i] (the help earlier tasks give to
   a task not yet trained on, against the base model);
 - the average over the tasks seen so far after each stage, mean_{i<=j} a[i][j] (an accuracy curve).
+
+Across runs (orders x seeds), ``interval_over_runs`` gives a metric's mean with a t-interval; ``stage_matrix``
+builds a method's matrix, the n behind each cell and the final per-example outcomes from its per-stage records.
 """
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+
+from scipy import stats
 
 from ...errors import TaskNeuronsError
 
@@ -111,3 +117,49 @@ def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None
     if not present:
         return None, None
     return statistics.fmean(present), statistics.pstdev(present)
+
+
+MIN_RUNS = 3  # an interval over runs needs at least this many
+RUNS_TEST = "t-interval over runs (mean ± t·s/√n)"
+
+
+def interval_over_runs(values: Sequence[float | None], confidence: float = 0.95) -> dict:
+    """``{"mean", "low", "high", "n", "test"}`` over the runs' values that exist: mean ± t_{n-1} s / sqrt(n)
+    (Student t, s the sample std). With fewer than ``MIN_RUNS`` values low and high are None (and "test" says
+    why); with none, the mean too."""
+    present = [float(v) for v in values if v is not None]
+    n = len(present)
+    mean = statistics.fmean(present) if present else None
+    if n < MIN_RUNS:
+        return {"mean": mean, "low": None, "high": None, "n": n, "confidence": confidence,
+                "test": f"no interval: {n} run(s), fewer than {MIN_RUNS}"}
+    half = stats.t.ppf((1 + confidence) / 2, n - 1) * statistics.stdev(present) / math.sqrt(n)
+    return {"mean": mean, "low": mean - half, "high": mean + half, "n": n, "confidence": confidence,
+            "test": RUNS_TEST}
+
+
+def stage_matrix(stages: Sequence[Mapping], tasks: Sequence[str]) -> dict:
+    """From per-stage records (stage j: ``{"scores": {task: score | None}, "outcomes": {task: list | None}}``):
+    the matrix a[i][j], n[i][j] (examples behind each cell; None where not evaluated) and the last stage's
+    per-example outcomes of each task."""
+    if len(stages) != len(tasks):
+        raise TaskNeuronsError(f"{len(stages)} stage records for {len(tasks)} tasks")
+    matrix = [[stage["scores"][t] for stage in stages] for t in tasks]
+    counts = [[None if stage["outcomes"][t] is None else len(stage["outcomes"][t]) for stage in stages] for t in tasks]
+    return {"matrix": matrix, "n": counts, "final_outcomes": {t: stages[-1]["outcomes"][t] for t in tasks}}
+
+
+def evaluation_view(record: Mapping, method: str, main: str) -> Mapping:
+    """The part of a record (a step or method result) scored by evaluation ``method``: the record itself for the
+    run's ``main`` method, else its ``record["also"][method]``."""
+    if method == main:
+        return record
+    try:
+        return record["also"][method]
+    except KeyError:
+        raise TaskNeuronsError(f"a result has no scores by evaluation method {method!r} (also_evaluate)") from None
+
+
+def differences(a: Mapping, b: Mapping, keys: Sequence[str]) -> dict:
+    """``{key: a[key] - b[key]}`` (None where either is None): e.g. AA by ranking minus AA by exact match."""
+    return {k: None if a.get(k) is None or b.get(k) is None else a[k] - b[k] for k in keys}

@@ -1,15 +1,20 @@
-"""What a continual-learning run shows and writes: console tables, results.json, plots and summary.md."""
+"""What a continual-learning run shows and writes: console tables, results.json, plots and summary.md.
+
+Every interval is written with what it is over, its n and its test: AA over test examples (percentile bootstrap,
+per order and pooled over orders), and AA, BWT, FWT, FG_N over the runs (orders x seeds; a t-interval from 3 runs
+on). With ``also_evaluate``, a table per extra method gives AA and BWT by both methods and their difference.
+"""
 from __future__ import annotations
 
-from ...report.console import print_table
 from ...io import write_json, write_text
-from ...report.plots import heatmap
+from ...report.console import console, print_table
 from ..run import Run
-from .metrics import mean_std
-from .plots import curves
+from .metrics import MIN_RUNS, evaluation_view, mean_std
+from .plots import plot
 
 COLUMNS = [("average_accuracy", "AA"), ("backward_transfer", "BWT"), ("forward_transfer", "FWT"),
            ("final_forgetting_rate", "FG_N")]
+SIGNED = ("backward_transfer", "forward_transfer")
 
 
 def fmt(value, signed: bool = False) -> str:
@@ -23,12 +28,32 @@ def fmt_mean_std(values, signed: bool = False) -> str:
     return "-" if mean is None else f"{fmt(mean, signed)} ± {std:.1f}"
 
 
-def matrix_rows(order: dict, label: str) -> list[list[str]]:
-    result = order["methods"][label]
-    zero = order["zero_shot"]
+def fmt_interval(interval: dict | None, signed: bool = False) -> str:
+    """"[low, high]", or "-" when there is none."""
+    if not interval or interval.get("low") is None:
+        return "-"
+    return f"[{fmt(interval['low'], signed)}, {fmt(interval['high'], signed)}]"
+
+
+def mean_ci(text_or_value, interval: dict | None, signed: bool = False) -> str:
+    """A value (or its text), then "[low, high]" when there is an interval."""
+    text = text_or_value if isinstance(text_or_value, str) else fmt(text_or_value, signed)
+    return text if not interval or interval.get("low") is None else f"{text} {fmt_interval(interval, signed)}"
+
+
+def task_sizes(order: dict) -> dict[str, int]:
+    """task -> the n behind its final score (the same test examples for every method)."""
+    result = next(iter(order["methods"].values()))
+    return {t: len(outcomes) for t, outcomes in result["final_outcomes"].items()}
+
+
+def matrix_rows(order: dict, label: str, method: str | None = None) -> list[list[str]]:
+    result = evaluation_view(order["methods"][label], method or order["evaluation"], order["evaluation"])
+    zero = (order if method in (None, order["evaluation"]) else order["also"][method])["zero_shot"]
     rows = []
     for i, task in enumerate(order["tasks"]):
-        row = [task] + ([fmt(zero[i])] if zero else [])
+        counts = {c for c in (result["n"][i] if "matrix" in result else [result["n"][i]]) if c is not None}
+        row = [task, "/".join(str(c) for c in sorted(counts))] + ([fmt(zero[i])] if zero else [])
         row += [fmt(v) for v in result["matrix"][i]] if "matrix" in result else [fmt(result["final"][i])]
         rows.append(row)
     return rows
@@ -37,51 +62,109 @@ def matrix_rows(order: dict, label: str) -> list[list[str]]:
 def matrix_header(order: dict, label: str) -> list[str]:
     result = order["methods"][label]
     stages = [f"after {j + 1}" for j in range(len(order["tasks"]))] if "matrix" in result else ["joint"]
-    return ["task"] + (["zero-shot"] if order["zero_shot"] else []) + stages
+    return ["task", "n"] + (["zero-shot"] if order["zero_shot"] else []) + stages
 
 
-def metric_rows(order: dict) -> list[list[str]]:
+def metric_rows(order: dict, method: str | None = None) -> list[list[str]]:
     rows = []
     for label, result in order["methods"].items():
-        m = result["metrics"]
-        rows.append([label] + [fmt(m.get(key), signed=key in ("backward_transfer", "forward_transfer")) for key, _ in COLUMNS]
+        view = evaluation_view(result, method or order["evaluation"], order["evaluation"])
+        m = view["metrics"]
+        rows.append([label, fmt(m["average_accuracy"]), fmt_interval(view["intervals"]["average_accuracy"])]
+                    + [fmt(m.get(key), signed=key in SIGNED) for key, _ in COLUMNS[1:]]
                     + [" / ".join(fmt(v) for v in m["final"])])
     return rows
 
 
-def show_order(name: str, order: dict) -> None:
+def metric_header(confidence: float) -> list[str]:
+    return ["method", "AA", f"AA {confidence:.0%} CI (examples)", *(short for _, short in COLUMNS[1:]), "final per task"]
+
+
+def examples_note(sizes: dict[str, int], config: dict, pooled: bool = False) -> str:
+    where = " (the same draw in every order)" if pooled else ""
+    return (f"CI (examples): {config['confidence']:.0%} percentile bootstrap over test examples, each task's resampled"
+            f"{where}, {config['n_boot']} resamples; n per task: " + ", ".join(f"{t} {n}" for t, n in sizes.items()))
+
+
+def runs_note(results: dict) -> str:
+    n, c = len(results["orders"]), results["config"]
+    runs = f"{n} run(s) ({n} order(s) x 1 seed)"
+    if n < MIN_RUNS:
+        return f"CI (orders): none, {runs}: an interval needs at least {MIN_RUNS}; mean ± std (population) shown"
+    return f"CI (orders): {c['confidence']:.0%} t-interval over {runs}, mean ± t·s/√n; cells: mean ± std [CI]"
+
+
+def gap_rows(views_main: dict, views_other: dict, gap_of=None) -> list[list[str]]:
+    """method | AA main | AA other | Δ | BWT main | BWT other | Δ (``gap_of(label, key)`` formats Δ if given)."""
+    rows = []
+    for label, main in views_main.items():
+        other, row = views_other[label], [label]
+        for key in ("average_accuracy", "backward_transfer"):
+            a, b = main.get(key), other.get(key)
+            delta = gap_of(label, key) if gap_of else fmt(None if a is None or b is None else b - a, True)
+            row += [fmt(a, key in SIGNED), fmt(b, key in SIGNED), delta]
+        rows.append(row)
+    return rows
+
+
+def gap_header(main: str, other: str) -> list[str]:
+    return ["method", f"AA {main}", f"AA {other}", f"Δ AA ({other} − {main})",
+            f"BWT {main}", f"BWT {other}", f"Δ BWT ({other} − {main})"]
+
+
+def order_gap_rows(order: dict, method: str) -> list[list[str]]:
+    main = order["evaluation"]
+    metrics_of = lambda m: {label: evaluation_view(r, m, main)["metrics"] for label, r in order["methods"].items()}  # noqa: E731
+    return gap_rows(metrics_of(main), metrics_of(method))
+
+
+def show_order(name: str, order: dict, config: dict) -> None:
+    ev = order["evaluation"]
     for label in order["methods"]:
-        print_table(f"{name} · {label}: score of each task (rows) after each stage (columns)",
+        print_table(f"{name} · {label}: score of each task (rows) after each stage (columns), by {ev}",
                     matrix_header(order, label), matrix_rows(order, label))
-    print_table(f"{name}: continual-learning metrics (FG_N against {'A_i' if order['reference'] else 'a_ii'})",
-                ["method", *(short for _, short in COLUMNS), "final per task"], metric_rows(order))
-
-
-def across_orders(results: dict) -> dict:
-    """label -> {metric: [value per order]} (the table compares methods across orders)."""
-    table = {}
-    for order in results["orders"].values():
-        for label, result in order["methods"].items():
-            entry = table.setdefault(label, {key: [] for key, _ in COLUMNS})
-            for key, _ in COLUMNS:
-                entry[key].append(result["metrics"].get(key))
-    return table
+    print_table(f"{name}: continual-learning metrics by {ev} (FG_N against {'A_i' if order['reference'] else 'a_ii'})",
+                metric_header(config["confidence"]), metric_rows(order))
+    console.print(examples_note(task_sizes(order), config))
+    for method in config.get("also_evaluate") or []:
+        print_table(f"{name}: {ev} against {method} (format forgetting: {method} − {ev})", gap_header(ev, method),
+                    order_gap_rows(order, method))
 
 
 def summary_rows(results: dict) -> tuple[list[str], list[list[str]]]:
-    orders = list(results["orders"])
-    header = ["method", *[f"AA {o}" for o in orders], "AA mean ± std", "BWT", "FWT", "FG_N"]
+    orders, conf = list(results["orders"]), results["config"]["confidence"]
+    header = ["method", *[f"AA {o}" for o in orders], "AA mean ± std", f"AA {conf:.0%} CI (orders)",
+              f"AA {conf:.0%} CI (examples)", "BWT", "FWT", "FG_N"]
     rows = []
     for label, entry in results["summary"].items():
+        ci = results["intervals"][label]
         rows.append([label, *[fmt(v) for v in entry["average_accuracy"]], fmt_mean_std(entry["average_accuracy"]),
-                     fmt_mean_std(entry["backward_transfer"], True), fmt_mean_std(entry["forward_transfer"], True),
-                     fmt_mean_std(entry["final_forgetting_rate"])])
+                     fmt_interval(ci["average_accuracy"]), fmt_interval(ci["average_accuracy_examples"])]
+                    + [mean_ci(fmt_mean_std(entry[key], key in SIGNED), ci[key], key in SIGNED) for key, _ in COLUMNS[1:]])
     return header, rows
+
+
+def summary_gap_rows(results: dict, method: str) -> list[list[str]]:
+    gaps = results["also"][method]["gaps"]
+    means = lambda summary: {label: {k: mean_std(v)[0] for k, v in e.items()} for label, e in summary.items()}  # noqa: E731
+    gap_of = lambda label, key: mean_ci(gaps[label][key]["mean"], gaps[label][key], True)  # noqa: E731
+    return gap_rows(means(results["summary"]), means(results["also"][method]["summary"]), gap_of)
+
+
+def summary_notes(results: dict) -> list[str]:
+    sizes = {t: n for order in results["orders"].values() for t, n in task_sizes(order).items()}
+    return [runs_note(results), examples_note(sizes, results["config"], pooled=len(results["orders"]) > 1)]
 
 
 def show_summary(results: dict) -> None:
     header, rows = summary_rows(results)
-    print_table(f"methods across {len(results['orders'])} order(s): mean ± std over orders", header, rows)
+    ev = results["config"]["eval_method"]
+    print_table(f"methods across {len(results['orders'])} order(s), by {ev}", header, rows)
+    for note in summary_notes(results):
+        console.print(note)
+    for method in results["config"].get("also_evaluate") or []:
+        print_table(f"across orders: {ev} against {method} (mean over orders; Δ with its CI over orders)",
+                    gap_header(ev, method), summary_gap_rows(results, method))
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -89,51 +172,28 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
 
 
-def plot(results: dict, run: Run) -> list[str]:
-    written = []
-    for name, order in results["orders"].items():
-        tasks = order["tasks"]
-        stages = [f"{j + 1}: {t}" for j, t in enumerate(tasks)]
-        for label, result in order["methods"].items():
-            if "matrix" not in result:
-                continue
-            values = [[float("nan") if v is None else v for v in row] for row in result["matrix"]]
-            path = run.path("plots", name, f"{_file(label)}.matrix.png")
-            heatmap(values, tasks, stages, f"{name} · {label}: accuracy a[i][j]", path, xlabel="after stage",
-                    ylabel="task", fmt="{:.1f}", cmap="viridis", center=None)
-            written.append(str(path.relative_to(run.out)))
-        fg = {label: r["metrics"]["forgetting_rates"][1:] for label, r in order["methods"].items()
-              if any(v is not None for v in (r["metrics"].get("forgetting_rates") or []))}
-        if fg and len(tasks) > 1:
-            path = run.path("plots", name, "fg_curves.png")
-            curves(fg, stages[1:], f"{name}: forgetting rate FG_j (higher = less forgetting)", "FG_j (%)", path,
-                   reference=100.0)
-            written.append(str(path.relative_to(run.out)))
-        seen = {label: r["metrics"]["seen_average"] for label, r in order["methods"].items() if "seen_average" in r["metrics"]}
-        if seen:
-            path = run.path("plots", name, "seen_accuracy.png")
-            curves(seen, stages, f"{name}: mean accuracy of the tasks seen so far", "accuracy (%)", path)
-            written.append(str(path.relative_to(run.out)))
-    return written
-
-
-def _file(label: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in label)
-
-
 def summary_markdown(results: dict, plots: list[str]) -> str:
     c = results["config"]
+    ev = c["eval_method"]
+    also = c.get("also_evaluate") or []
+    ref = "A_i = " + str(c["reference"]) if c["reference"] not in (None, "diagonal") else "a_ii"
     out = [f"# Continual learning on {c['model']}",
            f"{c['training']['n_train']} training and {c['n_eval']} test examples per task (disjoint; see results.json "
-           f"`examples`), evaluation by {c['eval_method']}, {c['training']['epochs']} epoch(s) per stage, seed {c['seed']}. AA: average accuracy after the last task (Eq. 4); "
-           f"BWT: backward transfer; FWT: forward transfer against the base model's zero-shot score; FG_N: the "
-           f"forgetting rate (Eq. 5, retention relative to {'A_i = ' + str(c['reference']) if c['reference'] not in (None, 'diagonal') else 'a_ii'}) "
-           f"after the last task. Mean ± std (population) over orders.", ""]
+           f"`examples`), evaluation by {ev}" + (f" (also by {', '.join(also)})" if also else "")
+           + f", {c['training']['epochs']} epoch(s) per stage, seed {c['seed']}. AA: average accuracy after the "
+           f"last task (Eq. 4); BWT: backward transfer; FWT: forward transfer against the base model's zero-shot "
+           f"score; FG_N: the forgetting rate (Eq. 5, retention relative to {ref}) after the last task.", ""]
     header, rows = summary_rows(results)
-    out += [markdown_table(header, rows), ""]
+    out += [markdown_table(header, rows), ""] + [f"- {note}" for note in summary_notes(results)] + [""]
+    for method in also:
+        out += [f"### {ev} against {method}: format forgetting ({method} − {ev}), mean over orders", "",
+                markdown_table(gap_header(ev, method), summary_gap_rows(results, method)), ""]
     for name, order in results["orders"].items():
         out += [f"## {name}: {' → '.join(order['tasks'])}", "",
-                markdown_table(["method", *(short for _, short in COLUMNS), "final per task"], metric_rows(order)), ""]
+                markdown_table(metric_header(c["confidence"]), metric_rows(order)), "",
+                f"- {examples_note(task_sizes(order), c)}", ""]
+        for method in also:
+            out += [markdown_table(gap_header(ev, method), order_gap_rows(order, method)), ""]
         out += [f"![{p}]({p})" for p in plots if p.startswith(f"plots/{name}/")] + [""]
     return "\n".join(out)
 

@@ -3,8 +3,9 @@
 For a sequence of N tasks and a sequential method, stage j trains on task j (``method.train_stage``), saves the
 method's state into ``<out>/<order>/<method>/stage<j>`` (written to a temporary folder, then renamed), records
 the training step, then scores every task of the sequence on its test split: one batched evaluation pass per
-task (label ranking by default, ``eval_method: generate`` for greedy generation + exact match). That fills
-column j of the accuracy matrix a[i][j]. Each of these steps is cached in the run folder (``Run.step``), so
+task (greedy generation + exact match by default, ``eval_method``), and one more per method of
+``also_evaluate`` (e.g. label ranking), kept beside the main scores in the stage's step. That fills column j of
+the accuracy matrix a[i][j] (and of one matrix per ``also_evaluate`` method). Each of these steps is cached in the run folder (``Run.step``), so
 killing the run and rerunning the same command restores the last finished stage's state and goes on; the
 result is the one of an uninterrupted run (training is seeded per call, and restoring is bit-exact).
 
@@ -20,14 +21,17 @@ from dataclasses import asdict
 from pathlib import Path
 
 from accelerate.utils import set_seed
+from rich.markup import escape
 
 from ...errors import TaskNeuronsError
 from ...models import LoadedModel, load_model
 from ...report.console import console
 from ...tasks import Task
-from ..kit import evaluate_plan, make_plans
+from ..kit import make_plans
+from ..kit.evaluation import evaluate_plan_methods
+from ..kit.stats import task_means_interval
 from ..run import Run
-from . import metrics, report
+from . import metrics, report, summary
 from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, get_method, method_specs
 from .methods.base import make_options
@@ -76,20 +80,31 @@ class Continual:
         return load_model(c.model, device=c.device, dtype=c.dtype)
 
     def score(self, lm: LoadedModel, task: Task) -> dict:
-        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples)."""
-        return evaluate_plan(lm, self.plans[task.name], self.config, self.progress, self.config.eval_batch_size)
+        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples), and the same by every
+        ``also_evaluate`` method under ``"also"``."""
+        c = self.config
+        return evaluate_plan_methods(lm, self.plans[task.name], c, c.also_evaluate, self.progress, c.eval_batch_size)
 
-    def zero_shot(self, tasks: list[Task]) -> list[float]:
+    def view(self, record: dict, method: str) -> dict:
+        """The part of a step or method result that ``method`` scored (metrics.evaluation_view)."""
+        return metrics.evaluation_view(record, method, self.config.eval_method)
+
+    def by_method(self, build) -> dict:
+        """``build(method)`` for the main evaluation method, with ``"also": {method: build(method)}`` beside."""
+        also = self.config.also_evaluate
+        return {**build(self.config.eval_method), **({"also": {m: build(m) for m in also}} if also else {})}
+
+    def zero_shot(self, tasks: list[Task]) -> list[dict]:
         lm = None
-        scores = []
+        records = []
         for task in tasks:
             def compute(task=task):
                 nonlocal lm
                 lm = lm or self.base_model()
                 console.print(f"zero-shot: {task.name}")
                 return self.score(lm, task)
-            scores.append(self.run.step(f"zero_shot/{task.name}", compute)["score"])
-        return scores
+            records.append(self.run.step(f"zero_shot/{task.name}", compute))
+        return records
 
     def evaluate_stage(self, method: Method, lm: LoadedModel, tasks: list[Task], stage: int) -> dict:
         """The step result after ``stage``: every task's score and per-example outcomes (None when not evaluated)."""
@@ -100,8 +115,15 @@ class Continual:
                 continue
             with method.evaluation(lm, stage, i):
                 records[task.name] = self.score(lm, task)
-        return {"scores": {k: r and r["score"] for k, r in records.items()},
-                "outcomes": {k: r and r["outcomes"] for k, r in records.items()}}
+        return self.stage_record(records)
+
+    def stage_record(self, records: dict[str, dict | None]) -> dict:
+        """A step result from per-task records (None: not evaluated): ``{"scores", "outcomes"}`` by task, by the
+        main evaluation method, and the same by each other one under ``"also"``."""
+        def by(m: str) -> dict:
+            return {"scores": {k: r and self.view(r, m)["score"] for k, r in records.items()},
+                    "outcomes": {k: r and self.view(r, m)["outcomes"] for k, r in records.items()}}
+        return self.by_method(by)
 
     # --- the three kinds of method ----------------------------------------------------------------------
     def sequential(self, spec: MethodSpec, seq: TaskSequence, tasks: list[Task]) -> dict:
@@ -113,10 +135,11 @@ class Continual:
         if not all(self.run.has(eval_key(j)) for j in range(n)):
             self._continue(spec, seq, tasks, folder, stage_dir, train_key, eval_key)
         trains = [self.run.load(train_key(j)) for j in range(n)]
-        evals = [self.run.load(eval_key(j))["scores"] for j in range(n)]
-        matrix = [[evals[j][task.name] for j in range(n)] for task in tasks]
+        evals = [self.run.load(eval_key(j)) for j in range(n)]
+        names = [task.name for task in tasks]
         described = self.run.load(f"{prefix}/describe") if self.run.has(f"{prefix}/describe") else {}
-        return {"kind": "sequential", "matrix": matrix, "train": trains, "describe": described}
+        matrices = self.by_method(lambda m: metrics.stage_matrix([self.view(e, m) for e in evals], names))
+        return {"kind": "sequential", **matrices, "train": trains, "describe": described}
 
     def _continue(self, spec, seq, tasks, folder, stage_dir, train_key, eval_key) -> None:
         n = len(tasks)
@@ -133,10 +156,10 @@ class Continual:
         set_seed(self.config.seed)  # any random initialisation depends on the seed only, not on what ran before
         method.setup(lm, tasks)
         if trained:
-            console.print(f"[{seq.name} · {spec.label}] resuming after stage {trained}/{n}")
+            console.print(escape(f"[{seq.name} · {spec.label}] resuming after stage {trained}/{n}"))
             method.restore(lm, needed)
         for j, task in enumerate(tasks):
-            where = f"[{seq.name} · {spec.label}] stage {j + 1}/{n}: {task.name}"
+            where = escape(f"[{seq.name} · {spec.label}] stage {j + 1}/{n}: {task.name}")  # not rich markup
             if j >= trained:
                 console.print(f"{where}: training")
                 set_seed(self.config.seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
@@ -162,7 +185,7 @@ class Continual:
         del lm, method
         gc.collect()
 
-    def isolated(self, spec: MethodSpec, tasks: list[Task], zero: list[float] | None) -> dict:
+    def isolated(self, spec: MethodSpec, tasks: list[Task], zero: list[dict] | None) -> dict:
         """A_i per task (trained once per run, shared by every order); the matrix of a bank of task models."""
         results = []
         for task in tasks:
@@ -176,9 +199,16 @@ class Continual:
                 return {**self.score(lm, task), "train": info}
             results.append(self.run.step(f"{spec.label}/task={task.name}", compute))
         n = len(tasks)
-        own = [r["score"] for r in results]
-        matrix = [[own[i] if i <= j else (zero[i] if zero else None) for j in range(n)] for i in range(n)]
-        return {"kind": "isolated", "matrix": matrix, "train": [r["train"] for r in results]}
+
+        def bank(m: str) -> dict:
+            def cell(i: int, j: int) -> dict | None:  # after stage j: task i <= j by its own model, a later one by the base
+                record = results[i] if i <= j else (zero[i] if zero else None)
+                return record and self.view(record, m)
+            cells = [[cell(i, j) for j in range(n)] for i in range(n)]
+            return {"matrix": [[c and c["score"] for c in row] for row in cells],
+                    "n": [[c and len(c["outcomes"]) for c in row] for row in cells],
+                    "final_outcomes": {t.name: self.view(r, m)["outcomes"] for t, r in zip(tasks, results)}}
+        return {"kind": "isolated", **self.by_method(bank), "train": [r["train"] for r in results]}
 
     def joint(self, spec: MethodSpec, tasks: list[Task]) -> dict:
         def compute():
@@ -188,18 +218,22 @@ class Continual:
             set_seed(self.config.seed)
             method.setup(lm, tasks)
             info = method.train_joint(lm, tasks)
-            records = {t.name: self.score(lm, t) for t in tasks}
-            return {"scores": {k: r["score"] for k, r in records.items()},
-                    "outcomes": {k: r["outcomes"] for k, r in records.items()}, "train": info}
+            return {**self.stage_record({t.name: self.score(lm, t) for t in tasks}), "train": info}
         result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}", compute)
-        return {"kind": "joint", "final": [result["scores"][t.name] for t in tasks], "train": [result["train"]]}
+
+        def final(m: str) -> dict:
+            view = self.view(result, m)
+            outcomes = {t.name: view["outcomes"][t.name] for t in tasks}
+            return {"final": [view["scores"][t.name] for t in tasks], "n": [len(o) for o in outcomes.values()],
+                    "final_outcomes": outcomes}
+        return {"kind": "joint", **self.by_method(final), "train": [result["train"]]}
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def run_sequence(self, seq: TaskSequence) -> dict:
         tasks = self.tasks[seq.name]
         console.rule(f"{seq.name}: {' -> '.join(t.name for t in tasks)}")
         zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None
-        methods = {}
+        methods: dict[str, dict] = {}
         for spec in self.specs:
             if spec.cls.kind == "sequential":
                 methods[spec.label] = self.sequential(spec, seq, tasks)
@@ -207,20 +241,30 @@ class Continual:
                 methods[spec.label] = self.isolated(spec, tasks, zero)
             else:
                 methods[spec.label] = self.joint(spec, tasks)
+        return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks],
+                "evaluation": self.config.eval_method, **self.by_method(lambda m: self.add_metrics(methods, m, zero)),
+                "methods": methods}
+
+    def add_metrics(self, methods: dict[str, dict], m: str, zero: list[dict] | None) -> dict:
+        """Each method's metrics and AA interval over test examples by evaluation method ``m``, into its view;
+        returns that evaluation's zero-shot scores and A_i."""
+        c = self.config
+        zero_m = [self.view(r, m)["score"] for r in zero] if zero else None
         reference = None
         if self.reference is not None:
-            ref = methods[self.reference.label]["matrix"]
-            reference = [ref[i][i] for i in range(len(tasks))]
-        for label, result in methods.items():
+            ref = self.view(methods[self.reference.label], m)["matrix"]
+            reference = [ref[i][i] for i in range(len(ref))]
+        for result in methods.values():
+            view = self.view(result, m)
             if result["kind"] == "joint":
-                result["metrics"] = {"average_accuracy": sum(result["final"]) / len(result["final"]),
-                                     "final": result["final"]}
-                continue
-            a = result["matrix"]
-            own = [a[i][i] for i in range(len(tasks))] if self.config.reference == "diagonal" else reference
-            result["metrics"] = metrics.summarize(a, zero, own)
-        return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks], "zero_shot": zero,
-                "reference": reference, "methods": methods}
+                view["metrics"] = {"average_accuracy": sum(view["final"]) / len(view["final"]), "final": view["final"]}
+            else:
+                a = view["matrix"]
+                own = [a[i][i] for i in range(len(a))] if c.reference == "diagonal" else reference
+                view["metrics"] = metrics.summarize(a, zero_m, own)
+            view["intervals"] = {"average_accuracy": task_means_interval([view["final_outcomes"]], c.n_boot,
+                                                                           c.confidence, c.seed)}
+        return {"zero_shot": zero_m, "reference": reference}
 
     def __call__(self) -> dict:
         results = {"config": asdict(self.config), "methods": {s.label: {"method": s.cls.name, "kind": s.cls.kind,
@@ -228,9 +272,9 @@ class Continual:
                    "orders": {}}
         for seq in self.sequences:
             results["orders"][seq.name] = self.run_sequence(seq)
-            report.show_order(seq.name, results["orders"][seq.name])
+            report.show_order(seq.name, results["orders"][seq.name], results["config"])
         results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw made
-        results["summary"] = report.across_orders(results)
+        results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)
         report.write(results, self.run)
         console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...errors import TaskNeuronsError
 from ...neurons.deactivate import MODES
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
 

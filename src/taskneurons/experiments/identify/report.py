@@ -21,7 +21,8 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
 
     The table holds mean scores; ``gap`` the paired difference condition - control per task and averaged over
     tasks (kit.stats: interval over examples, p-value, verdict for the claim in ``direction``); ``intervals``
-    each cell's interval of the mean; ``specificity`` (with a full matrix) the index of the cross-task matrix."""
+    each cell's interval of the mean; ``specificity`` (deactivation with the full matrix) the index of the
+    cross-task matrix, whose drops are the deactivated task's scores below the Original's."""
     stat = {"n_boot": settings.n_boot, "confidence": settings.confidence, "seed": settings.seed}
     score = lambda records: statistics.mean(r["score"] for r in records)  # noqa: E731
     table = {reference: {n: before[n]["score"] for n in names}, control: {n: score(controls[n]) for n in names},
@@ -38,7 +39,7 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
             "intervals": {cond: {n: mean_interval(outcomes[cond][n], **stat) for n in names} for cond in outcomes},
             "gap": {n: {**g.to_dict(), "verdict": g.verdict(direction)} for n, g in gaps.items()}, "claim": claim,
             "matrix_change": {i: {j: score(runs[i][j]) - before[j]["score"] for j in runs[i]} for i in runs}}
-    if all(len(runs[i]) == len(names) for i in names) and len(names) > 1:
+    if direction == "less" and all(len(runs[i]) == len(names) for i in names) and len(names) > 1:  # deactivation
         original = {j: before[j]["outcomes"] for j in names}
         deactivated = {i: {j: per_example([r["outcomes"] for r in runs[i][j]]).tolist() for j in names} for i in names}
         part["specificity"] = specificity_interval(original, deactivated, **stat)

@@ -9,10 +9,25 @@ from .settings import Settings
 
 
 def evaluate_plan(lm: LoadedModel, plan: ExamplePlan, settings: Settings, progress: bool = True,
-                  batch_size: int | None = None) -> dict:
-    """``{"score", "n", "outcomes"}`` of ``lm`` on ``plan``'s evaluated examples (a step result)."""
+                  batch_size: int | None = None, method: str | None = None) -> dict:
+    """``{"score", "n", "outcomes"}`` of ``lm`` on ``plan``'s evaluated examples (a step result), by ``method``
+    (default: the settings' ``eval_method``; a generation task is always generated and scored by its metric)."""
     new_tokens = settings.generation_length(plan, lm.tokenizer) if plan.task.kind == "generation" else None
-    result = evaluate(lm, plan.task, split=plan.eval.split, examples=plan.evaluated(), method=settings.eval_method,
-                      batch_size=batch_size or settings.batch_size, max_length=settings.max_length,
-                      max_new_tokens=new_tokens or 1, progress=progress)
+    result = evaluate(lm, plan.task, split=plan.eval.split, examples=plan.evaluated(),
+                      method=method or settings.eval_method, batch_size=batch_size or settings.batch_size,
+                      max_length=settings.max_length, max_new_tokens=new_tokens or 1, progress=progress)
     return {"score": result.score, "n": result.n, "outcomes": result.outcomes, "max_new_tokens": new_tokens}
+
+
+def evaluate_plan_methods(lm: LoadedModel, plan: ExamplePlan, settings: Settings, also: list[str],
+                          progress: bool = True, batch_size: int | None = None) -> dict:
+    """``evaluate_plan`` by the settings' method, plus ``"also": {method: {"score", "n", "outcomes"}}`` for each
+    method of ``also`` (when given). A generation task is scored once: every method's record is the same."""
+    record = evaluate_plan(lm, plan, settings, progress, batch_size)
+    if not also:
+        return record
+    main = {k: record[k] for k in ("score", "n", "outcomes")}
+    record["also"] = {m: main if plan.task.kind == "generation" or m == settings.eval_method else
+                      {k: v for k, v in evaluate_plan(lm, plan, settings, progress, batch_size, m).items()
+                       if k in main} for m in also}
+    return record

@@ -27,7 +27,9 @@ class Settings:
     max_length: int = 256  # prompt + target tokens
     max_new_tokens: int | None = None  # greedy generation of a generation task (null: from its references, below)
     max_target_tokens: int | None = None  # target tokens trained and scored on (null: from the references, below)
-    eval_method: str = "rank"  # classification: "rank" (label likelihood) | "generate" (greedy + exact match)
+    # classification: "rank" (summed label log-likelihood) | "rank_mean" (per token) | "rank_eos" (label + EOS) |
+    # "generate" (greedy + exact match); evaluation.CLASSIFICATION_METHODS
+    eval_method: str = "rank"
     seed: int = 0  # every sample and random control derives its seed from this one
     n_boot: int = 2000  # bootstrap resamples of every interval
     confidence: float = 0.95  # of every interval

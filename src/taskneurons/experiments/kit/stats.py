@@ -127,3 +127,34 @@ def specificity_interval(original: dict[str, list[float]], deactivated: dict[str
     low, high = np.quantile(boots, [alpha, 1 - alpha])
     return {"index": point, "low": float(low), "high": float(high), "n_boot": n_boot, "confidence": confidence,
             "n": {j: int(base[j].size) for j in names}}
+
+
+EXAMPLES_TEST = "percentile bootstrap over test examples (each task's resampled)"
+
+
+def task_means_interval(runs: Sequence[dict[str, Sequence[float]]], n_boot: int = 2000, confidence: float = 0.95,
+                        seed: int = 0) -> dict:
+    """The mean over runs of the mean over tasks of each task's mean outcome (a continual run's average accuracy
+    when ``runs`` holds one run's final outcomes per task; its mean over orders with several), with a percentile
+    bootstrap interval over test examples: each task's examples are resampled on their own, with the same draw in
+    every run that has the task (the runs share a task's test examples, so they are paired). Returns
+    ``{"mean", "low", "high", "n": {task: examples}, "n_boot", "confidence", "test"}``."""
+    if not runs or not all(runs):
+        raise TaskNeuronsError("task_means_interval needs at least one run with at least one task")
+    sizes: dict[str, int] = {}
+    for run in runs:
+        for task, outcomes in run.items():
+            if sizes.setdefault(task, len(outcomes)) != len(outcomes) or not len(outcomes):
+                raise TaskNeuronsError(f"task_means_interval: task {task!r} has {len(outcomes)} outcomes in one run "
+                                       f"and {sizes[task]} in another (need the same >= 1 examples)")
+    rng = np.random.default_rng(seed)
+    draws = {task: rng.integers(0, size, (n_boot, size)) for task, size in sizes.items()}
+    point, boots = [], []
+    for run in runs:
+        x = {task: np.asarray(outcomes, dtype=float) for task, outcomes in run.items()}
+        point.append(np.mean([v.mean() for v in x.values()]))
+        boots.append(np.mean([x[task][draws[task]].mean(axis=1) for task in x], axis=0))  # [n_boot]
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(np.mean(boots, axis=0), [alpha, 1 - alpha])
+    return {"mean": float(np.mean(point)), "low": float(low), "high": float(high), "n": dict(sizes),
+            "n_boot": n_boot, "confidence": confidence, "test": EXAMPLES_TEST}

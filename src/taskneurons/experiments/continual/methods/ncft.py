@@ -4,6 +4,13 @@ Stage n: score every FFN neuron of the *current* model (after stage n-1) on task
 top k% (per (layer, kind) by default), train only those neurons' weight slices with the neuron tuner, then
 merge the trained deltas into the weights before the next stage. Inference is as usual.
 
+Merging in low precision (bfloat16, float16 weights): NCFT keeps a float32 *master* copy of every row (and bias
+entry) it has merged (``masters``: tuned module name -> its features, rows and bias entries). A stage adds its
+float32 deltas to the master rows and writes them into the weights rounded once, so a neuron's weights are always
+round(base + delta_1 + ... + delta_n) and no small update is lost to rounding at every stage. Float32 (or wider)
+weights are added to directly, as ``NeuronTuner.merge`` does. The masters are not saved: replaying the stages'
+deltas from the base model on resume rebuilds them, and the weights, bit for bit.
+
 Option ``exclude_claimed`` (default False, as in the paper: overlapping neurons are simply retrained): when
 True, neurons trained at an earlier stage are not selected again; the top k% is taken among the others.
 
@@ -48,6 +55,37 @@ def demote(scores: Scores, claimed: NeuronSet) -> Scores:
     return Scores(values, dict(scores.meta))
 
 
+@torch.no_grad()
+def merge(tuner: NeuronTuner, masters: dict[str, dict[str, torch.Tensor | None]]) -> None:
+    """Fold ``tuner``'s trained deltas into the base weights for good (the tuner is to be removed next).
+
+    A module whose weights are narrower than its delta (bfloat16 under float32 deltas) goes through ``masters``
+    (see the module docstring): ``masters[name]`` holds ``index`` (its merged output features, sorted), ``weight``
+    [len(index), in] and ``bias`` (or None) in the deltas' dtype; they are created from the current weights the
+    first time a feature is merged, the delta is added to them, and the features' rows are overwritten with them.
+    """
+    for name, (proj, delta) in tuner.deltas.items():
+        features = delta.index
+        if proj.module.weight.dtype == delta.weight.dtype:  # float32 weights: added to as they are
+            proj.add_rows_(features, delta.weight, delta.bias)
+            delta.active = False
+            continue
+        master = masters.get(name) or {"index": features[:0], "weight": delta.weight.new_empty(0, delta.weight.shape[1]),
+                                       "bias": None if delta.bias is None else delta.bias.new_empty(0)}
+        new = features[~torch.isin(features, master["index"])]
+        if len(new):  # first merged here: from the current weights (exact in float32)
+            fresh = {"index": new, "weight": proj.weight_rows(new), "bias": proj.bias_entries(new)}
+            order = torch.cat([master["index"], new]).argsort()
+            master = {k: None if v is None else torch.cat([v, fresh[k].to(v.dtype)])[order] for k, v in master.items()}
+        masters[name] = master
+        pos = torch.searchsorted(master["index"], features)
+        master["weight"][pos] += delta.weight
+        if master["bias"] is not None:
+            master["bias"][pos] += delta.bias
+        proj.copy_rows_(features, master["weight"][pos], None if master["bias"] is None else master["bias"][pos])
+        delta.active = False
+
+
 @register
 class NCFT(Method):
     name = "ncft"
@@ -59,6 +97,7 @@ class NCFT(Method):
         super().__init__(options, ctx)
         self.sets: list[NeuronSet] = []  # the neurons trained at each finished stage
         self._tuner: NeuronTuner | None = None
+        self.masters: dict[str, dict[str, torch.Tensor | None]] = {}  # float32 rows of low-precision weights (``merge``)
 
     @classmethod
     def draws(cls, options) -> list[tuple]:
@@ -86,7 +125,7 @@ class NCFT(Method):
         with NeuronTuner(lm, neurons) as tuner:
             result = train(lm, self.ctx.train_examples(task), tuner.parameters(), self.ctx.train_config(self.options, lm),
                            progress=self.ctx.progress)
-            tuner.merge()  # the trained rows stay in the weights when the tuner is removed
+            merge(tuner, self.masters)  # the trained rows stay in the weights when the tuner is removed
         self._tuner = tuner
         self.sets.append(neurons)
         return {**train_info(result, tuner.num_trainable()), "neurons": neurons.count(),
@@ -99,6 +138,6 @@ class NCFT(Method):
     def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
         for folder in folders:
             tuner = NeuronTuner.load(folder / "deltas", lm)
-            tuner.merge()
+            merge(tuner, self.masters)
             tuner.remove()
             self.sets.append(NeuronSet.load(folder / "neurons"))

@@ -4,19 +4,33 @@ task's neurons reweighted by how similar task j is to that task.
 Task vectors: for each task, the mean over ``n_vector`` random training samples (the paper: 1000) of the
 *base* model's last-layer hidden state averaged over the prompt's tokens (Eq. 10's fea). After stage i, on a
 learnt task j (j <= i): Sim_j = softmax_k(cos(fea_j, fea_k) / temperature) over the learnt tasks k (Eq. 11), and
-the FFN weights become W' (Eq. 12), in one of two readings (option ``reading``):
+the FFN becomes Eq. 12's W' in one of two readings (option ``reading``):
 
-- ``scale`` (the literal one, default): every weight slice of a neuron of task k is multiplied by Sim_j[k].
-  A neuron of several tasks gets ``shared: sum`` (default; the literal "combine by columns") the sum of their
-  weights, or ``shared: mean`` their mean. Since softmax weights sum to 1, a neuron owned by one task is
-  scaled by about 1/i, and one owned by every learnt task is unchanged.
+- ``scale`` (the literal one, default): the *activation* of every neuron of task k is multiplied by Sim_j[k]
+  (inner neuron j: the j-th input of the down projection; outer neuron m: the FFN's output channel m, i.e. the
+  output of ``FFN.outers``, after Gemma-2/3's post-FFN norm), by forward hooks (``neurons.deactivate.scaled``);
+  the weights are not touched. A neuron of several tasks gets ``shared: sum`` (default; the literal "combine by
+  columns") the sum of their weights, or ``shared: mean`` their mean. Since softmax weights sum to 1, a neuron
+  owned by one task is scaled by about 1/i, and one owned by every learnt task is unchanged.
 - ``snapshot``: W'[n] = sum_k Sim_j[k] P_k[n] over the tasks k that own neuron n, where P_k is a copy of task k's
-  neuron slices taken right after stage k; ``shared: mean`` divides by the owners' weight sum (a weighted
-  mean, so a neuron owned by one task keeps that task's values), ``shared: sum`` does not.
+  tuned neuron slices (what NCFT trains: gate and up rows, or GPT-2's c_fc column, and bias entries for inner
+  neurons; the down row and bias entry for outer ones) taken right after stage k. It is applied as
+  ``total x mean``: the slices become the weighted mean sum_k Sim_j[k] P_k[n] / total (total = sum_k Sim_j[k]
+  over the owners; a neuron of one task gets its snapshot exactly), and the activation is multiplied by total
+  (``shared: sum``) or left alone (``shared: mean``, a weighted mean).
+
+Why on the activation. Scaling *every* slice of a neuron by c, as a plain weight reading does, moves a gated
+neuron's activation silu(c g) (c u) by about c^2 (c = 0.25 gave 0.062 on tiny-llama), GPT-2's gelu(c z) by a
+factor that depends on z, and a Gemma-2/3 outer neuron by about c but every other channel of its layer too (its
+down row feeds the post-FFN norm, whose RMS then changes). Applied to the activation, Eq. 12's weight reaches each neuron exactly once, in every
+family. Where a weight-only reading exists it is the same thing: for a gated inner neuron (Llama, Mistral,
+Qwen, Gemma, Phi-3) the up row summed sum_k Sim_j[k] P_k and the gate row the weighted mean; for a down-row outer
+neuron without a norm behind it (Llama..., GPT-2) the down row and bias summed. GPT-2's inner neuron
+(gelu of its c_fc column) and Gemma-2/3's outer neuron (behind the norm) have none, hence the hooks.
 
 Neurons owned by no learnt task are left as they are; so are tasks not learnt yet (evaluated as trained).
-W-NCFT needs the identity of the test task (task-incremental inference). The weights are always restored,
-bit for bit, when the evaluation ends (also on error).
+W-NCFT needs the identity of the test task (task-incremental inference). When the evaluation ends (also on
+error) the hooks are removed and the weights restored bit for bit.
 """
 from __future__ import annotations
 
@@ -33,6 +47,7 @@ from ....io import atomic_path
 from ....models import FFN, KINDS, LoadedModel
 from ....models.inputs import position_kwargs
 from ....neurons import NeuronSet
+from ....neurons.deactivate import scaled
 from ....tasks import Example, Task
 from ....tasks.batching import prompt_batch
 from ..state import load_tensors, save_tensors
@@ -111,51 +126,85 @@ def neuron_rows(ffn: FFN, neurons: NeuronSet) -> dict[str, torch.Tensor]:
     return rows
 
 
+def _owners(sets: Sequence[NeuronSet], weights: torch.Tensor, layer: int, kind: str):
+    """The neurons of one (layer, kind) that some set owns: their indices [m], the owner mask [tasks, m] (float64)
+    and each neuron's summed owner weight [m]."""
+    owners = torch.stack([s.masks[kind][layer] for s in sets])  # [tasks, width]
+    idx = owners.any(0).nonzero().flatten()
+    own = owners[:, idx].double()
+    return idx, own, (own * weights.double().cpu().unsqueeze(1)).sum(0)
+
+
+def activation_factors(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str = "scale",
+                       shared: str = "sum") -> dict[str, torch.Tensor]:
+    """Each neuron's activation factor (kind -> float32 [n_layers, width], 1 for neurons of no set): the summed
+    weight of its owners (``shared: sum``), in the ``scale`` reading with ``shared: mean`` their mean weight, and
+    1 in the ``snapshot`` reading with ``shared: mean`` (its weighted mean of snapshots is already a mean)."""
+    factors = {kind: torch.ones(ffn.n_layers, ffn.widths[kind], dtype=torch.float64) for kind in KINDS}
+    for layer in range(ffn.n_layers):
+        for kind in KINDS:
+            idx, own, total = _owners(sets, weights, layer, kind)
+            if len(idx) and not (reading == "snapshot" and shared == "mean"):
+                factors[kind][layer, idx] = total if shared == "sum" else total / own.sum(0)
+    return {kind: f.float() for kind, f in factors.items()}
+
+
 @contextlib.contextmanager
-def reweighted(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str = "scale",
-               shared: str = "sum", snapshots: Sequence[dict[str, torch.Tensor]] | None = None):
-    """The FFN weights as Eq. 12 makes them for task weights ``weights`` [len(sets)] (see the module
-    docstring), for the duration of the ``with`` block; the original values are put back afterwards."""
-    if reading not in READINGS or shared not in SHARED:
-        raise TaskNeuronsError(f"reading must be one of {list(READINGS)} and shared one of {list(SHARED)}")
-    if len(weights) != len(sets) or (reading == "snapshot" and (snapshots is None or len(snapshots) != len(sets))):
-        raise TaskNeuronsError(f"{len(sets)} neuron sets need as many weights (got {len(weights)})"
-                               + (" and snapshots" if reading == "snapshot" else ""))
+def _snapshot_weights(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor,
+                      snapshots: Sequence[dict[str, torch.Tensor]]):
+    """Every owned neuron's tuned slices set to sum_k Sim_j[k] P_k / sum_k Sim_j[k] over its owners k (a weighted
+    mean: a neuron of one task gets that task's snapshot exactly), then put back bit for bit."""
     saved = []
     try:
         with torch.no_grad():
             for layer in range(ffn.n_layers):
                 for kind in KINDS:
-                    owners = torch.stack([s.masks[kind][layer] for s in sets])  # [tasks, width]
-                    idx = owners.any(0).nonzero().flatten()
+                    idx, own, total = _owners(sets, weights, layer, kind)
                     if not len(idx):
                         continue
-                    own = owners[:, idx].double()  # [tasks, m]
-                    total = (own * weights.double().unsqueeze(1)).sum(0)  # [m]: summed weight of each neuron's owners
+                    if not bool((total > 0).all()):
+                        raise TaskNeuronsError("the snapshot reading needs a positive summed weight for every "
+                                               f"owned neuron; got the task weights {weights.tolist()}")
+                    share = own * weights.double().cpu().unsqueeze(1) / total  # [tasks, m]: each owner's part
                     for n, s in enumerate(ffn.slices(layer, kind)):
-                        if not s.tuned:
+                        if not s.tuned:  # not trained, not snapshotted (a Gemma norm's gain)
                             continue
                         index = s.index(idx)
                         rows = s.param[index]
                         saved.append((s.param, index, rows.clone()))
-                        if reading == "scale":
-                            coef = total if shared == "sum" else total / own.sum(0)
-                            new = rows.double() * _along(coef, rows, s.dim)
-                        else:
-                            new = torch.zeros(rows.shape, dtype=torch.float64, device=rows.device)
-                            for k, snap in enumerate(snapshots):
-                                mine = sets[k].indices(layer, kind)
-                                if len(mine):
-                                    pos = torch.searchsorted(idx, mine).to(rows.device)
-                                    new.index_add_(s.dim, pos, snap[f"{layer}.{kind}.{n}"].to(rows.device).double() * float(weights[k]))
-                            if shared == "mean":
-                                new = new / _along(total, rows, s.dim)
+                        new = torch.zeros(rows.shape, dtype=torch.float64, device=rows.device)
+                        for k, snap in enumerate(snapshots):
+                            mine = sets[k].indices(layer, kind)
+                            if len(mine):
+                                pos = torch.searchsorted(idx, mine)
+                                part = snap[f"{layer}.{kind}.{n}"].to(rows.device).double()
+                                new.index_add_(s.dim, pos.to(rows.device),
+                                               part * _along(share[k, pos].to(rows.device), part, s.dim))
                         s.param[index] = new.to(rows.dtype)
         yield
     finally:
         with torch.no_grad():
             for param, index, rows in reversed(saved):
                 param[index] = rows
+
+
+@contextlib.contextmanager
+def reweighted(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str = "scale",
+               shared: str = "sum", snapshots: Sequence[dict[str, torch.Tensor]] | None = None):
+    """The FFN as Eq. 12 makes it for task weights ``weights`` [len(sets)] (see the module docstring), for the
+    duration of the ``with`` block: activation hooks (``neurons.deactivate.scaled``) with the factors of
+    :func:`activation_factors`, and in the ``snapshot`` reading the owners' weighted mean snapshot in the
+    neurons' tuned slices. Hooks removed and weights put back bit for bit afterwards, also on error."""
+    if reading not in READINGS or shared not in SHARED:
+        raise TaskNeuronsError(f"reading must be one of {list(READINGS)} and shared one of {list(SHARED)}")
+    if len(weights) != len(sets) or (reading == "snapshot" and (snapshots is None or len(snapshots) != len(sets))):
+        raise TaskNeuronsError(f"{len(sets)} neuron sets need as many weights (got {len(weights)})"
+                               + (" and snapshots" if reading == "snapshot" else ""))
+    with contextlib.ExitStack() as stack:
+        if reading == "snapshot":
+            stack.enter_context(_snapshot_weights(ffn, sets, weights, snapshots))
+        stack.enter_context(scaled(ffn, activation_factors(ffn, sets, weights, reading, shared)))
+        yield
 
 
 @register
