@@ -65,7 +65,8 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     order = results["orders"]["custom1"]
     methods = order["methods"]
-    assert list(methods) == ["SeqFT", "SeqLoRA", "O-LoRA", "Replay", "EWC", "NCFT", "W-NCFT", "Per-Task FT", "Multi-Task FT"]
+    assert list(methods) == ["SeqFT", "SeqLoRA", "O-LoRA", "EPI", "Replay", "EWC", "NCFT", "W-NCFT", "Per-Task FT",
+                             "Multi-Task FT"]
     assert order["tasks"] == ["sst2", "rte"] and len(order["zero_shot"]) == 2
     assert order["evaluation"] == "generate" and list(order["also"]) == ["rank"]
     for evaluation in ("generate", "rank"):  # the main scores, and those of also_evaluate beside them

@@ -14,7 +14,7 @@ from ...evaluation import CLASSIFICATION_METHODS
 from ...tuning import TrainConfig
 from ..kit import Settings, TrainingSpec, checks, nested
 
-ALL_METHODS = ["seqft", "seqlora", "olora", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
+ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
 KEEP_STATES = ("last", "all")
 
 

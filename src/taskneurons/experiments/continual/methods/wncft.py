@@ -45,13 +45,12 @@ import torch
 from ....errors import TaskNeuronsError
 from ....io import atomic_path
 from ....models import FFN, KINDS, LoadedModel
-from ....models.inputs import position_kwargs
 from ....neurons import NeuronSet
 from ....neurons.deactivate import scaled
 from ....tasks import Example, Task
-from ....tasks.batching import prompt_batch
 from ..state import load_tensors, save_tensors
 from .base import register
+from .features import prompt_features
 from .ncft import NCFT, NCFTOptions
 
 READINGS = ("scale", "snapshot")
@@ -77,27 +76,9 @@ class WNCFTOptions(NCFTOptions):
             raise TaskNeuronsError(f"temperature must be > 0, got {self.temperature}")
 
 
-@torch.no_grad()
 def task_vector(lm: LoadedModel, examples: Sequence[Example], batch_size: int = 8, max_length: int = 256) -> torch.Tensor:
     """Mean over examples of the last hidden state averaged over each prompt's tokens: float32 [d_model]."""
-    total, count = None, 0
-    was_training = lm.model.training
-    lm.model.eval()
-    try:
-        for start in range(0, len(examples), batch_size):
-            prompts = [ex.prompt for ex in examples[start:start + batch_size]]
-            batch = {k: v.to(lm.device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
-            out = lm.model(**batch, **position_kwargs(lm.model, batch["attention_mask"]), output_hidden_states=True)
-            hidden = out.hidden_states[-1].double()
-            mask = batch["attention_mask"].unsqueeze(-1).double()
-            per_example = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            total = per_example.sum(0) if total is None else total + per_example.sum(0)
-            count += len(prompts)
-    finally:
-        lm.model.train(was_training)
-    if not count:
-        raise TaskNeuronsError("no examples for a task vector")
-    return (total / count).float().cpu()
+    return prompt_features(lm, examples, batch_size, max_length).mean(0).float()
 
 
 def similarity_weights(vectors: torch.Tensor, query: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
