@@ -6,7 +6,7 @@ folder) and, per evaluated task, ``evaluation`` (a context manager around the ba
 
 Three kinds:
 
-- ``sequential``: one model carried through the sequence (NCFT, W-NCFT, SeqFT, SeqLoRA, O-LoRA, Replay, EWC);
+- ``sequential``: one model carried through the sequence (NCFT, W-NCFT, SeqFT, SeqLoRA, O-LoRA, EPI, Replay, EWC);
 - ``isolated``: every task from the base model on its own (Per-Task FT: the A_i reference);
 - ``joint``: all the sequence's tasks at once (Multi-Task FT).
 """
