@@ -9,13 +9,7 @@ from pathlib import Path
 
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.identify import Identify, IdentifyConfig
-
-PAPER = {  # Llama-2-7b averages over 6 tasks, Tables 1 and 2
-    "classification": {"Original": 87.7, "Deactivate-Random": 84.8, "Deactivate-Task": 76.0,
-                       "Zero-shot": 53.3, "Train-Random": 54.8, "Train-Task": 83.2},
-    "generation": {"Original": 45.6, "Deactivate-Random": 42.3, "Deactivate-Task": 32.0,
-                   "Zero-shot": 19.8, "Train-Random": 22.5, "Train-Task": 37.0},
-}
+from taskneurons.experiments.identify.report import PAPER
 
 
 def main():
