@@ -115,3 +115,13 @@ def test_the_data_root_comes_from_the_environment_when_not_set(tmp_path, monkeyp
     monkeypatch.setenv("TASKNEURONS_DATA", str(tmp_path))
     assert Settings(model="tiny-llama").data_root is None
     assert load_task("mine").source.startswith(str(tmp_path))
+
+
+def test_a_rare_long_label_is_never_cut(tiny):
+    lm = tiny("tiny-llama")
+    examples = [Example(f"q{i}", "yes") for i in range(40)] + [Example("q-rare", "a much longer label")]
+    task = Task("rare", "classification", {"train": examples, "test": examples[:2]}, ("yes", "a much longer label"))
+    plan = ExamplePlan.make(task, 2, 4, seed=0)
+    settings = Settings(model="tiny-llama", max_length=256)
+    from taskneurons.tasks.batching import encode_target
+    assert settings.target_length([plan], lm.tokenizer) == len(encode_target(lm.tokenizer, "a much longer label"))

@@ -1,7 +1,7 @@
 """Correlation between parameter similarity and transfer (paper 2.10, Table 4), with its uncertainty stated.
 
 :func:`correlate` gives Pearson's r and Spearman's rho with their two-sided p-values (``scipy.stats``), the
-two-sided permutation p-values of both (the pairing of x and y shuffled; exact for n <= 8, else 20,000 seeded
+two-sided permutation p-values of both (the pairing of x and y shuffled; exact for n <= 7, else 20,000 seeded
 shuffles: with n as small as 6 the asymptotic p-values are not to be trusted), the number of points they rest
 on, and a seeded percentile bootstrap confidence interval for each (pairs are
 resampled with replacement; resamples in which either variable is constant have no coefficient and are

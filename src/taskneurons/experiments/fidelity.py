@@ -16,6 +16,7 @@ import torch
 from tqdm.auto import tqdm
 
 from ..analysis import correlate
+from ..errors import TaskNeuronsError
 from ..models import LoadedModel
 from ..models.ffn import KINDS
 from ..neurons import NeuronSet, deactivate, score_neurons
@@ -73,6 +74,8 @@ def attribution_fidelity(lm: LoadedModel, examples: list[Example], layers: list[
     """Every variant's scores against the measured loss changes (module doc). ``layers`` default: the first,
     middle and last. Returns ``{"neurons", "truth", "rows", "summary"}``; a row is one (variant, layer, kind,
     truth) with its correlations; ``summary[variant][truth]`` is the mean Spearman over the (layer, kind)s."""
+    if per_cell < 3:
+        raise TaskNeuronsError(f"per_cell={per_cell}: a correlation needs at least 3 neurons per (layer, kind)")
     n = lm.ffn.n_layers
     layers = sorted(set(layers if layers is not None else [0, n // 2, n - 1]))
     variants = variants or list(VARIANTS)

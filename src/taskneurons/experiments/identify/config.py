@@ -32,7 +32,7 @@ class IdentifyConfig(Settings):
         self.selection = nested(Selection, self.selection, "selection")
         self.multitask = nested(TrainingSpec, self.multitask, "multitask")
         self.neuron_training = nested(TrainingSpec, self.neuron_training, "neuron_training")
-        checks.integer("n_eval", self.n_eval)
+        checks.integer("n_eval", self.n_eval, minimum=2)  # a paired interval needs two examples
         checks.integer("random_controls", self.random_controls)
         checks.integer("finetune_random_controls", self.finetune_random_controls)
         checks.integer("finetune_seeds", self.finetune_seeds)

@@ -70,8 +70,9 @@ def notes(part: dict, confidence: float) -> str:
     """What the gap row is: the claim, the interval, n and the test."""
     gap = part["gap"]["average"]
     return (f"gap = {' - '.join(list(part['table'])[2:0:-1])} per example, mean over {gap['n']} test examples "
-            f"({gap['tasks']} tasks); {100 * confidence:g}% {gap['test']}. A claim holds when its interval excludes 0: "
-            f"{part['claim']}.")
+            f"({gap['tasks']} tasks), each example's outcome averaged over its runs (random draws, training seeds: "
+            f"the interval resamples examples, not runs); {100 * confidence:g}% {gap['test']}. A claim holds when its "
+            f"interval excludes 0: {part['claim']}.")
 
 
 def show(part: dict, title: str, tasks: list[Task]) -> None:

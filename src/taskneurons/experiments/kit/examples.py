@@ -129,12 +129,16 @@ class ExamplePlan:
         return [examples[i] for i in self.draws[key].indices]
 
     def target_tokens(self, tokenizer) -> int:
-        """The 95th percentile of the pool's target lengths in ``tokenizer``'s tokens (computed once, recorded)."""
-        if "target_tokens_p95" not in self.lengths:
-            targets = [self.task.splits[self.pool.split][i].target for i in self.pool.indices]
-            counts = sorted(len(encode_target(tokenizer, t)) for t in targets) or [1]
-            self.lengths["target_tokens_p95"] = counts[min(len(counts) - 1, math.ceil(0.95 * len(counts)) - 1)]
-        return self.lengths["target_tokens_p95"]
+        """How many tokens a target needs, in ``tokenizer``'s tokens (computed once, recorded): a classification
+        task's longest label (never cut); a generation task's 95th percentile of the pool's target lengths."""
+        if "target_tokens" not in self.lengths:
+            if self.task.kind == "classification":
+                self.lengths["target_tokens"] = max(len(encode_target(tokenizer, label)) for label in self.task.labels)
+            else:
+                targets = [self.task.splits[self.pool.split][i].target for i in self.pool.indices]
+                counts = sorted(len(encode_target(tokenizer, t)) for t in targets) or [1]
+                self.lengths["target_tokens"] = counts[min(len(counts) - 1, math.ceil(0.95 * len(counts)) - 1)]
+        return self.lengths["target_tokens"]
 
     def to_dict(self) -> dict:
         """What results.json records: the evaluated indices, and every draw from the pool."""

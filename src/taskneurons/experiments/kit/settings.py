@@ -57,8 +57,8 @@ class Settings:
 
     def target_length(self, plans, tokenizer) -> int:
         """Target tokens kept when training or scoring on these tasks' examples: ``max_target_tokens``, or the
-        largest 95th percentile of their reference lengths (``ExamplePlan.target_tokens``), at most half of
-        ``max_length`` (the prompt keeps the rest)."""
+        most any of them needs (``ExamplePlan.target_tokens``: the longest label; a generation task's 95th
+        percentile), at most half of ``max_length`` (the prompt keeps the rest)."""
         if self.max_target_tokens:
             return self.max_target_tokens
         return max(1, min(max(plan.target_tokens(tokenizer) for plan in plans), self.max_length // 2))

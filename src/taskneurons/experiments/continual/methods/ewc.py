@@ -39,7 +39,8 @@ class EWCOptions(MethodOptions):
                                    f"{self.n_fisher}, {self.gamma}")
 
 
-def fisher_diagonal(lm: LoadedModel, examples: list[Example], batch_size: int, max_length: int) -> dict[str, torch.Tensor]:
+def fisher_diagonal(lm: LoadedModel, examples: list[Example], batch_size: int, max_length: int,
+                    max_target_length: int | None = None) -> dict[str, torch.Tensor]:
     """name -> mean over batches of the squared gradient of the batch's loss (float32, on the model's device)."""
     model = lm.model
     params = dict(model.named_parameters())
@@ -52,7 +53,8 @@ def fisher_diagonal(lm: LoadedModel, examples: list[Example], batch_size: int, m
         for p in params.values():
             p.requires_grad_(True)
         for start in range(0, len(examples), batch_size):
-            batch = {k: v.to(lm.device) for k, v in training_batch(lm.tokenizer, examples[start:start + batch_size], max_length).items()}
+            batch = training_batch(lm.tokenizer, examples[start:start + batch_size], max_length, max_target_length)
+            batch = {k: v.to(lm.device) for k, v in batch.items()}
             grads = torch.autograd.grad(model(**batch).loss, list(params.values()), allow_unused=True)
             for (n, _), g in zip(params.items(), grads):
                 if g is not None:
@@ -98,7 +100,8 @@ class EWC(SeqFT):
         examples = self.ctx.train_examples(task)
         info = train_all_weights(self, lm, examples, extra_loss=extra)
         c = self.ctx.config
-        new = fisher_diagonal(lm, examples[:self.options.n_fisher], c.batch_size, c.max_length)
+        config = self.ctx.train_config(self.options, lm)  # the same target cut as the training
+        new = fisher_diagonal(lm, examples[:self.options.n_fisher], c.batch_size, c.max_length, config.max_target_length)
         if self.fisher is None:
             self.fisher = new
         else:
