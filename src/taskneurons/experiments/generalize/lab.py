@@ -110,14 +110,8 @@ class Lab:
         """The task's neuron scores on the base model (an artifact of the run folder, reused when present)."""
         if key not in self._scores:
             c = self.config
-            path = self.run.path("artifacts", f"base.{key}.scores")
-            if Path(f"{path}.json").is_file():
-                self._scores[key] = Scores.load(path)
-            else:
-                scores = c.selection.scores(self.base, self.plans[key], c, self.run.path("checkpoints", f"base.{key}"),
-                                            self.progress)
-                scores.save(path)
-                self._scores[key] = scores
+            self._scores[key] = c.selection.scores_in(self.run, "base", lambda: self.base, self.plans[key], c,
+                                                      self.progress)
         return self._scores[key]
 
     def neuron_set(self, key: str, p: float) -> NeuronSet:

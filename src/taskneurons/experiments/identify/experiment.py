@@ -20,7 +20,7 @@ from ...errors import TaskNeuronsError
 from ...io import write_json, write_text
 from ...models import LoadedModel, load_model
 from ...models.weights import load_weights, save_weights
-from ...neurons import NeuronSet, Scores, deactivate
+from ...neurons import NeuronSet, deactivate
 from ...report.console import console
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
@@ -54,23 +54,14 @@ class Identify:
             for neurons in sets.values():
                 neurons.validate(lm.ffn)
             return sets
-        scores = {t.name: self.scores(lm, t, tag) for t in self.tasks}
+        scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
+                  for t in self.tasks}
         ranked = c.selection.specific(scores)
         sets = {}
         for name, path in paths.items():
             sets[name] = c.selection.neurons(ranked[name], provenance={"model_role": tag, "seed": c.seed})
             sets[name].save(path)
         return sets
-
-    def scores(self, lm: LoadedModel, task: Task, tag: str) -> Scores:
-        path = self.run.path("artifacts", f"{tag}.{task.name}.scores")
-        if Path(f"{path}.json").is_file():
-            return Scores.load(path)
-        c = self.config
-        scores = c.selection.scores(lm, self.plans[task.name], c, self.run.path("checkpoints", f"{tag}.{task.name}"),
-                                    self.progress)
-        scores.save(path)
-        return scores
 
     def original_model(self) -> LoadedModel:
         c = self.config

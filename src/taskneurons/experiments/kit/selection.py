@@ -6,7 +6,9 @@ k% as a NeuronSet whose provenance says how it was made.
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 
 from ...errors import TaskNeuronsError
@@ -53,6 +55,20 @@ class Selection:
                              batch_size=settings.batch_size, max_length=settings.max_length, task=plan.task.name,
                              progress=progress, checkpoint=checkpoint,
                              max_target_length=settings.target_length([plan], lm.tokenizer), **self.scorer_options)
+
+    def scores_in(self, run, tag: str, lm: LoadedModel | Callable[[], LoadedModel], plan: ExamplePlan,
+                  settings: Settings, progress: bool = True) -> Scores:
+        """``scores`` as an artifact of the run folder (``artifacts/<tag>.<task>.scores``): computed once, with a
+        checkpoint to resume from, then read back. ``lm`` may be a function that loads the model: it is called
+        only when the scores must be computed."""
+        name = f"{tag}.{plan.task.name}"
+        path = run.path("artifacts", f"{name}.scores")
+        if Path(f"{path}.json").is_file():
+            return Scores.load(path)
+        lm = lm() if callable(lm) else lm
+        scores = self.scores(lm, plan, settings, run.path("checkpoints", name), progress)
+        scores.save(path)
+        return scores
 
     def specific(self, scores: dict[str, Scores]) -> dict[str, Scores]:
         """Every task's scores re-ranked by ``specificity`` among the tasks of ``scores`` (unchanged for "none")."""

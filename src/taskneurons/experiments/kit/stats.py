@@ -102,6 +102,13 @@ def mean_interval(outcomes: Sequence, n_boot: int = 2000, confidence: float = 0.
     return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
 
 
+def percentile_interval(boots, confidence: float) -> tuple[float, float]:
+    """The central ``confidence`` share of bootstrap replicates."""
+    alpha = (1 - confidence) / 2
+    low, high = np.quantile(np.asarray(boots, dtype=float), [alpha, 1 - alpha])
+    return float(low), float(high)
+
+
 def _runs(task) -> int:
     return len(task) if np.asarray(task, dtype=float).ndim == 2 else 1
 
@@ -123,9 +130,8 @@ def specificity_interval(original: dict[str, list[float]], deactivated: dict[str
 
     point = index({j: np.arange(base[j].size) for j in names})
     boots = [index({j: rng.integers(0, base[j].size, base[j].size) for j in names}) for _ in range(n_boot)]
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(boots, [alpha, 1 - alpha])
-    return {"index": point, "low": float(low), "high": float(high), "n_boot": n_boot, "confidence": confidence,
+    low, high = percentile_interval(boots, confidence)
+    return {"index": point, "low": low, "high": high, "n_boot": n_boot, "confidence": confidence,
             "n": {j: int(base[j].size) for j in names}}
 
 
@@ -154,7 +160,6 @@ def task_means_interval(runs: Sequence[dict[str, Sequence[float]]], n_boot: int 
         x = {task: np.asarray(outcomes, dtype=float) for task, outcomes in run.items()}
         point.append(np.mean([v.mean() for v in x.values()]))
         boots.append(np.mean([x[task][draws[task]].mean(axis=1) for task in x], axis=0))  # [n_boot]
-    alpha = (1 - confidence) / 2
-    low, high = np.quantile(np.mean(boots, axis=0), [alpha, 1 - alpha])
-    return {"mean": float(np.mean(point)), "low": float(low), "high": float(high), "n": dict(sizes),
+    low, high = percentile_interval(np.mean(boots, axis=0), confidence)
+    return {"mean": float(np.mean(point)), "low": low, "high": high, "n": dict(sizes),
             "n_boot": n_boot, "confidence": confidence, "test": EXAMPLES_TEST}
