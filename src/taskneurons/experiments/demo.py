@@ -78,5 +78,9 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
     results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit)
 
     write_json(out / "results.json", results)
+    from .pages import write_index
+
+    index = write_index([out / "identify", out / "generalize", out / "continual"], out / "index.html")
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {out}/")
+    console.print(f"open the report: {index.resolve()} (each run's own page: {out}/<run>/report.html)")
     return results

@@ -1,13 +1,20 @@
 """A run folder: the resolved config, one JSON file per finished step (so a rerun resumes), artifacts, plots.
 
 A step is anything worth not redoing (an evaluation, a training); its result is written atomically when it
-finishes, so an interrupted run loses at most the step in progress.
+finishes, so an interrupted run loses at most the step in progress. ``run.json`` says what the folder holds
+(the experiment, its state, the code version, the wall time summed over its sessions), so that ``taskneurons
+runs`` and the HTML report can tell a finished run from one to resume.
 """
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import re
-from collections.abc import Callable
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -17,9 +24,10 @@ from ..io import write_json, write_text
 
 
 class Run:
-    def __init__(self, out: Path, config: dict):
+    def __init__(self, out: Path, config: dict, experiment: str):
         self.out = Path(out)
-        self.config = config
+        self.config, self.experiment = config, experiment
+        self._lock = lock(self.out)  # held while this object lives: one process per run folder
         saved = self.out / "config.yaml"
         if saved.is_file():
             previous = yaml.safe_load(saved.read_text())
@@ -55,3 +63,70 @@ class Run:
         result = compute()
         write_json(self.path("steps", self._file(key).name), result)
         return result
+
+    # --- what the folder holds --------------------------------------------------------------------------
+    def state(self) -> dict:
+        return read_state(self.out)
+
+    @contextmanager
+    def recording(self) -> Iterator[None]:
+        """Mark the run running while the body works, then finished (or failed, with the error's line), adding
+        this session's wall time to the folder's."""
+        before = self.state()
+        wall, started = before.get("wall_s", 0.0), time.time()
+        state = {"experiment": self.experiment, "version": code_version(), "pid": os.getpid(),
+                 "host": socket.gethostname(), "first_started": before.get("first_started", started),
+                 "started": started, "sessions": before.get("sessions", 0) + 1}
+        write_json(self.out / "run.json", {**state, "state": "running", "wall_s": wall})
+        try:
+            yield
+        except BaseException as e:
+            failed = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
+            write_json(self.out / "run.json", {**state, "state": failed, "error": str(e).splitlines()[0] if str(e)
+                                               else type(e).__name__, "wall_s": wall + time.time() - started})
+            raise
+        write_json(self.out / "run.json", {**state, "state": "finished", "finished": time.time(),
+                                           "wall_s": wall + time.time() - started})
+
+
+def lock(out: Path):
+    """An exclusive OS lock on ``out/.lock`` (released when the returned file is closed, also on a crash); a
+    folder another process holds is one line, not a second writer."""
+    if out.exists() and not out.is_dir():
+        raise TaskNeuronsError(f"--out {out}: is a file, not a run folder; choose a folder")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        handle = open(out / ".lock", "a+")
+    except OSError as e:
+        raise TaskNeuronsError(f"--out {out}: cannot write there ({e.strerror}); choose a writable folder") from None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        holder = read_state(out)
+        raise TaskNeuronsError(f"run folder {out} is in use by another process (pid {holder.get('pid', '?')}); wait "
+                               f"for it to finish, or choose another --out") from None
+    return handle
+
+
+def read_state(out: Path) -> dict:
+    """``run.json`` of a run folder ({} when there is none or it cannot be read)."""
+    try:
+        state = json.loads((Path(out) / "run.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return state if isinstance(state, dict) else {}
+
+
+def code_version() -> str:
+    """The package version, and the git commit when the package runs from a checkout."""
+    from .. import __version__
+
+    head = Path(__file__).resolve().parents[3] / ".git" / "HEAD"
+    try:
+        ref = head.read_text().strip()
+        if ref.startswith("ref: "):
+            ref = (head.parent / ref[5:]).read_text().strip()
+        return f"{__version__} ({ref[:10]})"
+    except OSError:
+        return __version__

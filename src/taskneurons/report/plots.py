@@ -12,17 +12,25 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 def heatmap(matrix: Sequence[Sequence[float]], rows: Sequence[str], cols: Sequence[str], title: str, path: Path,
             xlabel: str = "", ylabel: str = "", fmt: str = "{:+.1f}", cmap: str = "RdBu", center: float | None = 0.0) -> Path:
+    """One coloured cell per value, annotated while there are few columns (many: narrow cells, the colour bar)."""
     values = [[float(v) for v in row] for row in matrix]
-    fig, ax = plt.subplots(figsize=(1.1 * len(cols) + 2.5, 0.8 * len(rows) + 2))
+    few = len(cols) <= 12
+    fig, ax = plt.subplots(figsize=((1.1 if few else 0.32) * len(cols) + 3, (0.8 if few else 0.4) * len(rows) + 2))
     flat = [abs(v - (center or 0.0)) for row in values for v in row] or [1.0]
     limit = max(flat) or 1.0
-    kwargs = {"vmin": (center or 0) - limit, "vmax": (center or 0) + limit} if center is not None else {}
-    image = ax.imshow(values, cmap=cmap, **kwargs)
-    ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
+    if center is None:  # a sequential scale from 0 (or below): small differences are not painted as large
+        kwargs = {"vmin": min(0.0, *[v for row in values for v in row]), "vmax": max(v for row in values for v in row)}
+    else:
+        kwargs = {"vmin": center - limit, "vmax": center + limit}
+    image = ax.imshow(values, cmap=cmap, aspect="equal" if few else "auto", **kwargs)
+    ax.set_xticks(range(len(cols)), cols, rotation=30 if few else 0, ha="right" if few else "center",
+                  fontsize=None if few else 7)
     ax.set_yticks(range(len(rows)), rows)
-    for i, row in enumerate(values):
+    for i, row in enumerate(values if few else []):
         for j, v in enumerate(row):
-            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9)
+            r, g, b, _ = image.cmap(image.norm(v))
+            ax.text(j, i, fmt.format(v), ha="center", va="center", fontsize=9,
+                    color="black" if 0.299 * r + 0.587 * g + 0.114 * b > 0.5 else "white")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
@@ -54,7 +62,7 @@ def grouped_bars(table: dict[str, dict[str, float]], title: str, ylabel: str, pa
     ax.set_xticks([t + width * (len(conditions) - 1) / 2 for t in range(len(tasks))], tasks, rotation=20, ha="right")
     ax.set_ylabel(ylabel)
     ax.set_title(title)
-    ax.legend()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # beside the bars, never over them
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ...io import write_json, write_text
 from ...report.console import console, print_table
+from ...report.markdown import markdown_table
 from ..run import Run
 from .metrics import MIN_RUNS, evaluation_view, mean_std
 from .plots import plot
@@ -15,6 +16,14 @@ from .plots import plot
 COLUMNS = [("average_accuracy", "AA"), ("backward_transfer", "BWT"), ("forward_transfer", "FWT"),
            ("final_forgetting_rate", "FG_N")]
 SIGNED = ("backward_transfer", "forward_transfer")
+# the paper's Table 5 (Llama-2-7b): AA after the last task, orders 1-6 (1-3: Standard CL benchmark, 4 tasks)
+PAPER_TABLE5 = {"seqft": ("SeqFT", [46.4, 47.3, 47.5, 35.6, 34.8, 33.5]),
+                "seqlora": ("SeqLoRA", [53.6, 54.8, 53.1, 47.9, 49.5, 45.7]),
+                "epi": ("EPI", [48.1, 48.0, 49.0, 42.3, 41.8, 43.6]),
+                "olora": ("O-LoRA", [76.8, 75.7, 75.7, 73.7, 69.2, 72.0]),
+                "ncft": ("NCFT", [71.3, 70.9, 71.6, 70.5, 68.3, 71.2]),
+                "wncft": ("W-NCFT", [73.7, 72.3, 73.8, 73.4, 70.1, 72.6]),
+                "per_task_ft": ("Per-Task FT", [77.2, 77.2, 77.2, 84.5, 84.5, 84.5])}
 
 
 def fmt(value, signed: bool = False) -> str:
@@ -167,9 +176,18 @@ def show_summary(results: dict) -> None:
                     gap_header(ev, method), summary_gap_rows(results, method))
 
 
-def markdown_table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    return "\n".join(lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows])
+def paper_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Our AA beside the paper's, for this run's numbered orders and the methods of Table 5 it ran."""
+    orders = [name for name in results["orders"] if name.startswith("order") and name[5:].isdigit()]
+    header = ["method", *[f"{o} ours" for o in orders], *[f"{o} paper" for o in orders]]
+    rows = []
+    for label, info in results.get("methods", {}).items():
+        if info["method"] in PAPER_TABLE5 and orders:
+            name, paper = PAPER_TABLE5[info["method"]]
+            ours = [results["orders"][o]["methods"].get(label, {}).get("metrics", {}).get("average_accuracy")
+                    for o in orders]
+            rows.append([f"{label} ({name})", *[fmt(v) for v in ours], *[f"{paper[int(o[5:]) - 1]:.1f}" for o in orders]])
+    return header, rows
 
 
 def summary_markdown(results: dict, plots: list[str]) -> str:
@@ -185,6 +203,10 @@ def summary_markdown(results: dict, plots: list[str]) -> str:
            f"score; FG_N: the forgetting rate (Eq. 5, retention relative to {ref}) after the last task.", ""]
     header, rows = summary_rows(results)
     out += [markdown_table(header, rows), ""] + [f"- {note}" for note in summary_notes(results)] + [""]
+    paper = paper_rows(results)
+    if paper[1]:
+        out += ["The paper's Table 5 beside ours: AA after the last task; the paper's on Llama-2-7b, exact match, "
+                "its own sizes (not this run's).", "", markdown_table(*paper), ""]
     for method in also:
         out += [f"### {ev} against {method}: format forgetting ({method} − {ev}), mean over orders", "",
                 markdown_table(gap_header(ev, method), summary_gap_rows(results, method)), ""]

@@ -54,7 +54,7 @@ class Continual:
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs))
-        self.run = Run(Path(out), asdict(config))
+        self.run = Run(Path(out), asdict(config), "continual")
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 
     def _reference_spec(self) -> MethodSpec | None:
@@ -267,6 +267,14 @@ class Continual:
         return {"zero_shot": zero_m, "reference": reference}
 
     def __call__(self) -> dict:
+        from ..pages import write_report
+
+        with self.run.recording():
+            results = self.results()
+        console.print(f"wrote {self.run.out}/results.json, summary.md, plots/ and {write_report(self.run.out)}")
+        return results
+
+    def results(self) -> dict:
         results = {"config": asdict(self.config), "methods": {s.label: {"method": s.cls.name, "kind": s.cls.kind,
                                                                           "options": asdict(s.options)} for s in self.specs},
                    "orders": {}}
@@ -277,6 +285,5 @@ class Continual:
         results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)
         report.write(results, self.run)
-        console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
         return results
 

@@ -4,7 +4,8 @@ bootstrap interval over test examples (``kit.stats.task_means_interval``) and, f
 method, its AA and BWT minus the main method's (format forgetting, when the main one is exact match)."""
 from __future__ import annotations
 
-from ..kit.stats import task_means_interval
+from ...report.html import Claim
+from ..kit.stats import paired_gap, task_means_interval
 from .metrics import differences, evaluation_view, interval_over_runs
 
 KEYS = ["average_accuracy", "backward_transfer", "forward_transfer", "final_forgetting_rate"]
@@ -60,3 +61,44 @@ def aggregate(results: dict) -> dict:
     if also:
         out["also"] = {m: {**across_orders(results, m), "gaps": format_gaps(results, m)} for m in also}
     return out
+
+
+# the paper's claims of Table 5 that a run can test: (method, method it beats in AA)
+CLAIMED = [("ncft", "seqft"), ("ncft", "seqlora"), ("ncft", "epi"), ("wncft", "ncft"), ("olora", "ncft")]
+
+
+def claims(results: dict) -> list[Claim]:
+    """For every pair of CLAIMED methods in the run: AA of the first above the second's, by a paired bootstrap over
+    the test examples of every (order, task) after the last stage (the same examples for both methods)."""
+    c = results["config"]
+    finals = {}
+    for name, label, view in views(results, c["eval_method"]):
+        finals.setdefault(label, {})[name] = view["final_outcomes"]
+    by_method = {}
+    for label, info in results["methods"].items():
+        by_method.setdefault(info["method"], []).append(label)
+    found = []
+    for high, low in CLAIMED:
+        for a in by_method.get(high, []):
+            for b in by_method.get(low, []):
+                cells = [(o, t) for o in finals[a] for t in finals[a][o] if o in finals[b]]
+                gap = paired_gap([finals[a][o][t] for o, t in cells], [finals[b][o][t] for o, t in cells],
+                                 c["n_boot"], c["confidence"], c["seed"])
+                found.append(Claim(f"{a}'s AA above {b}'s", gap.verdict("greater"),
+                                   f"{gap} over {gap.n} test examples of {len(cells)} (order, task) cells ({gap.test})"))
+    return found
+
+
+def headline(results: dict) -> str:
+    aa = {label: entry["average_accuracy"] for label, entry in results["summary"].items()}
+    return ", ".join(f"{label} AA {sum(v) / len(v):.1f}" for label, v in aa.items() if v and None not in v)
+
+
+def task_cells(results: dict) -> dict[str, str]:
+    """Per task: each method's final score in the first order, for the comparison page."""
+    order = next(iter(results["orders"].values()))
+    cells: dict[str, list[str]] = {}
+    for label, result in order["methods"].items():
+        for task, outcomes in result["final_outcomes"].items():
+            cells.setdefault(task, []).append(f"{label} {sum(outcomes) / max(len(outcomes), 1):.1f}")
+    return {task: ", ".join(values) for task, values in cells.items()}

@@ -45,6 +45,14 @@ class Generalize:
         self.run = self.lab.run
 
     def __call__(self) -> dict:
+        from ..pages import write_report
+
+        with self.run.recording():
+            results = self.results()
+        console.print(f"wrote {self.run.out}/results.json, summary.md, plots/ and {write_report(self.run.out)}")
+        return results
+
+    def results(self) -> dict:
         c, lab = self.config, self.lab
         bad = [i for i in c.similarity_layers or [] if i >= lab.base.ffn.n_layers] if c.similarity else []
         if bad:  # before any part runs
@@ -65,7 +73,6 @@ class Generalize:
         write_json(self.run.path("results.json"), results)
         plot(results, self.run)
         write_text(self.run.path("summary.md"), summary(results))
-        console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
         return results
 
 

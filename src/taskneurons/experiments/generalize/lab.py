@@ -31,7 +31,7 @@ class Lab:
         self.similarity_tests = [self._load(str(t)) for t in config.similarity_tests or []]
         self._check_ablation_pairs()
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
-        self.run = Run(out, asdict(config))  # only now: every value above was valid
+        self.run = Run(out, asdict(config), "generalize")  # only now: every value above was valid
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}
         self._sets: dict[tuple[str, float], NeuronSet] = {}

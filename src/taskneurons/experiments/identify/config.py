@@ -14,9 +14,11 @@ class IdentifyConfig(Settings):
     tasks: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"])
     selection: Selection = field(default_factory=Selection)  # scorer, tokens, n_score, k, scope
     n_eval: int = 100  # test examples per task
+    n_eval_generation: int | None = None  # test examples per generation task (None: n_eval); generating is slower
     random_controls: int = 5  # Deactivate-Random draws per task (each task its own, see kit.seeds)
     deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
     deactivate_matrix: bool = True
+    top_neurons: int = 3  # per task, the top neurons whose most active test examples the report shows (0: none)
     original: str = "base"  # "base" | "multitask" (the paper's Original: after multi-task fine-tuning)
     multitask: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
     finetune: bool = True  # the Zero-shot / Train-Random / Train-Task table
@@ -33,13 +35,21 @@ class IdentifyConfig(Settings):
         self.multitask = nested(TrainingSpec, self.multitask, "multitask")
         self.neuron_training = nested(TrainingSpec, self.neuron_training, "neuron_training")
         checks.integer("n_eval", self.n_eval, minimum=2)  # a paired interval needs two examples
+        checks.integer("n_eval_generation", self.n_eval_generation, minimum=2, optional=True)
         checks.integer("random_controls", self.random_controls)
         checks.integer("finetune_random_controls", self.finetune_random_controls)
         checks.integer("finetune_seeds", self.finetune_seeds)
+        checks.integer("top_neurons", self.top_neurons, minimum=0)
         checks.choice("deactivation_mode", self.deactivation_mode, MODES)
         checks.choice("original", self.original, ORIGINALS)
         for name in ("deactivate_matrix", "finetune", "finetune_matrix"):
             checks.boolean(name, getattr(self, name))
+
+    def n_eval_for(self, task) -> int:
+        """How many test examples ``task`` is evaluated on."""
+        if task.kind == "generation" and self.n_eval_generation is not None:
+            return self.n_eval_generation
+        return self.n_eval
 
     def draws(self) -> list[tuple[str, int]]:
         """(role, n) of every draw from each task's pool: scoring, and the trainings this config runs."""

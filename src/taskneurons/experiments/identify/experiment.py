@@ -21,6 +21,7 @@ from ...io import write_json, write_text
 from ...models import LoadedModel, load_model
 from ...models.weights import load_weights, save_weights
 from ...neurons import NeuronSet, deactivate
+from ...neurons.top_examples import most_active, top_scored
 from ...report.console import console
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
@@ -37,8 +38,8 @@ class Identify:
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
-        self.plans = make_plans(self.tasks, config.seed, lambda t: config.n_eval, lambda t: config.draws())
-        self.run = Run(out, asdict(config))  # only now: every value above was valid
+        self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
+        self.run = Run(out, asdict(config), "identify")  # only now: every value above was valid
 
     # --- building blocks -------------------------------------------------------------------------------
     def evaluate(self, lm: LoadedModel, task: Task) -> dict:
@@ -103,7 +104,28 @@ class Identify:
         return {**tables("Original", original, "Deactivate-Random", randoms, "Deactivate-Task", matrix, names, c,
                          "less"),
                 "neurons": {n: {"count": sets[n].count(), "fraction": sets[n].fraction()} for n in names},
-                "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names}}
+                "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names},
+                "top_neurons": self.top_neurons(lm, tag)}
+
+    def top_neurons(self, lm: LoadedModel, tag: str) -> dict:
+        """Per task: its ``top_neurons`` highest-ranked neurons (by the selection's ranking) and the test examples
+        on which each is most active, with their text (what the report shows: what does this neuron do?)."""
+        c = self.config
+        scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
+                  for t in self.tasks}
+        ranked = c.selection.specific(scores)
+
+        def compute(task: Task) -> dict:
+            examples = self.plans[task.name].evaluated()
+            found = most_active(lm, top_scored(ranked[task.name], c.top_neurons), [ex.prompt for ex in examples],
+                                3, c.batch_size, c.max_length)
+            for neuron in found:
+                for hit in neuron["examples"]:
+                    example = examples[hit["example"]]
+                    hit.update(prompt=example.prompt[-400:], target=example.target[:200])
+            return {"neurons": found}
+        return {t.name: self.run.step(f"top_neurons/{t.name}", lambda t=t: compute(t))["neurons"]
+                for t in self.tasks if c.top_neurons}
 
     def finetuning(self) -> dict:
         c = self.config
@@ -139,6 +161,14 @@ class Identify:
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def __call__(self) -> dict:
+        from ..pages import write_report
+
+        with self.run.recording():
+            results = self.results()
+        console.print(f"wrote {self.run.out}/results.json, summary.md, plots/ and {write_report(self.run.out)}")
+        return results
+
+    def results(self) -> dict:
         results = {"config": asdict(self.config),
                    "tasks": {t.name: {"kind": t.kind, "metric": t.metric, "source": t.source} for t in self.tasks}}
         console.rule("deactivation")
@@ -152,5 +182,4 @@ class Identify:
         write_json(self.run.path("results.json"), results)
         plot(results, self.run)
         write_text(self.run.path("summary.md"), summary(results))
-        console.print(f"wrote {self.run.out}/results.json, summary.md and plots/")
         return results

@@ -4,6 +4,7 @@ from __future__ import annotations
 import statistics
 
 from ...report.console import print_table
+from ...report.html import Claim
 from ...report.markdown import markdown_table
 from ...report.plots import grouped_bars, heatmap
 from ...tasks import Task
@@ -108,12 +109,20 @@ def plot(results: dict, run: Run) -> None:
             run.path("plots", "overlap.png"), fmt="{:.2f}", cmap="viridis", center=None)
 
 
+def paper_cell(condition: str) -> str:
+    if condition not in PAPER["classification"]:
+        return ""
+    return f"{PAPER['classification'][condition]} / {PAPER['generation'][condition]}"
+
+
 def summary(results: dict) -> str:
     c, sel = results["config"], results["config"]["selection"]
+    n_generation = f" ({c['n_eval_generation']} per generation task)" if c.get("n_eval_generation") else ""
+    options = f" {sel['scorer_options']}" if sel["scorer_options"] else ""
     out = [f"# Task-specific neurons of {c['model']}",
-           f"k = {sel['k']}% per {sel['scope']}, scorer {sel['scorer']} {sel['scorer_options'] or ''}, tokens "
+           f"k = {sel['k']}% per {sel['scope']}, scorer {sel['scorer']}{options}, tokens "
            f"{sel['tokens']}, specificity {sel['specificity']}, {sel['n_score']} scoring examples, {c['n_eval']} test "
-           f"examples per task, Original = {c['original']}, {c['random_controls']} random controls per task, "
+           f"examples per task{n_generation}, Original = {c['original']}, {c['random_controls']} random controls per task, "
            f"Train-Task over {c['finetune_seeds']} training seeds, Train-Random over {c['finetune_random_controls']} "
            f"(draw, seed) pairs.",
            "Scored and trained examples come from each task's pool, disjoint from its test examples (results.json "
@@ -122,12 +131,11 @@ def summary(results: dict) -> str:
         if part not in results:
             continue
         names = list(results["tasks"])
-        paper = "; ".join(f"{condition} {PAPER['classification'][condition]} / {PAPER['generation'][condition]}"
-                          for condition in results[part]["table"])
-        out += [f"\n## {part}\n", markdown_table(["method", *names, "avg"], table_rows(results[part], names)),
+        rows = [row + [paper_cell(row[0])] for row in table_rows(results[part], names)]
+        out += [f"\n## {part}\n", markdown_table(["method", *names, "avg", "paper: avg, Llama-2-7b (cls / gen)"], rows),
                 "", notes(results[part], c["confidence"]),
-                f"\nThe paper's numbers (Llama-2-7b, k = 10%, averages over its classification / generation tasks, not "
-                f"these tasks): {paper}."]
+                "\nThe paper's column: its Tables 1-2 (Llama-2-7b, k = 10%, averages over its own classification / "
+                "generation tasks, not these tasks)."]
         if "specificity" in results[part]:
             sp = results[part]["specificity"]
             out.append(f"\nSpecificity index of the cross-task matrix (mean diagonal drop minus mean off-diagonal "
@@ -135,3 +143,50 @@ def summary(results: dict) -> str:
                        f"({100 * c['confidence']:g}% bootstrap over test examples).")
         out.append(f"\n![{part}](plots/{part}_table.png)")
     return "\n".join(out) + "\n"
+
+
+# --- what the HTML report and `taskneurons runs` show ----------------------------------------------------------
+def interval_verdict(low: float, high: float) -> str:
+    """The claim "the value is above 0" from its interval."""
+    return "holds" if low > 0 else "does not hold" if high < 0 else "undecided at this n"
+
+
+def claims(results: dict) -> list[Claim]:
+    """Per part: the claim averaged over tasks and per task (from the gaps' intervals); deactivation with the full
+    matrix: its diagonal dominates (the specificity index above 0)."""
+    found = []
+    for part in ("deactivation", "finetuning"):
+        if part not in results:
+            continue
+        data = results[part]
+        for name, gap in data["gap"].items():
+            where = "on average over tasks" if name == "average" else f"on {name}"
+            found.append(Claim(f"{data['claim']} {where}", gap["verdict"],
+                               f"gap {gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}], p={gap['p']:.2g}, "
+                               f"n={gap['n']} ({gap['test']})"))
+        if "specificity" in data:
+            sp = data["specificity"]
+            found.append(Claim("the cross-task matrix has its largest drops on the diagonal (index > 0)",
+                               interval_verdict(sp["low"], sp["high"]),
+                               f"index {sp['index']:+.1f} [{sp['low']:+.1f}, {sp['high']:+.1f}] points "
+                               f"(bootstrap over test examples)"))
+    return found
+
+
+def headline(results: dict) -> str:
+    parts = []
+    for part, short in (("deactivation", "deact"), ("finetuning", "train")):
+        if part in results:
+            gap = results[part]["gap"]["average"]
+            parts.append(f"{short} gap {gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}] ({gap['verdict']})")
+    return "; ".join(parts)
+
+
+def task_cells(results: dict) -> dict[str, str]:
+    """Per task: Original -> Deactivate-Task and the gap against random, for the comparison page."""
+    data = results.get("deactivation")
+    if not data:
+        return {}
+    table = data["table"]
+    return {n: f"{table['Original'][n]:.1f} → {table['Deactivate-Task'][n]:.1f} (gap {data['gap'][n]['mean']:+.1f} "
+               f"[{data['gap'][n]['low']:+.1f}, {data['gap'][n]['high']:+.1f}])" for n in results["tasks"]}

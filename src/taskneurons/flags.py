@@ -1,0 +1,100 @@
+"""The experiments' common options as command-line flags, built from the config dataclass so they cannot drift.
+
+A flag is a shorthand for ``--set KEY=VALUE``: its value is read as YAML, as ``--set`` reads it, and lands on the
+same (possibly nested) key, so ``--k 2`` and ``--set selection.k=2`` give the same config. A flag exists for an
+experiment only when its key is an option of that experiment's config. Each option's meaning is the comment
+beside its field in the dataclass source, shown by ``--help`` with the default.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import inspect
+import re
+
+# flag (and aliases) -> the dotted config key it sets
+COMMON = {("--model",): "model", ("--tasks",): "tasks", ("--k",): "selection.k", ("--scorer",): "selection.scorer",
+          ("--n-eval", "--limit"): "n_eval", ("--methods",): "methods", ("--orders",): "orders",
+          ("--device",): "device", ("--dtype",): "dtype", ("--seed",): "seed", ("--batch-size",): "batch_size"}
+_COMMENT = re.compile(r"^\s{4}(\w+)\s*:[^#]*?#\s*(.+)$")
+
+
+def meanings(cls) -> dict[str, str]:
+    """field name -> the comment beside it in the source of ``cls`` or of a class it extends."""
+    found: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            for line in inspect.getsource(klass).splitlines():
+                match = _COMMENT.match(line)
+                if match:
+                    found[match.group(1)] = match.group(2).strip()
+    return found
+
+
+def resolve(cls, key: str):
+    """(the dataclass holding the last part of dotted ``key``, that field) or None when ``cls`` has no such option."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            return None
+        cls = type(default_of(fields[part]))
+        if not dataclasses.is_dataclass(cls):
+            return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return (cls, fields[leaf]) if leaf in fields else None
+
+
+def default_of(field: dataclasses.Field):
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default
+
+
+def add_flags(parser: argparse.ArgumentParser, cls) -> None:
+    """Add every common flag whose key is an option of ``cls``; its value goes to ``args.flag_values[key]``."""
+    for names, key in COMMON.items():
+        found = resolve(cls, key)
+        if found is None:
+            continue
+        owner, field = found
+        default = default_of(field)
+        many = isinstance(default, list) or key == "tasks"
+        meaning = meanings(owner).get(field.name, "")
+        parser.add_argument(*names, dest=f"flag:{key}", nargs="+" if many else None, default=None,
+                            metavar=field.name.upper(),
+                            help=f"{meaning + '; ' if meaning else ''}sets {key} (default: {default!r})")
+
+
+def flag_values(args: argparse.Namespace) -> dict:
+    """The flags given, as dotted key -> value, each value read as YAML (as ``--set`` reads it)."""
+    import yaml
+
+    from .errors import TaskNeuronsError
+    from .experiments.config import parse
+
+    values = {}
+    for name, raw in vars(args).items():
+        if name.startswith("flag:") and raw is not None:
+            try:
+                values[name[len("flag:"):]] = [parse(item) for item in raw] if isinstance(raw, list) else parse(raw)
+            except yaml.YAMLError as e:
+                raise TaskNeuronsError(f"flag for {name[5:]}: {raw!r} is not a valid YAML value "
+                                       f"({str(e).splitlines()[0]})") from None
+    return values
+
+
+def options_epilog(cls) -> str:
+    """Every option of ``cls`` (nested ones by dots) with its default and meaning, for ``--set``."""
+    lines = ["options for --config and --set KEY=VALUE (nested ones by dots, values as YAML):"]
+    found = meanings(cls)
+    for field in dataclasses.fields(cls):
+        default = default_of(field)
+        lines.append(f"  {field.name} = {default!r}" + (f"  # {found[field.name]}" if field.name in found else ""))
+        if dataclasses.is_dataclass(default):
+            inner = meanings(type(default))
+            for sub in dataclasses.fields(default):
+                value = getattr(default, sub.name)
+                lines.append(f"    {field.name}.{sub.name} = {value!r}"
+                             + (f"  # {inner[sub.name]}" if sub.name in inner else ""))
+    return "\n".join(lines)
