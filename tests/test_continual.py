@@ -101,6 +101,8 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
     assert ncft[0]["trainable"] < seqft[0]["trainable"] and ncft[0]["steps"] == 2
     assert 0.05 < ncft[0]["neuron_fraction"] < 0.15
     assert methods["Replay"]["train"][1]["replayed"] == 2 and methods["O-LoRA"]["train"][1]["adapters"] == 2
+    for label, result in methods.items():  # one budget: 2 steps a stage, Replay too; Multi-Task FT 2 stages' worth
+        assert [stage["steps"] for stage in result["train"]] == ([4] if result["kind"] == "joint" else [2, 2]), label
     cos = methods["W-NCFT"]["describe"]["task_cosine"]
     assert cos[0][0] == pytest.approx(1.0) and len(methods["W-NCFT"]["describe"]["final_weights"]) == 2
     # state folders: every stage for NCFT (restoring replays them), the last one for the others
@@ -125,6 +127,14 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
         for key in drawn:
             assert not evaluated & {(plan[key]["split"], i) for i in plan[key]["indices"]}, (name, key)
     assert "custom1: continual-learning metrics" in capsys.readouterr().out
+
+
+def test_every_method_gets_the_same_optimizer_steps_per_stage():
+    c = config(training={"n_train": 10, "epochs": 2}, batch_size=4)
+    assert c.train_config(1e-3).max_steps == 2 * 3  # epochs x ceil(10 / 4)
+    assert c.train_config(1e-3, stages=3).max_steps == 18
+    assert c.train_config(1e-3, {"grad_accum": 3}).max_steps == 2 * 3  # a method's override of the batching
+    assert c.train_config(1e-3, {"max_steps": 5}).max_steps == 5  # a method's own budget, on purpose
 
 
 def test_a_test_only_task_is_trained_on_a_part_of_its_test_split_never_on_evaluated_examples(tmp_path):

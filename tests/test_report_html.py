@@ -159,3 +159,14 @@ def test_index_needs_finished_runs(tmp_path):
     with pytest.raises(TaskNeuronsError, match="has not finished"):
         write_report(Path(tmp_path / "half"))
 
+
+
+def test_the_budget_check_says_whether_per_task_ft_learnt_each_task_by_the_margin():
+    learnt, zero = [100.0] * 36 + [0.0] * 4, [100.0] * 20 + [0.0] * 20  # +40 points
+    results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0, "learn_margin": 5.0},
+               "methods": {"Per-Task FT": {"method": "per_task_ft"}},
+               "orders": {"order1": {"zero_shot_outcomes": {"a": zero, "b": zero},
+                                     "methods": {"Per-Task FT": {"final_outcomes": {"a": learnt, "b": zero}}}}}}
+    a, b = continual_views.budget_check(results)
+    assert a.verdict == "holds" and "teaches a" in a.text and "+40.0" in a.evidence
+    assert b.verdict == "does not hold"  # exactly zero-shot: the interval is the point 0, below the margin

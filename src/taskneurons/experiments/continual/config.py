@@ -7,6 +7,7 @@ the kit's ``Settings``; every value is checked here, before the run folder exist
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from ...errors import TaskNeuronsError
@@ -35,6 +36,7 @@ class ContinualConfig(Settings):
     reference: str | None = "per_task_ft"  # A_i for FG: a method (name or label), "diagonal" (a[i][i]) or null
     eval_batch_size: int | None = None  # default: batch_size
     keep_states: str = "last"  # "last": keep only the latest stage's state of a method (what resuming needs) | "all"
+    learn_margin: float = 5.0  # points Per-Task FT's A_i must beat zero-shot by on every task (the budget check)
 
     def __post_init__(self):
         super().__post_init__()
@@ -45,6 +47,7 @@ class ContinualConfig(Settings):
         checks.integer("n_eval", self.n_eval)
         checks.integer("eval_batch_size", self.eval_batch_size, optional=True)
         checks.choice("keep_states", self.keep_states, KEEP_STATES)
+        checks.number("learn_margin", self.learn_margin, 0.0, 100.0, low_open=False)
         checks.boolean("evaluate_unseen", self.evaluate_unseen)
         checks.string_list("also_evaluate", self.also_evaluate, allow_empty=True)
         for name in self.also_evaluate:
@@ -56,6 +59,13 @@ class ContinualConfig(Settings):
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)
 
-    def train_config(self, lr: float, overrides: dict | None = None, target_length: int | None = None) -> TrainConfig:
-        """The TrainConfig of one method: the shared training spec with the method's lr and its ``train`` overrides."""
-        return dataclasses.replace(self.training.for_settings(self, target_length), lr=lr, **(overrides or {}))
+    def train_config(self, lr: float, overrides: dict | None = None, target_length: int | None = None,
+                     stages: int = 1) -> TrainConfig:
+        """The TrainConfig of one method: the shared training spec with the method's lr and its ``train`` overrides,
+        for ``stages`` stages' optimizer steps: the same budget for every method (Replay's extra examples share a
+        stage's steps; Multi-Task FT trains all N tasks in N stages' steps); a method's own ``train.max_steps``
+        changes its budget on purpose."""
+        shared = self.training.for_settings(self, target_length)
+        per_epoch = math.ceil(math.ceil(self.training.n_train / shared.batch_size) / shared.grad_accum)
+        steps = stages * (shared.max_steps or shared.epochs * per_epoch)
+        return dataclasses.replace(shared, lr=lr, **{"max_steps": steps, **(overrides or {})})

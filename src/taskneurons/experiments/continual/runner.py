@@ -243,6 +243,7 @@ class Continual:
                 methods[spec.label] = self.joint(spec, tasks)
         return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks],
                 "evaluation": self.config.eval_method, **self.by_method(lambda m: self.add_metrics(methods, m, zero)),
+                "zero_shot_outcomes": {t.name: r["outcomes"] for t, r in zip(tasks, zero)} if zero else None,
                 "methods": methods}
 
     def add_metrics(self, methods: dict[str, dict], m: str, zero: list[dict] | None) -> dict:

@@ -67,9 +67,33 @@ def aggregate(results: dict) -> dict:
 CLAIMED = [("ncft", "seqft"), ("ncft", "seqlora"), ("ncft", "epi"), ("wncft", "ncft"), ("olora", "ncft")]
 
 
+def budget_check(results: dict) -> list[Claim]:
+    """Can the stage budget teach a task? Per-Task FT's A_i above zero-shot by more than ``learn_margin`` points
+    on each task (paired bootstrap over its test examples); forgetting is only measurable for tasks that were
+    learnt."""
+    c, found = results["config"], []
+    labels = [label for label, info in results.get("methods", {}).items() if info["method"] == "per_task_ft"]
+    seen = set()
+    for order in results["orders"].values():
+        zero = order.get("zero_shot_outcomes") or {}
+        for label in labels:
+            view = evaluation_view(order["methods"][label], c["eval_method"], c["eval_method"])
+            for task, outcomes in view["final_outcomes"].items():
+                if task in zero and (label, task) not in seen:
+                    seen.add((label, task))
+                    gap = paired_gap([outcomes], [zero[task]], c["n_boot"], c["confidence"], c["seed"])
+                    margin = c["learn_margin"]
+                    verdict = ("holds" if gap.low > margin else "does not hold" if gap.high < margin
+                               else "undecided at this n")
+                    found.append(Claim(f"the stage budget teaches {task}: {label}'s A_i beats zero-shot by more than "
+                                       f"{margin:g} points", verdict, f"{gap} over {gap.n} test examples ({gap.test})"))
+    return found
+
+
 def claims(results: dict) -> list[Claim]:
-    """For every pair of CLAIMED methods in the run: AA of the first above the second's, by a paired bootstrap over
-    the test examples of every (order, task) after the last stage (the same examples for both methods)."""
+    """The budget check, then for every pair of CLAIMED methods in the run: AA of the first above the second's, by
+    a paired bootstrap over the test examples of every (order, task) after the last stage (the same examples for
+    both methods)."""
     c = results["config"]
     finals = {}
     for name, label, view in views(results, c["eval_method"]):
@@ -77,7 +101,7 @@ def claims(results: dict) -> list[Claim]:
     by_method = {}
     for label, info in results["methods"].items():
         by_method.setdefault(info["method"], []).append(label)
-    found = []
+    found = budget_check(results)
     for high, low in CLAIMED:
         for a in by_method.get(high, []):
             for b in by_method.get(low, []):

@@ -60,10 +60,11 @@ class Context:
         """``n`` examples of the task's pool for ``role`` (see ``ExamplePlan.draw``)."""
         return self.plan(task).draw(role, n, at_most)
 
-    def train_config(self, options: MethodOptions, lm: LoadedModel) -> TrainConfig:
-        """The method's TrainConfig; targets are cut to the run's ``Settings.target_length`` over its tasks."""
+    def train_config(self, options: MethodOptions, lm: LoadedModel, stages: int = 1) -> TrainConfig:
+        """The method's TrainConfig for ``stages`` stages' steps; targets are cut to the run's
+        ``Settings.target_length`` over its tasks."""
         length = self.config.target_length(list(self.plans.values()), lm.tokenizer)
-        return self.config.train_config(options.lr, options.train, length)
+        return self.config.train_config(options.lr, options.train, length, stages)
 
 
 def draws(config, specs: list[MethodSpec]) -> list[tuple]:

@@ -20,4 +20,4 @@ class MultiTaskFT(Method):
 
     def train_joint(self, lm: LoadedModel, tasks: list[Task]) -> dict:
         examples = [ex for task in sorted(tasks, key=lambda t: t.name) for ex in self.ctx.train_examples(task)]
-        return train_all_weights(self, lm, examples)
+        return train_all_weights(self, lm, examples, stages=len(tasks))  # N stages of steps for N tasks

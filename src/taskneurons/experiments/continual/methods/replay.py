@@ -1,7 +1,9 @@
 """Replay: SeqFT with a small memory of earlier tasks' training examples mixed into each stage's data.
 
 The memory keeps ``per_task`` examples of every finished task, drawn with a generator seeded by the run's seed
-and the task's name (so it is the same on resume and in every order). State: the weights, as SeqFT.
+and the task's name (so it is the same on resume and in every order). The replayed examples are shuffled in
+with the stage's own and share its optimizer steps (every method trains the same number of steps per stage).
+State: the weights, as SeqFT.
 """
 from __future__ import annotations
 

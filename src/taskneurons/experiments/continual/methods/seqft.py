@@ -17,11 +17,12 @@ from .base import Method, MethodOptions, register, train_info
 
 
 def train_all_weights(method: Method, lm: LoadedModel, examples: list[Example],
-                      extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None) -> dict:
-    """Full fine-tuning of ``lm`` on ``examples`` with the method's options, through the one ``train`` loop."""
+                      extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None, stages: int = 1) -> dict:
+    """Full fine-tuning of ``lm`` on ``examples`` with the method's options for ``stages`` stages' steps, through
+    the one ``train`` loop."""
     params = list(lm.model.parameters())
-    result = train(lm, examples, params, method.ctx.train_config(method.options, lm), progress=method.ctx.progress,
-                   extra_loss=extra_loss)
+    result = train(lm, examples, params, method.ctx.train_config(method.options, lm, stages),
+                   progress=method.ctx.progress, extra_loss=extra_loss)
     return train_info(result, sum(p.numel() for p in params))
 
 
