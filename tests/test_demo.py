@@ -9,3 +9,6 @@ def test_the_demo_runs_and_its_zero_shot_scores_are_identifys_original(tmp_path)
         assert results["zero_shot"][name]["score"] == score and results["zero_shot"][name]["n"] == 4
     assert {"identify", "fidelity", "generalize", "continual"} <= set(results) and (tmp_path / "results.json").is_file()
     assert "specificity" in results["identify"]["deactivation"]  # the demo runs the full cross-task matrix
+    assert (tmp_path / "export" / "ncft_stage1_lora" / "adapter_config.json").is_file()
+    assert (tmp_path / "index.html").is_file() and all((tmp_path / part / "report.html").is_file()
+                                                       for part in ("identify", "generalize", "continual"))

@@ -171,6 +171,22 @@ def cmd_fidelity(args) -> None:
         print(f"wrote {args.out}")
 
 
+def cmd_export(args) -> None:
+    from .export import export_checkpoint, export_lora
+    from .models import load_model
+    from .neurons import NeuronSet
+
+    if args.lora and not args.deltas:
+        raise TaskNeuronsError("export --lora: give the tuner deltas (--deltas PATH) to write as an adapter")
+    neurons = NeuronSet.load(args.neurons) if args.neurons else None
+    lm = load_model(args.model, device=args.device, dtype=args.dtype)
+    if args.lora:
+        print(f"wrote the LoRA adapter {export_lora(lm, Path(args.deltas), Path(args.out))}")
+    else:
+        deltas = Path(args.deltas) if args.deltas else None
+        print(f"wrote the checkpoint {export_checkpoint(lm, Path(args.out), neurons, deltas)}")
+
+
 def cmd_demo(args) -> None:
     from .experiments.demo import run_demo
 
@@ -255,6 +271,15 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     fid.add_argument("--seed", type=int, default=0)
     fid.add_argument("--out", default=None, help="write the results JSON here")
     fid.set_defaults(func=cmd_fidelity)
+
+    exp = sub.add_parser("export", help="a standard Hugging Face checkpoint (neurons switched off and/or tuner "
+                                        "deltas merged) or the deltas as a PEFT LoRA adapter")
+    _add_model_args(exp)
+    exp.add_argument("--neurons", default=None, help="a neuron set (path without .json) to switch off")
+    exp.add_argument("--deltas", default=None, help="neuron-tuner deltas (path without .json) to merge")
+    exp.add_argument("--lora", action="store_true", help="write --deltas as a LoRA adapter instead")
+    exp.add_argument("--out", required=True, help="the folder to write (replaced as a whole)")
+    exp.set_defaults(func=cmd_export)
 
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
     _add_model_args(demo)

@@ -77,6 +77,15 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
 
     results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit)
 
+    console.rule("5. export: NCFT's first-stage neuron deltas as a PEFT LoRA adapter (any LoRA-serving engine)")
+    from ..export import export_lora
+
+    deltas = out / "continual" / "demo" / "NCFT" / "stage1" / "deltas"
+    adapter = export_lora(load_model(model, device=device, dtype=dtype), deltas, out / "export" / "ncft_stage1_lora")
+    size = sum(p.stat().st_size for p in adapter.iterdir())
+    console.print(f"wrote {adapter}/ ({size / 2 ** 20:.1f} MiB): PeftModel.from_pretrained(base, that folder)")
+    results["export"] = {"adapter": str(adapter), "bytes": size}
+
     write_json(out / "results.json", results)
     from .pages import write_index
 

@@ -1,0 +1,115 @@
+"""Take the neurons elsewhere: a standard Hugging Face checkpoint, a PEFT LoRA adapter, a model card.
+
+- :func:`export_checkpoint`: ``save_pretrained`` of the model with a neuron set switched off in its weights (the
+  slices and bias entries the FFN map names, as ``deactivate(mode="weights")`` zeroes them) and/or neuron-tuner
+  deltas merged, plus the tokenizer and a README.md model card. Plain ``AutoModelForCausalLM.from_pretrained``
+  then gives the logits taskneurons gives with its hooks or tuner.
+- :func:`export_lora`: neuron-tuner deltas as a PEFT LoRA adapter. A delta on output features S of a weight is
+  exactly a rank-|S| LoRA: B = the one-hot columns of S, A = the delta rows, scaling 1 (lora_alpha = r per
+  module through ``rank_pattern``/``alpha_pattern``); bias deltas go to ``lora_B``'s bias (``lora_bias``).
+  ``PeftModel.from_pretrained`` reproduces the tuned model, and engines that serve LoRA adapters serve it.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import save_file
+
+from . import __version__
+from .errors import TaskNeuronsError
+from .io import atomic_folder, write_text
+from .models import LoadedModel
+from .neurons import NeuronSet, deactivate
+from .neurons.fingerprint import model_fingerprint
+from .tuning import NeuronTuner
+from .tuning.neuron_tuner import DELTA
+
+
+def export_checkpoint(lm: LoadedModel, out: Path, neurons: NeuronSet | None = None, deltas: Path | None = None,
+                      headline: str = "") -> Path:
+    """Write ``out/`` (atomically, as a whole): the model's weights with ``neurons`` switched off and/or the
+    tuner deltas saved at ``deltas`` merged, its config, tokenizer and model card. ``lm`` is left as it was."""
+    if neurons is None and deltas is None:
+        raise TaskNeuronsError("export: give a neuron set to switch off, tuner deltas to merge, or both")
+    base_fingerprint = model_fingerprint(lm)
+    with contextlib.ExitStack() as stack:
+        done = []
+        if deltas is not None:
+            tuner = NeuronTuner.load(deltas, lm)
+            stack.callback(tuner.remove)
+            tuner.merge()
+            stack.callback(tuner.unmerge)
+            done.append(f"neuron-tuner deltas merged ({tuner.num_trainable():,} trained values; {deltas})")
+        if neurons is not None:
+            neurons.validate(lm.ffn)
+            stack.enter_context(deactivate(lm, neurons, mode="weights"))
+            done.append(f"{neurons.count():,} neurons switched off ({100 * neurons.fraction():.2f}% of the FFN "
+                        f"neurons; their weight slices and bias entries set to their off value)")
+        state = {k: v for k, v in lm.model.state_dict().items() if f".{DELTA}." not in k}
+        with atomic_folder(out) as tmp:
+            lm.model.save_pretrained(tmp, state_dict=state, safe_serialization=True)
+            lm.tokenizer.save_pretrained(tmp)
+            provenance = {"neurons": neurons.provenance if neurons is not None else None,
+                          "deltas": str(deltas) if deltas is not None else None}
+            write_text(tmp / "README.md", model_card(lm, base_fingerprint, done, provenance, headline))
+    return Path(out)
+
+
+def export_lora(lm: LoadedModel, deltas: Path, out: Path, headline: str = "") -> Path:
+    """Write the tuner deltas saved at ``deltas`` as a PEFT LoRA adapter folder ``out/`` (atomically)."""
+    from peft import LoraConfig
+
+    names = {id(m): name for name, m in lm.model.named_modules()}
+    tensors, ranks, targets, transposed, biased = {}, {}, [], set(), False
+    tuner = NeuronTuner.load(deltas, lm)
+    try:
+        for proj, delta in tuner.deltas.values():
+            name = names[id(proj.module)]
+            rank, out_features = len(delta.index), proj.rows.shape[0]
+            b = torch.zeros(out_features, rank)
+            b[delta.index.cpu(), torch.arange(rank)] = 1.0
+            tensors[f"base_model.model.{name}.lora_A.weight"] = delta.weight.detach().float().cpu().contiguous()
+            tensors[f"base_model.model.{name}.lora_B.weight"] = b
+            if delta.bias is not None:
+                bias = torch.zeros(out_features)
+                bias[delta.index.cpu()] = delta.bias.detach().float().cpu()
+                tensors[f"base_model.model.{name}.lora_B.bias"] = bias
+                biased = True
+            ranks[name], targets = rank, targets + [name]
+            transposed.add(proj.transposed)
+        provenance = tuner.neuron_set.provenance
+    finally:
+        tuner.remove()
+    if len(transposed) > 1:
+        raise TaskNeuronsError("export --lora: the tuned modules mix Linear and Conv1D storage; one adapter cannot")
+    if biased:  # every lora_B of a biased adapter has a bias: the modules without a bias delta get zeros
+        for name in targets:
+            key = f"base_model.model.{name}.lora_B.bias"
+            tensors.setdefault(key, torch.zeros(tensors[f"base_model.model.{name}.lora_B.weight"].shape[0]))
+    config = LoraConfig(r=1, lora_alpha=1, target_modules=targets, rank_pattern=ranks, alpha_pattern=dict(ranks),
+                        lora_dropout=0.0, bias="none", lora_bias=biased, fan_in_fan_out=transposed == {True},
+                        base_model_name_or_path=lm.name, task_type="CAUSAL_LM")
+    with atomic_folder(out) as tmp:
+        config.save_pretrained(tmp)
+        save_file(tensors, str(tmp / "adapter_model.safetensors"))
+        write_text(tmp / "README.md", model_card(lm, model_fingerprint(lm), [
+            f"a LoRA adapter of rank |S| per module holding neuron-tuner deltas ({deltas})"],
+            {"neurons": provenance, "deltas": str(deltas)}, headline))
+    return Path(out)
+
+
+def model_card(lm: LoadedModel, fingerprint: str, done: list[str], provenance: dict, headline: str) -> str:
+    """README.md: what the folder is, the base model and its weight fingerprint, what was done, where from."""
+    lines = ["---", "library_name: " + ("peft" if any("LoRA" in d for d in done) else "transformers"),
+             "tags: [taskneurons, task-specific-neurons]", "---", "",
+             f"# {lm.name}, exported by taskneurons {__version__}", "",
+             f"- base model: `{lm.name}` (weight fingerprint `{fingerprint}`, FFN family `{lm.ffn.map.family}`)"]
+    lines += [f"- {d}" for d in done]
+    if headline:
+        lines.append(f"- run: {headline}")
+    lines += ["", "Provenance (the neuron set's: task, scorer, k, scored examples, model):", "", "```json",
+              json.dumps(provenance, indent=2, default=str), "```", ""]
+    return "\n".join(lines)
