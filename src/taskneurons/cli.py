@@ -187,6 +187,15 @@ def cmd_export(args) -> None:
         print(f"wrote the checkpoint {export_checkpoint(lm, Path(args.out), neurons, deltas)}")
 
 
+def cmd_neurons_import(args) -> None:
+    from .models import load_model
+    from .neurons.importing import import_neurons
+
+    lm = load_model(args.model)
+    neurons = import_neurons(Path(args.file), lm.ffn, {"model": args.model})
+    print(f"wrote {neurons.save(args.out)}: {neurons}")
+
+
 def cmd_demo(args) -> None:
     from .experiments.demo import run_demo
 
@@ -271,6 +280,14 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     fid.add_argument("--seed", type=int, default=0)
     fid.add_argument("--out", default=None, help="write the results JSON here")
     fid.set_defaults(func=cmd_fidelity)
+
+    neurons = sub.add_parser("neurons", help="neuron sets").add_subparsers(dest="what", required=True)
+    imp = neurons.add_parser("import", help="a neuron set from another tool's masks (.safetensors/.pt [layers, "
+                                            "width], named inner/outer) or index lists (.json)")
+    imp.add_argument("file")
+    imp.add_argument("--model", required=True, help="the model the masks are for (checked against its shape)")
+    imp.add_argument("--out", required=True, help="the neuron set to write (X -> X.safetensors + X.json)")
+    imp.set_defaults(func=cmd_neurons_import)
 
     exp = sub.add_parser("export", help="a standard Hugging Face checkpoint (neurons switched off and/or tuner "
                                         "deltas merged) or the deltas as a PEFT LoRA adapter")
