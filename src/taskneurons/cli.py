@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import commands
 from .errors import TaskNeuronsError
 
 
@@ -25,70 +26,6 @@ def _add_model_args(p: argparse.ArgumentParser, default: str | None = None) -> N
     p.add_argument("--model", default=default or DEFAULT_MODEL, help="hub id, local folder, .gguf file, or a built-in name")
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1 ...")
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
-
-
-def cmd_models_list(args) -> None:
-    from .models import families, model_names
-    from .report.console import print_table
-
-    print_table("FFN map families", ["family", "model types (config.model_type)"],
-                [[name, ", ".join(types)] for name, types in families().items()])
-    print("built-in models:", ", ".join(model_names()))
-
-
-def cmd_tasks_list(args) -> None:
-    from .tasks import list_data_tasks, list_demo_tasks
-    from .tasks.registry import data_root
-
-    print("demo tasks:", ", ".join(list_demo_tasks()))
-    print(f"tasks of the data root {data_root()} (set $TASKNEURONS_DATA or data_root):",
-          ", ".join(list_data_tasks()) or "none")
-    print("also: any folder, a .jsonl/.json/.csv/.parquet file, or hf:<dataset>")
-
-
-def cmd_tasks_show(args) -> None:
-    from .report.console import print_table
-    from .tasks import load_task
-
-    task = load_task(args.task)
-    print_table(f"task {task.name} ({task.kind}, metric {task.metric})", ["split", "examples"],
-                [[s, len(e)] for s, e in task.splits.items()])
-    print(f"source: {task.source}")
-    if task.labels:
-        print("labels:", " | ".join(task.labels))
-    split = task.first_split("test", "dev", "train")
-    example = task.split(split)[0]
-    print(f"--- one {split} prompt ---\n{example.prompt}\n--- its target ---\n{example.target}")
-
-
-def cmd_eval(args) -> None:
-    from .evaluation import evaluate
-    from .experiments.kit.examples import sample
-    from .experiments.kit.seeds import derive_seed
-    from .models import load_model
-    from .report.console import print_table
-    from .tasks import load_task
-
-    if args.limit is not None and args.limit < 1:
-        raise TaskNeuronsError(f"--limit {args.limit}: give a number of examples >= 1 (or leave it out for all)")
-    tasks = [load_task(t, data_root=args.data_root) for t in args.task]
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
-    results = []
-    for t in tasks:
-        examples = t.split(args.split)
-        if args.limit is not None:  # the experiments' rule: a seeded (stratified) sample, the same at the same seed
-            chosen = sample(examples, list(range(len(examples))), args.limit, derive_seed(args.seed, t.name, "eval"),
-                            t.kind == "classification")
-            examples = [examples[i] for i in sorted(chosen)]
-        results.append(evaluate(lm, t, split=args.split, examples=examples, method=args.method,
-                                batch_size=args.batch_size))
-    print_table(f"{args.model} ({args.split})", ["task", "metric", "score", "n", "method", "seconds"],
-                [[r.task, r.metric, f"{r.score:.1f}", r.n, r.method, f"{r.seconds:.1f}"] for r in results])
-    if args.out:
-        from .io import write_json
-
-        write_json(Path(args.out), {"model": args.model, "results": [r.to_dict() for r in results]})
-        print(f"wrote {args.out}")
 
 
 EXPERIMENTS = {  # command (= its module of taskneurons.experiments) -> help
@@ -113,93 +50,6 @@ def cmd_experiment(args) -> None:
 
     experiment, config = experiment_classes(args.command)
     experiment(load_config(config, args.config, args.set, flag_values(args)), Path(args.out))()
-
-
-def cmd_report(args) -> None:
-    from .experiments.pages import write_index, write_report
-
-    folders = [Path(d) for d in args.run_dirs]
-    if len(folders) == 1:
-        print(f"wrote {write_report(folders[0])}")
-    else:
-        index = write_index(folders, Path(args.index))
-        print(f"wrote {', '.join(str(d / 'report.html') for d in folders)} and {index}")
-
-
-def cmd_runs(args) -> None:
-    from .experiments.pages import list_runs
-    from .report.console import print_table
-
-    rows = list_runs(Path(args.dir))
-    if not rows:
-        raise TaskNeuronsError(f"no run folders (with a config.yaml) under {args.dir}")
-    print_table(f"run folders under {args.dir}", ["folder", "experiment", "state", "wall time", "headline"], rows)
-
-
-def cmd_fidelity(args) -> None:
-    from .experiments.fidelity import VARIANTS, attribution_fidelity
-    from .experiments.kit import ExamplePlan
-    from .models import load_model
-    from .report.console import print_table
-    from .tasks import load_task
-
-    unknown = [v for v in args.variants or [] if v not in VARIANTS]
-    if unknown:
-        raise TaskNeuronsError(f"--variants: {unknown[0]!r} is not one of {', '.join(VARIANTS)}")
-    task = load_task(args.task, data_root=args.data_root)
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
-    bad = [layer for layer in args.layers or [] if not 0 <= layer < lm.ffn.n_layers]
-    if bad:
-        raise TaskNeuronsError(f"--layers: {bad} are not layers of {args.model} (0..{lm.ffn.n_layers - 1})")
-    examples = ExamplePlan.make(task, 1, args.n, seed=args.seed).draw("score", args.n)
-    result = attribution_fidelity(lm, examples, args.layers, args.per_cell, args.variants, args.batch_size,
-                                  args.max_length, args.seed)
-    cells = [(layer, kind) for layer in result["layers"] for kind in ("inner", "outer")]
-    rows = []
-    for variant in result["summary"]:
-        by_cell = {(r["layer"], r["kind"]): r for r in result["rows"] if r["variant"] == variant and r["truth"] == "dataset"}
-        rows.append([variant, *[f"{by_cell[c]['spearman']:.2f} [{by_cell[c]['spearman_ci'][0]:.2f}, "
-                                f"{by_cell[c]['spearman_ci'][1]:.2f}]" for c in cells],
-                     f"{result['summary'][variant]['dataset']:.3f}"])
-    print_table(f"{args.model} on {task.name}: Spearman [95% CI] of each scoring variant with the measured loss change "
-                f"of zeroing a neuron ({args.per_cell} neurons per cell, {len(examples)} examples)",
-                ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean"], rows)
-    if args.out:
-        from .io import write_json
-
-        write_json(Path(args.out), result)
-        print(f"wrote {args.out}")
-
-
-def cmd_export(args) -> None:
-    from .export import export_checkpoint, export_lora
-    from .models import load_model
-    from .neurons import NeuronSet
-
-    if args.lora and not args.deltas:
-        raise TaskNeuronsError("export --lora: give the tuner deltas (--deltas PATH) to write as an adapter")
-    neurons = NeuronSet.load(args.neurons) if args.neurons else None
-    lm = load_model(args.model, device=args.device, dtype=args.dtype)
-    if args.lora:
-        print(f"wrote the LoRA adapter {export_lora(lm, Path(args.deltas), Path(args.out))}")
-    else:
-        deltas = Path(args.deltas) if args.deltas else None
-        print(f"wrote the checkpoint {export_checkpoint(lm, Path(args.out), neurons, deltas)}")
-
-
-def cmd_neurons_import(args) -> None:
-    from .models import load_model
-    from .neurons.importing import import_neurons
-
-    lm = load_model(args.model)
-    neurons = import_neurons(Path(args.file), lm.ffn, {"model": args.model})
-    print(f"wrote {neurons.save(args.out)}: {neurons}")
-
-
-def cmd_demo(args) -> None:
-    from .experiments.demo import run_demo
-
-    run_demo(model=args.model, out=Path(args.out), limit=args.limit, device=args.device, dtype=args.dtype)
 
 
 def add_experiment(sub, command: str, text: str, details: bool) -> None:
@@ -231,17 +81,23 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     models = sub.add_parser("models", help="supported model families").add_subparsers(dest="what", required=True)
-    models.add_parser("list", help="list FFN-map families and built-in models").set_defaults(func=cmd_models_list)
+    models.add_parser("list", help="list FFN-map families and built-in models").set_defaults(func=commands.cmd_models_list)
 
     tasks = sub.add_parser("tasks", help="inspect tasks").add_subparsers(dest="what", required=True)
-    tasks.add_parser("list", help="list built-in tasks").set_defaults(func=cmd_tasks_list)
+    tasks.add_parser("list", help="list built-in tasks").set_defaults(func=commands.cmd_tasks_list)
     show = tasks.add_parser("show", help="counts per split, labels and one rendered prompt")
     show.add_argument("task")
-    show.set_defaults(func=cmd_tasks_show)
+    show.set_defaults(func=commands.cmd_tasks_show)
 
     ev = sub.add_parser("eval", help="evaluate a model on tasks")
     _add_model_args(ev)
-    ev.add_argument("--task", required=True, action="append", help="task name, folder or file (repeatable)")
+    ev.add_argument("--task", action="append", help="task name, folder or file (repeatable)")
+    ev.add_argument("--harness", nargs="+", default=None, metavar="TASK",
+                    help="lm-evaluation-harness tasks, run in process on the model as it is (pip install "
+                         "'taskneurons[harness]')")
+    ev.add_argument("--harness-include", default=None, metavar="DIR", help="a folder of your own harness task YAMLs")
+    ev.add_argument("--neurons", default=None, help="a neuron set (path) to switch off while evaluating")
+    ev.add_argument("--deltas", default=None, help="neuron-tuner deltas (path) to apply while evaluating")
     ev.add_argument("--split", default="test")
     ev.add_argument("--limit", type=int, default=None,
                     help="N examples of the split: a seeded, stratified sample (the experiments' test examples)")
@@ -252,7 +108,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
                          "summed (rank), per token (rank_mean), or followed by EOS (rank_eos)")
     ev.add_argument("--batch-size", type=int, default=8)
     ev.add_argument("--out", default=None, help="write results JSON here")
-    ev.set_defaults(func=cmd_eval)
+    ev.set_defaults(func=commands.cmd_eval)
 
     for command, text in EXPERIMENTS.items():
         add_experiment(sub, command, text, details=command == wanted)
@@ -260,11 +116,11 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     rep = sub.add_parser("report", help="rebuild the HTML report of finished run folders (no model needed)")
     rep.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     rep.add_argument("--index", default="runs/index.html", help="with several folders: the comparison page")
-    rep.set_defaults(func=cmd_report)
+    rep.set_defaults(func=commands.cmd_report)
 
     runs = sub.add_parser("runs", help="list run folders with their state and headline numbers")
     runs.add_argument("dir", nargs="?", default="runs")
-    runs.set_defaults(func=cmd_runs)
+    runs.set_defaults(func=commands.cmd_runs)
 
     fid = sub.add_parser("fidelity", help="spot-check how well each scoring variant estimates the loss change of "
                                           "zeroing a neuron, on your model and task")
@@ -279,7 +135,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     fid.add_argument("--max-length", type=int, default=128)
     fid.add_argument("--seed", type=int, default=0)
     fid.add_argument("--out", default=None, help="write the results JSON here")
-    fid.set_defaults(func=cmd_fidelity)
+    fid.set_defaults(func=commands.cmd_fidelity)
 
     neurons = sub.add_parser("neurons", help="neuron sets").add_subparsers(dest="what", required=True)
     imp = neurons.add_parser("import", help="a neuron set from another tool's masks (.safetensors/.pt [layers, "
@@ -287,7 +143,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     imp.add_argument("file")
     imp.add_argument("--model", required=True, help="the model the masks are for (checked against its shape)")
     imp.add_argument("--out", required=True, help="the neuron set to write (X -> X.safetensors + X.json)")
-    imp.set_defaults(func=cmd_neurons_import)
+    imp.set_defaults(func=commands.cmd_neurons_import)
 
     exp = sub.add_parser("export", help="a standard Hugging Face checkpoint (neurons switched off and/or tuner "
                                         "deltas merged) or the deltas as a PEFT LoRA adapter")
@@ -296,13 +152,13 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     exp.add_argument("--deltas", default=None, help="neuron-tuner deltas (path without .json) to merge")
     exp.add_argument("--lora", action="store_true", help="write --deltas as a LoRA adapter instead")
     exp.add_argument("--out", required=True, help="the folder to write (replaced as a whole)")
-    exp.set_defaults(func=cmd_export)
+    exp.set_defaults(func=commands.cmd_export)
 
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")
     _add_model_args(demo)
     demo.add_argument("--limit", type=int, default=16, help="test examples per classification task")
     demo.add_argument("--out", default="runs/demo")
-    demo.set_defaults(func=cmd_demo)
+    demo.set_defaults(func=commands.cmd_demo)
     return parser
 
 

@@ -18,6 +18,9 @@ class IdentifyConfig(Settings):
     random_controls: int = 5  # Deactivate-Random draws per task (each task its own, see kit.seeds)
     deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
     deactivate_matrix: bool = True
+    harness_tasks: list = field(default_factory=list)  # lm-evaluation-harness tasks added to the deactivation table
+    harness_include: str | None = None  # a folder of your own harness task YAMLs (e.g. on local JSON files)
+    harness_limit: int | None = None  # examples per harness task (null: all)
     top_neurons: int = 3  # per task, the top neurons whose most active test examples the report shows (0: none)
     original: str = "base"  # "base" | "multitask" (the paper's Original: after multi-task fine-tuning)
     multitask: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
@@ -40,6 +43,8 @@ class IdentifyConfig(Settings):
         checks.integer("finetune_random_controls", self.finetune_random_controls)
         checks.integer("finetune_seeds", self.finetune_seeds)
         checks.integer("top_neurons", self.top_neurons, minimum=0)
+        checks.string_list("harness_tasks", self.harness_tasks, allow_empty=True)
+        checks.integer("harness_limit", self.harness_limit, optional=True)
         checks.choice("deactivation_mode", self.deactivation_mode, MODES)
         checks.choice("original", self.original, ORIGINALS)
         for name in ("deactivate_matrix", "finetune", "finetune_matrix"):

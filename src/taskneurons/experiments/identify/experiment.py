@@ -13,6 +13,7 @@ Every step is cached in the run folder, so rerunning the same command resumes.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -105,7 +106,28 @@ class Identify:
                          "less"),
                 "neurons": {n: {"count": sets[n].count(), "fraction": sets[n].fraction()} for n in names},
                 "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names},
-                "top_neurons": self.top_neurons(lm, tag)}
+                "top_neurons": self.top_neurons(lm, tag), "harness": self.harness(lm, sets)}
+
+    def harness(self, lm: LoadedModel, sets: dict[str, NeuronSet]) -> dict:
+        """General abilities: the harness tasks' metrics on the Original, with each task's neurons off, and with
+        its first random control off ({} without ``harness_tasks``)."""
+        c = self.config
+        if not c.harness_tasks:
+            return {}
+        from ...evaluation.harness import harness_evaluate
+
+        def measured(neurons: NeuronSet | None):
+            def compute():
+                with deactivate(lm, neurons, mode=c.deactivation_mode) if neurons else contextlib.nullcontext():
+                    return harness_evaluate(lm, c.harness_tasks, c.harness_include, c.harness_limit, c.batch_size,
+                                            c.seed)
+            return compute
+        found = {"Original": self.run.step("harness/original", measured(None))}
+        for name, neurons in sets.items():
+            found[f"{name}'s neurons off"] = self.run.step(f"harness/task={name}", measured(neurons))
+            random = neurons.random_like(control_seed(c.seed, name, 0))
+            found[f"{name}'s random control off"] = self.run.step(f"harness/random0/{name}", measured(random))
+        return found
 
     def top_neurons(self, lm: LoadedModel, tag: str) -> dict:
         """Per task: its ``top_neurons`` highest-ranked neurons (by the selection's ranking) and the test examples

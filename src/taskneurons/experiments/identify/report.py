@@ -142,7 +142,21 @@ def summary(results: dict) -> str:
                        f"drop, points): {sp['index']:+.1f} [{sp['low']:+.1f}, {sp['high']:+.1f}] "
                        f"({100 * c['confidence']:g}% bootstrap over test examples).")
         out.append(f"\n![{part}](plots/{part}_table.png)")
+    out += harness_section(results.get("deactivation", {}).get("harness") or {})
     return "\n".join(out) + "\n"
+
+
+def harness_section(harness: dict) -> list[str]:
+    """General abilities (lm-evaluation-harness): each metric with its stderr, per condition."""
+    if not harness:
+        return []
+    metrics = [(task, m) for task, values in harness["Original"].items() for m in values if "stderr" not in m]
+    rows = [[condition] + [f"{values[t][m]:.3f} ± {values[t].get(m.replace(',', '_stderr,', 1), float('nan')):.3f}"
+                           for t, m in metrics] for condition, values in harness.items()]
+    return ["\n## general abilities (lm-evaluation-harness)\n",
+            markdown_table(["condition", *[f"{t} {m}" for t, m in metrics]], rows), "",
+            "Each value ± the harness's standard error; a task's neurons and one of its random controls switched off "
+            "in turn."]
 
 
 # --- what the HTML report and `taskneurons runs` show ----------------------------------------------------------
