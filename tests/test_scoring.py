@@ -161,6 +161,32 @@ def test_interrupted_scoring_resumes_to_the_same_scores(tmp_path, monkeypatch):
         score_neurons(lm, EXAMPLES, batch_size=3, progress=False, checkpoint=tmp_path / "ck")
 
 
+def test_any_checkpoint_file_is_its_own_consistent_pair_of_sums_and_count(tmp_path, monkeypatch):
+    """The sums and their batch count live in one file: an older copy (a replacement that never happened) resumes
+    to the same scores, never counting a batch twice."""
+    import shutil
+
+    lm = load_model("tiny-llama")
+    full = score_neurons(lm, EXAMPLES, batch_size=2, progress=False)
+    from taskneurons.neurons import attribution
+
+    real, calls = attribution._save_checkpoint, {"n": 0}
+
+    def keep_the_first(checkpoint, *args):
+        real(checkpoint, *args)
+        calls["n"] += 1
+        if calls["n"] == 1:
+            shutil.copy(f"{checkpoint}.safetensors", tmp_path / "first.safetensors")
+
+    monkeypatch.setattr(attribution, "_save_checkpoint", keep_the_first)
+    score_neurons(lm, EXAMPLES, batch_size=2, progress=False, checkpoint=tmp_path / "ck", checkpoint_every=1)
+    assert calls["n"] > 1 and not (tmp_path / "ck.json").exists()
+    shutil.copy(tmp_path / "first.safetensors", tmp_path / "ck.safetensors")  # back to after batch 1
+    resumed = score_neurons(lm, EXAMPLES, batch_size=2, progress=False, checkpoint=tmp_path / "ck", checkpoint_every=1)
+    for kind in full.values:
+        torch.testing.assert_close(resumed.values[kind], full.values[kind], rtol=1e-6, atol=1e-12)
+
+
 DP_SCRIPT = """
 import sys, torch
 from accelerate import Accelerator

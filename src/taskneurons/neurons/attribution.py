@@ -15,17 +15,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file
+from safetensors import SafetensorError, safe_open
+from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
 from .. import __version__
 from ..errors import TaskNeuronsError
+from ..io import atomic_path
 from ..models import LoadedModel
 from ..models.inputs import position_kwargs
 from ..tasks import Example
 from ..tasks.batching import IGNORE, batches_by_length, training_batch
 from ..tasks.loss import target_loss
-from . import artifact
 from .fingerprint import model_fingerprint
 from .scorers import Scorer, make_scorer
 from .scores import Scores
@@ -140,29 +141,37 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
     return Scores(state.result(), meta)
 
 
-def _checkpoint_paths(checkpoint, rank: int) -> tuple[Path, Path]:
+def _checkpoint_path(checkpoint, rank: int) -> Path:
     base = Path(checkpoint)
-    stem = base.name + (f".rank{rank}" if rank else "")
-    return base.with_name(stem + ".safetensors"), base.with_name(stem + ".json")
+    return base.with_name(base.name + (f".rank{rank}" if rank else "") + ".safetensors")
 
 
 def _save_checkpoint(checkpoint, config: dict, scorer: Scorer, batches_done: int, rank: int) -> None:
-    tensors_path, _ = _checkpoint_paths(checkpoint, rank)
-    artifact.save(tensors_path, scorer.state, {"config": config, "batches_done": batches_done})
+    """The sums and the number of batches they cover in one file (its metadata), replaced atomically: a kill at
+    any moment leaves the old pair or the new one, never sums of one and a count of the other."""
+    with atomic_path(_checkpoint_path(checkpoint, rank)) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in scorer.state.items()}, str(tmp),
+                  metadata={"batches_done": str(batches_done), "config": json.dumps(config, sort_keys=True)})
 
 
 def _resume(checkpoint, config: dict, scorer: Scorer, rank: int) -> int:
     """Load a matching checkpoint into ``scorer``; returns the number of batches it covers (0 if none)."""
-    tensors_path, json_path = _checkpoint_paths(checkpoint, rank)
-    if not (tensors_path.is_file() and json_path.is_file()):
+    path = _checkpoint_path(checkpoint, rank)
+    if not path.is_file():
         return 0
-    saved = json.loads(json_path.read_text())
-    if saved.get("config") != config:
-        raise TaskNeuronsError(f"checkpoint {json_path} was made with other settings ({saved.get('config')}); "
+    try:
+        with safe_open(str(path), "pt") as f:
+            meta = f.metadata() or {}
+            state = {k: f.get_tensor(k) for k in f.keys()}
+    except (SafetensorError, OSError) as e:
+        raise TaskNeuronsError(f"checkpoint {path}: not a readable safetensors file ({e}); delete it") from None
+    if "batches_done" not in meta:  # an older, two-file checkpoint: start the sums over rather than trust it
+        return 0
+    if json.loads(meta["config"]) != json.loads(json.dumps(config, sort_keys=True)):
+        raise TaskNeuronsError(f"checkpoint {path} was made with other settings ({meta['config']}); "
                                f"delete it or use another output folder")
-    state = load_file(str(tensors_path))
     if set(state) != set(scorer.state) or any(state[k].shape != scorer.state[k].shape for k in state):
-        raise TaskNeuronsError(f"checkpoint {tensors_path} does not fit this model's FFN layout")
+        raise TaskNeuronsError(f"checkpoint {path} does not fit this model's FFN layout")
     scorer.state.update(state)
-    return int(saved["batches_done"])
+    return int(meta["batches_done"])
 
