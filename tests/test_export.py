@@ -26,10 +26,10 @@ def some_neurons(lm, seed=0) -> NeuronSet:
     return NeuronSet(masks, {"task": "planted", "k": 20})
 
 
-def trained_tuner(lm, tmp_path) -> NeuronTuner:
+def trained_tuner(lm, tmp_path, seed=3) -> NeuronTuner:
     """A tuner with random (non-zero) deltas, saved: as if trained."""
-    tuner = NeuronTuner(lm, some_neurons(lm, seed=3))
-    g = torch.Generator().manual_seed(1)
+    tuner = NeuronTuner(lm, some_neurons(lm, seed=seed))
+    g = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in tuner.parameters():
             p.copy_(0.05 * torch.randn(p.shape, generator=g))
@@ -80,3 +80,24 @@ def test_export_command_and_its_one_line_errors(tmp_path, capsys):
     assert "give a neuron set to switch off" in capsys.readouterr().err and not (tmp_path / "p").exists()
     assert main(["export", "--model", "tiny-gpt2", "--neurons", str(tmp_path / "set"), "--out", str(tmp_path / "q")]) == 2
     assert "error:" in capsys.readouterr().err and not (tmp_path / "q").exists()  # another model's shape
+
+
+def test_the_adapters_of_two_stages_load_side_by_side(tmp_path):
+    from peft import PeftModel
+
+    lm = load_model("tiny-llama")
+    expected = {}
+    for seed, stage in enumerate(("stage1", "stage2")):
+        (tmp_path / stage).mkdir()
+        tuner = trained_tuner(lm, tmp_path / stage, seed=seed)
+        expected[stage] = logits(lm.model)
+        tuner.remove()
+        export_lora(lm, tmp_path / stage / "deltas", tmp_path / f"{stage}_adapter")
+    assert not torch.allclose(expected["stage1"], expected["stage2"])
+    lm.model.save_pretrained(tmp_path / "base")
+    model = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(tmp_path / "base"),
+                                      tmp_path / "stage1_adapter", adapter_name="stage1")
+    model.load_adapter(tmp_path / "stage2_adapter", adapter_name="stage2")
+    for stage in ("stage1", "stage2"):
+        model.set_adapter(stage)
+        torch.testing.assert_close(logits(model), expected[stage], rtol=1e-4, atol=1e-4)
