@@ -51,7 +51,7 @@ def test_a_checkpoint_with_neurons_switched_off_loads_as_the_hooks_deactivate(na
     assert "planted" in (tmp_path / "out" / "README.md").read_text()
 
 
-@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "tiny-phi3", "tiny-gemma3", "tiny-opt"])
+@pytest.mark.parametrize("name", TINY_NAMES)
 def test_merged_deltas_and_the_lora_adapter_reproduce_the_tuner(name, tmp_path):
     from peft import PeftModel
 
