@@ -78,7 +78,7 @@ def test_derived_seeds_differ_by_every_part_and_are_stable():
 
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(device="gpu0"), "option device='gpu0' is not one of cpu, cuda, cuda:N, mps"),
+    (dict(device="gpu0"), "option device='gpu0' is not one of cpu, cuda, cuda:N, mps, auto"),
     (dict(dtype="fp8"), "option dtype='fp8' is not one of ['float32', 'bfloat16', 'float16']"),
     (dict(max_length=0), "option max_length=0 is not an integer >= 1"),
     (dict(batch_size=True), "option batch_size=True is not an integer >= 1"),

@@ -123,6 +123,23 @@ def test_local_folder_roundtrip(tmp_path, tiny):
     torch.testing.assert_close(again.model(IDS).logits.float(), lm.model(IDS).logits, atol=0.1, rtol=0.05)
 
 
+def test_a_folder_is_read_straight_into_the_requested_dtype(tmp_path, tiny, monkeypatch):
+    """No float32 copy first: from_pretrained gets the dtype (and the device as its map), and the weights are the
+    saved ones rounded once."""
+    from transformers import AutoModelForCausalLM
+
+    lm = tiny("tiny-llama")
+    lm.model.save_pretrained(tmp_path)
+    lm.tokenizer.save_pretrained(tmp_path)
+    calls, real = [], AutoModelForCausalLM.from_pretrained
+    monkeypatch.setattr(AutoModelForCausalLM, "from_pretrained",
+                        lambda *a, **k: calls.append(k) or real(*a, **k))
+    again = load_model(str(tmp_path), dtype="bfloat16")
+    assert calls == [{"dtype": torch.bfloat16, "device_map": None}]
+    for (name, p), q in zip(again.model.named_parameters(), lm.model.parameters()):
+        assert p.dtype == torch.bfloat16 and torch.equal(p, q.to(torch.bfloat16)), name
+
+
 @pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "tiny-phi3"])  # gated, Conv1D, fused gate_up
 @pytest.mark.parametrize("kind", KINDS)
 def test_neuron_rows_row_n_is_what_the_slices_of_neuron_n_select(name, kind, tiny):

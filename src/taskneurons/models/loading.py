@@ -71,24 +71,27 @@ def model_names() -> list[str]:
 
 
 def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
-    """Load ``spec`` on ``device`` in ``dtype`` (float32 / bfloat16 / float16), in eval mode."""
+    """Load ``spec`` on ``device`` (cpu, cuda, cuda:N, mps, or auto: split over the visible GPUs) in ``dtype``
+    (float32 / bfloat16 / float16), in eval mode."""
     if dtype not in DTYPES:
         raise TaskNeuronsError(f"dtype {dtype!r} is not one of {list(DTYPES)}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if device.startswith(("cuda", "auto")) and not torch.cuda.is_available():
         raise TaskNeuronsError(f"device {device!r} requested but CUDA is not available; use --device cpu")
     if spec in TINY_CONFIGS:
         model, tokenizer = tiny_model(spec), tiny_tokenizer()
     elif spec in PACKAGED_GGUF:
-        model, tokenizer = _load_packaged(spec)
+        model, tokenizer = _load_packaged(spec, DTYPES[dtype], device)
     elif spec.endswith(".gguf"):
         path = Path(spec)
         if not path.is_file():
             raise TaskNeuronsError(f"no such GGUF file: {spec}")
         model, tokenizer = _from_gguf(path)
     else:
-        model, tokenizer = _from_pretrained(spec)
+        model, tokenizer = _from_pretrained(spec, DTYPES[dtype], device)
     _ensure_pad_token(tokenizer)
-    model = model.to(device=device, dtype=DTYPES[dtype]).eval()
+    if device != "auto":  # already there when loaded so; a device map keeps its placement
+        model = model.to(device=device, dtype=DTYPES[dtype])
+    model.eval()
     return LoadedModel(model, tokenizer, spec, FFN(model))
 
 
@@ -97,12 +100,14 @@ def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
         tokenizer.pad_token = tokenizer.eos_token
 
 
-def _from_pretrained(spec: str):
+def _from_pretrained(spec: str, dtype: torch.dtype = torch.float32, device: str = "cpu"):
+    """Weights read straight into ``dtype`` on ``device`` (no float32 copy on the host first); ``device="auto"``
+    splits a model too large for one GPU over the visible ones (accelerate's device map)."""
     local = Path(spec)
     if not local.exists() and (spec.startswith((".", "/")) or os.sep in spec and spec.count("/") > 1):
         raise TaskNeuronsError(f"no such model folder: {spec}")
     try:
-        model = AutoModelForCausalLM.from_pretrained(spec, dtype=torch.float32)
+        model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, device_map=None if device == "cpu" else device)
         tokenizer = AutoTokenizer.from_pretrained(spec)
     except (OSError, ValueError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
@@ -120,11 +125,11 @@ def _from_gguf(path: Path):
     return model, tokenizer
 
 
-def _load_packaged(name: str):
+def _load_packaged(name: str, dtype: torch.dtype = torch.float32, device: str = "cpu"):
     """A built-in model: from the safetensors cache, or converted once from its package's GGUF."""
     cached = cache_dir() / name
     if (cached / "config.json").is_file():
-        return _from_pretrained(str(cached))
+        return _from_pretrained(str(cached), dtype, device)
     packaged = PACKAGED_GGUF[name]
     missing = TaskNeuronsError(f"model {name!r} needs the PyPI package {packaged.module.replace('_', '-')} "
                                f"(installed by {packaged.install})")

@@ -16,7 +16,7 @@ HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 def check_model_spec(spec: str, device: str = "cpu") -> None:
     """Raise a one-line error unless ``spec`` is a built-in name, an existing folder or .gguf file, or has the
     shape of a hub id (``owner/name``); and unless ``device`` is present on this machine."""
-    if device.startswith("cuda") and not torch.cuda.is_available():
+    if device.startswith(("cuda", "auto")) and not torch.cuda.is_available():
         raise TaskNeuronsError(f"option device={device!r}: CUDA is not available on this machine; use cpu")
     if spec in model_names() or spec in PACKAGED_GGUF:
         return

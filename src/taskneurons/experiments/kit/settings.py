@@ -14,14 +14,14 @@ from ...models.loading import DEFAULT_MODEL, DTYPES
 from ...models.spec import check_model_spec
 from . import checks
 
-DEVICE = re.compile(r"^(cpu|mps|cuda(:\d+)?)$")
+DEVICE = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
 GENERATION_CAP = 256
 
 
 @dataclass
 class Settings:
     model: str = DEFAULT_MODEL  # a built-in name, a local folder, a .gguf file or a hub id (owner/name)
-    device: str = "cpu"  # cpu | cuda | cuda:N | mps
+    device: str = "cpu"  # cpu | cuda | cuda:N | mps | auto (split over the visible GPUs)
     dtype: str = "float32"
     batch_size: int = 8
     max_length: int = 256  # prompt + target tokens
@@ -39,7 +39,7 @@ class Settings:
         if not isinstance(self.model, str) or not self.model:
             raise TaskNeuronsError(f"option model={self.model!r} is not a model name, folder, .gguf file or hub id")
         if not isinstance(self.device, str) or not DEVICE.match(self.device):
-            raise TaskNeuronsError(f"option device={self.device!r} is not one of cpu, cuda, cuda:N, mps")
+            raise TaskNeuronsError(f"option device={self.device!r} is not one of cpu, cuda, cuda:N, mps, auto")
         checks.choice("dtype", self.dtype, DTYPES)
         checks.choice("eval_method", self.eval_method, CLASSIFICATION_METHODS)
         for name in ("batch_size", "max_length"):
