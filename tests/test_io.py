@@ -29,8 +29,10 @@ def test_written_files_and_folders_respect_the_umask(tmp_path):
     write_text(tmp_path / "a.txt", "x")
     with atomic_folder(tmp_path / "folder") as tmp:
         (tmp / "f").write_text("x")
+        os.chmod(tmp / "f", 0o600)  # as safetensors writes its files
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o666 & ~umask
     assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o777 & ~umask
+    assert (tmp_path / "folder" / "f").stat().st_mode & 0o777 == 0o666 & ~umask
 
 
 def test_atomic_folder_replaces_a_folder_only_when_complete(tmp_path):

@@ -72,7 +72,7 @@ def export_lora(lm: LoadedModel, deltas: Path, out: Path, headline: str = "") ->
             b = torch.zeros(out_features, rank)
             b[delta.index.cpu(), torch.arange(rank)] = 1.0
             tensors[f"base_model.model.{name}.lora_A.weight"] = delta.weight.detach().float().cpu().contiguous()
-            tensors[f"base_model.model.{name}.lora_B.weight"] = b
+            tensors[f"base_model.model.{name}.lora_B.weight"] = b.to(torch.bfloat16)  # 0/1: exact, half the size
             if delta.bias is not None:
                 bias = torch.zeros(out_features)
                 bias[delta.index.cpu()] = delta.bias.detach().float().cpu()

@@ -58,6 +58,9 @@ def atomic_folder(path) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())
+        for file in tmp.rglob("*"):  # what libraries wrote inside (safetensors: 0o600) gets the usual mode too
+            if file.is_file():
+                os.chmod(file, 0o666 & ~_umask())
         replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
