@@ -13,6 +13,7 @@ from taskneurons.experiments.generalize import lab as lab_module
 from taskneurons.experiments.generalize import similarity as similarity_module
 from taskneurons.experiments.kit import evaluation as kit_evaluation
 from taskneurons.experiments.kit import selection as kit_selection
+from taskneurons.experiments.run import Run
 from taskneurons.neurons import NeuronSet
 
 from .conftest import SHARED_DATA
@@ -73,7 +74,7 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
         raise AssertionError("a finished step was computed again")
 
     for module, name in ((kit_evaluation, "evaluate"), (kit_selection, "score_neurons"), (lab_module, "train"),
-                         (lab_module, "load_model"), (similarity_module, "train"), (similarity_module, "load_model")):
+                         (Run, "load_model"), (similarity_module, "train")):
         monkeypatch.setattr(module, name, no_more_work)
     again = Generalize(_config(), tmp_path, progress=False)()
     for key in ("overlap", "sweep", "single", "ablation", "zero_shot"):

@@ -82,7 +82,7 @@ def test_derived_seeds_differ_by_every_part_and_are_stable():
     (dict(dtype="fp8"), "option dtype='fp8' is not one of ['float32', 'bfloat16', 'float16']"),
     (dict(max_length=0), "option max_length=0 is not an integer >= 1"),
     (dict(batch_size=True), "option batch_size=True is not an integer >= 1"),
-    (dict(model="./no/such/folder"), "option model='./no/such/folder' is not a built-in model"),
+    (dict(model="./no/such/folder"), "option model='./no/such/folder': no such model folder"),
     (dict(model="missing.gguf"), "option model='missing.gguf': no such GGUF file"),
 ])
 def test_settings_refuse_bad_values_in_one_line(changes, message):

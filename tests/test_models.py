@@ -106,9 +106,9 @@ def test_layout_mismatch_is_a_clear_error(tiny):
 
 
 def test_bad_model_spec_and_dtype():
-    with pytest.raises(TaskNeuronsError, match="no such GGUF file: missing.gguf"):
+    with pytest.raises(TaskNeuronsError, match="model='missing.gguf': no such GGUF file"):
         load_model("missing.gguf")
-    with pytest.raises(TaskNeuronsError, match="no such model folder: ./nowhere"):
+    with pytest.raises(TaskNeuronsError, match="model='./nowhere': no such model folder"):
         load_model("./nowhere")
     with pytest.raises(TaskNeuronsError, match="dtype 'float8'"):
         load_model("tiny-llama", dtype="float8")

@@ -187,6 +187,44 @@ def test_any_checkpoint_file_is_its_own_consistent_pair_of_sums_and_count(tmp_pa
         torch.testing.assert_close(resumed.values[kind], full.values[kind], rtol=1e-6, atol=1e-12)
 
 
+KILLED_SCRIPT = """
+import sys, time
+from taskneurons.models import load_model
+from taskneurons.neurons import attribution
+from tests.test_scoring import EXAMPLES
+real = attribution.score_batch
+def slow(*args):
+    time.sleep(0.5)  # room for the parent's kill -9 between two checkpoints
+    return real(*args)
+attribution.score_batch = slow
+attribution.score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False, checkpoint=sys.argv[1],
+                          checkpoint_every=1)
+"""
+
+
+def test_scoring_killed_with_sigkill_resumes_to_the_uninterrupted_scores(tmp_path):
+    import signal
+    import time
+
+    root = Path(__file__).resolve().parents[1]
+    child = subprocess.Popen([sys.executable, "-c", KILLED_SCRIPT, str(tmp_path / "ck")], cwd=root)
+    deadline = time.monotonic() + 120
+    while not (tmp_path / "ck.safetensors").exists() and child.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    assert child.wait() == -signal.SIGKILL  # killed mid-run, after at least one checkpoint
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "ck.safetensors"), "pt") as f:
+        assert 1 <= int(f.metadata()["batches_done"]) < 5  # of the 5 batches: the resume starts in the middle
+    lm = load_model("tiny-llama")
+    resumed = score_neurons(lm, EXAMPLES, batch_size=2, progress=False, checkpoint=tmp_path / "ck", checkpoint_every=1)
+    full = score_neurons(lm, EXAMPLES, batch_size=2, progress=False)
+    assert resumed.meta["n_tokens"] == full.meta["n_tokens"]
+    for kind in full.values:
+        torch.testing.assert_close(resumed.values[kind], full.values[kind], rtol=1e-6, atol=1e-12)
+
+
 DP_SCRIPT = """
 import sys, torch
 from accelerate import Accelerator

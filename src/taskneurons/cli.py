@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 from . import commands
-from .errors import TaskNeuronsError
+from .errors import TaskNeuronsError, TaskNeuronsWarning
 
 
 def _quiet_libraries() -> None:
@@ -18,6 +18,16 @@ def _quiet_libraries() -> None:
     hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("default", category=TaskNeuronsWarning)  # ours: shown, once each, as one line
+    library_show = warnings.showwarning
+
+    def show(message, category, *args, **kwargs):
+        if issubclass(category, TaskNeuronsWarning):
+            print(f"warning: {message}", file=sys.stderr)
+        else:
+            library_show(message, category, *args, **kwargs)
+
+    warnings.showwarning = show
 
 
 def _add_model_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -28,6 +38,7 @@ def _add_model_args(p: argparse.ArgumentParser, default: str | None = None) -> N
     p.add_argument("--dtype", default="float32", choices=["float32", "bfloat16", "float16"])
 
 
+OTHER_MODEL = "apply a neuron set or deltas made on a model of another type on purpose (a warning, not an error)"
 EXPERIMENTS = {  # command (= its module of taskneurons.experiments) -> help
     "identify": "find task-specific neurons; deactivation and fine-tuning evidence",
     "continual": "continual learning: NCFT, W-NCFT and the baselines on task sequences",
@@ -98,6 +109,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--harness-include", default=None, metavar="DIR", help="a folder of your own harness task YAMLs")
     ev.add_argument("--neurons", default=None, help="a neuron set (path) to switch off while evaluating")
     ev.add_argument("--deltas", default=None, help="neuron-tuner deltas (path) to apply while evaluating")
+    ev.add_argument("--other-model", action="store_true", help=OTHER_MODEL)
     ev.add_argument("--split", default="test")
     ev.add_argument("--limit", type=int, default=None,
                     help="N examples of the split: a seeded, stratified sample (the experiments' test examples)")
@@ -151,6 +163,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     exp.add_argument("--neurons", default=None, help="a neuron set (path without .json) to switch off")
     exp.add_argument("--deltas", default=None, help="neuron-tuner deltas (path without .json) to merge")
     exp.add_argument("--lora", action="store_true", help="write --deltas as a LoRA adapter instead")
+    exp.add_argument("--other-model", action="store_true", help=OTHER_MODEL)
     exp.add_argument("--out", required=True, help="the folder to write (replaced as a whole)")
     exp.set_defaults(func=commands.cmd_export)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .errors import TaskNeuronsError
+from .io import check_output_file, write_json
 
 
 def cmd_models_list(args) -> None:
@@ -57,11 +58,12 @@ def cmd_eval(args) -> None:
         raise TaskNeuronsError("eval: give --task (a taskneurons task) or --harness (lm-evaluation-harness tasks)")
     if args.limit is not None and args.limit < 1:
         raise TaskNeuronsError(f"--limit {args.limit}: give a number of examples >= 1 (or leave it out for all)")
+    out = check_output_file(args.out, "--out") if args.out else None
     tasks = [load_task(t, data_root=args.data_root) for t in args.task or []]
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     results, harness = [], {}
     with contextlib.ExitStack() as stack:
-        state = modified(stack, lm, args.neurons, args.deltas)
+        state = modified(stack, lm, args.neurons, args.deltas, args.other_model)
         for t in tasks:
             examples = t.split(args.split)
             if args.limit is not None:  # the experiments' rule: a seeded (stratified) sample, the same at the same seed
@@ -80,25 +82,28 @@ def cmd_eval(args) -> None:
     if harness:
         print_table(f"{args.model}{state}: lm-evaluation-harness", ["task", "metric", "value"],
                     [[task, metric, f"{value:.4f}"] for task, metrics in harness.items() for metric, value in metrics.items()])
-    if args.out:
-        from .io import write_json
-
-        write_json(Path(args.out), {"model": args.model, "neurons_off": args.neurons, "deltas": args.deltas,
-                                    "results": [r.to_dict() for r in results], "harness": harness})
-        print(f"wrote {args.out}")
+    if out:
+        write_json(out, {"model": args.model, "neurons_off": args.neurons, "deltas": args.deltas,
+                         "results": [r.to_dict() for r in results], "harness": harness})
+        print(f"wrote {out}")
 
 
-def modified(stack, lm, neurons: str | None, deltas: str | None) -> str:
-    """Switch ``neurons`` off and/or attach tuner ``deltas`` on ``lm`` for the stack's life; says what it did."""
+def modified(stack, lm, neurons: str | None, deltas: str | None, other_model: bool = False) -> str:
+    """Switch ``neurons`` off and/or attach tuner ``deltas`` on ``lm`` for the stack's life; says what it did.
+    The set is checked against the weights before the deltas change them."""
     from .neurons import NeuronSet, deactivate
+    from .neurons.fingerprint import check_made_on, model_identity
     from .tuning import NeuronTuner
 
     said = []
+    neuron_set = NeuronSet.load(neurons) if neurons else None
+    if neuron_set:
+        check_made_on(neuron_set.provenance, model_identity(lm.model, lm.ffn, lm.name), f"neuron set {neurons}", other_model)
     if deltas:
-        stack.callback(NeuronTuner.load(deltas, lm).remove)
+        stack.callback(NeuronTuner.load(deltas, lm, other_model=other_model).remove)
         said.append(f"tuned by {deltas}")
-    if neurons:
-        stack.enter_context(deactivate(lm, NeuronSet.load(neurons)))
+    if neuron_set:
+        stack.enter_context(deactivate((lm.model, lm.ffn), neuron_set))
         said.append(f"neurons of {neurons} off")
     return f" ({', '.join(said)})" if said else ""
 
@@ -134,6 +139,7 @@ def cmd_fidelity(args) -> None:
     unknown = [v for v in args.variants or [] if v not in VARIANTS]
     if unknown:
         raise TaskNeuronsError(f"--variants: {unknown[0]!r} is not one of {', '.join(VARIANTS)}")
+    out = check_output_file(args.out, "--out") if args.out else None
     task = load_task(args.task, data_root=args.data_root)
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     bad = [layer for layer in args.layers or [] if not 0 <= layer < lm.ffn.n_layers]
@@ -152,11 +158,9 @@ def cmd_fidelity(args) -> None:
     print_table(f"{args.model} on {task.name}: Spearman [95% CI] of each scoring variant with the measured loss change "
                 f"of zeroing a neuron ({args.per_cell} neurons per cell, {len(examples)} examples)",
                 ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean"], rows)
-    if args.out:
-        from .io import write_json
-
-        write_json(Path(args.out), result)
-        print(f"wrote {args.out}")
+    if out:
+        write_json(out, result)
+        print(f"wrote {out}")
 
 
 def cmd_neurons_import(args) -> None:
@@ -175,13 +179,15 @@ def cmd_export(args) -> None:
 
     if args.lora and not args.deltas:
         raise TaskNeuronsError("export --lora: give the tuner deltas (--deltas PATH) to write as an adapter")
+    if Path(args.out).is_file():
+        raise TaskNeuronsError(f"--out {args.out}: is a file; give a folder for the checkpoint or adapter")
     neurons = NeuronSet.load(args.neurons) if args.neurons else None
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     if args.lora:
-        print(f"wrote the LoRA adapter {export_lora(lm, Path(args.deltas), Path(args.out))}")
+        print(f"wrote the LoRA adapter {export_lora(lm, Path(args.deltas), Path(args.out), other_model=args.other_model)}")
     else:
         deltas = Path(args.deltas) if args.deltas else None
-        print(f"wrote the checkpoint {export_checkpoint(lm, Path(args.out), neurons, deltas)}")
+        print(f"wrote the checkpoint {export_checkpoint(lm, Path(args.out), neurons, deltas, other_model=args.other_model)}")
 
 
 def cmd_demo(args) -> None:

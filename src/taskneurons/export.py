@@ -23,29 +23,32 @@ from .errors import TaskNeuronsError
 from .io import atomic_folder, write_text
 from .models import LoadedModel
 from .neurons import NeuronSet, deactivate
-from .neurons.fingerprint import model_fingerprint
+from .neurons.fingerprint import check_made_on, model_fingerprint, model_identity
 from .tuning import NeuronTuner
 from .tuning.neuron_tuner import DELTA
 
 
 def export_checkpoint(lm: LoadedModel, out: Path, neurons: NeuronSet | None = None, deltas: Path | None = None,
-                      headline: str = "") -> Path:
+                      headline: str = "", other_model: bool = False) -> Path:
     """Write ``out/`` (atomically, as a whole): the model's weights with ``neurons`` switched off and/or the
-    tuner deltas saved at ``deltas`` merged, its config, tokenizer and model card. ``lm`` is left as it was."""
+    tuner deltas saved at ``deltas`` merged, its config, tokenizer and model card. ``lm`` is left as it was.
+    ``other_model``: apply a set or deltas made on a model of another type on purpose."""
     if neurons is None and deltas is None:
         raise TaskNeuronsError("export: give a neuron set to switch off, tuner deltas to merge, or both")
     base_fingerprint = model_fingerprint(lm)
+    if neurons is not None:  # checked against the weights as they are, before any delta is merged
+        neurons.validate(lm.ffn)
+        check_made_on(neurons.provenance, model_identity(lm.model, lm.ffn, lm.name), "neuron set", other_model)
     with contextlib.ExitStack() as stack:
         done = []
         if deltas is not None:
-            tuner = NeuronTuner.load(deltas, lm)
+            tuner = NeuronTuner.load(deltas, lm, other_model=other_model)
             stack.callback(tuner.remove)
             tuner.merge()
             stack.callback(tuner.unmerge)
             done.append(f"neuron-tuner deltas merged ({tuner.num_trainable():,} trained values; {deltas})")
         if neurons is not None:
-            neurons.validate(lm.ffn)
-            stack.enter_context(deactivate(lm, neurons, mode="weights"))
+            stack.enter_context(deactivate((lm.model, lm.ffn), neurons, mode="weights"))
             done.append(f"{neurons.count():,} neurons switched off ({100 * neurons.fraction():.2f}% of the FFN "
                         f"neurons; their weight slices and bias entries set to their off value)")
         state = {k: v for k, v in lm.model.state_dict().items() if f".{DELTA}." not in k}
@@ -58,13 +61,13 @@ def export_checkpoint(lm: LoadedModel, out: Path, neurons: NeuronSet | None = No
     return Path(out)
 
 
-def export_lora(lm: LoadedModel, deltas: Path, out: Path, headline: str = "") -> Path:
+def export_lora(lm: LoadedModel, deltas: Path, out: Path, headline: str = "", other_model: bool = False) -> Path:
     """Write the tuner deltas saved at ``deltas`` as a PEFT LoRA adapter folder ``out/`` (atomically)."""
     from peft import LoraConfig
 
     names = {id(m): name for name, m in lm.model.named_modules()}
     tensors, ranks, targets, transposed, biased = {}, {}, [], set(), False
-    tuner = NeuronTuner.load(deltas, lm)
+    tuner = NeuronTuner.load(deltas, lm, other_model=other_model)
     try:
         for proj, delta in tuner.deltas.values():
             name = names[id(proj.module)]

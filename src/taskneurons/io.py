@@ -15,6 +15,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import TaskNeuronsError
+
 
 @functools.cache
 def _umask() -> int:
@@ -33,16 +35,18 @@ def _umask() -> int:
 @contextmanager
 def atomic_path(path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) to write to; on success it replaces ``path``, on failure
-    it is deleted and ``path`` keeps its old content."""
+    it is deleted and ``path`` keeps its old content. A failed write (disk full, permissions) is one line."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
+    with _write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
     tmp = Path(name)
     try:
-        yield tmp
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        with _write_errors(path):
+            yield tmp
+            os.chmod(tmp, 0o666 & ~_umask())
+            os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -53,18 +57,47 @@ def atomic_folder(path) -> Iterator[Path]:
     """A temporary folder beside ``path`` to fill; on success it replaces ``path`` (see :func:`replace_folder`),
     on failure it is deleted and ``path`` keeps its old content."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    with _write_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
-        yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())
-        for file in tmp.rglob("*"):  # what libraries wrote inside (safetensors: 0o600) gets the usual mode too
-            if file.is_file():
-                os.chmod(file, 0o666 & ~_umask())
-        replace_folder(tmp, path)
+        with _write_errors(path):
+            yield tmp
+            os.chmod(tmp, 0o777 & ~_umask())
+            for file in tmp.rglob("*"):  # what libraries wrote inside (safetensors: 0o600) gets the usual mode too
+                if file.is_file():
+                    os.chmod(file, 0o666 & ~_umask())
+            replace_folder(tmp, path)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextmanager
+def _write_errors(path: Path) -> Iterator[None]:
+    """An OSError while writing ``path`` (no space left, read-only, permission, a folder in the way) as one line."""
+    try:
+        yield
+    except OSError as e:
+        if e.errno is None:  # not a failed system call: someone else's error, keep it as it is
+            raise
+        raise TaskNeuronsError(f"cannot write {path} ({e.strerror or e}); free some space or choose a writable "
+                               f"place (what was there before is unchanged)") from None
+
+
+def check_output_file(path, flag: str) -> Path:
+    """``path`` as a Path, or one line before any work when it cannot become a file (a folder is there, or its
+    folder cannot be created or written)."""
+    path = Path(path)
+    if path.is_dir():
+        raise TaskNeuronsError(f"{flag} {path}: is a folder; give a file path")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise TaskNeuronsError(f"{flag} {path}: cannot create its folder ({e.strerror}); choose a writable place") from None
+    if not os.access(path.parent, os.W_OK):
+        raise TaskNeuronsError(f"{flag} {path}: cannot write in {path.parent}; choose a writable place")
+    return path
 
 
 def replace_folder(src, dst) -> None:

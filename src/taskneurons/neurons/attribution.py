@@ -27,7 +27,7 @@ from ..models.inputs import position_kwargs
 from ..tasks import Example
 from ..tasks.batching import IGNORE, batches_by_length, training_batch
 from ..tasks.loss import target_loss
-from .fingerprint import model_fingerprint
+from .fingerprint import model_identity
 from .scorers import Scorer, make_scorer
 from .scores import Scores
 
@@ -136,8 +136,8 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
     if world > 1:
         for key, value in state.state.items():
             state.state[key] = accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
-    meta = {**config, "n_tokens": int(state.state["tokens"]), "model": lm.name, "ffn_family": lm.ffn.map.family,
-            "weight_hash": model_fingerprint(lm.model), "version": __version__}
+    meta = {**config, "n_tokens": int(state.state["tokens"]), **model_identity(lm.model, lm.ffn, lm.name),
+            "version": __version__}
     return Scores(state.result(), meta)
 
 

@@ -22,22 +22,27 @@ import torch
 
 from ..errors import TaskNeuronsError
 from ..models.ffn import FFN, KINDS
+from ..models.loading import LoadedModel
+from .fingerprint import check_made_on, model_identity
 from .neuron_set import NeuronSet
 
 MODES = ("activation", "weights")
 
 
 @contextmanager
-def deactivate(target, neurons: NeuronSet, mode: str = "activation"):
+def deactivate(target, neurons: NeuronSet, mode: str = "activation", other_model: bool = False):
     """Deactivate ``neurons`` in ``target`` (a LoadedModel, an FFN or a ``(model, ffn)`` pair) inside the block.
 
     The model is restored on exit, also when the block raises: hooks removed, weights bit-identical.
-    Nesting works; an empty set changes nothing.
+    Nesting works; an empty set changes nothing. On a LoadedModel, a set made on a model of another type is
+    refused unless ``other_model`` (see :func:`~taskneurons.neurons.fingerprint.check_made_on`).
     """
     ffn = _ffn(target)
     if mode not in MODES:
         raise TaskNeuronsError(f"deactivation mode {mode!r} is not one of {list(MODES)}")
     neurons.validate(ffn)
+    if isinstance(target, LoadedModel):
+        check_made_on(neurons.provenance, model_identity(target.model, ffn, target.name), "neuron set", other_model)
     if mode == "activation":
         change = _hook_activations, {kind: (~mask).float() for kind, mask in neurons.masks.items()}
     else:

@@ -21,7 +21,7 @@ from .scores import Scores
 
 FORMAT = "taskneurons.neuron_set"
 SCOPES = ("layer", "global", "all")
-MODEL_KEYS = ("model", "weight_hash", "ffn_family")  # provenance that derived sets inherit when shared
+MODEL_KEYS = ("model", "model_type", "weight_hash", "ffn_family")  # provenance that derived sets inherit when shared
 
 
 def n_selected(n: int, k: float) -> int:
@@ -212,10 +212,19 @@ class NeuronSet:
     @classmethod
     def load(cls, path) -> NeuronSet:
         masks, header = artifact.load(path, FORMAT, "neuron set")
+        js = artifact.paths(path)[1]
+        provenance = header.get("provenance", {})
+        if not isinstance(provenance, dict):
+            raise TaskNeuronsError(f"{js}: field 'provenance' is a {type(provenance).__name__}, expected a mapping")
         try:
-            return cls(masks, header.get("provenance", {}))
+            neurons = cls(masks, provenance)
         except TaskNeuronsError as e:
             raise TaskNeuronsError(f"{artifact.paths(path)[0]}: {e}") from None
+        counts = {kind: neurons.count(kind) for kind in KINDS}
+        if header.get("counts", counts) != counts:
+            raise TaskNeuronsError(f"{js}: field 'counts' is {header['counts']} but the masks hold {counts} (edited by "
+                                   f"hand?); the .safetensors masks are the set, write its .json again with save()")
+        return neurons
 
     def __repr__(self) -> str:
         what = ", ".join(f"{k}={self.provenance[k]}" for k in ("task", "k", "scope", "seed") if k in self.provenance)

@@ -1,6 +1,8 @@
 """Task and Example: the plain values every reader produces and every experiment consumes."""
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -50,6 +52,15 @@ class Task:
                         )
         if not any(self.splits.values()):
             raise TaskNeuronsError(f"{self.source or self.name}: no examples in any split")
+
+    def fingerprint(self) -> str:
+        """16 hex digits of sha256 over what the experiments read (kind, labels, every split's prompts and
+        targets): the same for the same data whatever file it came from; any edited example changes it."""
+        h = hashlib.sha256(json.dumps([self.kind, list(self.labels)]).encode())
+        for split in sorted(self.splits):
+            for ex in self.splits[split]:
+                h.update(json.dumps([split, ex.prompt, ex.target]).encode())
+        return h.hexdigest()[:16]
 
     def split(self, name: str, limit: int | None = None) -> list[Example]:
         """The examples of one split (the first ``limit``), with an error naming the splits that exist."""

@@ -10,7 +10,7 @@ One name space for every experiment and ``taskneurons eval``. A spec is, in this
 
 A built-in name wins over a folder of the same name here (write ``./agnews`` for that one).
 Options go to the reader (a wrong one gets the list of right ones); ``name=`` renames the task. Loaded tasks are
-cached in-process by (resolved spec, options): callers share the Task.
+cached in-process by (resolved spec, options, the files' sizes and times): callers share the Task.
 """
 from __future__ import annotations
 
@@ -57,12 +57,19 @@ def resolve_spec(spec: str | Path, root: str | Path | None = None) -> str:
 
 
 def load_task(spec: str | Path, data_root: str | Path | None = None, **options) -> Task:
-    """The Task for ``spec`` (see the module docstring), read once per process for the same options."""
+    """The Task for ``spec`` (see the module docstring), read once per process for the same options and files."""
     spec = resolve_spec(spec, data_root)
-    key = (spec, freeze(options))
+    key = (spec, freeze(options), _stamp(spec))
     if key not in _CACHE:
         _CACHE[key] = _load(spec, dict(options), data_root)
     return _CACHE[key]
+
+
+def _stamp(spec: str) -> tuple:
+    """(path, size, modification time) of each file of a local spec, so that an edited file is read again."""
+    path = Path(spec).expanduser()
+    files = sorted(path.rglob("*")) if path.is_dir() else [path] if path.is_file() else []
+    return tuple((str(f), st.st_size, st.st_mtime_ns) for f in files if f.is_file() for st in [f.stat()])
 
 
 def clear_cache() -> None:

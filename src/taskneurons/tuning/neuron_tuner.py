@@ -23,14 +23,13 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 from torch import nn
 
 from .. import __version__
 from ..errors import TaskNeuronsError
 from ..models.ffn import FFN, KINDS, Projection
 from ..neurons import artifact
+from ..neurons.fingerprint import check_made_on, model_identity
 from ..neurons.neuron_set import NeuronSet
 
 FORMAT = "taskneurons.neuron_tuner"
@@ -74,6 +73,7 @@ class NeuronTuner:
         self.model: nn.Module = getattr(lm, "model", lm)
         self.ffn = ffn or getattr(lm, "ffn", None) or FFN(self.model)
         self.name = getattr(lm, "name", None)
+        self.made_on = model_identity(self.model, self.ffn, self.name)  # before any delta is merged into the weights
         self.neuron_set = neurons
         self.neurons = _selection(neurons, self.ffn)  # (layer, kind) -> sorted LongTensor
         if any(hasattr(m, DELTA) for m in self.model.modules()):
@@ -166,8 +166,7 @@ class NeuronTuner:
     def save(self, path) -> Path:
         """``X.safetensors`` (the deltas) + ``X.json`` (neurons per layer, model, provenance), each atomic."""
         header = {
-            "format": FORMAT, "version": __version__, "model": self.name, "ffn_family": self.ffn.map.family,
-            "n_layers": self.ffn.n_layers, "widths": self.ffn.widths, "num_trainable": self.num_trainable(),
+            "format": FORMAT, "version": __version__, **self.made_on, "n_layers": self.ffn.n_layers, "widths": self.ffn.widths, "num_trainable": self.num_trainable(),
             "neurons": {kind: [self._indices(layer, kind) for layer in range(self.ffn.n_layers)] for kind in KINDS},
             "provenance": getattr(self.neuron_set, "provenance", {}),
         }
@@ -178,17 +177,17 @@ class NeuronTuner:
         return [] if idx is None else idx.tolist()
 
     @classmethod
-    def load(cls, path, lm, ffn: FFN | None = None) -> NeuronTuner:
-        """A tuner on ``lm`` with the neurons and trained deltas saved at ``path``."""
+    def load(cls, path, lm, ffn: FFN | None = None, other_model: bool = False) -> NeuronTuner:
+        """A tuner on ``lm`` with the neurons and trained deltas saved at ``path``. Deltas trained on a model of
+        another type are refused unless ``other_model``; on other weights of the same type, a warning."""
         st, js = artifact.paths(path)
         header = artifact.read_header(js, FORMAT, "neuron tuner")
-        ffn = ffn or getattr(lm, "ffn", None) or FFN(getattr(lm, "model", lm))
-        saved = {"ffn_family": header.get("ffn_family"), "n_layers": header.get("n_layers"),
-                 "widths": header.get("widths")}
-        have = {"ffn_family": ffn.map.family, "n_layers": ffn.n_layers, "widths": ffn.widths}
-        for key in saved:
-            if saved[key] != have[key]:
-                raise TaskNeuronsError(f"{js}: field {key!r} is {saved[key]!r} but the model has {have[key]!r}")
+        model = getattr(lm, "model", lm)
+        ffn = ffn or getattr(lm, "ffn", None) or FFN(model)
+        for key, have in (("n_layers", ffn.n_layers), ("widths", ffn.widths)):
+            if header.get(key) != have:
+                raise TaskNeuronsError(f"{js}: field {key!r} is {header.get(key)!r} but the model has {have!r}")
+        check_made_on(header, model_identity(model, ffn, getattr(lm, "name", None)), f"tuner deltas {js}", other_model)
         masks = {kind: torch.zeros(ffn.n_layers, ffn.widths[kind], dtype=torch.bool) for kind in KINDS}
         try:
             for kind in KINDS:
@@ -196,10 +195,7 @@ class NeuronTuner:
                     masks[kind][layer, torch.tensor(idx, dtype=torch.long)] = True
         except (KeyError, IndexError, TypeError, ValueError, RuntimeError) as e:
             raise TaskNeuronsError(f"{js}: field 'neurons' is not one index list per layer and kind ({e})") from None
-        try:
-            tensors = load_file(st)
-        except (SafetensorError, OSError, ValueError) as e:
-            raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
+        tensors = artifact.load_tensors(st, header)
         tuner = cls(lm, NeuronSet(masks, header.get("provenance", {})), ffn=ffn)
         try:
             tuner._load_deltas(tensors, st)

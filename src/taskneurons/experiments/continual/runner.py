@@ -24,7 +24,7 @@ from accelerate.utils import set_seed
 from rich.markup import escape
 
 from ...errors import TaskNeuronsError
-from ...models import LoadedModel, load_model
+from ...models import LoadedModel
 from ...report.console import console
 from ...tasks import Task
 from ..kit import make_plans
@@ -54,7 +54,7 @@ class Continual:
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs))
-        self.run = Run(Path(out), asdict(config), "continual")
+        self.run = Run(Path(out), asdict(config), "continual", tasks)
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 
     def _reference_spec(self) -> MethodSpec | None:
@@ -76,8 +76,7 @@ class Continual:
 
     # --- building blocks -------------------------------------------------------------------------------
     def base_model(self) -> LoadedModel:
-        c = self.config
-        return load_model(c.model, device=c.device, dtype=c.dtype)
+        return self.run.load_model()
 
     def score(self, lm: LoadedModel, task: Task) -> dict:
         """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples), and the same by every

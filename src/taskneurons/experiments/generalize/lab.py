@@ -8,7 +8,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
-from ...models import LoadedModel, load_model
+from ...models import LoadedModel
 from ...neurons import NeuronSet, Scores
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
@@ -31,7 +31,7 @@ class Lab:
         self.similarity_tests = [self._load(str(t)) for t in config.similarity_tests or []]
         self._check_ablation_pairs()
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
-        self.run = Run(out, asdict(config), "generalize")  # only now: every value above was valid
+        self.run = Run(out, asdict(config), "generalize", self.tasks.values())  # only now: every value above was valid
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}
         self._sets: dict[tuple[str, float], NeuronSet] = {}
@@ -102,8 +102,7 @@ class Lab:
     @property
     def base(self) -> LoadedModel:
         if self._base is None:
-            c = self.config
-            self._base = load_model(c.model, device=c.device, dtype=c.dtype)
+            self._base = self.run.load_model()
         return self._base
 
     def scores(self, key: str) -> Scores:

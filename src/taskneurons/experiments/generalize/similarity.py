@@ -12,7 +12,7 @@ import math
 from ...analysis import correlate
 from ...analysis.similarity import MATRICES, VECTORS, aggregate, layer_similarity
 from ...errors import TaskNeuronsError
-from ...models import LoadedModel, load_model
+from ...models import LoadedModel
 from ...models.ffn import KINDS
 from ...neurons import NeuronSet
 from ...tuning import train
@@ -48,7 +48,7 @@ def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
     c = lab.config
 
     def compute():
-        lm = load_model(c.model, device=c.device, dtype=c.dtype)
+        lm = lab.run.load_model()
         base_sets = {t: lab.neuron_set(t, c.selection.k) for t in [key, *tests]}
         base_curves = curves(lab, neuron_weights(lm), base_sets, key, tests)
         examples = lab.training_examples([key], c.full_training.n_train)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ...errors import TaskNeuronsError
 from ...io import write_json, write_text
-from ...models import LoadedModel, load_model
+from ...models import LoadedModel
 from ...models.weights import load_weights, save_weights
 from ...neurons import NeuronSet, deactivate
 from ...neurons.top_examples import most_active, top_scored
@@ -40,7 +40,7 @@ class Identify:
         if len(set(names)) != len(names):
             raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
         self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
-        self.run = Run(out, asdict(config), "identify")  # only now: every value above was valid
+        self.run = Run(out, asdict(config), "identify", self.tasks)  # only now: every value above was valid
 
     # --- building blocks -------------------------------------------------------------------------------
     def evaluate(self, lm: LoadedModel, task: Task) -> dict:
@@ -67,7 +67,7 @@ class Identify:
 
     def original_model(self) -> LoadedModel:
         c = self.config
-        lm = load_model(c.model, device=c.device, dtype=c.dtype)
+        lm = self.run.load_model()
         if c.original == "base":
             return lm
         weights = self.run.path("original", "model.safetensors")
@@ -151,7 +151,7 @@ class Identify:
 
     def finetuning(self) -> dict:
         c = self.config
-        lm = load_model(c.model, device=c.device, dtype=c.dtype)
+        lm = self.run.load_model()
         sets = self.neuron_sets(lm, "base")
         names = [t.name for t in self.tasks]
         zero_shot = {t.name: self.run.step(f"ft/zero_shot/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}

@@ -5,16 +5,13 @@ before an experiment creates its run folder, so a wrong value leaves nothing beh
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...evaluation.evaluate import CLASSIFICATION_METHODS
-from ...models.loading import DEFAULT_MODEL, DTYPES
-from ...models.spec import check_model_spec
+from ...models.loading import DEFAULT_MODEL, DEVICE, DTYPES, check_model_spec
 from . import checks
 
-DEVICE = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
 GENERATION_CAP = 256
 
 
@@ -36,8 +33,6 @@ class Settings:
     data_root: str | None = None  # where built-in task names are folders (null: $TASKNEURONS_DATA, else ../shared/data)
 
     def __post_init__(self):
-        if not isinstance(self.model, str) or not self.model:
-            raise TaskNeuronsError(f"option model={self.model!r} is not a model name, folder, .gguf file or hub id")
         if not isinstance(self.device, str) or not DEVICE.match(self.device):
             raise TaskNeuronsError(f"option device={self.device!r} is not one of cpu, cuda, cuda:N, mps, auto")
         checks.choice("dtype", self.dtype, DTYPES)

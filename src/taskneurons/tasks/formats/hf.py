@@ -6,8 +6,10 @@ ClassLabel columns become their label names (and give the label set); splits wit
 """
 from __future__ import annotations
 
+from contextlib import nullcontext
 from pathlib import Path
 
+from ... import hub
 from ...errors import TaskNeuronsError
 from ..base import Task
 from .common import SPLIT_NAMES
@@ -35,11 +37,14 @@ def read(source: Path | str, name: str, template: str | None = None, prompt_fiel
     try:
         if isinstance(source, Path):
             ds = datasets.load_from_disk(str(source))
-        else:
+        else:  # from the local cache only when the hub does not answer: one line in seconds, not a retry loop
             path, _, config = source.removeprefix("hf:").partition(":")
-            ds = datasets.load_dataset(path, config or None, data_files=data_files, revision=revision)
+            with nullcontext() if hub.reachable() else hub.offline():
+                ds = datasets.load_dataset(path, config or None, data_files=data_files, revision=revision)
     except Exception as e:  # network, missing dataset, bad files: datasets raises many types
         message = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        if not isinstance(source, Path) and not hub.reachable():
+            message = "not in the local datasets cache, and the Hugging Face hub cannot be reached from here"
         raise TaskNeuronsError(f"{source}: could not load the dataset ({type(e).__name__}: {message})") from None
     return from_dataset(ds, name, str(source), template=template, prompt_fields=prompt_fields,
                         target_field=target_field, kind=kind, labels=labels)
