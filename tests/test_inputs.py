@@ -20,11 +20,11 @@ from taskneurons.tuning import NeuronTuner
 from .conftest import SHARED_DATA
 
 
-def _identify(tmp_path, task, model="tiny-llama"):
-    config = IdentifyConfig(model=model, tasks=[str(task)], selection={"n_score": 4}, n_eval=4, batch_size=4,
+def _identify(tmp_path, task, model="tiny-llama", k=10.0, out="run"):
+    config = IdentifyConfig(model=model, tasks=[str(task)], selection={"n_score": 4, "k": k}, n_eval=4, batch_size=4,
                             max_length=64, random_controls=1, deactivate_matrix=False, finetune=False, top_neurons=0,
                             n_boot=200)
-    return Identify(config, tmp_path / "run", progress=False)
+    return Identify(config, tmp_path / out, progress=False)
 
 
 def _one_line_error(argv, capsys) -> str:
@@ -62,6 +62,14 @@ def test_other_weights_under_the_same_model_path_are_refused(tmp_path, tiny):
     changed.save_pretrained(folder)
     with pytest.raises(TaskNeuronsError, match=r"was made on other inputs: weights of model .*model \(fingerprint"):
         _identify(tmp_path, SHARED_DATA / "sst2", model=str(folder))()
+
+
+def test_artifacts_of_another_selection_are_refused_not_reused(tmp_path):
+    _identify(tmp_path, SHARED_DATA / "sst2", k=10.0)()
+    shutil.copytree(tmp_path / "run" / "artifacts", tmp_path / "other" / "artifacts")
+    with pytest.raises(TaskNeuronsError, match=r"base.sst2.neurons.json was selected with .*'k': 10.0.*, this run "
+                                               r"selects with .*'k': 50.0"):
+        _identify(tmp_path, SHARED_DATA / "sst2", k=50.0, out="other")()
 
 
 def test_a_damaged_step_or_config_is_one_line_and_stays_as_it_was(tmp_path):

@@ -53,8 +53,12 @@ class Identify:
         paths = {t.name: self.run.path("artifacts", f"{tag}.{t.name}.neurons") for t in self.tasks}
         if all(Path(f"{p}.json").is_file() for p in paths.values()):
             sets = {name: NeuronSet.load(p) for name, p in paths.items()}
-            for neurons in sets.values():
+            for name, neurons in sets.items():
                 neurons.validate(lm.ffn)
+                if neurons.provenance.get("selection", asdict(c.selection)) != asdict(c.selection):
+                    raise TaskNeuronsError(f"{paths[name]}.json was selected with {neurons.provenance['selection']}, "
+                                           f"this run selects with {asdict(c.selection)}; delete it to select again, "
+                                           f"or choose another --out")
             return sets
         scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
                   for t in self.tasks}

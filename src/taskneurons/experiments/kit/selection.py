@@ -64,7 +64,14 @@ class Selection:
         name = f"{tag}.{plan.task.name}"
         path = run.path("artifacts", f"{name}.scores")
         if Path(f"{path}.json").is_file():
-            return Scores.load(path)
+            scores = Scores.load(path)
+            expected = {"scorer": self.scorer, "tokens": self.tokens, "n_examples": len(plan.draw("score", self.n_score)),
+                        "task": plan.task.name}
+            found = {key: scores.meta.get(key) for key in expected}
+            if found != expected:
+                raise TaskNeuronsError(f"{path}.json was scored with {found}, this run scores with {expected}; "
+                                       f"delete it (and its neuron sets) to score again, or choose another --out")
+            return scores
         lm = lm() if callable(lm) else lm
         scores = self.scores(lm, plan, settings, run.path("checkpoints", name), progress)
         scores.save(path)
