@@ -9,6 +9,10 @@ readings of Eq. 12 (``--wncft-readings``); its training is NCFT's, which the scr
 
     .venv/bin/python benchmarks/bench_continual.py [--model smollm2-135m] [--orders 1] [--n-train 500]
         [--n-test 200] [--methods ncft seqft ...] [--out runs/bench_continual] [--set key=value ...]
+        [--sweep [--sweep-tasks 1] [--sweep-dev 100]]
+
+With ``--sweep`` each method's learning rate is first chosen on the dev split (its default rate x 1/3, 1, 3; each a
+short run on the first ``--sweep-tasks`` tasks, under OUT/sweep/), then the main run uses the chosen rates (OUT/main/).
 
 A quick check of the script itself: ``--model tiny-llama --n-train 4 --n-test 4 --set training.max_steps=1``.
 """
@@ -22,6 +26,7 @@ from taskneurons.experiments.config import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.config import ALL_METHODS
 from taskneurons.experiments.continual.report import fmt, fmt_mean_std, markdown_table
+from taskneurons.experiments.continual.sweep import sweep_learning_rates, sweep_table, with_rates
 from taskneurons.report.console import print_table
 from taskneurons.io import write_text
 
@@ -84,6 +89,10 @@ def main() -> None:
     parser.add_argument("--dtype", default="float32")
     parser.add_argument("--out", default="runs/bench_continual")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any ContinualConfig option")
+    parser.add_argument("--sweep", action="store_true",
+                        help="first choose each method's learning rate on the dev split (experiments/continual/sweep.py)")
+    parser.add_argument("--sweep-tasks", type=int, default=1, help="tasks of the order the sweep trains (from the first)")
+    parser.add_argument("--sweep-dev", type=int, default=100, help="dev examples per task the sweep evaluates on")
     args = parser.parse_args()
 
     methods = []
@@ -100,7 +109,15 @@ def main() -> None:
                    method_options={"wncft": {"n_vector": 200}})
     for item in args.set:  # e.g. training.max_steps=1 (a nested option by dots)
         apply_override(options, item)
-    results = Continual(ContinualConfig(**options), Path(args.out))()
+    swept = []
+    if args.sweep:
+        found = sweep_learning_rates(options, Path(args.out) / "sweep", n_tasks=args.sweep_tasks, n_dev=args.sweep_dev)
+        options = with_rates(options, found)
+        header, rows = sweep_table(found)
+        print_table(f"learning rates chosen on the dev split of {', '.join(found['tasks'])}", header, rows)
+        swept = [f"Learning rates chosen on the dev split of {', '.join(found['tasks'])} (each rate its own run; "
+                 f"the highest dev average accuracy wins, a tie the rate nearest the default):", "", markdown_table(header, rows), ""]
+    results = Continual(ContinualConfig(**options), Path(args.out) / "main" if args.sweep else Path(args.out))()
 
     header, rows = table(results, args.orders)
     title = (f"{args.model}, order(s) {args.orders}, {args.n_train} train / {args.n_test} test per task: "
@@ -124,7 +141,7 @@ def main() -> None:
                      f"their difference from NCFT is the Eq. 12 reweighting alone.")
     for note in notes:
         print(note)
-    text = "\n".join([f"## {title}", "", markdown_table(header, rows), "", *notes, ""])
+    text = "\n".join([f"## {title}", "", *swept, markdown_table(header, rows), "", *notes, ""])
     write_text(Path(args.out) / "benchmark.md", text)
     print(f"wrote {Path(args.out) / 'benchmark.md'}")
 

@@ -17,6 +17,7 @@ from ..kit import Settings, TrainingSpec, checks, nested
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
 KEEP_STATES = ("last", "all")
+EVALUATE_ON = ("test", "dev")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class ContinualConfig(Settings):
     method_options: dict = field(default_factory=dict)  # method name -> options for every entry of that method
     training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=500))  # per stage; lr is the method's
     n_eval: int = 200  # test examples per task
+    evaluate_on: str = "test"  # "dev": evaluate on each task's dev split instead (a learning-rate sweep; test unread)
     evaluate_unseen: bool = True  # also score tasks not trained yet, and the base model (forward transfer needs it)
     reference: str | None = "per_task_ft"  # A_i for FG: a method (name or label), "diagonal" (a[i][i]) or null
     eval_batch_size: int | None = None  # default: batch_size
@@ -47,6 +49,7 @@ class ContinualConfig(Settings):
         checks.integer("n_eval", self.n_eval)
         checks.integer("eval_batch_size", self.eval_batch_size, optional=True)
         checks.choice("keep_states", self.keep_states, KEEP_STATES)
+        checks.choice("evaluate_on", self.evaluate_on, EVALUATE_ON)
         checks.number("learn_margin", self.learn_margin, 0.0, 100.0, low_open=False)
         checks.boolean("evaluate_unseen", self.evaluate_unseen)
         checks.string_list("also_evaluate", self.also_evaluate, allow_empty=True)

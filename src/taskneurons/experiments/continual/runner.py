@@ -53,7 +53,8 @@ class Continual:
         self.reference = self._reference_spec()
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
         tasks = [t for sequence in self.tasks.values() for t in sequence]
-        self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs))
+        self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),
+                                config.evaluate_on)
         self.run = Run(Path(out), asdict(config), "continual", tasks)
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 

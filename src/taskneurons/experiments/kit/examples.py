@@ -91,9 +91,13 @@ class ExamplePlan:
     lengths: dict[str, int] = field(default_factory=dict)  # the pool's target lengths, once a tokenizer asked
 
     @classmethod
-    def make(cls, task: Task, n_eval: int, n_pool: int, seed: int) -> ExamplePlan:
-        """``n_eval`` evaluated examples and a pool of at least ``n_pool`` others, or a one-line error."""
-        eval_split = task.first_split(*EVAL_SPLITS)
+    def make(cls, task: Task, n_eval: int, n_pool: int, seed: int, evaluate_on: str = "test") -> ExamplePlan:
+        """``n_eval`` evaluated examples and a pool of at least ``n_pool`` others, or a one-line error.
+        ``evaluate_on="dev"`` evaluates on the dev split (a hyper-parameter search: the test split is never read)."""
+        eval_split = task.first_split(*EVAL_SPLITS) if evaluate_on == "test" else evaluate_on
+        if not task.splits.get(eval_split):
+            raise TaskNeuronsError(f"task {task.name!r} has no {eval_split!r} split to evaluate on; it has "
+                                   f"{[s for s, e in task.splits.items() if e]}")
         pool_split = next((s for s in POOL_SPLITS if task.splits.get(s) and s != eval_split), eval_split)
         examples = task.splits[eval_split]
         stratify = task.kind == "classification"
@@ -150,10 +154,11 @@ class ExamplePlan:
 Draws = list[tuple]  # (role, n) or (role, n, at_most)
 
 
-def make_plans(tasks: list[Task], seed: int, n_eval: Callable[[Task], int], draws: Callable[[Task], Draws]
-               ) -> dict[str, ExamplePlan]:
+def make_plans(tasks: list[Task], seed: int, n_eval: Callable[[Task], int], draws: Callable[[Task], Draws],
+               evaluate_on: str = "test") -> dict[str, ExamplePlan]:
     """One plan per task (by name), its pool large enough for the run's draws, which are made now: so a bad size
-    fails before the run folder exists, and results.json lists every draw on a resumed run too."""
+    fails before the run folder exists, and results.json lists every draw on a resumed run too. ``evaluate_on``:
+    see :meth:`ExamplePlan.make`."""
     plans: dict[str, ExamplePlan] = {}
     for task in tasks:
         if task.name in plans:
@@ -163,7 +168,7 @@ def make_plans(tasks: list[Task], seed: int, n_eval: Callable[[Task], int], draw
             continue
         wanted = draws(task)
         pool = max([d[1] for d in wanted if not (len(d) > 2 and d[2])], default=0)
-        plan = plans[task.name] = ExamplePlan.make(task, n_eval(task), pool, seed)
+        plan = plans[task.name] = ExamplePlan.make(task, n_eval(task), pool, seed, evaluate_on)
         for draw in wanted:
             plan.draw(*draw)
     return plans

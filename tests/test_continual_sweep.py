@@ -1,0 +1,68 @@
+"""The learning-rate sweep on the dev split: each rate's own short run, test examples never read, the best rate
+chosen by dev accuracy, W-NCFT following NCFT."""
+import json
+
+import pytest
+
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.experiments.continual import Continual, ContinualConfig
+from taskneurons.experiments.continual.sweep import sweep_learning_rates, with_rates
+from taskneurons.experiments.kit.examples import ExamplePlan
+from taskneurons.tasks import Example, Task, load_task
+
+from .test_continual import SEQ, TINY
+
+
+def test_a_plan_on_the_dev_split_never_reads_test_and_trains_elsewhere():
+    task = load_task(SEQ[0])
+    plan = ExamplePlan.make(task, 4, 8, seed=0, evaluate_on="dev")
+    assert plan.eval.split == "dev" and plan.pool.split == "train"
+    dev_prompts = {ex.prompt for ex in plan.evaluated()}
+    assert not dev_prompts & {ex.prompt for ex in plan.draw("train", 8)}
+    examples = [Example(f"text {i}", "ab"[i % 2]) for i in range(20)]
+    no_dev = Task("no_dev", "classification", {"train": examples[:10], "test": examples[10:]}, labels=("a", "b"))
+    with pytest.raises(TaskNeuronsError, match=r"task 'no_dev' has no 'dev' split to evaluate on; it has \['train', 'test'\]"):
+        ExamplePlan.make(no_dev, 4, 4, seed=0, evaluate_on="dev")
+
+
+def test_the_sweep_runs_every_rate_on_dev_and_picks_the_best(tmp_path):
+    options = {**TINY, "orders": [SEQ], "methods": ["seqft", "ncft", "wncft"], "eval_method": "rank"}
+    found = sweep_learning_rates(options, tmp_path, factors=(1.0, 10.0), n_tasks=1, n_dev=4, progress=False)
+    assert found["tasks"] == [SEQ[0]] and set(found["methods"]) == {"seqft", "ncft", "wncft"}
+    for name, default in (("seqft", 1e-3), ("ncft", 1e-2)):
+        entry = found["methods"][name]
+        dev_aa = {trial["lr"]: trial["dev_aa"] for trial in entry["grid"]}
+        assert sorted(dev_aa) == [default, 10 * default]
+        assert entry["best"] == default if len(set(dev_aa.values())) == 1 else dev_aa[entry["best"]] == max(dev_aa.values())
+        trial = json.loads((tmp_path / name / f"lr={default:g}" / "results.json").read_text())
+        assert trial["config"]["evaluate_on"] == "dev" and trial["examples"][load_task(SEQ[0]).name]["eval"]["split"] == "dev"
+    assert found["methods"]["wncft"]["best"] == found["methods"]["ncft"]["best"]  # W-NCFT trains as NCFT
+    assert not (tmp_path / "wncft").exists()
+    chosen = with_rates(options, found)
+    assert chosen["method_options"]["seqft"]["lr"] == found["methods"]["seqft"]["best"]
+    assert chosen["method_options"]["ncft"]["selection"] == {"n_score": 2}  # other options kept
+    again = sweep_learning_rates(options, tmp_path, factors=(1.0, 10.0), n_tasks=1, n_dev=4, progress=False)
+    assert again == found == json.loads((tmp_path / "sweep.json").read_text())  # resumed from the trials' folders
+
+
+def test_evaluate_on_is_checked_before_the_run_folder_exists(tmp_path):
+    with pytest.raises(TaskNeuronsError, match=r"option evaluate_on='val' is not one of"):
+        Continual(ContinualConfig(**{**TINY, "orders": [SEQ], "evaluate_on": "val"}), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_rate_with_the_highest_dev_accuracy_wins(tmp_path, monkeypatch):
+    from taskneurons.experiments.continual import runner
+
+    dev_aa = {2e-5 / 3: 40.0, 2e-5: 55.0, 6e-5: 48.0}
+
+    class Fake:
+        def __init__(self, config, out, progress=True):
+            self.lr = config.method_options["seqft"]["lr"]
+
+        def __call__(self):
+            return {"summary": {"SeqFT": {"average_accuracy": [dev_aa[min(dev_aa, key=lambda lr: abs(lr - self.lr))]]}}}
+
+    monkeypatch.setattr(runner, "Continual", Fake)
+    found = sweep_learning_rates({**TINY, "orders": [SEQ], "methods": ["seqft"], "method_options": {}}, tmp_path)
+    assert found["methods"]["seqft"]["best"] == 2e-5 and len(found["methods"]["seqft"]["grid"]) == 3
