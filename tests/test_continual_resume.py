@@ -3,8 +3,8 @@ saving, before evaluating) and rerun, every method ends with the matrix and the 
 uninterrupted run."""
 import pytest
 
+from taskneurons import io as io_module
 from taskneurons.experiments.continual import Continual
-from taskneurons.experiments.continual import runner as runner_module
 
 from .conftest import SHARED_DATA
 from .test_continual import SEQ, SEQUENTIAL, config
@@ -26,7 +26,7 @@ def test_killed_and_rerun_equals_uninterrupted(tmp_path, monkeypatch):
     whole = Continual(config(**changes), tmp_path / "whole", progress=False)()
 
     killed = set()
-    real_evaluate, real_replace = Continual.evaluate_stage, runner_module.replace_folder
+    real_evaluate, real_replace = Continual.evaluate_stage, io_module.replace_folder
 
     def evaluate_then_die(self, method, lm, tasks, stage):
         if stage == 1 and ("eval", method.name) not in killed:  # stage 2 trained and saved, not evaluated
@@ -41,7 +41,7 @@ def test_killed_and_rerun_equals_uninterrupted(tmp_path, monkeypatch):
         return real_replace(tmp, final)
 
     monkeypatch.setattr(Continual, "evaluate_stage", evaluate_then_die)
-    monkeypatch.setattr(runner_module, "replace_folder", die_before_saving)
+    monkeypatch.setattr(io_module, "replace_folder", die_before_saving)  # the stage folder's last rename
     resumed = rerun_until_finished(changes, tmp_path / "killed", 2 * len(SEQUENTIAL) + 1)
     assert len(killed) == 2 * len(SEQUENTIAL)
     for label, result in whole["orders"]["custom1"]["methods"].items():

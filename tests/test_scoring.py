@@ -227,14 +227,12 @@ def test_scoring_killed_with_sigkill_resumes_to_the_uninterrupted_scores(tmp_pat
 
 DP_SCRIPT = """
 import sys, torch
-from accelerate import Accelerator
 from taskneurons.models import load_model
 from taskneurons.neurons.attribution import score_neurons
 from tests.test_scoring import EXAMPLES
-acc = Accelerator(cpu=True)
-scores = score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False, accelerator=acc)
-if acc.is_main_process:
-    scores.save(sys.argv[1])
+scores = score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False, checkpoint=sys.argv[1] + ".ck",
+                       checkpoint_every=1)
+scores.save(sys.argv[1])  # the main process writes, the others' writes are dropped
 """
 
 
@@ -254,3 +252,6 @@ def test_two_process_data_parallel_scores_equal_single_process(tmp_path):
     assert parallel.meta["n_tokens"] == single.meta["n_tokens"]
     for kind in single.values:
         torch.testing.assert_close(parallel.values[kind], single.values[kind], rtol=1e-5, atol=1e-10)
+    assert not list(tmp_path.glob("*.rank*"))  # one checkpoint, of every process's sums, by the main process
+    with pytest.raises(TaskNeuronsError, match=r"dp.ck.safetensors was made by 2 processes, this run has 1"):
+        score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False, checkpoint=tmp_path / "dp.ck")

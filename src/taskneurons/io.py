@@ -2,7 +2,9 @@
 
 Everything that writes a file goes through :func:`atomic_path` (or :func:`write_text` / :func:`write_json`),
 everything that writes a folder through :func:`atomic_folder`. New files and folders get the usual mode
-(0o666 / 0o777 less the umask), not the 0o600 / 0o700 of ``tempfile``.
+(0o666 / 0o777 less the umask), not the 0o600 / 0o700 of ``tempfile``. Of several processes of one run, only the
+main one writes (``processes``): the others' writes go to a scratch place and are dropped, so no two processes
+ever race on a file.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from . import processes
 from .errors import TaskNeuronsError
 
 
@@ -37,6 +40,10 @@ def atomic_path(path) -> Iterator[Path]:
     """A temporary path beside ``path`` (same suffix) to write to; on success it replaces ``path``, on failure
     it is deleted and ``path`` keeps its old content. A failed write (disk full, permissions) is one line."""
     path = Path(path)
+    if not processes.is_main():
+        with _scratch() as folder:
+            yield folder / path.name
+        return
     with _write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
@@ -57,6 +64,10 @@ def atomic_folder(path) -> Iterator[Path]:
     """A temporary folder beside ``path`` to fill; on success it replaces ``path`` (see :func:`replace_folder`),
     on failure it is deleted and ``path`` keeps its old content."""
     path = Path(path)
+    if not processes.is_main():
+        with _scratch() as folder:
+            yield folder
+        return
     with _write_errors(path):
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
@@ -71,6 +82,16 @@ def atomic_folder(path) -> Iterator[Path]:
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+@contextmanager
+def _scratch() -> Iterator[Path]:
+    """A private temporary folder, deleted afterwards: where a process other than the main one writes."""
+    folder = Path(tempfile.mkdtemp(prefix="taskneurons-rank"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @contextmanager

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 
 from tqdm.auto import tqdm
 
+from .. import processes
 from ..models import LoadedModel
 from ..registry import Registry
 from ..tasks import Example, Task
@@ -74,8 +75,10 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
     start = time.perf_counter()
     was_training = lm.model.training
     lm.model.eval()
-    bar = tqdm(total=len(examples), desc=f"eval {task.name} ({method})", unit="ex", disable=not progress, leave=False)
-    for idx in batches_by_length(examples, batch_size):
+    batches = processes.share(batches_by_length(examples, batch_size))  # several processes: each its batches
+    bar = tqdm(total=sum(map(len, batches)), desc=f"eval {task.name} ({method})", unit="ex",
+               disable=not progress or not processes.is_main(), leave=False)
+    for idx in batches:
         prompts = [examples[i].prompt for i in idx]
         if method != "generate":
             preds = rank_labels(lm, prompts, task.labels, max_length=max_length, **ranking)
@@ -85,6 +88,8 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
             predictions[i] = p
         bar.update(len(idx))
     bar.close()
+    mine = [(i, predictions[i]) for idx in batches for i in idx]
+    predictions = processes.reassemble(processes.gather(mine), len(examples))
     lm.model.train(was_training)
     targets = [ex.target for ex in examples]
     outcomes = PER_EXAMPLE[task.metric](predictions, targets)

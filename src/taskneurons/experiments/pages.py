@@ -14,6 +14,7 @@ from pathlib import Path
 
 from markupsafe import escape
 
+from .. import processes
 from ..errors import TaskNeuronsError
 from ..io import write_text
 from ..neurons import NeuronSet
@@ -118,10 +119,12 @@ def page_of(out: Path) -> Page:
 
 
 def write_report(out: Path) -> Path:
-    """Write (or rewrite) ``out/report.html``; returns its path."""
+    """Write (or rewrite) ``out/report.html``; returns its path. (Of several processes, the main one writes it,
+    from the folder it wrote.)"""
     out = Path(out)
     page = out / "report.html"
-    write_text(page, render(page_of(out), out))
+    if processes.is_main():
+        write_text(page, render(page_of(out), out))
     return page
 
 

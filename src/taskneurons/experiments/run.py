@@ -19,6 +19,7 @@ from pathlib import Path
 
 import yaml
 
+from .. import processes
 from ..errors import TaskNeuronsError
 from ..io import write_json, write_text
 
@@ -30,7 +31,20 @@ class Run:
     def __init__(self, out: Path, config: dict, experiment: str, tasks=()):
         self.out = Path(out)
         self.config, self.experiment = config, experiment
-        self._lock = lock(self.out)  # held while this object lives: one process per run folder
+        self._lock, problem = None, None
+        if processes.is_main():  # of several processes of one run, the main one holds the folder for all
+            try:
+                self._lock = lock(self.out)  # held while this object lives: one run per folder
+                self._check_config(config)
+            except TaskNeuronsError as e:
+                problem = str(e)
+        problem = processes.broadcast(problem)
+        if problem:
+            raise TaskNeuronsError(problem)
+        self.check_inputs({f"data of task {t.name}": t.fingerprint() for t in tasks})
+
+    def _check_config(self, config: dict) -> None:
+        """Write config.yaml in a new folder; in an existing one, refuse another config."""
         saved = self.out / "config.yaml"
         if saved.is_file():
             previous = _read(saved, lambda text: yaml.safe_load(text), "move the folder aside or choose another --out")
@@ -43,7 +57,6 @@ class Run:
                                        f"rerun with the same config to resume, or choose another --out")
         else:
             write_text(saved, yaml.safe_dump(config, sort_keys=False))
-        self.check_inputs({f"data of task {t.name}": t.fingerprint() for t in tasks})
 
     def check_inputs(self, fingerprints: dict[str, str]) -> None:
         """Record in ``inputs.json`` the fingerprint of each input seen for the first time; refuse, before any
@@ -76,8 +89,8 @@ class Run:
         return self.out / "steps" / (re.sub(r"[^A-Za-z0-9_.=-]+", "_", key) + ".json")
 
     def has(self, key: str) -> bool:
-        """Whether step ``key`` is finished."""
-        return self._file(key).is_file()
+        """Whether step ``key`` is finished (as the main process sees it: every process takes the same path)."""
+        return processes.broadcast(self._file(key).is_file())
 
     def load(self, key: str) -> dict:
         """The result of the finished step ``key`` (an error naming the step when it is not)."""
@@ -91,6 +104,7 @@ class Run:
             return self.load(key)
         result = compute()
         write_json(self.path("steps", self._file(key).name), result)
+        processes.barrier()  # written before any process can look for it
         return result
 
     # --- what the folder holds --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerBase
 
-from .. import hub
+from .. import hub, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_folder
 from ..registry import suggest
@@ -115,6 +115,7 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "flo
     if dtype not in DTYPES:
         raise TaskNeuronsError(f"dtype {dtype!r} is not one of {list(DTYPES)}")
     check_model_spec(spec, device, name="model")
+    device = processes.device(device)  # several processes on GPUs: "cuda" is each one's own
     with _load_errors(spec):
         if spec in TINY_CONFIGS:
             model, tokenizer = tiny_model(spec), tiny_tokenizer()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from tqdm.auto import tqdm
 
-from .. import __version__
+from .. import __version__, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_path
 from ..models import LoadedModel
@@ -101,12 +102,14 @@ def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor],
 
 def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "grad_x_act", tokens: str = "target",
                   batch_size: int = 8, max_length: int = 256, task: str = "", progress: bool = True,
-                  checkpoint: str | Path | None = None, checkpoint_every: int = 20, accelerator=None,
+                  checkpoint: str | Path | None = None, checkpoint_every: int = 20,
                   max_target_length: int | None = None, **options) -> Scores:
     """Score every FFN neuron of ``lm`` on ``examples`` with the registered ``scorer``.
 
     ``tokens``: which positions' activations count ("target": those predicting target tokens; "all": every
     non-padding position). ``options`` go to the scorer (e.g. ``aggregation="abs_sum"`` for grad_x_act).
+    Under several processes each scores every ``world``-th batch and the sums are added up (``processes``); the
+    checkpoint holds the sums of all of them, and records how many processes made it.
     """
     if tokens not in TOKENS:
         raise TaskNeuronsError(f"tokens {tokens!r} is not one of {TOKENS}")
@@ -116,47 +119,50 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
     config = {"scorer": scorer, "options": state.options, "tokens": tokens, "batch_size": batch_size,
               "max_length": max_length, "max_target_length": max_target_length, "n_examples": len(examples),
               "task": task}
-    rank, world = (accelerator.process_index, accelerator.num_processes) if accelerator else (0, 1)
-    batches = batches_by_length(examples, batch_size)[rank::world]
-    done = _resume(checkpoint, config, state, rank) if checkpoint else 0
+    batches = batches_by_length(examples, batch_size)
+    rounds = math.ceil(len(batches) / processes.world())  # in round i, process r scores batch i * world + r
+    done = _resume(checkpoint, config, state) if checkpoint else 0
     was_training = lm.model.training
     lm.model.eval()
-    bar = tqdm(total=len(batches), initial=done, desc=f"score {task or scorer}", unit="batch",
-               disable=not progress or rank != 0, leave=False)
-    for i in range(done, len(batches)):
-        batch = training_batch(lm.tokenizer, [examples[j] for j in batches[i]], max_length, max_target_length,
-                               padding_side="left")
-        loss = score_batch(lm, state, batch, tokens)
+    bar = tqdm(total=rounds, initial=done, desc=f"score {task or scorer}", unit="batch",
+               disable=not progress or not processes.is_main(), leave=False)
+    for i in range(done, rounds):
+        mine = i * processes.world() + processes.rank()
+        if mine < len(batches):
+            batch = training_batch(lm.tokenizer, [examples[j] for j in batches[mine]], max_length,
+                                   max_target_length, padding_side="left")
+            loss = score_batch(lm, state, batch, tokens)
+            bar.set_postfix(loss=f"{loss / max(1, int((batch['labels'] != IGNORE).sum())):.3f}")
         bar.update(1)
-        bar.set_postfix(loss=f"{loss / max(1, int((batch['labels'] != IGNORE).sum())):.3f}")
-        if checkpoint and ((i + 1) % checkpoint_every == 0 or i + 1 == len(batches)):
-            _save_checkpoint(checkpoint, config, state, i + 1, rank)
+        if checkpoint and ((i + 1) % checkpoint_every == 0 or i + 1 == rounds):
+            _save_checkpoint(checkpoint, config, processes.sum_over(state.state), i + 1)
     bar.close()
     lm.model.train(was_training)
-    if world > 1:
-        for key, value in state.state.items():
-            state.state[key] = accelerator.reduce(value.to(accelerator.device), reduction="sum").cpu()
+    state.state = processes.sum_over(state.state)
     meta = {**config, "n_tokens": int(state.state["tokens"]), **model_identity(lm.model, lm.ffn, lm.name),
             "version": __version__}
     return Scores(state.result(), meta)
 
 
-def _checkpoint_path(checkpoint, rank: int) -> Path:
+def _checkpoint_path(checkpoint) -> Path:
     base = Path(checkpoint)
-    return base.with_name(base.name + (f".rank{rank}" if rank else "") + ".safetensors")
+    return base.with_name(base.name + ".safetensors")
 
 
-def _save_checkpoint(checkpoint, config: dict, scorer: Scorer, batches_done: int, rank: int) -> None:
-    """The sums and the number of batches they cover in one file (its metadata), replaced atomically: a kill at
-    any moment leaves the old pair or the new one, never sums of one and a count of the other."""
-    with atomic_path(_checkpoint_path(checkpoint, rank)) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in scorer.state.items()}, str(tmp),
-                  metadata={"batches_done": str(batches_done), "config": json.dumps(config, sort_keys=True)})
+def _save_checkpoint(checkpoint, config: dict, sums: dict[str, torch.Tensor], rounds_done: int) -> None:
+    """The sums of every process and the number of rounds they cover in one file (its metadata), replaced
+    atomically by the main process: a kill at any moment leaves the old pair or the new one, never sums of one and
+    a count of the other."""
+    with atomic_path(_checkpoint_path(checkpoint)) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in sums.items()}, str(tmp),
+                  metadata={"batches_done": str(rounds_done), "processes": str(processes.world()),
+                            "config": json.dumps(config, sort_keys=True)})
 
 
-def _resume(checkpoint, config: dict, scorer: Scorer, rank: int) -> int:
-    """Load a matching checkpoint into ``scorer``; returns the number of batches it covers (0 if none)."""
-    path = _checkpoint_path(checkpoint, rank)
+def _resume(checkpoint, config: dict, scorer: Scorer) -> int:
+    """Load a matching checkpoint's sums into ``scorer`` (on the main process: the others add theirs from zero);
+    returns the number of rounds it covers (0 if none)."""
+    path = _checkpoint_path(checkpoint)
     if not path.is_file():
         return 0
     try:
@@ -170,8 +176,12 @@ def _resume(checkpoint, config: dict, scorer: Scorer, rank: int) -> int:
     if json.loads(meta["config"]) != json.loads(json.dumps(config, sort_keys=True)):
         raise TaskNeuronsError(f"checkpoint {path} was made with other settings ({meta['config']}); "
                                f"delete it or use another output folder")
+    if int(meta.get("processes", "1")) != processes.world():
+        raise TaskNeuronsError(f"checkpoint {path} was made by {meta.get('processes', '1')} processes, this run has "
+                               f"{processes.world()}; resume with as many, or delete it to score again")
     if set(state) != set(scorer.state) or any(state[k].shape != scorer.state[k].shape for k in state):
         raise TaskNeuronsError(f"checkpoint {path} does not fit this model's FFN layout")
-    scorer.state.update(state)
+    if processes.is_main():
+        scorer.state.update(state)
     return int(meta["batches_done"])
 

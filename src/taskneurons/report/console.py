@@ -6,7 +6,9 @@ from collections.abc import Sequence
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from .. import processes
+
+console = Console(quiet=not processes.is_main())  # of several processes, the main one speaks
 
 
 def print_table(title: str, header: Sequence[str], rows: Sequence[Sequence]) -> None:

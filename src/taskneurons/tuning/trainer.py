@@ -2,7 +2,8 @@
 
 ``train`` optimises exactly the parameters it is given with AdamW, on the target tokens of the examples
 (``tasks/batching.py``). The same code runs in one process or under ``accelerate launch`` (data parallel:
-each process gets its shard of every batch; ``batch_size`` is per process).
+``batch_size`` is the whole step's batch, shared out over the processes, each weighting its part's loss by its
+share of the batch's target tokens: any number of processes trains the same steps, to float rounding).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import torch
-from accelerate import Accelerator
+from accelerate import Accelerator, DataLoaderConfiguration
 from accelerate.state import AcceleratorState
 from accelerate.utils import set_seed
 from torch.utils.data import DataLoader, RandomSampler
@@ -23,7 +24,7 @@ from transformers import get_scheduler
 
 from ..errors import TaskNeuronsError
 from ..tasks.base import Example, Task
-from ..tasks.batching import training_batch
+from ..tasks.batching import IGNORE, training_batch
 from ..tasks.loss import target_loss
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class TrainConfig:
     lr: float = 2e-5
     epochs: int = 1
     max_steps: int | None = None  # optimizer steps; when set, overrides epochs (the data is cycled)
-    batch_size: int = 8  # per process
+    batch_size: int = 8  # per optimizer (micro-)step, over all processes together
     grad_accum: int = 1
     max_length: int = 256
     max_target_length: int | None = None  # target tokens kept (None: half of max_length)
@@ -91,7 +92,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     examples = _examples(data)
     model = lm.model
     params = _check_params(model, params)
-    accelerator = _accelerator(config)
+    accelerator = _accelerator(config, cpu=next(model.parameters()).device.type == "cpu")
     set_seed(config.seed)
     loader = DataLoader(range(len(examples)), batch_size=config.batch_size,
                         sampler=RandomSampler(range(len(examples)), generator=torch.Generator().manual_seed(config.seed)),
@@ -130,7 +131,11 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, params, con
         while result.steps < total:
             for batch in loader:
                 with accelerator.accumulate(wrapped):
-                    loss = target_loss(model, batch, reduction="mean", forward=wrapped)
+                    # the mean over the whole batch's target tokens, whichever process holds them: DDP averages
+                    # the processes' gradients, so each one's sum is scaled by world / all target tokens
+                    targets = accelerator.reduce((batch["labels"] != IGNORE).sum(), reduction="sum")
+                    loss = target_loss(model, batch, reduction="sum", forward=wrapped) * (
+                        accelerator.num_processes / targets.clamp(min=1))
                     if extra_loss is not None:
                         loss = loss + extra_loss(model)
                     value = accelerator.gather(loss.detach().float().reshape(1)).mean()
@@ -217,10 +222,18 @@ def _train_only(model: torch.nn.Module, params: list[torch.nn.Parameter]) -> Cal
     return restore
 
 
-def _accelerator(config: TrainConfig) -> Accelerator:
-    """A fresh Accelerator; accelerate keeps one mixed-precision setting per process, so a different one
-    resets that shared state (the process group, under ``accelerate launch``, is kept)."""
+def _accelerator(config: TrainConfig, cpu: bool) -> Accelerator:
+    """A fresh Accelerator (``cpu``: the model's device; several CPU processes then train over gloo); accelerate
+    keeps one mixed-precision setting per process, so a different one resets that shared state (the process group,
+    under ``accelerate launch``, is kept)."""
     state = AcceleratorState._shared_state
     if state and state.get("_mixed_precision") not in (None, config.mixed_precision):
         AcceleratorState._reset_state()
-    return Accelerator(mixed_precision=config.mixed_precision, gradient_accumulation_steps=config.grad_accum)
+    accelerator = Accelerator(cpu=cpu, mixed_precision=config.mixed_precision,
+                              gradient_accumulation_steps=config.grad_accum,
+                              dataloader_config=DataLoaderConfiguration(split_batches=True))
+    if config.batch_size % accelerator.num_processes:
+        raise TaskNeuronsError(f"batch_size {config.batch_size} cannot be split over {accelerator.num_processes} "
+                               f"processes; give a multiple of {accelerator.num_processes} (the batch is the whole "
+                               f"step's, shared out, so that any number of processes trains the same steps)")
+    return accelerator

@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from ...io import atomic_path  # noqa: E402
 from ...report.plots import heatmap  # noqa: E402
 from ..run import Run  # noqa: E402
 from .metrics import evaluation_view  # noqa: E402
@@ -29,8 +30,8 @@ def curves(series: dict[str, list[float | None]], xlabels: list[str], title: str
     ax.set_title(title)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     return path
 

@@ -23,7 +23,9 @@ from pathlib import Path
 from accelerate.utils import set_seed
 from rich.markup import escape
 
+from ... import processes
 from ...errors import TaskNeuronsError
+from ...io import atomic_folder
 from ...models import LoadedModel
 from ...report.console import console
 from ...tasks import Task
@@ -36,7 +38,7 @@ from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, get_method, method_specs
 from .methods.base import make_options
 from .orders import TaskSequence, resolve_orders
-from .state import replace_folder, weights_digest
+from .state import weights_digest
 
 
 def slug(text: str) -> str:
@@ -164,14 +166,11 @@ class Continual:
                 console.print(f"{where}: training")
                 set_seed(self.config.seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
                 info = method.train_stage(lm, j, task)
-                tmp = folder / f".stage{j + 1}.tmp"
-                shutil.rmtree(tmp, ignore_errors=True)
-                tmp.mkdir(parents=True)
-                method.save(lm, tmp)
-                replace_folder(tmp, stage_dir(j))
+                with atomic_folder(stage_dir(j)) as tmp:  # written as a whole, by the main process only
+                    method.save(lm, tmp)
                 info["weights"] = weights_digest(lm.model)
                 self.run.step(train_key(j), lambda: info)
-                if j and not spec.cls.cumulative and self.config.keep_states == "last":
+                if j and not spec.cls.cumulative and self.config.keep_states == "last" and processes.is_main():
                     shutil.rmtree(stage_dir(j - 1), ignore_errors=True)
             elif j < trained - 1:
                 if not self.run.has(eval_key(j)):

@@ -13,7 +13,6 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ...errors import TaskNeuronsError
-from ...io import replace_folder  # noqa: F401  (the runner's: a completely written stage folder into place)
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:

@@ -17,6 +17,7 @@ import contextlib
 from dataclasses import asdict, replace
 from pathlib import Path
 
+from ... import processes
 from ...errors import TaskNeuronsError
 from ...io import write_json, write_text
 from ...models import LoadedModel
@@ -51,7 +52,7 @@ class Identify:
         sets are artifacts of the run folder, reused when present."""
         c = self.config
         paths = {t.name: self.run.path("artifacts", f"{tag}.{t.name}.neurons") for t in self.tasks}
-        if all(Path(f"{p}.json").is_file() for p in paths.values()):
+        if processes.broadcast(all(Path(f"{p}.json").is_file() for p in paths.values())):  # as the main one sees it
             sets = {name: NeuronSet.load(p) for name, p in paths.items()}
             for name, neurons in sets.items():
                 neurons.validate(lm.ffn)
@@ -75,7 +76,7 @@ class Identify:
         if c.original == "base":
             return lm
         weights = self.run.path("original", "model.safetensors")
-        if weights.is_file():
+        if processes.broadcast(weights.is_file()):
             load_weights(lm.model, weights)
             return lm
         mixed = [ex for t in self.tasks for ex in self.plans[t.name].draw("train", c.multitask.n_train)]

@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 
+from ... import processes
 from ...errors import TaskNeuronsError
 from ...models import LoadedModel
 from ...neurons import SCORERS, SPECIFICITY_METHODS, NeuronSet, Scores, make_scorer, score_neurons, specific_scores
@@ -63,7 +64,7 @@ class Selection:
         only when the scores must be computed."""
         name = f"{tag}.{plan.task.name}"
         path = run.path("artifacts", f"{name}.scores")
-        if Path(f"{path}.json").is_file():
+        if processes.broadcast(Path(f"{path}.json").is_file()):  # as the main process sees it
             scores = Scores.load(path)
             expected = {"scorer": self.scorer, "tokens": self.tokens, "n_examples": len(plan.draw("score", self.n_score)),
                         "task": plan.task.name}

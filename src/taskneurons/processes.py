@@ -1,0 +1,88 @@
+"""The processes of one run, under ``accelerate launch`` or ``torchrun`` (one process otherwise): which one writes,
+how work is shared out, how results come back together. Everything asks here; nothing else reads the launcher.
+
+One process: every function is a no-op that costs nothing (accelerate is not even imported). Several: every
+process runs the same program in step; work that can be split (evaluation, scoring) is split by batch, its
+results gathered on every process in the single-process order, and only the main process writes files
+(``io``'s writer discards the others' writes), the others waiting where they must read what it wrote.
+"""
+from __future__ import annotations
+
+import os
+
+
+def world() -> int:
+    """How many processes run this program (``WORLD_SIZE``, set by every launcher)."""
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def rank() -> int:
+    return int(os.environ.get("RANK", "0"))
+
+
+def is_main() -> bool:
+    return rank() == 0
+
+
+def _state():
+    import torch
+    from accelerate import PartialState
+
+    # joins the launcher's process group the first time: nccl on GPUs, gloo on a machine without them
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def device(requested: str) -> str:
+    """``requested``, with a bare ``cuda`` made this process's own GPU (``cuda:LOCAL_RANK``) when several run."""
+    if requested == "cuda" and world() > 1:
+        return f"cuda:{os.environ.get('LOCAL_RANK', '0')}"
+    return requested
+
+
+def barrier() -> None:
+    """Wait until every process gets here."""
+    if world() > 1:
+        _state().wait_for_everyone()
+
+
+def broadcast(value):
+    """The main process's ``value``, on every process (any picklable object)."""
+    if world() == 1:
+        return value
+    from accelerate.utils import broadcast_object_list
+
+    _state()
+    return broadcast_object_list([value], from_process=0)[0]
+
+
+def gather(items: list) -> list:
+    """Every process's ``items`` concatenated in process order, on every process."""
+    if world() == 1:
+        return list(items)
+    from accelerate.utils import gather_object
+
+    _state()
+    return list(gather_object(list(items)))
+
+
+def share(items: list) -> list:
+    """This process's part of ``items`` (every ``world``-th, from its rank): what :func:`gather` reassembles."""
+    return list(items)[rank()::world()]
+
+
+def reassemble(parts: list, n: int) -> list:
+    """The gathered ``(index, value)`` pairs of a shared list of ``n`` items, as the list in its own order."""
+    out = [None] * n
+    for index, value in parts:
+        out[index] = value
+    return out
+
+
+def sum_over(tensors: dict) -> dict:
+    """Each tensor of ``tensors`` summed over the processes (new tensors, on the CPU), on every process."""
+    if world() == 1:
+        return dict(tensors)
+    from accelerate.utils import reduce
+
+    device = _state().device
+    return {key: reduce(value.to(device), reduction="sum").cpu() for key, value in tensors.items()}
