@@ -10,5 +10,6 @@ def test_the_demo_runs_and_its_zero_shot_scores_are_identifys_original(tmp_path)
     assert {"identify", "fidelity", "generalize", "continual"} <= set(results) and (tmp_path / "results.json").is_file()
     assert "specificity" in results["identify"]["deactivation"]  # the demo runs the full cross-task matrix
     assert (tmp_path / "export" / "ncft_stage1_lora" / "adapter_config.json").is_file()
+    assert results["processes"]["identical"] and results["processes"]["n"] == 4  # 2 processes, the same outcomes
     assert (tmp_path / "index.html").is_file() and all((tmp_path / part / "report.html").is_file()
                                                        for part in ("identify", "generalize", "continual"))

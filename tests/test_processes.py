@@ -17,14 +17,13 @@ from taskneurons.tuning import TrainConfig, train
 from .conftest import SHARED_DATA
 
 ROOT = Path(__file__).resolve().parents[1]
-PORTS = iter(range(29640, 29700))
 
 
 def launch(code: str, *args: str) -> None:
     """Run ``code`` in 2 processes (torchrun, gloo); an error shows their output."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(next(PORTS)),
-           "--no-python", sys.executable, "-c", code, *args]
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "--no-python",
+           sys.executable, "-c", code, *args]
     done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, (done.stdout[-3000:], done.stderr[-3000:])
 

@@ -5,9 +5,11 @@ step, so rerunning the demo resumes (and is instant once done).
 """
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
+from ..errors import TaskNeuronsError
 from ..models import load_model
 from ..report.console import console, print_table
 from ..io import write_json
@@ -33,6 +35,29 @@ def fidelity_check(model: str, device: str, dtype: str) -> dict:
     print_table(f"Spearman with the measured loss change, layer {result['layers'][0]}, 6 neurons per kind (a small "
                 f"sample: `taskneurons fidelity` for a real check)", ["score", "kind", "Spearman [95% CI]"], rows)
     return {"summary": result["summary"], "rows": rows}
+
+
+def processes_check(model: str, out: Path, limit: int, device: str, dtype: str) -> dict:
+    """``taskneurons eval`` of one demo task in 1 and in 2 processes; each process scores half the batches and the
+    outcomes are gathered, so they must be the same, example for example."""
+    import subprocess
+    import sys
+
+    found = {}
+    for n in (1, 2):
+        path = out / f"eval_{n}_processes.json"
+        command = ["-m", "taskneurons.cli", "eval", "--model", model, "--task", IDENTIFY_TASKS[0], "--limit", str(limit),
+                   "--device", device, "--dtype", dtype, "--out", str(path)]
+        launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)] if n > 1 else []
+        subprocess.run([sys.executable, *launcher, *command], check=True, capture_output=True)
+        found[n] = json.loads(path.read_text())["results"][0]
+    same = found[1]["outcomes"] == found[2]["outcomes"]
+    print_table(f"{IDENTIFY_TASKS[0]}, {limit} test examples", ["processes", "score", "seconds"],
+                [[n, f"{r['score']:.1f}", f"{r['seconds']:.1f}"] for n, r in found.items()])
+    console.print(f"outcomes {'identical' if same else 'DIFFERENT'} in 1 and 2 processes")
+    if not same:
+        raise TaskNeuronsError("the 2-process evaluation differs from the 1-process one (a bug: please report it)")
+    return {"identical": same, "score": found[1]["score"], "n": found[1]["n"]}
 
 
 def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype: str = "float32") -> dict:
@@ -85,6 +110,9 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
     size = sum(p.stat().st_size for p in adapter.iterdir())
     console.print(f"wrote {adapter}/ ({size / 2 ** 20:.1f} MiB): PeftModel.from_pretrained(base, that folder)")
     results["export"] = {"adapter": str(adapter), "bytes": size}
+
+    console.rule("6. several processes (torchrun, gloo on the CPU): the same outcomes as one process")
+    results["processes"] = processes_check(model, out / "processes", limit, device, dtype)
 
     write_json(out / "results.json", results)
     from .pages import write_index
