@@ -263,3 +263,37 @@ def test_bad_training_input():
         train(lm, [], lm.model.parameters(), TrainConfig(**FAST), progress=False)
     with pytest.raises(TaskNeuronsError, match="schedule 'step'"):
         TrainConfig(schedule="step")
+
+
+def test_bfloat16_weights_learn_through_float32_master_copies():
+    """10 steps of 1e-5 on bfloat16 weights: one step alone is below half a bf16 ulp for most weights (so training
+    the weights directly would leave them as they were); through the float32 copies they add up and most move."""
+    lm = load_model("tiny-llama", dtype="bfloat16")
+    weight = lm.model.model.layers[0].mlp.up_proj.weight
+    before = weight.detach().clone()
+    alone = ((before.float() + 1e-5).to(torch.bfloat16) != before).float().mean()  # what one direct step would move
+    train(lm, EXAMPLES, list(lm.model.parameters()), TrainConfig(lr=1e-5, max_steps=10, batch_size=4, schedule="constant"),
+          progress=False)
+    moved = (weight != before).float().mean()
+    assert weight.dtype == torch.bfloat16 and moved > max(0.5, 3 * alone), (float(moved), float(alone))
+
+
+def test_float16_weights_are_refused_in_one_line():
+    lm = load_model("tiny-llama", dtype="float16")
+    with pytest.raises(TaskNeuronsError, match="training float16 weights overflows without a loss scaler"):
+        train(lm, EXAMPLES, list(lm.model.parameters()), TrainConfig(max_steps=1), progress=False)
+
+
+@pytest.mark.parametrize("tuned", ["full", "neurons"])
+def test_gradient_checkpointing_trains_the_same_steps(tuned):
+    results = []
+    for checkpointing in (False, True):
+        lm = load_model("tiny-llama")
+        tuner = NeuronTuner(lm, random_set(lm)) if tuned == "neurons" else None
+        params = tuner.parameters() if tuner else list(lm.model.parameters())
+        train(lm, EXAMPLES, params, TrainConfig(lr=1e-3, max_steps=3, batch_size=4, gradient_checkpointing=checkpointing),
+              progress=False)
+        assert not lm.model.is_gradient_checkpointing  # switched off again after training
+        results.append([p.detach().clone() for p in params])
+    for plain, recomputed in zip(*results):
+        torch.testing.assert_close(recomputed, plain, rtol=1e-5, atol=1e-7)
