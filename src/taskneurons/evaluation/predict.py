@@ -5,6 +5,7 @@ A label's tokens are ``encode_target(label)``, the very ids training puts the lo
 followed by the tokenizer's EOS, as in training, so a label that the model would go on continuing is penalised."""
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 
 import torch
@@ -36,7 +37,8 @@ def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str
     each prompt."""
     model, device = lm.model, lm.device
     batch = {k: v.to(device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
-    out = model(**batch, **position_kwargs(model, batch["attention_mask"]), use_cache=True)
+    keep = {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(model.forward).parameters else {}
+    out = model(**batch, **position_kwargs(model, batch["attention_mask"]), use_cache=True, **keep)  # last position's
     first_logp = out.logits[:, -1].float().log_softmax(-1)  # [B, V]: the first label token's distribution
     label_ids = [label_tokens(lm.tokenizer, label, eos) for label in labels]
     n_b, n_l = len(prompts), len(labels)
