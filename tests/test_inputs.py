@@ -130,12 +130,15 @@ def test_a_pair_torn_by_a_kill_between_its_writes_is_refused(tmp_path, tiny, mon
         NeuronSet.load(tmp_path / "set")
 
 
-def test_hand_edited_counts_and_a_list_provenance_are_refused(tmp_path, tiny):
+def test_hand_edited_counts_k_and_a_list_provenance_are_refused(tmp_path, tiny):
     neurons = _neuron_set(tiny("tiny-llama"))
     neurons.save(tmp_path / "set")
     header = json.loads((tmp_path / "set.json").read_text())
     (tmp_path / "set.json").write_text(json.dumps({**header, "counts": {"inner": 1, "outer": 1}}))
     with pytest.raises(TaskNeuronsError, match=r"set.json: field 'counts' is \{'inner': 1, 'outer': 1\} but the masks"):
+        NeuronSet.load(tmp_path / "set")
+    (tmp_path / "set.json").write_text(json.dumps({**header, "provenance": {"k": 50.0, "scope": "layer"}}))
+    with pytest.raises(TaskNeuronsError, match=r"set.json: provenance says the top k=50.0% of each layer, but layer 0"):
         NeuronSet.load(tmp_path / "set")
     (tmp_path / "set.json").write_text(json.dumps({**header, "provenance": ["tiny-llama"]}))
     with pytest.raises(TaskNeuronsError, match=r"set.json: field 'provenance' is a list, expected a mapping"):

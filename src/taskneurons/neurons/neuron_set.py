@@ -224,6 +224,15 @@ class NeuronSet:
         if header.get("counts", counts) != counts:
             raise TaskNeuronsError(f"{js}: field 'counts' is {header['counts']} but the masks hold {counts} (edited by "
                                    f"hand?); the .safetensors masks are the set, write its .json again with save()")
+        k = provenance.get("k")
+        if provenance.get("scope") == "layer" and isinstance(k, (int, float)) and 0 < k <= 100:
+            wrong = [(kind, layer) for kind in KINDS for layer in range(neurons.n_layers)
+                     if int(neurons.masks[kind][layer].sum()) != n_selected(neurons.widths[kind], k)]
+            if wrong:
+                kind, layer = wrong[0]
+                raise TaskNeuronsError(f"{js}: provenance says the top k={k}% of each layer, but layer {layer} holds "
+                                       f"{int(neurons.masks[kind][layer].sum())} {kind} neurons, not "
+                                       f"{n_selected(neurons.widths[kind], k)} (edited by hand?)")
         return neurons
 
     def __repr__(self) -> str:
