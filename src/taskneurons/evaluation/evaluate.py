@@ -8,6 +8,7 @@ from tqdm.auto import tqdm
 
 from .. import processes
 from ..models import LoadedModel
+from ..models.memory import check_fits, estimate
 from ..registry import Registry
 from ..tasks import Example, Task
 from ..tasks.batching import batches_by_length, encode_target
@@ -71,6 +72,10 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
         method = "generate"
     if task.kind == "classification" and method == "generate":
         max_new_tokens = max(len(encode_target(lm.tokenizer, label)) for label in task.labels) + 1
+    labels = [len(encode_target(lm.tokenizer, label)) for label in task.labels] or [1]
+    check_fits(estimate(lm.model, "rank" if method != "generate" else "generate", batch_size, max_length,
+                        n_labels=len(task.labels), label_tokens=max(labels), new_tokens=max_new_tokens),
+               batch_size, lm.device)
     predictions: list[str] = [""] * len(examples)
     start = time.perf_counter()
     was_training = lm.model.training

@@ -31,7 +31,7 @@ class Run:
     def __init__(self, out: Path, config: dict, experiment: str, tasks=()):
         self.out = Path(out)
         self.config, self.experiment = config, experiment
-        self._lock, problem = None, None
+        self._lock, problem, self._planned = None, None, False
         if processes.is_main():  # of several processes of one run, the main one holds the folder for all
             try:
                 self._lock = lock(self.out)  # held while this object lives: one run per folder
@@ -73,11 +73,16 @@ class Run:
 
     def load_model(self):
         """The run's model (config keys model, device, dtype), its weights checked against the folder's record."""
-        from ..models import load_model
+        from ..models import load_model, memory
         from ..neurons.fingerprint import model_fingerprint
+        from ..report.console import console
 
         lm = load_model(self.config["model"], device=self.config["device"], dtype=self.config["dtype"])
         self.check_inputs({f"weights of model {lm.name}": model_fingerprint(lm)})
+        if not self._planned:
+            k = (self.config.get("selection") or {}).get("k", 10.0)
+            console.print(memory.summary(lm.model, self.config["batch_size"], self.config["max_length"], k))
+            self._planned = True
         return lm
 
     def path(self, *parts: str) -> Path:

@@ -24,6 +24,7 @@ from .. import __version__, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_path
 from ..models import LoadedModel
+from ..models.memory import check_fits, estimate
 from ..models.inputs import position_kwargs
 from ..tasks import Example
 from ..tasks.batching import IGNORE, batches_by_length, training_batch
@@ -119,6 +120,8 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
     config = {"scorer": scorer, "options": state.options, "tokens": tokens, "batch_size": batch_size,
               "max_length": max_length, "max_target_length": max_target_length, "n_examples": len(examples),
               "task": task}
+    check_fits(estimate(lm.model, "score", batch_size, max_length, target_tokens=max_target_length), batch_size,
+               lm.device)
     batches = batches_by_length(examples, batch_size)
     rounds = math.ceil(len(batches) / processes.world())  # in round i, process r scores batch i * world + r
     done = _resume(checkpoint, config, state) if checkpoint else 0

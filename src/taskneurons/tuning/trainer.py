@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from transformers import get_scheduler
 
 from ..errors import TaskNeuronsError
+from ..models.memory import check_fits, estimate
 from ..tasks.base import Example, Task
 from ..tasks.batching import IGNORE, training_batch
 from ..tasks.loss import target_loss
@@ -99,6 +100,10 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     loader = DataLoader(range(len(examples)), batch_size=config.batch_size,
                         sampler=RandomSampler(range(len(examples)), generator=torch.Generator().manual_seed(config.seed)),
                         collate_fn=partial(_collate, lm.tokenizer, examples, config.max_length, config.max_target_length))
+    per_process = config.batch_size // accelerator.num_processes
+    check_fits(estimate(model, "train", per_process, config.max_length, target_tokens=config.max_target_length,
+                        gradient_checkpointing=config.gradient_checkpointing, trained=params),
+               per_process, next(model.parameters()).device)
     masters = MasterWeights(params)  # 16-bit parameters are updated through float32 copies
     adamw = torch.optim.AdamW(masters.optimized(), lr=config.lr, weight_decay=config.weight_decay)
     restore = _train_only(model, params)
