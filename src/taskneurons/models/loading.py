@@ -145,7 +145,7 @@ def _load_errors(spec: str):
         raise TaskNeuronsError(
             f"cannot load model {spec!r} ({type(e).__name__}: {first}); expected a local folder with config.json "
             f"and weights, a .gguf file, a hub id reachable from here, or one of: {', '.join(model_names())}"
-        ) from None
+        ) from e  # --debug shows the library's traceback
 
 
 def _ensure_pad_token(tokenizer: PreTrainedTokenizerBase) -> None:

@@ -108,11 +108,11 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     adamw = torch.optim.AdamW(masters.optimized(), lr=config.lr, weight_decay=config.weight_decay)
     restore = _train_only(model, params)
     checkpointing = config.gradient_checkpointing and not model.is_gradient_checkpointing
-    if checkpointing:  # non-reentrant: the recomputed forward runs the neuron tuner's and LoRA's hooks as well
-        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     marks = {k: model.__dict__[k] for k in ACCELERATE_MARKS if k in model.__dict__}
     was_training = model.training
     try:
+        if checkpointing:  # non-reentrant: the recomputed forward runs the neuron tuner's and LoRA's hooks as well
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
         per_epoch = math.ceil(len(loader) / config.grad_accum)  # loader: this process's shard
         total = config.max_steps or config.epochs * per_epoch
