@@ -4,6 +4,7 @@ The config, the groups, every task with its example plan (kit.examples), the run
 each task's base-model scores and top-p% sets (artifacts of the run folder, computed once)."""
 from __future__ import annotations
 
+import gc
 from dataclasses import asdict
 from pathlib import Path
 
@@ -104,6 +105,11 @@ class Lab:
         if self._base is None:
             self._base = self.run.load_model()
         return self._base
+
+    def release_base(self) -> None:
+        """Free the base model (before another model is loaded); :attr:`base` loads it again when asked."""
+        self._base = None
+        gc.collect()
 
     def scores(self, key: str) -> Scores:
         """The task's neuron scores on the base model (an artifact of the run folder, reused when present)."""

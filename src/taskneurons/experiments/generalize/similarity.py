@@ -48,8 +48,9 @@ def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
     c = lab.config
 
     def compute():
-        lm = lab.run.load_model()
         base_sets = {t: lab.neuron_set(t, c.selection.k) for t in [key, *tests]}
+        lab.release_base()  # one model in memory at a time: the base is loaded again when next needed
+        lm = lab.run.load_model()
         base_curves = curves(lab, neuron_weights(lm), base_sets, key, tests)
         examples = lab.training_examples([key], c.full_training.n_train)
         config = c.full_training.for_settings(c, c.target_length([lab.plans[key]], lm.tokenizer))
