@@ -1,0 +1,23 @@
+"""The GPU scale check's script, on a scaled-down config on the CPU: every measurement runs and has its plan."""
+import importlib.util
+from pathlib import Path
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gpu_scale_check_runs_scaled_down_on_the_cpu(tmp_path):
+    found = _script("bench_gpu_scale").main(["--small", "--batch", "2", "--length", "32", "--repeats", "1",
+                                             "--device", "cpu", "--out", str(tmp_path / "scale.json")])
+    works = found["results"]
+    assert list(works) == ["forward (no grad)", "scoring", "neuron tuner step, k = 10%", "full fine-tuning step",
+                           "label ranking", "generation, 32 tokens"]
+    assert all(r["seconds"] > 0 for r in works.values()) and all("estimated_bytes" in r for w, r in works.items()
+                                                                 if w != "forward (no grad)")
+    assert (tmp_path / "scale.json").is_file()
