@@ -108,6 +108,14 @@ def test_config_file_and_overrides(tmp_path):
     ("batch_size=abc", "option batch_size='abc' is not an integer >= 1"),
     ("tasks=sst2", "option tasks='sst2' is not a non-empty list of names, e.g. [a, b]"),
     ("model=tiny-lama", "option model='tiny-lama' is not a built-in model (did you mean 'tiny-llama'?)"),
+    ("selection.k=abc", "option selection.k='abc' is not a number in (0, 100]"),
+    ("tasks=[]", "option tasks=[] is not a non-empty list of names"),
+    ("batch_size=0", "option batch_size=0 is not an integer >= 1"),
+    ("n_eval=0", "option n_eval=0 is not an integer >= 2"),
+    ("n_eval=-3", "option n_eval=-3 is not an integer >= 2"),
+    ("selection.n_score=0", "option selection.n_score=0 is not an integer >= 1"),
+    ("random_controls=0", "option random_controls=0 is not an integer >= 1"),
+    ("device=gpu0", "option device='gpu0' is not one of cpu, cuda, cuda:N, mps, auto"),
 ])
 def test_a_bad_config_is_one_line_writes_nothing_and_the_corrected_run_uses_the_folder(tmp_path, capsys, override, message):
     out = tmp_path / "run"
