@@ -11,12 +11,13 @@ also works on a model built on the meta device), the dtype, the batch and the le
 - training state: the trained parameters' gradients, AdamW's two float32 moments and, for 16-bit ones, float32
   master copies (``train``: the given parameters, by default all: full fine-tuning); ``train_neurons`` plans the
   neuron tuner at k% before it exists: its float32 deltas, their gradients and moments;
-- scoring: every FFN neuron's activation and gradient of the batch, in float32;
+- scoring: the saved activations (the neurons' are among them) and one layer's neuron gradients in float32;
 - label ranking: the prompt's KV cache, repeated once per label for the label pass, and that pass's logits;
   generation: the KV cache of prompt and new tokens.
 
-``bench_memory.py`` compares it with measured peaks. A device without room for it gets one line that says which
-batch size fits (:func:`check_fits`).
+Lengths are taken at ``max_length`` (a batch of shorter prompts needs less), so the estimate is an upper bound for
+ranking and generation; ``bench_memory.py`` compares it with measured peaks (docs/scale.md). A device without room
+for it gets one line that says which batch size fits (:func:`check_fits`).
 """
 from __future__ import annotations
 
@@ -90,8 +91,8 @@ def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, ta
     per_layer = (8 * d + 4 * d_ff) * size
     saved = tokens * (layers * d * size + per_layer) if checkpointing else tokens * layers * per_layer
     parts["activations"] = saved + 8 * batch * targets * vocab
-    if work == "score":
-        parts["neuron activations and gradients"] = 8 * tokens * layers * (d + d_ff)
+    if work == "score":  # the neurons' activations are among the saved ones; their gradients come a layer at a time
+        parts["neuron gradients"] = 8 * tokens * (d + d_ff)
     elif work == "train":
         trained = list(model.parameters()) if trained is None else trained
         parts["gradients"] = sum(p.numel() * p.element_size() for p in trained)
