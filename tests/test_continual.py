@@ -283,3 +283,22 @@ def test_demo_compares_ncft_with_seqft(tmp_path):
     fg = order["methods"]["NCFT"]["metrics"]["forgetting_rates"]  # against a[i][i]: no Per-Task FT in the demo
     assert len(fg) == 3 and fg[0] is None and order["reference"] is None
     assert (tmp_path / "continual" / "results.json").is_file()
+
+
+def test_ewc_penalty_is_the_normalised_formula_with_anchors_in_the_weights_dtype(tmp_path):
+    lm = load_model("tiny-llama", dtype="bfloat16")
+    method = build("ewc", context(tmp_path), lam=3.0)
+    g = torch.Generator().manual_seed(0)
+    method.fisher = {n: torch.rand(p.shape, generator=g) for n, p in lm.model.named_parameters()}
+    terms = method._terms(lm)
+    assert all(anchor.dtype == torch.bfloat16 for _, _, anchor in terms)
+    weight = dict(lm.model.named_parameters())["model.layers.0.mlp.up_proj.weight"]
+    anchor = weight.detach().float().clone()
+    with torch.no_grad():
+        weight.add_(0.5)
+    fisher = method.fisher["model.layers.0.mlp.up_proj.weight"]
+    mean = sum(float(f.sum()) for f in method.fisher.values()) / sum(f.numel() for f in method.fisher.values())
+    expected = 0.5 * 3.0 / mean * float(((weight.float() - anchor) ** 2 * fisher).sum())
+    from taskneurons.experiments.continual.methods.ewc import ewc_penalty
+
+    assert float(ewc_penalty(terms, 3.0 * method._scale())) == pytest.approx(expected, rel=1e-4)

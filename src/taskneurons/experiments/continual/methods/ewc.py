@@ -68,8 +68,8 @@ def fisher_diagonal(lm: LoadedModel, examples: list[Example], batch_size: int, m
 
 
 def ewc_penalty(terms: list[tuple[torch.nn.Parameter, torch.Tensor, torch.Tensor]], lam: float) -> torch.Tensor:
-    """lam / 2 * sum F * (w - w*)^2 over (parameter, F, anchor) triples."""
-    total = sum(((p.float() - anchor) ** 2 * f).sum() for p, f, anchor in terms)
+    """lam / 2 * sum F * (w - w*)^2 over (parameter, F, anchor) triples (computed in float32)."""
+    total = sum(((p.float() - anchor.float()) ** 2 * f).sum() for p, f, anchor in terms)
     return 0.5 * lam * total
 
 
@@ -83,19 +83,23 @@ class EWC(SeqFT):
         super().__init__(options, ctx)
         self.fisher: dict[str, torch.Tensor] | None = None
 
+    def _scale(self) -> float:
+        """1 / mean(F) with ``normalize`` (folded into lam: no scaled copy of F), else 1."""
+        if not self.options.normalize:
+            return 1.0
+        total = sum(float(f.sum()) for f in self.fisher.values())
+        count = sum(f.numel() for f in self.fisher.values())
+        return count / total if total > 0 else 1.0
+
     def _terms(self, lm: LoadedModel) -> list:
-        scale = 1.0
-        if self.options.normalize:
-            total = sum(float(f.sum()) for f in self.fisher.values())
-            count = sum(f.numel() for f in self.fisher.values())
-            scale = count / total if total > 0 else 1.0
-        return [(p, self.fisher[n] * scale, p.detach().float().clone()) for n, p in lm.model.named_parameters()
-                if n in self.fisher]
+        """(parameter, F, anchor): the anchor in the weights' own dtype, so that with F the method holds one float32
+        and one model-sized copy beside the model, not three float32 ones."""
+        return [(p, self.fisher[n], p.detach().clone()) for n, p in lm.model.named_parameters() if n in self.fisher]
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         extra = None
         if self.fisher is not None and self.options.lam > 0:
-            terms, lam = self._terms(lm), self.options.lam
+            terms, lam = self._terms(lm), self.options.lam * self._scale()
             extra = lambda model: ewc_penalty(terms, lam)  # noqa: E731
         examples = self.ctx.train_examples(task)
         info = train_all_weights(self, lm, examples, extra_loss=extra)
