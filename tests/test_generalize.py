@@ -40,6 +40,9 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
                                                                   "gptnli", "commongen"]
     # the sweep (Figure 2) and the single-task variant (Figure 6)
     point = results["sweep"]["a"]["50"]
+    line = point["lines"]["ID"]  # Figure 2's ID line at p = 50: the mean over the training tasks, with its interval
+    assert line["mean"] == pytest.approx(sum(point["id"].values()) / len(point["id"])) and line["low"] <= line["mean"] <= line["high"]
+    assert set(point["lines"]) == {"ID", "OOD-CLS", "OOD-GEN"} and line["n"] == {"amazon_yang": 4, "mnli_yang": 4}
     assert set(point["id"]) == {"amazon_yang", "mnli_yang"} and set(point["ood"]) == {"sst2_yang", "tweetqa"}
     assert point["neurons"] < results["sweep"]["a"]["100"]["neurons"] and results["sweep"]["a"]["100"]["fraction"] == 1.0
     assert set(results["single"]["a"]["mnli_yang"]) == {"50", "100"}

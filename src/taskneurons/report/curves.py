@@ -19,7 +19,8 @@ from matplotlib.ticker import MaxNLocator  # noqa: E402
 @dataclass
 class Panel:
     """One axes: ``curves[name] = (xs, ys)``; ``styles[name]`` = matplotlib kwargs (color, linestyle...);
-    ``hlines[name] = (y, style)`` draws reference lines (e.g. zero-shot)."""
+    ``bands[name] = (xs, lows, highs)`` shades a curve's interval; ``hlines[name] = (y, style)`` draws reference
+    lines (e.g. zero-shot)."""
 
     title: str
     xlabel: str
@@ -27,6 +28,7 @@ class Panel:
     curves: dict[str, tuple[Sequence[float], Sequence[float]]] = field(default_factory=dict)
     styles: dict[str, dict] = field(default_factory=dict)
     hlines: dict[str, tuple[float, dict]] = field(default_factory=dict)
+    bands: dict[str, tuple[Sequence[float], Sequence[float], Sequence[float]]] = field(default_factory=dict)
     xticks: Sequence[float] | None = None
     integer_x: bool = False  # integer ticks only (e.g. layers)
 
@@ -39,7 +41,10 @@ def line_panels(panels: Sequence[Panel], title: str, path: Path, columns: int | 
     for ax, panel in zip(axes.flat, panels):
         for name, (xs, ys) in panel.curves.items():
             style = {"marker": "o", "markersize": 3.5, **panel.styles.get(name, {})}
-            ax.plot(list(xs), [float("nan") if y is None else y for y in ys], label=name, **style)
+            line, = ax.plot(list(xs), [float("nan") if y is None else y for y in ys], label=name, **style)
+            if name in panel.bands:
+                bx, lows, highs = panel.bands[name]
+                ax.fill_between(list(bx), lows, highs, color=line.get_color(), alpha=0.15, linewidth=0)
         for name, (y, style) in panel.hlines.items():
             if y is not None and math.isfinite(y):
                 ax.axhline(y, label=name, **{"linestyle": ":", "linewidth": 1, **style})

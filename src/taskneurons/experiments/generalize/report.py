@@ -147,6 +147,10 @@ def figure2_panel(results: dict, g: str) -> Panel:
     for name, fn in lines.items():
         panel.curves[name] = (xs, [fn({**pt["id"], **pt["ood"]}) for pt in sweep.values()])
         panel.styles[name] = {"color": COLORS.get(name, None)}
+        key = "ID" if name.startswith("ID-") else name
+        if all(key in pt.get("lines", {}) for pt in sweep.values()):  # the interval of each point's mean
+            panel.bands[name] = (xs, [pt["lines"][key]["low"] for pt in sweep.values()],
+                                 [pt["lines"][key]["high"] for pt in sweep.values()])
         if results.get("zero_shot"):
             panel.hlines[f"{name} zero-shot"] = (fn(results["zero_shot"]), {"color": COLORS.get(name, "gray")})
     same = f"OOD-{tk}"
@@ -186,7 +190,9 @@ def plot(results: dict, run: Run) -> None:
                 run.path("plots", f"overlap_p{p}.png"), fmt="{:.2f}", cmap="viridis", center=None)
     if "sweep" in results:
         line_panels([figure2_panel(results, g) for g in results["sweep"]], "Figure 2: specialization (ID) and "
-                    "generalization (OOD) vs the proportion of trained task-specific neurons", run.path("plots", "figure2.png"))
+                    "generalization (OOD) vs the proportion of trained task-specific neurons; shaded: "
+                    f"{100 * results['config']['confidence']:g}% bootstrap intervals over test examples",
+                    run.path("plots", "figure2.png"))
     if "single" in results:
         panels = []
         for g, tasks in results["single"].items():

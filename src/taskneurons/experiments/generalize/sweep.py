@@ -3,8 +3,8 @@ out of domain (Figure 2); each training task alone through its own top-p% (Figur
 from __future__ import annotations
 
 from ...analysis import union
-from ..kit.stats import mean_interval
-from .groups import Group, pct
+from ..kit.stats import mean_interval, task_means_interval
+from .groups import SHORT, Group, pct
 from .lab import Lab
 
 
@@ -26,8 +26,19 @@ def sweep(lab: Lab) -> dict:
                                     "ood": {t: step["scores"][t] for t in g.ood},
                                     "intervals": {t: mean_interval(step["outcomes"][t], c.n_boot, c.confidence, c.seed)
                                                   for t in step["outcomes"]},
+                                    "lines": lines(lab, g, step["outcomes"]),
                                     **{k: step[k] for k in ("neurons", "fraction", "final_loss", "steps")}}
     return out
+
+
+def lines(lab: Lab, g: Group, outcomes: dict[str, list[float]]) -> dict:
+    """Figure 2's lines at one point, each the mean over its tasks with a bootstrap interval over their test
+    examples (each task's resampled on its own): "ID", and "OOD-CLS" / "OOD-GEN" for the OOD tasks of each kind."""
+    c = lab.config
+    groups = {"ID": list(g.train), **{f"OOD-{short}": [t for t in g.ood if lab.tasks[t].kind == kind]
+                                      for kind, short in SHORT.items()}}
+    return {name: task_means_interval([{t: outcomes[t] for t in tasks}], c.n_boot, c.confidence, c.seed)
+            for name, tasks in groups.items() if tasks}
 
 
 def single(lab: Lab) -> dict:
