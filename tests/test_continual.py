@@ -118,7 +118,7 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
         assert (out / "plots" / "custom1" / name).stat().st_size > 1000
     summary = (out / "summary.md").read_text()
     assert "| NCFT |" in summary and "AA mean ± std" in summary and "AA 95% CI (examples)" in summary
-    assert "CI (orders): none, 1 run(s)" in summary and "n per task: sst2 4, rte 4" in summary
+    assert "CI (runs): none, 1 run(s)" in summary and "n per task: sst2 4, rte 4" in summary
     assert "Δ AA (rank − generate)" in summary and (out / "plots" / "custom1" / "NCFT.rank.matrix.png").is_file()
     for name, plan in results["examples"].items():  # nothing scored, trained or replayed is ever evaluated
         evaluated = {(plan["eval"]["split"], i) for i in plan["eval"]["indices"]}
@@ -302,3 +302,17 @@ def test_ewc_penalty_is_the_normalised_formula_with_anchors_in_the_weights_dtype
     from taskneurons.experiments.continual.methods.ewc import ewc_penalty
 
     assert float(ewc_penalty(terms, 3.0 * method._scale())) == pytest.approx(expected, rel=1e-4)
+
+
+def test_training_seeds_give_paired_runs_of_each_order(tmp_path):
+    """Seed 0 is the run as it was; seed 1 trains the same examples in another order and tests the same ones."""
+    one = Continual(config(methods=["seqft", "per_task_ft"]), tmp_path / "one", progress=False)()
+    both = Continual(config(methods=["seqft", "per_task_ft"], training_seeds=[0, 1]), tmp_path / "both", progress=False)()
+    assert list(both["orders"]) == ["custom1", "custom1.seed1"]
+    first, second = (both["orders"][name]["methods"]["SeqFT"] for name in ("custom1", "custom1.seed1"))
+    assert first["matrix"] == one["orders"]["custom1"]["methods"]["SeqFT"]["matrix"]  # seed 0: unchanged
+    assert [t["weights"] for t in first["train"]] != [t["weights"] for t in second["train"]]  # another training
+    assert both["examples"] == one["examples"]  # the same examples trained and tested: the runs are paired
+    assert len(both["summary"]["SeqFT"]["average_accuracy"]) == 2  # one value per run
+    with pytest.raises(TaskNeuronsError, match=r"option training_seeds=\[1, 1\] is not a non-empty list of distinct"):
+        config(training_seeds=[1, 1])

@@ -107,13 +107,13 @@ def test_report_writes_intervals_with_their_n_and_test():
     results.update(summary.aggregate(results))
     text = report.summary_markdown(results, [])
     header, rows = report.summary_rows(results)
-    assert header[:6] == ["method", "AA order1", "AA order2", "AA order3", "AA mean ± std", "AA 95% CI (orders)"]
+    assert header[:6] == ["method", "AA order1", "AA order2", "AA order3", "AA mean ± std", "AA 95% CI (runs)"]
     half = T_2 * 5.0 / math.sqrt(3)
     assert rows[0][4] == "45.0 ± 4.1" and rows[0][5] == f"[{45 - half:.1f}, {45 + half:.1f}]"
-    assert "CI (orders): 95% t-interval over 3 run(s) (3 order(s) x 1 seed)" in text
+    assert "CI (runs): 95% t-interval over 3 run(s) (3 order(s) x 1 training seed(s))" in text
     assert "n per task: x 2, y 2" in text and "the same draw in every order" in text
     assert "| NCFT | 45.0 | 90.0 | +45.0 [" in text  # AA by exact match, by ranking, and the gap with its CI
     one = _results(1)
     one.update(summary.aggregate(one))
-    assert "CI (orders): none, 1 run(s) (1 order(s) x 1 seed): an interval needs at least 3" in \
+    assert "CI (runs): none, 1 run(s) (1 order(s) x 1 training seed(s)): an interval needs at least 3" in \
         report.summary_markdown(one, [])

@@ -14,6 +14,7 @@ from ...errors import TaskNeuronsError
 from ...evaluation import CLASSIFICATION_METHODS
 from ...tuning import TrainConfig
 from ..kit import Settings, TrainingSpec, checks, nested
+from ..kit.seeds import derive_seed
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
 KEEP_STATES = ("last", "all")
@@ -33,6 +34,9 @@ class ContinualConfig(Settings):
     method_options: dict = field(default_factory=dict)  # method name -> options for every entry of that method
     training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=500))  # per stage; lr is the method's
     n_eval: int = 200  # test examples per task
+    # each order runs once per training seed: the seed changes the training's data order and initialisations only
+    # (the same examples are trained and tested, so the runs are paired); intervals over runs count (order, seed)
+    training_seeds: list = field(default_factory=lambda: [0])
     evaluate_on: str = "test"  # "dev": evaluate on each task's dev split instead (a learning-rate sweep; test unread)
     evaluate_unseen: bool = True  # also score tasks not trained yet, and the base model (forward transfer needs it)
     reference: str | None = "per_task_ft"  # A_i for FG: a method (name or label), "diagonal" (a[i][i]) or null
@@ -50,6 +54,12 @@ class ContinualConfig(Settings):
         checks.integer("eval_batch_size", self.eval_batch_size, optional=True)
         checks.choice("keep_states", self.keep_states, KEEP_STATES)
         checks.choice("evaluate_on", self.evaluate_on, EVALUATE_ON)
+        if (not isinstance(self.training_seeds, list) or not self.training_seeds
+                or len(set(map(str, self.training_seeds))) != len(self.training_seeds)):
+            raise TaskNeuronsError(f"option training_seeds={self.training_seeds!r} is not a non-empty list of distinct "
+                                   f"integers >= 0, e.g. [0, 1, 2]")
+        for seed in self.training_seeds:
+            checks.integer("training_seeds", seed, minimum=0)
         checks.number("learn_margin", self.learn_margin, 0.0, 100.0, low_open=False)
         checks.boolean("evaluate_unseen", self.evaluate_unseen)
         checks.string_list("also_evaluate", self.also_evaluate, allow_empty=True)
@@ -62,8 +72,13 @@ class ContinualConfig(Settings):
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)
 
+    def seed_for(self, training_seed: int) -> int:
+        """The base seed of a run's training: the run's ``seed`` for training seed 0 (so one seed is the run as it
+        always was), a seed derived from both otherwise."""
+        return self.seed if training_seed == 0 else derive_seed(self.seed, "training", training_seed) % 2 ** 31
+
     def train_config(self, lr: float, overrides: dict | None = None, target_length: int | None = None,
-                     stages: int = 1) -> TrainConfig:
+                     stages: int = 1, training_seed: int = 0) -> TrainConfig:
         """The TrainConfig of one method: the shared training spec with the method's lr and its ``train`` overrides,
         for ``stages`` stages' optimizer steps: the same budget for every method (Replay's extra examples share a
         stage's steps; Multi-Task FT trains all N tasks in N stages' steps); a method's own ``train.max_steps``
@@ -71,4 +86,5 @@ class ContinualConfig(Settings):
         shared = self.training.for_settings(self, target_length)
         per_epoch = math.ceil(math.ceil(self.training.n_train / shared.batch_size) / shared.grad_accum)
         steps = stages * (shared.max_steps or shared.epochs * per_epoch)
-        return dataclasses.replace(shared, lr=lr, **{"max_steps": steps, **(overrides or {})})
+        return dataclasses.replace(shared, lr=lr, seed=self.seed_for(training_seed),
+                                   **{"max_steps": steps, **(overrides or {})})

@@ -98,10 +98,11 @@ def examples_note(sizes: dict[str, int], config: dict, pooled: bool = False) -> 
 
 def runs_note(results: dict) -> str:
     n, c = len(results["orders"]), results["config"]
-    runs = f"{n} run(s) ({n} order(s) x 1 seed)"
+    seeds = len(c.get("training_seeds") or [0])
+    runs = f"{n} run(s) ({n // seeds} order(s) x {seeds} training seed(s))"
     if n < MIN_RUNS:
-        return f"CI (orders): none, {runs}: an interval needs at least {MIN_RUNS}; mean ± std (population) shown"
-    return f"CI (orders): {c['confidence']:.0%} t-interval over {runs}, mean ± t·s/√n; cells: mean ± std [CI]"
+        return f"CI (runs): none, {runs}: an interval needs at least {MIN_RUNS}; mean ± std (population) shown"
+    return f"CI (runs): {c['confidence']:.0%} t-interval over {runs}, mean ± t·s/√n; cells: mean ± std [CI]"
 
 
 def gap_rows(views_main: dict, views_other: dict, gap_of=None) -> list[list[str]]:
@@ -143,7 +144,7 @@ def show_order(name: str, order: dict, config: dict) -> None:
 
 def summary_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     orders, conf = list(results["orders"]), results["config"]["confidence"]
-    header = ["method", *[f"AA {o}" for o in orders], "AA mean ± std", f"AA {conf:.0%} CI (orders)",
+    header = ["method", *[f"AA {o}" for o in orders], "AA mean ± std", f"AA {conf:.0%} CI (runs)",
               f"AA {conf:.0%} CI (examples)", "BWT", "FWT", "FG_N"]
     rows = []
     for label, entry in results["summary"].items():

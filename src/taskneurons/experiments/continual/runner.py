@@ -41,6 +41,11 @@ from .orders import TaskSequence, resolve_orders
 from .state import weights_digest
 
 
+def run_name(sequence: str, training_seed: int) -> str:
+    """A run's name: its sequence's, with ``.seedN`` for a training seed N other than 0 (0: the run as it was)."""
+    return sequence + (f".seed{training_seed}" if training_seed else "")
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
 
@@ -128,14 +133,15 @@ class Continual:
         return self.by_method(by)
 
     # --- the three kinds of method ----------------------------------------------------------------------
-    def sequential(self, spec: MethodSpec, seq: TaskSequence, tasks: list[Task]) -> dict:
-        n, prefix = len(tasks), f"{seq.name}/{spec.label}"
-        folder = self.run.out / slug(seq.name) / slug(spec.label)
+    def sequential(self, spec: MethodSpec, name: str, tasks: list[Task]) -> dict:
+        """``name``: the run's (its sequence's, with the training seed when not 0)."""
+        n, prefix = len(tasks), f"{name}/{spec.label}"
+        folder = self.run.out / slug(name) / slug(spec.label)
         stage_dir = lambda j: folder / f"stage{j + 1}"  # noqa: E731
         train_key = lambda j: f"{prefix}/stage{j + 1}/train"  # noqa: E731
         eval_key = lambda j: f"{prefix}/stage{j + 1}/eval"  # noqa: E731
         if not all(self.run.has(eval_key(j)) for j in range(n)):
-            self._continue(spec, seq, tasks, folder, stage_dir, train_key, eval_key)
+            self._continue(spec, name, tasks, folder, stage_dir, train_key, eval_key)
         trains = [self.run.load(train_key(j)) for j in range(n)]
         evals = [self.run.load(eval_key(j)) for j in range(n)]
         names = [task.name for task in tasks]
@@ -143,7 +149,7 @@ class Continual:
         matrices = self.by_method(lambda m: metrics.stage_matrix([self.view(e, m) for e in evals], names))
         return {"kind": "sequential", **matrices, "train": trains, "describe": described}
 
-    def _continue(self, spec, seq, tasks, folder, stage_dir, train_key, eval_key) -> None:
+    def _continue(self, spec, name, tasks, folder, stage_dir, train_key, eval_key) -> None:
         n = len(tasks)
         trained = 0
         while trained < n and self.run.has(train_key(trained)):
@@ -155,16 +161,17 @@ class Continual:
                                    f"delete {folder} and the matching steps, or choose another --out")
         lm = self.base_model()
         method = spec.build(self.ctx)
-        set_seed(self.config.seed)  # any random initialisation depends on the seed only, not on what ran before
+        base_seed = self.config.seed_for(self.ctx.training_seed)
+        set_seed(base_seed)  # any random initialisation depends on the seed only, not on what ran before
         method.setup(lm, tasks)
         if trained:
-            console.print(escape(f"[{seq.name} · {spec.label}] resuming after stage {trained}/{n}"))
+            console.print(escape(f"[{name} · {spec.label}] resuming after stage {trained}/{n}"))
             method.restore(lm, needed)
         for j, task in enumerate(tasks):
-            where = escape(f"[{seq.name} · {spec.label}] stage {j + 1}/{n}: {task.name}")  # not rich markup
+            where = escape(f"[{name} · {spec.label}] stage {j + 1}/{n}: {task.name}")  # not rich markup
             if j >= trained:
                 console.print(f"{where}: training")
-                set_seed(self.config.seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
+                set_seed(base_seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
                 info = method.train_stage(lm, j, task)
                 with atomic_folder(stage_dir(j)) as tmp:  # written as a whole, by the main process only
                     method.save(lm, tmp)
@@ -174,13 +181,13 @@ class Continual:
                     shutil.rmtree(stage_dir(j - 1), ignore_errors=True)
             elif j < trained - 1:
                 if not self.run.has(eval_key(j)):
-                    raise TaskNeuronsError(f"run folder {self.run.out}: stage {j + 1} of {spec.label} on {seq.name} was "
+                    raise TaskNeuronsError(f"run folder {self.run.out}: stage {j + 1} of {spec.label} on {name} was "
                                            f"trained but never evaluated, and later stages exist; choose another --out")
                 continue
             if not self.run.has(eval_key(j)):
                 console.print(f"{where}: evaluating {n if self.config.evaluate_unseen else j + 1} task(s)")
             self.run.step(eval_key(j), lambda: self.evaluate_stage(method, lm, tasks, j))
-        self.run.step(f"{seq.name}/{spec.label}/describe", method.describe)
+        self.run.step(f"{name}/{spec.label}/describe", method.describe)
         del lm, method
         gc.collect()
 
@@ -192,11 +199,11 @@ class Continual:
                 console.print(f"[{spec.label}] {task.name}: training from the base model")
                 lm = self.base_model()
                 method = spec.build(self.ctx)
-                set_seed(self.config.seed)
+                set_seed(self.config.seed_for(self.ctx.training_seed))
                 method.setup(lm, [task])
                 info = method.train_stage(lm, 0, task)
                 return {**self.score(lm, task), "train": info}
-            results.append(self.run.step(f"{spec.label}/task={task.name}", compute))
+            results.append(self.run.step(f"{spec.label}/task={task.name}{self._seed_suffix()}", compute))
         n = len(tasks)
 
         def bank(m: str) -> dict:
@@ -214,11 +221,12 @@ class Continual:
             console.print(f"[{spec.label}] training on {len(tasks)} tasks together")
             lm = self.base_model()
             method = spec.build(self.ctx)
-            set_seed(self.config.seed)
+            set_seed(self.config.seed_for(self.ctx.training_seed))
             method.setup(lm, tasks)
             info = method.train_joint(lm, tasks)
             return {**self.stage_record({t.name: self.score(lm, t) for t in tasks}), "train": info}
-        result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}", compute)
+        result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}{self._seed_suffix()}",
+                               compute)
 
         def final(m: str) -> dict:
             view = self.view(result, m)
@@ -228,14 +236,21 @@ class Continual:
         return {"kind": "joint", **self.by_method(final), "train": [result["train"]]}
 
     # --- the whole experiment ---------------------------------------------------------------------------
-    def run_sequence(self, seq: TaskSequence) -> dict:
+    def _seed_suffix(self) -> str:
+        """What a step key of a run with a training seed other than 0 ends with (none for 0: the run as it was)."""
+        return run_name("", self.ctx.training_seed)
+
+    def run_sequence(self, seq: TaskSequence, training_seed: int = 0) -> dict:
+        """One run: ``seq`` trained with ``training_seed`` (its name gains ``.seedN`` unless N is 0)."""
+        self.ctx.training_seed = training_seed
+        name = run_name(seq.name, training_seed)
         tasks = self.tasks[seq.name]
-        console.rule(f"{seq.name}: {' -> '.join(t.name for t in tasks)}")
+        console.rule(f"{name}: {' -> '.join(t.name for t in tasks)}")
         zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None
         methods: dict[str, dict] = {}
         for spec in self.specs:
             if spec.cls.kind == "sequential":
-                methods[spec.label] = self.sequential(spec, seq, tasks)
+                methods[spec.label] = self.sequential(spec, name, tasks)
             elif spec.cls.kind == "isolated":
                 methods[spec.label] = self.isolated(spec, tasks, zero)
             else:
@@ -279,8 +294,10 @@ class Continual:
                                                                           "options": asdict(s.options)} for s in self.specs},
                    "orders": {}}
         for seq in self.sequences:
-            results["orders"][seq.name] = self.run_sequence(seq)
-            report.show_order(seq.name, results["orders"][seq.name], results["config"])
+            for training_seed in self.config.training_seeds:
+                name = run_name(seq.name, training_seed)
+                results["orders"][name] = self.run_sequence(seq, training_seed)
+                report.show_order(name, results["orders"][name], results["config"])
         results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw made
         results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)

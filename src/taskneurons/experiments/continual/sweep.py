@@ -40,6 +40,7 @@ def sweep_learning_rates(options: dict, out: Path, factors=FACTORS, n_tasks: int
         for lr in sorted({float(f"{default * f:.3g}") for f in factors}):
             trial = {**options, "orders": [{"name": "sweep", "tasks": tasks}], "methods": [name], "reference": None,
                      "evaluate_on": "dev", "n_eval": n_dev, "evaluate_unseen": False, "also_evaluate": [],
+                     "training_seeds": config.training_seeds[:1],
                      "method_options": {**config.method_options, name: {**config.method_options.get(name, {}), "lr": lr}}}
             console.print(f"learning-rate sweep: {name} at lr {lr:g} on the dev split of {', '.join(tasks)}")
             result = Continual(ContinualConfig(**trial), Path(out) / name / f"lr={lr:g}", progress=progress)()

@@ -46,6 +46,7 @@ class Context:
     shared: Path  # a folder for artifacts shared by runs of the same config (task vectors...)
     progress: bool = True
     plans: dict = field(default_factory=dict)  # task name -> kit.ExamplePlan (its pool is disjoint from its tests)
+    training_seed: int = 0  # the run's training seed (ContinualConfig.training_seeds), set by the runner
 
     def plan(self, task: Task) -> ExamplePlan:
         if task.name not in self.plans:  # a method used on its own, outside the runner
@@ -64,7 +65,7 @@ class Context:
         """The method's TrainConfig for ``stages`` stages' steps; targets are cut to the run's
         ``Settings.target_length`` over its tasks."""
         length = self.config.target_length(list(self.plans.values()), lm.tokenizer)
-        return self.config.train_config(options.lr, options.train, length, stages)
+        return self.config.train_config(options.lr, options.train, length, stages, self.training_seed)
 
 
 def draws(config, specs: list[MethodSpec]) -> list[tuple]:
