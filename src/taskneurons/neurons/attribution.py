@@ -24,8 +24,8 @@ from .. import __version__, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_path
 from ..models import LoadedModel
-from ..models.memory import check_fits, estimate
 from ..models.inputs import position_kwargs
+from ..models.memory import check_fits, estimate
 from ..tasks import Example
 from ..tasks.batching import IGNORE, batches_by_length, training_batch
 from ..tasks.loss import target_loss
