@@ -142,3 +142,14 @@ def test_rouge_outcomes_are_per_example_rouge_l(tiny):
     task = Task("g", "generation", {"test": [Example("abc", "the cat sat"), Example("de", "on the mat")]})
     result = evaluate(lm, task, max_new_tokens=4, progress=False)
     assert result.outcomes == [pytest.approx(rouge_l([p], [t])) for p, t in zip(result.predictions, result.targets)]
+
+
+@pytest.mark.parametrize("name", ["tiny-llama", "tiny-gpt2", "tiny-gemma3"])
+def test_labels_ranked_in_chunks_of_repeated_cache_equal_full_sequence_likelihood(tiny, name, monkeypatch):
+    from taskneurons.models import memory
+
+    monkeypatch.setattr(memory, "LABEL_CACHE_BYTES", 1)  # one label per chunk: the cache copied for each
+    lm = tiny(name)
+    got = label_logprobs(lm, PROMPTS, LABELS)
+    expected = torch.tensor([[_brute_force(lm, p, lab) for lab in LABELS] for p in PROMPTS])
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)

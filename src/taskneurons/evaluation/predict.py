@@ -5,12 +5,13 @@ A label's tokens are ``encode_target(label)``, the very ids training puts the lo
 followed by the tokenizer's EOS, as in training, so a label that the model would go on continuing is penalised."""
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Sequence
 
 import torch
 
-from ..models import LoadedModel
+from ..models import LoadedModel, memory
 from ..models.inputs import position_kwargs
 from ..tasks.batching import encode_target, prompt_batch
 
@@ -44,22 +45,39 @@ def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str
     n_b, n_l = len(prompts), len(labels)
     scores = torch.stack([first_logp[:, ids[0]] for ids in label_ids], dim=1)  # [B, L]
     width = max(len(ids) for ids in label_ids)
-    if width > 1:  # the later label tokens: all labels of all prompts in one pass over the shared prompt cache
-        cont = torch.full((n_l, width), lm.tokenizer.pad_token_id, dtype=torch.long)
-        cont_mask = torch.zeros((n_l, width), dtype=torch.long)
-        for j, ids in enumerate(label_ids):
-            cont[j, : len(ids)] = torch.tensor(ids)
-            cont_mask[j, : len(ids)] = 1
-        cont, cont_mask = cont.to(device).repeat(n_b, 1), cont_mask.to(device).repeat(n_b, 1)
-        cache = out.cache
-        cache.batch_repeat_interleave(n_l)
-        mask = torch.cat([batch["attention_mask"].repeat_interleave(n_l, 0), torch.ones_like(cont_mask)], dim=1)
-        positions = {k: v[:, -width:] for k, v in position_kwargs(model, mask).items()}
-        logits = model(input_ids=cont, attention_mask=mask, cache=cache, use_cache=True, **positions).logits
-        logp = logits[:, :-1].float().log_softmax(-1)  # position k predicts label token k + 1
-        step = logp.gather(-1, cont[:, 1:].unsqueeze(-1)).squeeze(-1) * cont_mask[:, 1:]
-        scores = scores + step.sum(-1).view(n_b, n_l)
+    if width > 1:  # the later label tokens: all labels of all prompts over the shared prompt cache, by chunks
+        chunk = max(1, min(n_l, memory.LABEL_CACHE_BYTES // max(1, _cache_bytes(out.cache))))  # repeated cache <= that
+        later = [_later_tokens(lm, model, batch, out.cache if chunk == n_l else copy.deepcopy(out.cache),
+                               label_ids[start:start + chunk], width) for start in range(0, n_l, chunk)]
+        scores = scores + torch.cat(later, dim=1)
     return scores.cpu()
+
+
+def _cache_bytes(cache) -> int:
+    """The size of a KV cache's tensors (0 for a cache type without per-layer keys and values: one chunk)."""
+    try:
+        return sum(t.numel() * t.element_size() for layer in cache.layers for t in (layer.keys, layer.values))
+    except (AttributeError, TypeError):
+        return 0
+
+
+def _later_tokens(lm: LoadedModel, model, batch: dict, cache, label_ids: list[list[int]], width: int) -> torch.Tensor:
+    """[prompts, labels]: the log-probability of each label's tokens after its first, in one pass of every
+    (prompt, label) pair over ``cache`` (the prompts' cache, repeated here once per label: it is consumed)."""
+    n_b, n_l, device = batch["input_ids"].shape[0], len(label_ids), lm.device
+    cont = torch.full((n_l, width), lm.tokenizer.pad_token_id, dtype=torch.long)
+    cont_mask = torch.zeros((n_l, width), dtype=torch.long)
+    for j, ids in enumerate(label_ids):
+        cont[j, : len(ids)] = torch.tensor(ids)
+        cont_mask[j, : len(ids)] = 1
+    cont, cont_mask = cont.to(device).repeat(n_b, 1), cont_mask.to(device).repeat(n_b, 1)
+    cache.batch_repeat_interleave(n_l)
+    mask = torch.cat([batch["attention_mask"].repeat_interleave(n_l, 0), torch.ones_like(cont_mask)], dim=1)
+    positions = {k: v[:, -width:] for k, v in position_kwargs(model, mask).items()}
+    logits = model(input_ids=cont, attention_mask=mask, cache=cache, use_cache=True, **positions).logits
+    logp = logits[:, :-1].float().log_softmax(-1)  # position k predicts label token k + 1
+    step = logp.gather(-1, cont[:, 1:].unsqueeze(-1)).squeeze(-1) * cont_mask[:, 1:]
+    return step.sum(-1).view(n_b, n_l)
 
 
 @torch.no_grad()

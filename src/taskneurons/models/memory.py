@@ -12,7 +12,8 @@ also works on a model built on the meta device), the dtype, the batch and the le
   master copies (``train``: the given parameters, by default all: full fine-tuning); ``train_neurons`` plans the
   neuron tuner at k% before it exists: its float32 deltas, their gradients and moments;
 - scoring: the saved activations (the neurons' are among them) and one layer's neuron gradients in float32;
-- label ranking: the prompt's KV cache, repeated once per label for the label pass, and that pass's logits;
+- label ranking: the prompt's KV cache, repeated once per label of a chunk (``LABEL_CACHE_BYTES`` of repeated
+  cache at most) for the label pass, and that pass's logits;
   generation: the KV cache of prompt and new tokens.
 
 Lengths are taken at ``max_length`` (a batch of shorter prompts needs less), so the estimate is an upper bound for
@@ -31,6 +32,7 @@ from .ffn import FFN
 
 WORKS = ("rank", "generate", "score", "train", "train_neurons")
 GiB = 2 ** 30
+LABEL_CACHE_BYTES = GiB  # label ranking repeats the prompts' KV cache once per label, in chunks of at most this
 
 
 @dataclass
@@ -80,8 +82,8 @@ def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, ta
     if work in ("rank", "generate"):
         cached = length + (new_tokens if work == "generate" else 0)
         cache = 2 * layers * batch * cached * kv_width * size
-        if work == "rank":  # the label pass repeats the prompt's cache once per label
-            parts["kv cache"] = cache * (1 + n_labels)
+        if work == "rank":  # the label pass repeats the prompt's cache once per label of a chunk
+            parts["kv cache"] = cache * (1 + max(1, min(n_labels, LABEL_CACHE_BYTES // max(1, cache))))
             parts["logits"] = 4 * batch * vocab * (1 + 2 * n_labels * label_tokens)
         else:
             parts["kv cache"] = cache
