@@ -4,9 +4,9 @@ The paper gives no learning rates, and one method at 1e-3 beside another at 2e-5
 Each (method, rate) is a short continual run of that method alone on the first ``n_tasks`` tasks of the first
 sequence, with the run's training budget, evaluated on each task's **dev** split (``evaluate_on: dev``: the test
 examples are never read, the trained ones are disjoint from the dev ones by construction). The rate with the
-highest average accuracy after the last of those tasks wins; a tie keeps the rate nearest the method's default. The grid is each
-method's own default rate times ``factors``. W-NCFT takes NCFT's rate when both are run (its training is NCFT's;
-its difference from NCFT must stay the Eq. 12 reweighting alone).
+highest average accuracy after the last of those tasks wins; a tie keeps the rate nearest the method's default.
+The grid is each method's own default rate times ``factors``. W-NCFT takes NCFT's rate when both are run (its
+training is NCFT's; its difference from NCFT must stay the Eq. 12 reweighting alone).
 """
 from __future__ import annotations
 
