@@ -32,3 +32,11 @@ def test_a_file_as_the_run_folder_is_one_line(tmp_path):
     with pytest.raises(TaskNeuronsError, match="is a file, not a run folder"):
         Run(tmp_path / "f", {"a": 1}, "identify")
     assert (tmp_path / "f").read_text() == "mine"
+
+
+def test_a_folder_made_before_an_option_existed_resumes_at_its_default_only(tmp_path):
+    Run(tmp_path, {"a": 1}, "identify")._lock.close()  # made by an older version: no option "b"
+    Run(tmp_path, {"a": 1, "b": [0]}, "identify", defaults={"b": [0]})._lock.close()  # b at its default: the same run
+    assert "b:" in (tmp_path / "config.yaml").read_text()  # recorded from now on
+    with pytest.raises(TaskNeuronsError, match=r"was made with another config \(differs in b\)"):
+        Run(tmp_path, {"a": 1, "b": [0, 1]}, "identify", defaults={"b": [0]})

@@ -7,6 +7,7 @@ runs`` and the HTML report can tell a finished run from one to resume.
 """
 from __future__ import annotations
 
+import dataclasses
 import fcntl
 import json
 import os
@@ -28,8 +29,11 @@ class Run:
     """One run folder. ``tasks``: the loaded tasks the run reads, whose data fingerprints the folder records
     (with the model's weights, :meth:`load_model`), so that a resumed run on changed inputs is refused."""
 
-    def __init__(self, out: Path, config: dict, experiment: str, tasks=()):
+    def __init__(self, out: Path, config: dict, experiment: str, tasks=(), defaults: dict | None = None):
+        """``defaults``: the config class's defaults (:func:`option_defaults`): a folder made before an option
+        existed resumes when the option is at its default (the run computes what it computed then)."""
         self.out = Path(out)
+        self._defaults = defaults or {}
         self.config, self.experiment = config, experiment
         self._lock, problem, self._planned = None, None, False
         if processes.is_main():  # of several processes of one run, the main one holds the folder for all
@@ -52,9 +56,14 @@ class Run:
                 raise TaskNeuronsError(f"run folder {self.out}: config.yaml is not a mapping of options (damaged?); "
                                        f"move the folder aside or choose another --out")
             if previous != config:
-                changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k))
-                raise TaskNeuronsError(f"run folder {self.out} was made with another config (differs in {', '.join(changed)}); "
-                                       f"rerun with the same config to resume, or choose another --out")
+                added = {k for k in config if k not in previous and k in self._defaults and config[k] == self._defaults[k]}
+                changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k)
+                                 and k not in added)
+                if changed:
+                    raise TaskNeuronsError(f"run folder {self.out} was made with another config (differs in "
+                                           f"{', '.join(changed)}); rerun with the same config to resume, or choose "
+                                           f"another --out")
+                write_text(saved, yaml.safe_dump(config, sort_keys=False))  # the options added since, at their defaults
         else:
             write_text(saved, yaml.safe_dump(config, sort_keys=False))
 
@@ -135,6 +144,18 @@ class Run:
             raise
         write_json(self.out / "run.json", {**state, "state": "finished", "finished": time.time(),
                                            "wall_s": wall + time.time() - started})
+
+
+def option_defaults(cls) -> dict:
+    """The default of every option of a config dataclass that has a plain one (a nested options class is left out:
+    its value is compared as it is)."""
+    found = {}
+    for f in dataclasses.fields(cls):
+        value = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
+        if value is not dataclasses.MISSING and not dataclasses.is_dataclass(value):
+            found[f.name] = value
+    return found
 
 
 def lock(out: Path):

@@ -32,7 +32,7 @@ from ...tasks import Task
 from ..kit import make_plans
 from ..kit.evaluation import evaluate_plan_methods
 from ..kit.stats import task_means_interval
-from ..run import Run
+from ..run import Run, option_defaults
 from . import metrics, report, summary
 from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, get_method, method_specs
@@ -62,7 +62,7 @@ class Continual:
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),
                                 config.evaluate_on)
-        self.run = Run(Path(out), asdict(config), "continual", tasks)
+        self.run = Run(Path(out), asdict(config), "continual", tasks, option_defaults(ContinualConfig))
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 
     def _reference_spec(self) -> MethodSpec | None:

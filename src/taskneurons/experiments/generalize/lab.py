@@ -14,7 +14,7 @@ from ...neurons import NeuronSet, Scores
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
 from ..kit import evaluate_plan, make_plans
-from ..run import Run
+from ..run import Run, option_defaults
 from .config import GeneralizeConfig
 from .groups import GROUPS, KIND_OF, PAPER_TASKS, SHORT, Group
 
@@ -32,7 +32,7 @@ class Lab:
         self.similarity_tests = [self._load(str(t)) for t in config.similarity_tests or []]
         self._check_ablation_pairs()
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
-        self.run = Run(out, asdict(config), "generalize", self.tasks.values())  # only now: every value above was valid
+        self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig))  # only now: every value above was valid
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}
         self._sets: dict[tuple[str, float], NeuronSet] = {}

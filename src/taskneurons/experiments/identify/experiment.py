@@ -28,7 +28,7 @@ from ...report.console import console
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
 from ..kit import control_seed, evaluate_plan, make_plans, training_seed
-from ..run import Run
+from ..run import Run, option_defaults
 from .config import IdentifyConfig
 from .report import plot, show, summary, tables
 
@@ -41,7 +41,7 @@ class Identify:
         if len(set(names)) != len(names):
             raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
         self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
-        self.run = Run(out, asdict(config), "identify", self.tasks)  # only now: every value above was valid
+        self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig))  # only now: every value above was valid
 
     # --- building blocks -------------------------------------------------------------------------------
     def evaluate(self, lm: LoadedModel, task: Task) -> dict:
