@@ -66,3 +66,22 @@ def test_the_rate_with_the_highest_dev_accuracy_wins(tmp_path, monkeypatch):
     monkeypatch.setattr(runner, "Continual", Fake)
     found = sweep_learning_rates({**TINY, "orders": [SEQ], "methods": ["seqft"], "method_options": {}}, tmp_path)
     assert found["methods"]["seqft"]["best"] == 2e-5 and len(found["methods"]["seqft"]["grid"]) == 3
+
+
+def test_on_a_first_task_the_followers_train_exactly_as_the_method_they_follow(tmp_path):
+    from taskneurons.experiments.continual.sweep import SAME_ON_A_FIRST_TASK
+
+    same = {"lr": 1e-3, "r": 2}
+    options = {**TINY, "orders": [SEQ[:1]], "reference": None, "eval_method": "rank",
+               "methods": ["seqft", "seqlora", *SAME_ON_A_FIRST_TASK],
+               "method_options": {name: {key: value for key, value in same.items()
+                                         if key != "r" or name in ("seqlora", "olora", "epi")}
+                                  for name in ["seqft", "seqlora", *SAME_ON_A_FIRST_TASK]}}
+    results = Continual(ContinualConfig(**options), tmp_path, progress=False)()
+    methods = next(iter(results["orders"].values()))["methods"]
+    labels = {entry["method"]: label for label, entry in results["methods"].items()}
+    for follower, followed in SAME_ON_A_FIRST_TASK.items():
+        ours, theirs = methods[labels[follower]], methods[labels[followed]]
+        assert ours["final_outcomes"] == theirs["final_outcomes"], follower
+        for key in ("first_loss", "final_loss", "weights"):  # isolated / joint methods record no weight digest
+            assert ours["train"][0].get(key, theirs["train"][0][key]) == theirs["train"][0][key], (follower, key)
