@@ -135,3 +135,24 @@ def test_generalize_in_two_processes_equals_one(tmp_path):
     two = json.loads((tmp_path / "two" / "results.json").read_text())
     for key in ("overlap", "sweep", "single", "ablation", "zero_shot", "similarity"):
         _same_outcomes(two[key], one[key], key)
+
+
+def test_a_launch_that_shards_the_model_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    from taskneurons.cli import main
+    from taskneurons.errors import TaskNeuronsError
+
+    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    out = tmp_path / "run"
+    assert main(["eval", "--model", "tiny-llama", "--task", str(SHARED_DATA / "sst2"), "--out", str(out)]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: DeepSpeed is not supported yet (ACCELERATE_USE_DEEPSPEED is set by the launch): every process holds "
+        "the whole model; launch data parallel (accelerate launch --num_processes N), or split a model too large "
+        "for one GPU with --device auto (docs/scale.md)"]
+    assert not out.exists()
+    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
+    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
+    lm = load_model("tiny-llama")
+    with pytest.raises(TaskNeuronsError, match=r"^FSDP is not supported yet \(ACCELERATE_USE_FSDP is set"):
+        train(lm, EXAMPLES, list(lm.model.parameters()), TrainConfig(max_steps=1), progress=False)

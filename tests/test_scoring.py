@@ -53,6 +53,22 @@ def test_grad_x_act_equals_captum(name, aggregation):
         torch.testing.assert_close(ours.values[kind], expected, rtol=1e-4, atol=1e-8)
 
 
+def test_gradients_are_observed_a_layer_at_a_time_as_the_backward_pass_reaches_them():
+    """Each layer's gradient is used when it arrives (top layer first) rather than all layers' held at once."""
+    from taskneurons.neurons.attribution import score_batch
+    from taskneurons.neurons.scorers import make_scorer
+
+    lm = load_model("tiny-llama")
+    scorer = make_scorer("grad_x_act", lm.ffn)
+    seen = []
+    observe = scorer.observe
+    scorer.observe = lambda layer, kind, *rest: seen.append((layer, kind)) or observe(layer, kind, *rest)
+    score_batch(lm, scorer, training_batch(lm.tokenizer, EXAMPLES[:4], padding_side="left"))
+    layers = [layer for layer, _ in seen]
+    assert sorted(seen) == sorted((layer, kind) for layer in range(lm.ffn.n_layers) for kind in ("inner", "outer"))
+    assert layers == sorted(layers, reverse=True)
+
+
 def test_first_order_score_matches_real_zeroing_for_small_activations():
     """Eq. 3 (|g a|, summed over the tokens of one example) against Eq. 2 (the loss change from zeroing)."""
     lm = load_model("tiny-llama")

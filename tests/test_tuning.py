@@ -222,6 +222,19 @@ def test_nan_loss_stops_before_the_bad_step():
         TrainConfig(lr=float("inf"))
 
 
+def test_a_non_finite_gradient_with_a_finite_loss_stops_before_the_step():
+    lm = load_model("tiny-llama")
+    before = snapshot(lm)
+
+    def kink(model):  # sqrt at 0: the loss is finite (0), its gradient is not
+        weight = next(model.parameters())
+        return (weight.sum() - weight.sum().detach()).abs().sqrt()
+
+    with pytest.raises(TaskNeuronsError, match=r"gradient norm became nan at step 1 \(lr=.*\); lower the learning rate"):
+        train(lm, EXAMPLES, lm.model.parameters(), TrainConfig(**FAST), progress=False, extra_loss=kink)
+    assert_unchanged(lm, before)
+
+
 def test_steps_accumulation_mixing_and_determinism(tiny):
     lm = load_model("tiny-llama")
     neurons = random_set(lm)

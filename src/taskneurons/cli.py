@@ -5,7 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import commands
+from . import commands, processes
 from .errors import TaskNeuronsError, TaskNeuronsWarning
 
 
@@ -179,6 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv).parse_args(argv)
     _quiet_libraries()
     try:
+        processes.check_launch()
         args.func(args)
     except TaskNeuronsError as e:
         if args.debug:

@@ -24,6 +24,22 @@ def is_main() -> bool:
     return rank() == 0
 
 
+SHARDING_LAUNCHES = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
+                     "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM"}
+
+
+def check_launch() -> None:
+    """Refuse, in one line, a launch that shards the model (FSDP, DeepSpeed ZeRO, Megatron-LM): every process
+    here holds the whole model (data parallel), and weight edits would meet sharded parameters."""
+    from .errors import TaskNeuronsError
+
+    for flag, name in SHARDING_LAUNCHES.items():
+        if os.environ.get(flag, "false").lower() in ("true", "1"):
+            raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): every process holds "
+                                   f"the whole model; launch data parallel (accelerate launch --num_processes N), or "
+                                   f"split a model too large for one GPU with --device auto (docs/scale.md)")
+
+
 def _state():
     import torch
     from accelerate import PartialState

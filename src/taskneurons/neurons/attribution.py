@@ -74,30 +74,55 @@ def counted_positions(batch: dict[str, torch.Tensor], tokens: str) -> torch.Tens
     return mask
 
 
+@contextlib.contextmanager
+def observed(lm: LoadedModel, scorer: Scorer, positions: torch.Tensor, rows: torch.Tensor):
+    """Hand each layer's activations at the counted ``positions`` (of the flattened batch; ``rows``: their
+    examples) to ``scorer`` during a forward: at once for a forward-only scorer; for a gradient scorer through a
+    hook on the activation, when its gradient arrives in the backward pass, so that each layer's gradient is used
+    and freed as it comes (never every layer's at once) and the sums stay on the device."""
+    def watch(layer: int, kind: str, act: torch.Tensor) -> None:
+        index, owners = positions.to(act.device), rows.to(act.device)
+
+        def counted(values: torch.Tensor) -> torch.Tensor:
+            return values.detach().flatten(0, 1).index_select(0, index)
+
+        if scorer.needs_grad:
+            act.register_hook(lambda grad: scorer.observe(layer, kind, counted(act), counted(grad), owners))
+        else:
+            scorer.observe(layer, kind, counted(act), None, owners)
+
+    handles = []
+    for layer, (down, outer) in enumerate(zip(lm.ffn.downs, lm.ffn.outers)):
+        handles.append(down.register_forward_pre_hook(lambda m, args, layer=layer: watch(layer, "inner", args[0])))
+        handles.append(outer.register_forward_hook(lambda m, args, out, layer=layer: watch(layer, "outer", out)))
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
+
 def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor], tokens: str = "target") -> float:
-    """Add one batch to ``scorer``; returns the batch's summed loss (nan for forward-only scorers)."""
-    device = lm.device
-    batch = {k: v.to(device) for k, v in batch.items()}
+    """Add one batch to ``scorer``; returns the batch's summed loss (nan for forward-only scorers). One host sync:
+    the loss, for its finiteness check and the progress bar."""
+    batch = {k: v.to(lm.device) for k, v in batch.items()}
     where = counted_positions(batch, tokens)
-    with frozen(lm.model), capture_ffn(lm) as acts:
+    positions = where.flatten().nonzero().squeeze(1)
+    rows = positions // where.shape[1]  # the example (row of the batch) of each counted token
+    with frozen(lm.model), observed(lm, scorer, positions, rows):
         if scorer.needs_grad:
             embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
             loss = target_loss(lm.model, batch, inputs_embeds=embeds)
-            if not torch.isfinite(loss):
-                raise TaskNeuronsError(f"the scoring loss is {loss.item()} on a batch; check the data and the model's dtype")
-            keys = list(acts)
-            grads = dict(zip(keys, torch.autograd.grad(loss, [acts[k] for k in keys])))
             loss_value = loss.item()
+            if not math.isfinite(loss_value):
+                raise TaskNeuronsError(f"the scoring loss is {loss_value} on a batch; check the data and the model's dtype")
+            torch.autograd.grad(loss, embeds)  # the activations' hooks observe their gradients on the way
         else:
             with torch.no_grad():
                 lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                          **position_kwargs(lm.model, batch["attention_mask"]))
-            grads, loss_value = {}, float("nan")
-    rows = where.nonzero()[:, 0]  # the example (row of the batch) of each counted token
-    for (layer, kind), act in acts.items():
-        grad = grads.get((layer, kind))
-        scorer.observe(layer, kind, act.detach()[where], None if grad is None else grad[where], rows)
-    scorer.count(int(where.sum()), int(where.any(1).sum()))
+            loss_value = float("nan")
+    scorer.count(where.sum(), where.any(1).sum())
     return loss_value
 
 
@@ -125,6 +150,7 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "g
     batches = batches_by_length(examples, batch_size)
     rounds = math.ceil(len(batches) / processes.world())  # in round i, process r scores batch i * world + r
     done = _resume(checkpoint, config, state) if checkpoint else 0
+    state.to(lm.device)
     was_training = lm.model.training
     lm.model.eval()
     bar = tqdm(total=rounds, initial=done, desc=f"score {task or scorer}", unit="batch",

@@ -3,7 +3,8 @@
 Each scorer sees, per (layer, kind), the activations ``a`` of the counted tokens as a [tokens, width] tensor,
 the row of the batch (the example) each token belongs to and, if it needs them, the gradients ``g = dL/da`` of
 the summed target-token loss. It keeps float64 sums in a state dict (so a run can be checkpointed and resumed,
-and data-parallel processes can all-reduce it) and turns them into one score per neuron at the end.
+and data-parallel processes can all-reduce it), on the GPU when the model is on one (moved to the host only at
+checkpoints and at the end), and turns them into one score per neuron at the end.
 
 - ``grad_x_act`` (the paper's Eq. 3, the first-order estimate of Eq. 2, the loss change when the neuron's output
   is set to 0), with three ``aggregation``s: ``"abs_sum"``, the literal Eq. 3 on the dataset loss,
@@ -47,22 +48,30 @@ class Scorer:
     def options(self) -> dict:
         return {}
 
+    def to(self, device) -> None:
+        """Keep the sums on ``device`` if it is a GPU (float64 sums there; elsewhere they stay on the host)."""
+        device = torch.device(device)
+        if device.type == "cuda":
+            self.state = {key: value.to(device) for key, value in self.state.items()}
+
     def observe(self, layer: int, kind: str, act: torch.Tensor, grad: torch.Tensor | None, rows: torch.Tensor) -> None:
         """Add one layer's [tokens, width] activations (and gradients; ``rows``: each token's example in the
         batch) to the sums."""
         grad = None if grad is None else grad.float()
-        self.state[f"sum.{kind}"][layer] += self.update(act.float(), grad, rows).double().cpu()
+        sums = self.state[f"sum.{kind}"]
+        sums[layer] += self.update(act.float(), grad, rows).to(sums.device, torch.float64)
 
     def update(self, act: torch.Tensor, grad: torch.Tensor | None, rows: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
-    def count(self, tokens: int, examples: int) -> None:
-        self.state["tokens"] += tokens
-        self.state["examples"] += examples
+    def count(self, tokens, examples) -> None:
+        """Add a batch's counted tokens and examples (numbers or tensors on any device: no host sync)."""
+        for key, value in (("tokens", tokens), ("examples", examples)):
+            self.state[key] += torch.as_tensor(value).to(self.state[key].device)
 
     def result(self) -> dict[str, torch.Tensor]:
         total = self.state[self.per].clamp(min=1)
-        return {kind: self.finish(self.state[f"sum.{kind}"] / total).float() for kind in KINDS}
+        return {kind: self.finish(self.state[f"sum.{kind}"] / total).float().cpu() for kind in KINDS}
 
     def finish(self, mean: torch.Tensor) -> torch.Tensor:
         return mean

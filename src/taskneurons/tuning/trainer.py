@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader, RandomSampler
 from tqdm.auto import tqdm
 from transformers import get_scheduler
 
+from .. import processes
 from ..errors import TaskNeuronsError
 from ..models.memory import check_fits, estimate
 from ..tasks.base import Example, Task
@@ -92,6 +93,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     gradient raises TaskNeuronsError before its update is applied. The model is left in its previous mode.
     """
     config = config or TrainConfig()
+    processes.check_launch()
     examples = _examples(data)
     model = lm.model
     params = _check_params(model, params)
@@ -136,8 +138,11 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
 
 def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, config, total, progress,
           extra_loss) -> TrainResult:
-    result, window = TrainResult(), []
+    """The optimizer steps. One host sync per step (its loss and gradient norm, checked and logged together);
+    the micro-batches' losses add up on the device."""
+    result = TrainResult()
     tokens = torch.zeros((), dtype=torch.long, device=accelerator.device)
+    window, micro = torch.zeros((), device=accelerator.device), 0  # this process's losses of the step so far
     bar = tqdm(total=total, desc="train", unit="step", disable=not progress or not accelerator.is_main_process)
     start = time.perf_counter()
     with bar:
@@ -151,16 +156,16 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
                         accelerator.num_processes / targets.clamp(min=1))
                     if extra_loss is not None:
                         loss = loss + extra_loss(model)
-                    value = accelerator.gather(loss.detach().float().reshape(1)).mean()
-                    _check_finite(value, "loss", result.steps + 1, scheduler)
+                    window, micro = window + loss.detach().float(), micro + 1
                     tokens += batch["attention_mask"].sum()
-                    window.append(value.item())
                     accelerator.backward(loss)
                     if accelerator.sync_gradients:
+                        step_loss = accelerator.reduce(window, reduction="mean") / micro
                         masters.take_grads()
-                        if config.max_grad_norm is not None:
-                            norm = torch.nn.utils.clip_grad_norm_(masters.optimized(), config.max_grad_norm)
-                            _check_finite(norm, "gradient norm", result.steps + 1, scheduler)
+                        norm = None if config.max_grad_norm is None else \
+                            torch.nn.utils.clip_grad_norm_(masters.optimized(), config.max_grad_norm)
+                        result.losses.append(_check_finite(step_loss, norm, result.steps + 1, scheduler))
+                        window, micro = torch.zeros_like(window), 0
                     optimizer.step()
                     optimizer.zero_grad(set_to_none=True)
                     if accelerator.sync_gradients:
@@ -170,8 +175,6 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
                     continue
                 scheduler.step()
                 result.steps += 1
-                result.losses.append(sum(window) / len(window))
-                window = []
                 bar.update()
                 if result.steps % config.log_every == 0 or result.steps in (1, total):
                     recent = result.losses[-config.log_every:]
@@ -184,13 +187,16 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
     return result
 
 
-def _check_finite(value: torch.Tensor, what: str, step: int, scheduler) -> None:
-    """Stop before a non-finite loss or gradient can reach the weights."""
-    if not torch.isfinite(value).all():
-        bad = "nan" if torch.isnan(value).any() else "inf"
-        lr = scheduler.get_last_lr()[0]
-        raise TaskNeuronsError(f"{what} became {bad} at step {step} (lr={lr:.3g}); lower the learning rate or check "
-                               f"the data")
+def _check_finite(loss: torch.Tensor, norm: torch.Tensor | None, step: int, scheduler) -> float:
+    """The step's loss as a number, after one host sync; stop before a non-finite loss or gradient norm can reach
+    the weights."""
+    values = torch.stack([loss, loss.new_zeros(()) if norm is None else norm.to(loss)]).tolist()
+    for what, value in zip(("loss", "gradient norm"), values):
+        if not math.isfinite(value):
+            lr = scheduler.get_last_lr()[0]
+            raise TaskNeuronsError(f"{what} became {'nan' if math.isnan(value) else 'inf'} at step {step} "
+                                   f"(lr={lr:.3g}); lower the learning rate or check the data")
+    return values[0]
 
 
 def _examples(data) -> list[Example]:
