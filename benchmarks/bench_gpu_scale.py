@@ -23,7 +23,6 @@ from taskneurons.models import FFN, LoadedModel
 from taskneurons.models.memory import GiB, estimate
 from taskneurons.models.tiny import tiny_tokenizer
 from taskneurons.neurons import NeuronSet, score_neurons
-from taskneurons.neurons.neuron_set import n_selected
 from taskneurons.tasks import Example
 from taskneurons.tasks.batching import training_batch
 from taskneurons.tasks.loss import target_loss
@@ -86,13 +85,8 @@ def run(small: bool, batch: int, length: int, repeats: int, device: str) -> dict
     results["scoring"] = {**measured(lambda: score_neurons(lm, examples, tokens="all", batch_size=batch,
                                                            max_length=length, progress=False), repeats, device),
                           "plan": plan("score")}
-    masks = {}
-    for kind, width in lm.ffn.widths.items():
-        masks[kind] = torch.zeros(lm.ffn.n_layers, width, dtype=torch.bool)
-        for layer in range(lm.ffn.n_layers):
-            masks[kind][layer, torch.randperm(width, generator=g)[:n_selected(width, 10)]] = True
     lm.model.train()
-    with NeuronTuner(lm, NeuronSet(masks)) as tuner:
+    with NeuronTuner(lm, NeuronSet.random(lm.ffn, 10)) as tuner:
         adamw = torch.optim.AdamW(tuner.parameters(), lr=1e-5)
 
         def tuner_step():

@@ -21,7 +21,6 @@ import torch
 from taskneurons.models import load_model
 from taskneurons.models.memory import estimate
 from taskneurons.neurons import NeuronSet, score_neurons
-from taskneurons.neurons.neuron_set import n_selected
 from taskneurons.tasks import load_task
 from taskneurons.tasks.batching import training_batch
 from taskneurons.tasks.loss import target_loss
@@ -42,12 +41,7 @@ labels = max(len(lm.tokenizer(l, add_special_tokens=False)["input_ids"]) for l i
 plan = estimate(lm.model, work, batch, length, n_labels=len(task.labels), label_tokens=labels, target_tokens=targets)
 if work in ("train", "train_neurons"):
     if work == "train_neurons":
-        g = torch.Generator().manual_seed(0)
-        masks = {kind: torch.zeros(lm.ffn.n_layers, w, dtype=torch.bool) for kind, w in lm.ffn.widths.items()}
-        for kind, mask in masks.items():
-            for layer in range(lm.ffn.n_layers):
-                mask[layer, torch.randperm(mask.shape[1], generator=g)[:n_selected(mask.shape[1], 10)]] = True
-        params = list(NeuronTuner(lm, NeuronSet(masks)).parameters())
+        params = list(NeuronTuner(lm, NeuronSet.random(lm.ffn, 10)).parameters())
     else:
         params = list(lm.model.parameters())
     optimizer = torch.optim.AdamW(params, lr=1e-5)

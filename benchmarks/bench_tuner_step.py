@@ -36,7 +36,6 @@ def run_arm(arm: str, k: float, steps: int, batch: int, length: int, task: str) 
 
     from taskneurons.models import load_model
     from taskneurons.neurons import NeuronSet
-    from taskneurons.neurons.neuron_set import n_selected
     from taskneurons.tasks import load_task
     from taskneurons.tasks.batching import training_batch
     from taskneurons.tasks.loss import target_loss
@@ -44,19 +43,12 @@ def run_arm(arm: str, k: float, steps: int, batch: int, length: int, task: str) 
 
     cuda = torch.cuda.is_available()
     lm = load_model("smollm2-135m", device="cuda" if cuda else "cpu")
-    g = torch.Generator().manual_seed(0)
     examples = load_task(task).split("train", batch)  # a real classification batch, as train() builds it
     inputs = {k: v.to(lm.device) for k, v in training_batch(lm.tokenizer, examples, length, padding_side="left").items()}
     with torch.no_grad():  # the cached weights are memory-mapped: touch them all before measuring
         lm.model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
     if arm == "tuner":
-        masks = {}
-        for kind, width in lm.ffn.widths.items():
-            mask = torch.zeros(lm.ffn.n_layers, width, dtype=torch.bool)
-            for layer in range(lm.ffn.n_layers):
-                mask[layer, torch.randperm(width, generator=g)[:n_selected(width, k)]] = True
-            masks[kind] = mask
-        tuner = NeuronTuner(lm, NeuronSet(masks, {"control": "random", "k": k}))
+        tuner = NeuronTuner(lm, NeuronSet.random(lm.ffn, k))
         params = list(tuner.parameters())
     else:
         params = list(lm.model.parameters())

@@ -247,3 +247,13 @@ def test_model_fingerprint_is_stable_and_sees_weight_changes():
     with torch.no_grad():
         b.ffn.downs[1].weight[3] += 1  # one outer neuron's row
     assert model_fingerprint(b) != fp
+
+
+def test_a_random_set_holds_k_percent_of_every_layer_and_kind_and_follows_its_seed():
+    ffn = load_model("tiny-llama").ffn
+    first, again, other = NeuronSet.random(ffn, 10, seed=1), NeuronSet.random(ffn, 10, seed=1), NeuronSet.random(ffn, 10, seed=2)
+    for kind, width in ffn.widths.items():
+        assert first.masks[kind].sum(1).tolist() == [n_selected(width, 10)] * ffn.n_layers
+        assert torch.equal(first.masks[kind], again.masks[kind])
+    assert any(not torch.equal(first.masks[kind], other.masks[kind]) for kind in ffn.widths)
+    assert first.provenance["control"] == "random" and first.provenance["seed"] == 1 and first.provenance["k"] == 10

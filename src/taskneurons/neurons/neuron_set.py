@@ -84,6 +84,15 @@ class NeuronSet:
         return cls(masks, prov)
 
     @classmethod
+    def random(cls, ffn: FFN, k: float, seed: int = 0, scope: str = "layer") -> NeuronSet:
+        """A uniformly random k% of ``ffn``'s neurons (per ``scope``, as :meth:`from_scores`), seeded: the top k%
+        of seeded uniform scores."""
+        g = torch.Generator().manual_seed(seed)
+        values = {kind: torch.rand(ffn.n_layers, ffn.widths[kind], generator=g) for kind in KINDS}
+        return cls.from_scores(Scores(values, {"ffn_family": ffn.map.family}), k, scope,
+                               {"control": "random", "seed": seed})
+
+    @classmethod
     def empty(cls, ffn: FFN, provenance: dict | None = None) -> NeuronSet:
         """No neurons of the model."""
         return cls(cls._fill(ffn, False), {"ffn_family": ffn.map.family, **(provenance or {}), "version": __version__})
