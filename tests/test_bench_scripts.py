@@ -21,3 +21,18 @@ def test_the_gpu_scale_check_runs_scaled_down_on_the_cpu(tmp_path):
     assert all(r["seconds"] > 0 for r in works.values()) and all("estimated_bytes" in r for w, r in works.items()
                                                                  if w != "forward (no grad)")
     assert (tmp_path / "scale.json").is_file()
+
+
+def test_the_ncft_forgetting_diagnosis_leaves_out_nothing_when_the_stages_share_no_neuron(tmp_path):
+    from taskneurons.experiments.continual import Continual, ContinualConfig
+
+    from .test_continual import SEQ, TINY
+
+    options = {**TINY, "orders": [SEQ], "reference": None, "eval_method": "rank",
+               "methods": [{"method": "ncft", "label": "NCFT", "exclude_claimed": True}]}
+    Continual(ContinualConfig(**options), tmp_path / "run", progress=False)()
+    found = _script("diagnose_ncft_forgetting").main(["--run", str(tmp_path / "run"), "--batch-size", "2"])
+    [pair] = found["pairs"]  # two tasks: the first, when the second is merged
+    assert pair["stage"] == 2 and pair["share_retrained"] == 0.0 and pair["change"]["n"] == TINY["n_eval"]
+    assert pair["change_without_overlap"]["mean"] == pair["change"]["mean"] != 0
+    assert (tmp_path / "run" / "ncft_forgetting.md").is_file()
