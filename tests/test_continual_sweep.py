@@ -27,7 +27,7 @@ def test_a_plan_on_the_dev_split_never_reads_test_and_trains_elsewhere():
 
 def test_the_sweep_runs_every_rate_on_dev_and_picks_the_best(tmp_path):
     options = {**TINY, "orders": [SEQ], "methods": ["seqft", "ncft", "wncft"], "eval_method": "rank"}
-    found = sweep_learning_rates(options, tmp_path, factors=(1.0, 10.0), n_tasks=1, n_dev=4, progress=False)
+    found = sweep_learning_rates(options, tmp_path, factors=(1.0, 10.0), n_tasks=1, n_dev=4, progress=False, extend=0)
     assert found["tasks"] == [SEQ[0]] and set(found["methods"]) == {"seqft", "ncft", "wncft"}
     for name, default in (("seqft", 1e-3), ("ncft", 1e-2)):
         entry = found["methods"][name]
@@ -41,7 +41,7 @@ def test_the_sweep_runs_every_rate_on_dev_and_picks_the_best(tmp_path):
     chosen = with_rates(options, found)
     assert chosen["method_options"]["seqft"]["lr"] == found["methods"]["seqft"]["best"]
     assert chosen["method_options"]["ncft"]["selection"] == {"n_score": 2}  # other options kept
-    again = sweep_learning_rates(options, tmp_path, factors=(1.0, 10.0), n_tasks=1, n_dev=4, progress=False)
+    again = sweep_learning_rates(options, tmp_path, factors=(1.0, 10.0), n_tasks=1, n_dev=4, progress=False, extend=0)
     assert again == found == json.loads((tmp_path / "sweep.json").read_text())  # resumed from the trials' folders
 
 
@@ -51,21 +51,41 @@ def test_evaluate_on_is_checked_before_the_run_folder_exists(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
-def test_the_rate_with_the_highest_dev_accuracy_wins(tmp_path, monkeypatch):
+def fake_runs(monkeypatch, dev_aa):
+    """Trials that return ``dev_aa(lr)`` without training."""
     from taskneurons.experiments.continual import runner
-
-    dev_aa = {2e-5 / 3: 40.0, 2e-5: 55.0, 6e-5: 48.0}
 
     class Fake:
         def __init__(self, config, out, progress=True):
             self.lr = config.method_options["seqft"]["lr"]
 
         def __call__(self):
-            return {"summary": {"SeqFT": {"average_accuracy": [dev_aa[min(dev_aa, key=lambda lr: abs(lr - self.lr))]]}}}
+            return {"summary": {"SeqFT": {"average_accuracy": [dev_aa(self.lr)]}}}
 
     monkeypatch.setattr(runner, "Continual", Fake)
+
+
+def test_the_rate_with_the_highest_dev_accuracy_wins(tmp_path, monkeypatch):
+    dev_aa = {2e-5 / 3: 40.0, 2e-5: 55.0, 6e-5: 48.0}
+    fake_runs(monkeypatch, lambda lr: dev_aa[min(dev_aa, key=lambda known: abs(known - lr))])
     found = sweep_learning_rates({**TINY, "orders": [SEQ], "methods": ["seqft"], "method_options": {}}, tmp_path)
     assert found["methods"]["seqft"]["best"] == 2e-5 and len(found["methods"]["seqft"]["grid"]) == 3
+    assert not found["methods"]["seqft"]["edge"]
+
+
+@pytest.mark.parametrize("peak, tried, best, edge", [
+    (1.0, [2e-5 / 3, 2e-5, 6e-5, 1.8e-4, 5.4e-4], 5.4e-4, True),  # rising past the grid: two extensions, still rising
+    (1.8e-4, [2e-5 / 3, 2e-5, 6e-5, 1.8e-4, 5.4e-4], 1.8e-4, False),  # the first extension finds the peak
+    (1e-9, [7.41e-7, 2.22e-6, 2e-5 / 3, 2e-5, 6e-5], 7.41e-7, True),  # falling: extended downwards
+])
+def test_a_best_rate_at_the_edge_of_the_grid_extends_it(tmp_path, monkeypatch, peak, tried, best, edge):
+    import math
+
+    fake_runs(monkeypatch, lambda lr: 100 - abs(math.log(lr / peak)))  # dev accuracy peaks at ``peak``
+    found = sweep_learning_rates({**TINY, "orders": [SEQ], "methods": ["seqft"], "method_options": {}}, tmp_path)
+    entry = found["methods"]["seqft"]
+    assert [t["lr"] for t in entry["grid"]] == pytest.approx(tried, rel=1e-2)
+    assert entry["best"] == pytest.approx(best, rel=1e-2) and entry["edge"] is edge
 
 
 def test_on_a_first_task_the_followers_train_exactly_as_the_method_they_follow(tmp_path):

@@ -29,30 +29,47 @@ SAME_ON_A_FIRST_TASK = {"replay": "seqft", "ewc": "seqft", "per_task_ft": "seqft
 
 
 def sweep_learning_rates(options: dict, out: Path, factors=FACTORS, n_tasks: int = 1, n_dev: int = 100,
-                         progress: bool = True) -> dict:
+                         progress: bool = True, extend: int = 2) -> dict:
     """``options``: the ContinualConfig options of the run to prepare. Returns (and writes to ``out/sweep.json``)
-    ``{"tasks", "factors", "methods": {name: {"grid": [{"lr", "dev_aa"}...], "n": dev examples per task, "best": lr}}}``;
-    :func:`with_rates` puts the chosen rates into the options. Every trial is a resumable run folder under ``out``."""
+    ``{"tasks", "factors", "methods": {name: {"grid": [{"lr", "dev_aa"}...], "n": dev examples per task, "best": lr,
+    "edge": whether the best rate is still at an edge of its grid}}}``; :func:`with_rates` puts the chosen rates
+    into the options. Every trial is a resumable run folder under ``out``.
+
+    A best rate at the edge of the grid says the optimum may lie beyond it: the grid is then extended on that side
+    by the ratio of its two outermost rates, up to ``extend`` times per side."""
     from .runner import Continual
 
     config = ContinualConfig(**options)  # every value checked before any trial starts
     tasks = resolve_orders(config.orders, config.data_root)[0].specs[:n_tasks]
     names = list(dict.fromkeys(spec.cls.name for spec in method_specs(config.methods, config.method_options)))
-    found = {"tasks": tasks, "factors": list(factors), "methods": {}}
+    found = {"tasks": tasks, "factors": list(factors), "extend": extend, "methods": {}}
     follows = {**FOLLOWS, **(SAME_ON_A_FIRST_TASK if n_tasks == 1 else {})}
+
+    def trial(name: str, lr: float) -> dict:
+        trial = {**options, "orders": [{"name": "sweep", "tasks": tasks}], "methods": [name], "reference": None,
+                 "evaluate_on": "dev", "n_eval": n_dev, "evaluate_unseen": False, "also_evaluate": [],
+                 "training_seeds": config.training_seeds[:1],
+                 "method_options": {**config.method_options, name: {**config.method_options.get(name, {}), "lr": lr}}}
+        console.print(f"learning-rate sweep: {name} at lr {lr:g} on the dev split of {', '.join(tasks)}")
+        result = Continual(ContinualConfig(**trial), Path(out) / name / f"lr={lr:g}", progress=progress)()
+        return {"lr": lr, "dev_aa": next(iter(result["summary"].values()))["average_accuracy"][0]}
+
     for name in [n for n in names if follows.get(n) not in names]:
         default = method_specs([name], config.method_options)[0].options.lr
-        grid = []
-        for lr in sorted({float(f"{default * f:.3g}") for f in factors}):
-            trial = {**options, "orders": [{"name": "sweep", "tasks": tasks}], "methods": [name], "reference": None,
-                     "evaluate_on": "dev", "n_eval": n_dev, "evaluate_unseen": False, "also_evaluate": [],
-                     "training_seeds": config.training_seeds[:1],
-                     "method_options": {**config.method_options, name: {**config.method_options.get(name, {}), "lr": lr}}}
-            console.print(f"learning-rate sweep: {name} at lr {lr:g} on the dev split of {', '.join(tasks)}")
-            result = Continual(ContinualConfig(**trial), Path(out) / name / f"lr={lr:g}", progress=progress)()
-            grid.append({"lr": lr, "dev_aa": next(iter(result["summary"].values()))["average_accuracy"][0]})
-        best = max(grid, key=lambda trial: (trial["dev_aa"], -abs(math.log(trial["lr"] / default))))["lr"]
-        found["methods"][name] = {"grid": grid, "n": n_dev, "best": best}
+        grid = [trial(name, lr) for lr in sorted({float(f"{default * f:.3g}") for f in factors})]
+        extended = {"up": 0, "down": 0}
+        while True:
+            best = max(grid, key=lambda t: (t["dev_aa"], -abs(math.log(t["lr"] / default))))["lr"]
+            rates = [t["lr"] for t in grid]
+            side = "up" if best == rates[-1] else "down" if best == rates[0] else None
+            if len(rates) < 2 or side is None or extended[side] >= extend:
+                break
+            extended[side] += 1
+            if side == "up":
+                grid.append(trial(name, float(f"{rates[-1] * rates[-1] / rates[-2]:.3g}")))
+            else:
+                grid.insert(0, trial(name, float(f"{rates[0] * rates[0] / rates[1]:.3g}")))
+        found["methods"][name] = {"grid": grid, "n": n_dev, "best": best, "edge": side is not None}
     for name in names:
         if follows.get(name) in names:
             found["methods"][name] = {**found["methods"][follows[name]], "follows": follows[name]}
@@ -73,6 +90,7 @@ def sweep_table(sweep: dict) -> tuple[list[str], list[list[str]]]:
     header = ["method", "rates tried (dev AA)", "chosen", "dev examples per task"]
     rows = [[name, ", ".join(f"{trial['lr']:g}: {trial['dev_aa']:.1f}" for trial in entry["grid"]) +
              (f" (those of {entry['follows']}, which it trains as here)" if entry.get("follows") else ""),
-             f"{float(entry['best']):g}", str(entry["n"])] for name, entry in sweep["methods"].items()]
+             f"{float(entry['best']):g}" + (" (at the grid's edge)" if entry.get("edge") else ""), str(entry["n"])]
+            for name, entry in sweep["methods"].items()]
     return header, rows
 
