@@ -123,6 +123,19 @@ def test_continual_claims_are_paired_over_the_final_test_examples():
     assert claim.verdict == "undecided at this n"
 
 
+def test_the_bwt_claim_pairs_each_example_from_its_learning_to_the_end():
+    learnt, kept, lost = [100.0] * 40, [100.0] * 36 + [0.0] * 4, [100.0] * 10 + [0.0] * 30
+    results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0},
+               "methods": {"NCFT": {"method": "ncft"}, "SeqFT": {"method": "seqft"}},
+               "orders": {"order1": {"methods": {  # the last task (b) has nothing to forget: left out of BWT
+                   "NCFT": {"final_outcomes": {"a": kept, "b": lost}, "learnt_outcomes": {"a": learnt, "b": learnt}},
+                   "SeqFT": {"final_outcomes": {"a": lost, "b": kept}, "learnt_outcomes": {"a": learnt, "b": kept}}}}}}
+    aa, bwt = continual_views.claims(results)
+    assert aa.text == "NCFT's AA above SeqFT's" and aa.verdict == "undecided at this n"  # the same 50.0 each
+    assert bwt.text == "NCFT's BWT above SeqFT's" and bwt.verdict == "holds"
+    assert "+65.0" in bwt.evidence and "40 test examples of 1 (order, task) cells" in bwt.evidence  # -10 vs -75
+
+
 def test_report_command_rebuilds_pages_and_an_index_of_several_runs(identify_run, tmp_path, capsys):
     out, _ = identify_run
     (out / "report.html").unlink()

@@ -140,13 +140,14 @@ def interval_over_runs(values: Sequence[float | None], confidence: float = 0.95)
 
 def stage_matrix(stages: Sequence[Mapping], tasks: Sequence[str]) -> dict:
     """From per-stage records (stage j: ``{"scores": {task: score | None}, "outcomes": {task: list | None}}``):
-    the matrix a[i][j], n[i][j] (examples behind each cell; None where not evaluated) and the last stage's
-    per-example outcomes of each task."""
+    the matrix a[i][j], n[i][j] (examples behind each cell; None where not evaluated), the last stage's per-example
+    outcomes of each task and those of task i right after stage i (``learnt_outcomes``: BWT's a[i][i])."""
     if len(stages) != len(tasks):
         raise TaskNeuronsError(f"{len(stages)} stage records for {len(tasks)} tasks")
     matrix = [[stage["scores"][t] for stage in stages] for t in tasks]
     counts = [[None if stage["outcomes"][t] is None else len(stage["outcomes"][t]) for stage in stages] for t in tasks]
-    return {"matrix": matrix, "n": counts, "final_outcomes": {t: stages[-1]["outcomes"][t] for t in tasks}}
+    return {"matrix": matrix, "n": counts, "final_outcomes": {t: stages[-1]["outcomes"][t] for t in tasks},
+            "learnt_outcomes": {t: stage["outcomes"][t] for t, stage in zip(tasks, stages)}}
 
 
 def evaluation_view(record: Mapping, method: str, main: str) -> Mapping:

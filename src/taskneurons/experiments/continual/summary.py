@@ -65,6 +65,8 @@ def aggregate(results: dict) -> dict:
 
 # the paper's claims of Table 5 that a run can test: (method, method it beats in AA)
 CLAIMED = [("ncft", "seqft"), ("ncft", "seqlora"), ("ncft", "epi"), ("wncft", "ncft"), ("olora", "ncft")]
+# and in backward transfer (less forgetting: BWT above, i.e. closer to 0 from below)
+CLAIMED_BWT = [("ncft", "seqft")]
 
 
 def budget_check(results: dict) -> list[Claim]:
@@ -93,23 +95,32 @@ def budget_check(results: dict) -> list[Claim]:
 def claims(results: dict) -> list[Claim]:
     """The budget check, then for every pair of CLAIMED methods in the run: AA of the first above the second's, by
     a paired bootstrap over the test examples of every (order, task) after the last stage (the same examples for
-    both methods)."""
+    both methods); and for CLAIMED_BWT, BWT of the first above the second's, each example's change from right
+    after its task's stage to the end (a[i][N] - a[i][i], tasks before the last) paired the same way."""
     c = results["config"]
-    finals = {}
+    finals, forgotten = {}, {}
     for name, label, view in views(results, c["eval_method"]):
         finals.setdefault(label, {})[name] = view["final_outcomes"]
+        learnt = view.get("learnt_outcomes")
+        if learnt:  # sequential and isolated methods; per example, for every task but the last
+            forgotten.setdefault(label, {})[name] = {
+                t: [end - start for end, start in zip(view["final_outcomes"][t], learnt[t])] for t in list(learnt)[:-1]}
     by_method = {}
     for label, info in results["methods"].items():
         by_method.setdefault(info["method"], []).append(label)
     found = budget_check(results)
-    for high, low in CLAIMED:
-        for a in by_method.get(high, []):
-            for b in by_method.get(low, []):
-                cells = [(o, t) for o in finals[a] for t in finals[a][o] if o in finals[b]]
-                gap = paired_gap([finals[a][o][t] for o, t in cells], [finals[b][o][t] for o, t in cells],
-                                 c["n_boot"], c["confidence"], c["seed"])
-                found.append(Claim(f"{a}'s AA above {b}'s", gap.verdict("greater"),
-                                   f"{gap} over {gap.n} test examples of {len(cells)} (order, task) cells ({gap.test})"))
+    for outcomes, pairs, what in ((finals, CLAIMED, "AA"), (forgotten, CLAIMED_BWT, "BWT")):
+        for high, low in pairs:
+            for a in [a for a in by_method.get(high, []) if a in outcomes]:
+                for b in [b for b in by_method.get(low, []) if b in outcomes]:
+                    cells = [(o, t) for o in outcomes[a] for t in outcomes[a][o] if o in outcomes[b]]
+                    if not cells:
+                        continue
+                    gap = paired_gap([outcomes[a][o][t] for o, t in cells], [outcomes[b][o][t] for o, t in cells],
+                                     c["n_boot"], c["confidence"], c["seed"])
+                    found.append(Claim(f"{a}'s {what} above {b}'s", gap.verdict("greater"),
+                                       f"{gap} over {gap.n} test examples of {len(cells)} (order, task) cells "
+                                       f"({gap.test})"))
     return found
 
 
