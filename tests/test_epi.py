@@ -56,6 +56,19 @@ def logits(lm) -> torch.Tensor:
     return lm.model(**batch).logits
 
 
+def evaluated(method, lm, stage, index):
+    """[(positions, active adapters, logits of the test prompts)] of each pass ``evaluate_task`` makes, and its
+    merged record (outcome of an example: its position x 10 + the index of the adapter it ran with)."""
+    passes = []
+
+    def score(positions):
+        active = list(method.peft.active_adapters)
+        passes.append((positions, active, logits(lm)))
+        used = range(8) if positions is None else positions
+        return {"score": 0.0, "n": len(used), "outcomes": [10 * p + method.adapters.index(active[0]) for p in used]}
+    return passes, method.evaluate_task(lm, stage, index, score)
+
+
 def test_backbone_frozen_only_the_current_adapter_trained_and_active(tmp_path):
     lm, tasks, method = setup(tmp_path)
     backbone = snapshot(lm, lora=False)
@@ -90,13 +103,12 @@ def test_identification_and_routing_to_the_identified_tasks_adapter(tmp_path):
         expected.append(logits(lm))
     method.activate(method.adapters[-1])
     assert not torch.equal(expected[0], expected[1])
-    for index in range(2):
-        with method.evaluation(lm, 1, index):
-            assert method.peft.active_adapters == [method.adapters[index]]
-            assert torch.equal(logits(lm), expected[index])
+    for index in range(2):  # every example identified: one pass, with that task's adapter alone
+        [(positions, active, seen)], record = evaluated(method, lm, 1, index)
+        assert positions is None and active == [method.adapters[index]] and torch.equal(seen, expected[index])
         assert method.peft.active_adapters == ["task2"]  # back to the latest adapter
-    with method.evaluation(lm, 0, 1):  # after stage 0 only task 0 is learnt: everything goes to it
-        assert torch.equal(logits(lm), expected[0])
+    [(_, _, seen)], _ = evaluated(method, lm, 0, 1)  # after stage 0 only task 0 is learnt: everything goes to it
+    assert torch.equal(seen, expected[0])
     described = method.describe()
     assert described["task_accuracy"] == 1.0 and described["example_accuracy"] == 1.0
     assert [r["task"] for r in described["routes"][0]] == [0, 0] and described["routes"][0][1]["example_accuracy"] is None
@@ -121,9 +133,28 @@ def test_save_and_restore_are_bit_exact(tmp_path):
         assert all(torch.equal(a[k], b[k]) for k in ("mean", "scatter"))
     assert torch.equal(logits(lm2), logits(lm))
     for index in range(2):
-        with method.evaluation(lm, 1, index), restored.evaluation(lm2, 1, index):
-            assert torch.equal(logits(lm2), logits(lm))
+        ours, theirs = evaluated(method, lm, 1, index), evaluated(restored, lm2, 1, index)
+        assert ours[1] == theirs[1] and all(torch.equal(a[2], b[2]) for a, b in zip(ours[0], theirs[0]))
     assert restored.describe() == method.describe()
+
+
+@pytest.mark.parametrize("routing", ["example", "task"])
+def test_each_example_runs_with_the_adapter_of_its_own_identified_task(tmp_path, monkeypatch, routing):
+    lm, tasks, method = setup(tmp_path, routing=routing)
+    for stage, task in enumerate(tasks):
+        method.train_stage(lm, stage, task)
+    nearest = [0, 1, 1, 0, 1, 1, 1, 0]  # as if 3 of task 1's 8 prompts looked like task 0's
+    monkeypatch.setattr(method, "route", lambda lm, stage, index: {"nearest": nearest, "task": 1})
+    passes, record = evaluated(method, lm, 1, 1)
+    if routing == "example":
+        assert [(positions, active) for positions, active, _ in passes] == [([0, 3, 7], ["default"]),
+                                                                            ([1, 2, 4, 5, 6], ["task2"])]
+        assert record["outcomes"] == [10 * p + t for p, t in enumerate(nearest)]  # back in their places
+    else:  # the majority's adapter for all
+        assert [(positions, active) for positions, active, _ in passes] == [(None, ["task2"])]
+        assert record["outcomes"] == [10 * p + 1 for p in range(8)]
+    assert record["score"] == sum(record["outcomes"]) / 8 and record["n"] == 8
+    assert method.peft.active_adapters == ["task2"]
 
 
 def test_distances_by_hand():

@@ -86,11 +86,12 @@ class Continual:
     def base_model(self) -> LoadedModel:
         return self.run.load_model()
 
-    def score(self, lm: LoadedModel, task: Task) -> dict:
-        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples), and the same by every
-        ``also_evaluate`` method under ``"also"``."""
-        c = self.config
-        return evaluate_plan_methods(lm, self.plans[task.name], c, c.also_evaluate, self.progress, c.eval_batch_size)
+    def score(self, lm: LoadedModel, task: Task, positions: list[int] | None = None) -> dict:
+        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples; only those at
+        ``positions`` when given), and the same by every ``also_evaluate`` method under ``"also"``."""
+        c, plan = self.config, self.plans[task.name]
+        plan = plan if positions is None else plan.subset(positions)
+        return evaluate_plan_methods(lm, plan, c, c.also_evaluate, self.progress, c.eval_batch_size)
 
     def view(self, record: dict, method: str) -> dict:
         """The part of a step or method result that ``method`` scored (metrics.evaluation_view)."""
@@ -120,8 +121,8 @@ class Continual:
             if i > stage and not self.config.evaluate_unseen:
                 records[task.name] = None
                 continue
-            with method.evaluation(lm, stage, i):
-                records[task.name] = self.score(lm, task)
+            records[task.name] = method.evaluate_task(lm, stage, i, lambda positions, task=task:
+                                                      self.score(lm, task, positions))
         return self.stage_record(records)
 
     def stage_record(self, records: dict[str, dict | None]) -> dict:

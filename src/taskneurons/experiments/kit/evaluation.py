@@ -31,3 +31,21 @@ def evaluate_plan_methods(lm: LoadedModel, plan: ExamplePlan, settings: Settings
                       {k: v for k, v in evaluate_plan(lm, plan, settings, progress, batch_size, m).items()
                        if k in main} for m in also}
     return record
+
+
+def merge_records(parts: list[tuple[list[int], dict]], n: int) -> dict:
+    """One task's record from records of disjoint subsets of its evaluated examples (``(positions, record)``
+    pairs covering 0..n-1): the outcomes back in their places, the score their mean; ``also`` the same way."""
+    def merged(records: list[tuple[list[int], dict]]) -> dict:
+        outcomes = [None] * n
+        for positions, record in records:
+            for position, outcome in zip(positions, record["outcomes"]):
+                outcomes[position] = outcome
+        if any(o is None for o in outcomes):
+            raise ValueError("merge_records: the parts do not cover every evaluated example")
+        return {"score": sum(outcomes) / n, "n": n, "outcomes": outcomes}
+
+    record = {**merged(parts), "max_new_tokens": parts[0][1].get("max_new_tokens")}
+    if "also" in parts[0][1]:
+        record["also"] = {m: merged([(pos, r["also"][m]) for pos, r in parts]) for m in parts[0][1]["also"]}
+    return record

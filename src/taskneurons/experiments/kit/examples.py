@@ -16,6 +16,7 @@ The rule, for every experiment:
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import defaultdict
@@ -117,6 +118,10 @@ class ExamplePlan:
 
     def evaluated(self) -> list[Example]:
         return [self.task.splits[self.eval.split][i] for i in self.eval.indices]
+
+    def subset(self, positions: list[int]) -> ExamplePlan:
+        """The same plan evaluating only the evaluated examples at ``positions`` (of :meth:`evaluated`)."""
+        return dataclasses.replace(self, eval=Draw(self.eval.split, [self.eval.indices[p] for p in positions]))
 
     def draw(self, role: str, n: int, at_most: bool = False) -> list[Example]:
         """``n`` pool examples for ``role`` ("score", "train"...): seeded by (run seed, task, role), recorded.

@@ -119,6 +119,13 @@ class Method:
         """A context manager around evaluating task ``index`` after ``stage`` (both 0-based)."""
         return contextlib.nullcontext()
 
+    def evaluate_task(self, lm: LoadedModel, stage: int, index: int, score) -> dict:
+        """Task ``index``'s record after ``stage``: ``score(None)`` evaluates all its test examples inside
+        :meth:`evaluation`. A method that treats examples differently (EPI's per-example routing) calls
+        ``score(positions)`` on subsets instead and merges them (``kit.evaluation.merge_records``)."""
+        with self.evaluation(lm, stage, index):
+            return score(None)
+
     def describe(self) -> dict:
         """Anything worth reporting about the finished run (e.g. W-NCFT's task similarities)."""
         return {}

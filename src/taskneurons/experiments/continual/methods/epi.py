@@ -17,12 +17,13 @@ What is implemented:
   each learnt task's mean under the covariance shared by the learnt tasks (pooled scatter / pooled count),
   shrunk towards a scaled identity by ``shrinkage`` (with a few hundred examples in a few hundred dimensions
   the pooled covariance is singular); or ``cosine``: nearest mean by cosine similarity.
-- **Routing per task, by majority vote**: the runner evaluates a whole task in one batched pass inside
-  ``evaluation(lm, stage, index)``, and its evaluation functions call the model without a per-example hook
-  point (generation runs prompt + cached steps; ranking runs prompt + label), so routing each example
-  separately is not clean. Each test prompt (its input only, never its label) votes for its nearest learnt task;
-  the task with the most votes (a tie: the smallest mean distance) has its adapter made the only active one for
-  the whole evaluation of that task. A task not learnt yet is routed the same way, to a learnt one.
+- **Routing per example** (``routing: example``, default, as EPI): each test prompt (its input only, never its
+  label) is identified on its own and evaluated with its identified task's adapter as the only active one: the
+  task's examples are split by identified task, each group evaluated in its own batched pass, and the outcomes
+  put back in order (``evaluate_task``; an example is scored as it would be alone, up to batch padding). A task
+  not learnt yet is routed the same way, to learnt ones. ``routing: task`` (this project's first reading) routes
+  a whole task by majority vote of its prompts (a tie: the smallest mean distance): it uses every test prompt to
+  route each one, which makes identification all but perfect and EPI close to per-task LoRA with a known task.
 - ``describe()``: the routing of every (stage, task) cell, whether it is right (the runner knows the true
   task), the per-example identification accuracy, and their means over the learnt cells.
 
@@ -45,6 +46,7 @@ from ....io import write_json
 from ....models import LoadedModel
 from ....tasks import Example, Task
 from ....tuning import train
+from ...kit.evaluation import merge_records
 from ..state import load_tensors, save_tensors
 from .features import prompt_features
 from .base import register, train_info
@@ -52,17 +54,21 @@ from .olora import OLoRA
 from .seqlora import LoRAOptions, SeqLoRA
 
 IDENTIFY = ("mahalanobis", "cosine")
+ROUTING = ("example", "task")
 
 
 @dataclass
 class EPIOptions(LoRAOptions):
     identify: str = "mahalanobis"  # "mahalanobis" (EPI's: task means, shared covariance) | "cosine" (nearest mean)
     shrinkage: float = 0.1  # Mahalanobis: covariance (1 - s) S + s (tr S / d) I; 0 < s <= 1 keeps it invertible
+    routing: str = "example"  # "example": each test prompt its own identified adapter | "task": a majority vote
 
     def __post_init__(self):
         super().__post_init__()
         if self.identify not in IDENTIFY:
             raise TaskNeuronsError(f"identify {self.identify!r} is not one of {list(IDENTIFY)}")
+        if self.routing not in ROUTING:
+            raise TaskNeuronsError(f"routing {self.routing!r} is not one of {list(ROUTING)}")
         if not 0 < self.shrinkage <= 1:
             raise TaskNeuronsError(f"shrinkage must be in (0, 1], got {self.shrinkage}")
 
@@ -179,22 +185,28 @@ class EPI(SeqLoRA):
             self.counts.append(int(info["count"]))
 
     def route(self, lm: LoadedModel, stage: int, index: int) -> dict:
-        """The learnt task (0..stage) that task ``index``'s test prompts vote for, and how many were right."""
+        """Task ``index``'s test prompts identified among the learnt tasks (0..stage): each one's nearest task
+        (``nearest``), their majority vote (``task``), the votes, and how many were right."""
         o = self.options
         dist = distances(self.stats[:stage + 1], self.counts[:stage + 1],
                          self.test_prompts_features(lm, self.tasks[index]), o.identify, o.shrinkage)
         nearest = dist.argmin(1)
         return {"task": vote(dist), "votes": torch.bincount(nearest, minlength=stage + 1).tolist(),
+                "nearest": nearest.tolist(),
                 "example_accuracy": float((nearest == index).double().mean()) if index <= stage else None}
 
-    @contextlib.contextmanager
-    def evaluation(self, lm: LoadedModel, stage: int, index: int):
-        chosen = self.route(lm, stage, index)["task"]
-        self.activate(self.adapters[chosen])
+    def evaluate_task(self, lm: LoadedModel, stage: int, index: int, score) -> dict:
+        route = self.route(lm, stage, index)
+        nearest = route["nearest"] if self.options.routing == "example" else [route["task"]] * len(route["nearest"])
+        parts = []
         try:
-            yield
+            for task in sorted(set(nearest)):
+                self.activate(self.adapters[task])
+                positions = [p for p, t in enumerate(nearest) if t == task]
+                parts.append((positions, score(None if len(positions) == len(nearest) else positions)))
         finally:
             self.activate(self.adapters[-1])  # as after training: the latest task's adapter
+        return merge_records(parts, len(nearest))
 
     def describe(self) -> dict:
         """Identification of every (stage, task) cell: the chosen task, the votes, the per-example accuracy, and
@@ -202,8 +214,9 @@ class EPI(SeqLoRA):
         if not self.stats:
             return {}
         n = len(self.stats)
-        routes = [[self.route(self.lm, s, i) for i in range(len(self.tasks))] for s in range(n)]
+        routes = [[{k: v for k, v in self.route(self.lm, s, i).items() if k != "nearest"}
+                   for i in range(len(self.tasks))] for s in range(n)]
         learnt = [(s, i) for s in range(n) for i in range(s + 1)]
-        return {"identify": self.options.identify, "routes": routes,
+        return {"identify": self.options.identify, "routing": self.options.routing, "routes": routes,
                 "task_accuracy": sum(routes[s][i]["task"] == i for s, i in learnt) / len(learnt),
                 "example_accuracy": sum(routes[s][i]["example_accuracy"] for s, i in learnt) / len(learnt)}
