@@ -53,15 +53,15 @@ def paper_value(label: str, orders: list[int]) -> str:
 
 
 def table(results: dict, orders: list[int]) -> tuple[list[str], list[list[str]]]:
-    header = ["method", "AA (ours)", "AA 95% CI (test examples)", "AA (paper, Llama-2-7b)", "BWT", "FWT", "FG_N",
-              "s/step", "trainable"]
+    header = ["method", "AA (ours)", "AA 95% CI (test examples)", "AA (paper, Llama-2-7b)", "learnt (mean a_ii)",
+              "BWT", "FWT", "FG_N", "s/step", "trainable"]
     rows = []
     run_methods = {label.split(" (")[0] for label in results["summary"]}
     labels = list(results["summary"]) + [label for label in PAPER_TABLE5 if label not in run_methods]
     for label in labels:
         entry = results["summary"].get(label)
         if entry is None:  # in the paper, not implemented here (EPI)
-            rows.append([label, "not run", "-", paper_value(label, orders), "-", "-", "-", "-", "-"])
+            rows.append([label, "not run", "-", paper_value(label, orders), "-", "-", "-", "-", "-", "-"])
             continue
         trains = [t for order in results["orders"].values() for t in order["methods"][label]["train"]]
         per_step = [t["seconds_per_step"] for t in trains if t.get("seconds_per_step")]
@@ -70,11 +70,20 @@ def table(results: dict, orders: list[int]) -> tuple[list[str], list[list[str]]]
         examples = results["intervals"].get(label, {}).get("average_accuracy_examples") or {}
         rows.append([label, show(entry["average_accuracy"]),
                      f"[{examples['low']:.1f}, {examples['high']:.1f}]" if examples.get("low") is not None else "-",
-                     paper_value(label, orders),
+                     paper_value(label, orders), _learnt(results, label),
                      show(entry["backward_transfer"], True), show(entry["forward_transfer"], True),
                      show(entry["final_forgetting_rate"]), f"{sum(per_step) / len(per_step):.2f}" if per_step else "-",
                      f"{trains[0]['trainable']:,}"])
     return header, rows
+
+
+def _learnt(results: dict, label: str) -> str:
+    """Each task's score right after its own stage, averaged over tasks and runs: how much a method learnt (BWT
+    and FG are only comparable between methods that learnt alike); "-" for a joint method (no stages)."""
+    diagonals = [[row[i] for i, row in enumerate(o["methods"][label]["matrix"])]
+                 for o in results["orders"].values() if o["methods"][label].get("matrix")]
+    values = [v for diagonal in diagonals for v in diagonal if v is not None]
+    return f"{sum(values) / len(values):.1f}" if values else "-"
 
 
 def _digests(order: dict, label: str) -> list[str]:

@@ -36,3 +36,22 @@ def test_the_ncft_forgetting_diagnosis_leaves_out_nothing_when_the_stages_share_
     assert pair["stage"] == 2 and pair["share_retrained"] == 0.0 and pair["change"]["n"] == TINY["n_eval"]
     assert pair["change_without_overlap"]["mean"] == pair["change"]["mean"] != 0
     assert (tmp_path / "run" / "ncft_forgetting.md").is_file()
+
+
+def test_comparing_two_runs_gives_the_differences_of_their_aa_and_bwt(tmp_path):
+    import json
+
+    from taskneurons.experiments.continual import Continual, ContinualConfig
+
+    from .test_continual import SEQ, TINY
+
+    options = {**TINY, "orders": [SEQ], "reference": None, "eval_method": "rank",
+               "methods": [{"method": "ncft", "label": "NCFT"}, {"method": "ncft", "label": "NCFT-50", "selection": {"k": 50}}]}
+    Continual(ContinualConfig(**options), tmp_path / "run", progress=False)()
+    run = tmp_path / "run"
+    found = _script("compare_continual_runs").main([f"{run}:NCFT-50", f"{run}:NCFT"])
+    summary = json.loads((run / "results.json").read_text())["summary"]
+    for gap, metric in (("aa_gap", "average_accuracy"), ("bwt_gap", "backward_transfer")):
+        expected = summary["NCFT-50"][metric][0] - summary["NCFT"][metric][0]
+        assert abs(found[gap]["mean"] - expected) < 1e-9, (gap, found[gap], expected)
+    assert _script("compare_continual_runs").main([f"{run}:NCFT", f"{run}:NCFT"])["aa_gap"]["mean"] == 0
