@@ -69,6 +69,23 @@ def test_gradients_are_observed_a_layer_at_a_time_as_the_backward_pass_reaches_t
     assert layers == sorted(layers, reverse=True)
 
 
+def test_scoring_a_batch_frees_its_activations_and_their_graph():
+    """The gradient hooks must not keep the batch's activations (and so its whole autograd graph) alive."""
+    import gc
+    import weakref
+
+    from taskneurons.neurons.attribution import score_batch
+    from taskneurons.neurons.scorers import make_scorer
+
+    lm = load_model("tiny-llama")
+    refs = []
+    handle = lm.ffn.downs[0].register_forward_pre_hook(lambda module, args: refs.append(weakref.ref(args[0])))
+    score_batch(lm, make_scorer("grad_x_act", lm.ffn), training_batch(lm.tokenizer, EXAMPLES[:4], padding_side="left"))
+    handle.remove()
+    gc.collect()
+    assert len(refs) == 1 and refs[0]() is None
+
+
 def test_first_order_score_matches_real_zeroing_for_small_activations():
     """Eq. 3 (|g a|, summed over the tokens of one example) against Eq. 2 (the loss change from zeroing)."""
     lm = load_model("tiny-llama")

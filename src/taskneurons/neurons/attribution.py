@@ -86,10 +86,12 @@ def observed(lm: LoadedModel, scorer: Scorer, positions: torch.Tensor, rows: tor
         def counted(values: torch.Tensor) -> torch.Tensor:
             return values.detach().flatten(0, 1).index_select(0, index)
 
-        if scorer.needs_grad:
-            act.register_hook(lambda grad: scorer.observe(layer, kind, counted(act), counted(grad), owners))
+        chosen = counted(act)
+        if scorer.needs_grad:  # the hook holds the counted copy, never ``act``: a hook on a tensor that refers back
+            # to it is a cycle through autograd that Python cannot collect (each batch's whole graph would leak)
+            act.register_hook(lambda grad: scorer.observe(layer, kind, chosen, counted(grad), owners))
         else:
-            scorer.observe(layer, kind, counted(act), None, owners)
+            scorer.observe(layer, kind, chosen, None, owners)
 
     handles = []
     for layer, (down, outer) in enumerate(zip(lm.ffn.downs, lm.ffn.outers)):
