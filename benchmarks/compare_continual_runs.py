@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+from taskneurons.experiments.continual.metrics import forgetting_outcomes
 from taskneurons.experiments.kit.stats import paired_gap
 
 
@@ -41,10 +42,7 @@ def main(argv: list[str] | None = None) -> dict:
     stats = dict(n_boot=c["n_boot"], confidence=c["confidence"], seed=c["seed"])
     aa = paired_gap([a["final_outcomes"][t] for t in tasks], [b["final_outcomes"][t] for t in tasks], **stats)
 
-    def forgotten(result: dict) -> list[list[float]]:  # per example, from right after its stage to the end
-        return [[end - start for end, start in zip(result["final_outcomes"][t], result["learnt_outcomes"][t])]
-                for t in tasks[:-1]]
-    bwt = paired_gap(forgotten(a), forgotten(b), **stats)
+    bwt = paired_gap(list(forgetting_outcomes(a).values()), list(forgetting_outcomes(b).values()), **stats)
     found = {"a": args.a, "b": args.b, "order": order, "aa_gap": aa.to_dict(), "bwt_gap": bwt.to_dict()}
     for name, gap in (("AA", aa), ("BWT", bwt)):
         print(f"{name} {args.a} - {args.b}: {gap} over {gap.n} test examples of {gap.tasks} tasks ({gap.test})")

@@ -54,12 +54,19 @@ def example_losses(lm, examples, batch_size: int, max_length: int) -> list[float
 
 
 @torch.no_grad()
-def restricted(lm, folder: Path, keep: NeuronSet) -> NeuronTuner:
-    """Stage ``folder``'s trained deltas on the neurons of ``keep`` only (a subset of the stage's set)."""
-    full = NeuronTuner.load(folder / "deltas", lm)
+def stage_rows(lm, folder: Path) -> dict:
+    """A stage's trained deltas, read once: tuned module -> (its features, weight rows, bias entries)."""
+    tuner = NeuronTuner.load(folder / "deltas", lm)
     rows = {name: (delta.index.clone(), delta.weight.detach().clone(), None if delta.bias is None else delta.bias.detach().clone())
-            for name, (_, delta) in full.deltas.items()}
-    full.remove()
+            for name, (_, delta) in tuner.deltas.items()}
+    tuner.remove()
+    return rows
+
+
+@torch.no_grad()
+def restricted(lm, rows: dict, keep: NeuronSet) -> NeuronTuner:
+    """A tuner holding a stage's trained deltas (``stage_rows``) on the neurons of ``keep`` only (a subset of the
+    stage's set; the whole set gives the stage's tuner)."""
     part = NeuronTuner(lm, keep)
     for name, (_, delta) in part.deltas.items():
         index, weight, bias = rows[name]
@@ -93,14 +100,14 @@ def main(argv: list[str] | None = None) -> dict:
     before = [losses(i) for i in range(len(tasks))]  # task i's losses after the previous stage (base at first)
     sets, pairs, masters = [], [], {}
     for j, folder in enumerate(folders):
-        stage_set = NeuronSet.load(folder / "neurons")
+        stage_set, rows = NeuronSet.load(folder / "neurons"), stage_rows(lm, folder)
         without = {}
         for i in range(j):  # stage j on the base of stage j-1, its overlap with task i left out
-            with restricted(lm, folder, stage_set - sets[i]) as part:
+            with restricted(lm, rows, stage_set - sets[i]) as part:
                 part.merge()
                 without[i] = losses(i)
                 part.unmerge()
-        tuner = NeuronTuner.load(folder / "deltas", lm)
+        tuner = restricted(lm, rows, stage_set)
         merge(tuner, masters)
         tuner.remove()
         after = [losses(i) for i in range(len(tasks))]

@@ -42,11 +42,11 @@ def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str
     out = model(**batch, **position_kwargs(model, batch["attention_mask"]), use_cache=True, **keep)  # last position's
     first_logp = out.logits[:, -1].float().log_softmax(-1)  # [B, V]: the first label token's distribution
     label_ids = [label_tokens(lm.tokenizer, label, eos) for label in labels]
-    n_b, n_l = len(prompts), len(labels)
+    n_l = len(labels)
     scores = torch.stack([first_logp[:, ids[0]] for ids in label_ids], dim=1)  # [B, L]
     width = max(len(ids) for ids in label_ids)
     if width > 1:  # the later label tokens: all labels of all prompts over the shared prompt cache, by chunks
-        chunk = max(1, min(n_l, memory.LABEL_CACHE_BYTES // max(1, _cache_bytes(out.cache))))  # repeated cache <= that
+        chunk = memory.labels_per_chunk(n_l, _cache_bytes(out.cache))
         later = [_later_tokens(lm, model, batch, out.cache if chunk == n_l else copy.deepcopy(out.cache),
                                label_ids[start:start + chunk], width) for start in range(0, n_l, chunk)]
         scores = scores + torch.cat(later, dim=1)

@@ -35,6 +35,11 @@ GiB = 2 ** 30
 LABEL_CACHE_BYTES = GiB  # label ranking repeats the prompts' KV cache once per label, in chunks of at most this
 
 
+def labels_per_chunk(n_labels: int, cache_bytes: int) -> int:
+    """How many labels' repeats of a ``cache_bytes`` KV cache fit in ``LABEL_CACHE_BYTES`` (at least one)."""
+    return max(1, min(n_labels, LABEL_CACHE_BYTES // max(1, cache_bytes)))
+
+
 @dataclass
 class MemoryPlan:
     """Bytes by part; ``total`` is the estimated peak. ``per_example``: how much of it one more example adds."""
@@ -83,7 +88,7 @@ def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, ta
         cached = length + (new_tokens if work == "generate" else 0)
         cache = 2 * layers * batch * cached * kv_width * size
         if work == "rank":  # the label pass repeats the prompt's cache once per label of a chunk
-            parts["kv cache"] = cache * (1 + max(1, min(n_labels, LABEL_CACHE_BYTES // max(1, cache))))
+            parts["kv cache"] = cache * (1 + labels_per_chunk(n_labels, cache))
             parts["logits"] = 4 * batch * vocab * (1 + 2 * n_labels * label_tokens)
         else:
             parts["kv cache"] = cache

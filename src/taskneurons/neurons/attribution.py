@@ -50,19 +50,26 @@ def frozen(model: torch.nn.Module):
 
 
 @contextlib.contextmanager
-def capture_ffn(lm: LoadedModel):
-    """Record every layer's inner activation (down input) and outer activation (the outer module's output: down's,
-    or Gemma-2/3's post-FFN norm's) during a forward."""
-    acts: dict[tuple[int, str], torch.Tensor] = {}
+def on_ffn_activations(lm: LoadedModel, fn):
+    """Call ``fn(layer, kind, activation)`` with every layer's inner activation (down input) and outer activation
+    (the outer module's output: down's, or Gemma-2/3's post-FFN norm's) during a forward."""
     handles = []
     for layer, (down, outer) in enumerate(zip(lm.ffn.downs, lm.ffn.outers)):
-        handles.append(down.register_forward_pre_hook(lambda m, args, layer=layer: acts.__setitem__((layer, "inner"), args[0])))
-        handles.append(outer.register_forward_hook(lambda m, args, out, layer=layer: acts.__setitem__((layer, "outer"), out)))
+        handles.append(down.register_forward_pre_hook(lambda m, args, layer=layer: fn(layer, "inner", args[0])))
+        handles.append(outer.register_forward_hook(lambda m, args, out, layer=layer: fn(layer, "outer", out)))
     try:
-        yield acts
+        yield
     finally:
         for h in handles:
             h.remove()
+
+
+@contextlib.contextmanager
+def capture_ffn(lm: LoadedModel):
+    """Record every layer's inner and outer activation during a forward (:func:`on_ffn_activations`)."""
+    acts: dict[tuple[int, str], torch.Tensor] = {}
+    with on_ffn_activations(lm, lambda layer, kind, act: acts.__setitem__((layer, kind), act)):
+        yield acts
 
 
 def counted_positions(batch: dict[str, torch.Tensor], tokens: str) -> torch.Tensor:
@@ -93,15 +100,8 @@ def observed(lm: LoadedModel, scorer: Scorer, positions: torch.Tensor, rows: tor
         else:
             scorer.observe(layer, kind, chosen, None, owners)
 
-    handles = []
-    for layer, (down, outer) in enumerate(zip(lm.ffn.downs, lm.ffn.outers)):
-        handles.append(down.register_forward_pre_hook(lambda m, args, layer=layer: watch(layer, "inner", args[0])))
-        handles.append(outer.register_forward_hook(lambda m, args, out, layer=layer: watch(layer, "outer", out)))
-    try:
+    with on_ffn_activations(lm, watch):
         yield
-    finally:
-        for h in handles:
-            h.remove()
 
 
 def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor], tokens: str = "target") -> float:

@@ -150,6 +150,13 @@ def stage_matrix(stages: Sequence[Mapping], tasks: Sequence[str]) -> dict:
             "learnt_outcomes": {t: stage["outcomes"][t] for t, stage in zip(tasks, stages)}}
 
 
+def forgetting_outcomes(result: Mapping) -> dict[str, list[float]]:
+    """Per task but the last, each test example's change from right after its task's stage to the end
+    (a[i][N] - a[i][i] example by example: BWT's terms, to pair between methods)."""
+    learnt = result["learnt_outcomes"]
+    return {t: [end - start for end, start in zip(result["final_outcomes"][t], learnt[t])] for t in list(learnt)[:-1]}
+
+
 def evaluation_view(record: Mapping, method: str, main: str) -> Mapping:
     """The part of a record (a step or method result) scored by evaluation ``method``: the record itself for the
     run's ``main`` method, else its ``record["also"][method]``."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ...report.html import Claim
 from ..kit.stats import paired_gap, task_means_interval
-from .metrics import differences, evaluation_view, interval_over_runs
+from .metrics import differences, evaluation_view, forgetting_outcomes, interval_over_runs
 
 KEYS = ["average_accuracy", "backward_transfer", "forward_transfer", "final_forgetting_rate"]
 GAP_KEYS = ["average_accuracy", "backward_transfer"]
@@ -101,10 +101,8 @@ def claims(results: dict) -> list[Claim]:
     finals, forgotten = {}, {}
     for name, label, view in views(results, c["eval_method"]):
         finals.setdefault(label, {})[name] = view["final_outcomes"]
-        learnt = view.get("learnt_outcomes")
-        if learnt:  # sequential and isolated methods; per example, for every task but the last
-            forgotten.setdefault(label, {})[name] = {
-                t: [end - start for end, start in zip(view["final_outcomes"][t], learnt[t])] for t in list(learnt)[:-1]}
+        if view.get("learnt_outcomes"):  # methods with stages
+            forgotten.setdefault(label, {})[name] = forgetting_outcomes(view)
     by_method = {}
     for label, info in results["methods"].items():
         by_method.setdefault(info["method"], []).append(label)

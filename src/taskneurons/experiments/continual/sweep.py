@@ -46,12 +46,12 @@ def sweep_learning_rates(options: dict, out: Path, factors=FACTORS, n_tasks: int
     follows = {**FOLLOWS, **(SAME_ON_A_FIRST_TASK if n_tasks == 1 else {})}
 
     def trial(name: str, lr: float) -> dict:
-        trial = {**options, "orders": [{"name": "sweep", "tasks": tasks}], "methods": [name], "reference": None,
+        alone = {**options, "orders": [{"name": "sweep", "tasks": tasks}], "methods": [name], "reference": None,
                  "evaluate_on": "dev", "n_eval": n_dev, "evaluate_unseen": False, "also_evaluate": [],
                  "training_seeds": config.training_seeds[:1],
                  "method_options": {**config.method_options, name: {**config.method_options.get(name, {}), "lr": lr}}}
         console.print(f"learning-rate sweep: {name} at lr {lr:g} on the dev split of {', '.join(tasks)}")
-        result = Continual(ContinualConfig(**trial), Path(out) / name / f"lr={lr:g}", progress=progress)()
+        result = Continual(ContinualConfig(**alone), Path(out) / name / f"lr={lr:g}", progress=progress)()
         return {"lr": lr, "dev_aa": next(iter(result["summary"].values()))["average_accuracy"][0]}
 
     for name in [n for n in names if follows.get(n) not in names]:
