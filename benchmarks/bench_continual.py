@@ -14,22 +14,28 @@ readings of Eq. 12 (``--wncft-readings``); its training is NCFT's, which the scr
 With ``--sweep`` each method's learning rate is first chosen on the dev split (its default rate x 1/3, 1, 3; each a
 short run on the first ``--sweep-tasks`` tasks, under OUT/sweep/), then the main run uses the chosen rates (OUT/main/).
 
+With ``--combine RUN_FOLDER ...`` nothing runs: finished runs of one setting (e.g. order 1 with every method, and
+orders 2 and 3 with four methods, each sized for a session) are read as one (``experiments/continual/combine.py``)
+and their table, intervals over orders and claims written to OUT/benchmark.md and OUT/combined.json.
+
 A quick check of the script itself: ``--model tiny-llama --n-train 4 --n-test 4 --set training.max_steps=1``.
 """
 from __future__ import annotations
 
 import argparse
+import re
 from pathlib import Path
 
 
 from taskneurons.experiments.config import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
+from taskneurons.experiments.continual.combine import combine_folders
 from taskneurons.experiments.continual.config import ALL_METHODS
-from taskneurons.experiments.continual.report import fmt, fmt_mean_std, markdown_table
+from taskneurons.experiments.continual.report import fmt, fmt_interval, fmt_mean_std, markdown_table
 from taskneurons.experiments.continual.summary import claims
 from taskneurons.experiments.continual.sweep import sweep_learning_rates, sweep_table, with_rates
 from taskneurons.report.console import print_table
-from taskneurons.io import write_text
+from taskneurons.io import write_json, write_text
 
 # Table 5 of the paper (Llama-2-7b): average accuracy after the last task, orders 1-3 and their average.
 PAPER_TABLE5 = {
@@ -44,16 +50,26 @@ PAPER_TABLE5 = {
 
 
 def paper_value(label: str, orders: list[int]) -> str:
+    """The paper's AA for ``label`` on the paper ``orders`` it ran (their mean when several)."""
     row = PAPER_TABLE5.get(label.split(" (")[0])  # "W-NCFT (snapshot)" -> the paper's W-NCFT
     if row is None:
         return "-"
     if len(orders) == 1 and orders[0] in (1, 2, 3):
         return f"{row[orders[0] - 1]:.1f}"
-    return f"{row[3]:.1f} (avg 1-3)"
+    if sorted(set(orders)) == [1, 2, 3]:
+        return f"{row[3]:.1f} (avg 1-3)"
+    shown = [k for k in sorted(set(orders)) if k in (1, 2, 3)]
+    return f"{sum(row[k - 1] for k in shown) / len(shown):.1f} (avg {', '.join(map(str, shown))})" if shown else "-"
 
 
-def table(results: dict, orders: list[int]) -> tuple[list[str], list[list[str]]]:
-    header = ["method", "AA (ours)", "AA 95% CI (test examples)", "AA (paper, Llama-2-7b)", "learnt (mean a_ii)",
+def _paper_orders(results: dict, label: str | None = None) -> list[int]:
+    """The paper order numbers of the orders (in which ``label`` ran): names "order<k>", with or without a seed."""
+    return [int(m.group(1)) for name, order in results["orders"].items()
+            if (label is None or label in order["methods"]) and (m := re.match(r"order(\d+)", name))]
+
+
+def table(results: dict) -> tuple[list[str], list[list[str]]]:
+    header = ["method", "AA (ours)", "runs", "AA 95% CI (test examples)", "AA (paper, Llama-2-7b)", "learnt (mean a_ii)",
               "BWT", "FWT", "FG_N", "s/step", "trainable"]
     rows = []
     run_methods = {label.split(" (")[0] for label in results["summary"]}
@@ -61,27 +77,38 @@ def table(results: dict, orders: list[int]) -> tuple[list[str], list[list[str]]]
     for label in labels:
         entry = results["summary"].get(label)
         if entry is None:  # in the paper, not implemented here (EPI)
-            rows.append([label, "not run", "-", paper_value(label, orders), "-", "-", "-", "-", "-", "-"])
+            rows.append([label, "not run", "-", "-", paper_value(label, _paper_orders(results)), "-", "-", "-", "-",
+                         "-", "-"])
             continue
-        trains = [t for order in results["orders"].values() for t in order["methods"][label]["train"]]
+        trains = [t for order in _orders_of(results, label) for t in order["methods"][label]["train"]]
         per_step = [t["seconds_per_step"] for t in trains if t.get("seconds_per_step")]
-        show = (lambda values, signed=False: fmt_mean_std(values, signed)) if len(orders) > 1 else \
-            (lambda values, signed=False: fmt(values[0], signed))
-        examples = results["intervals"].get(label, {}).get("average_accuracy_examples") or {}
-        rows.append([label, show(entry["average_accuracy"]),
+        intervals = results["intervals"].get(label, {})
+
+        def show(key, signed=False):  # one order: its value; several: mean ± std [t-interval over orders]
+            values = entry[key]
+            if len(values) == 1:
+                return fmt(values[0], signed)
+            return f"{fmt_mean_std(values, signed)} {fmt_interval(intervals.get(key), signed)}".rstrip(" -")
+        examples = intervals.get("average_accuracy_examples") or {}
+        rows.append([label, show("average_accuracy"), f"{len(entry['average_accuracy'])}",
                      f"[{examples['low']:.1f}, {examples['high']:.1f}]" if examples.get("low") is not None else "-",
-                     paper_value(label, orders), _learnt(results, label),
-                     show(entry["backward_transfer"], True), show(entry["forward_transfer"], True),
-                     show(entry["final_forgetting_rate"]), f"{sum(per_step) / len(per_step):.2f}" if per_step else "-",
+                     paper_value(label, _paper_orders(results, label)), _learnt(results, label),
+                     show("backward_transfer", True), show("forward_transfer", True),
+                     show("final_forgetting_rate"), f"{sum(per_step) / len(per_step):.2f}" if per_step else "-",
                      f"{trains[0]['trainable']:,}"])
     return header, rows
+
+
+def _orders_of(results: dict, label: str) -> list[dict]:
+    """The orders in which ``label`` ran (a combination of runs may hold a method in some orders only)."""
+    return [order for order in results["orders"].values() if label in order["methods"]]
 
 
 def _learnt(results: dict, label: str) -> str:
     """Each task's score right after its own stage, averaged over tasks and runs: how much a method learnt (BWT
     and FG are only comparable between methods that learnt alike); "-" for a joint method (no stages)."""
     diagonals = [[row[i] for i, row in enumerate(o["methods"][label]["matrix"])]
-                 for o in results["orders"].values() if o["methods"][label].get("matrix")]
+                 for o in _orders_of(results, label) if o["methods"][label].get("matrix")]
     values = [v for diagonal in diagonals for v in diagonal if v is not None]
     return f"{sum(values) / len(values):.1f}" if values else "-"
 
@@ -90,7 +117,7 @@ def _digests(order: dict, label: str) -> list[str]:
     return [t.get("weights") for t in order["methods"][label]["train"]]
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="smollm2-135m")
     parser.add_argument("--orders", nargs="+", type=int, default=[1], help="paper orders (1-3: the standard benchmark)")
@@ -107,7 +134,14 @@ def main() -> None:
                         help="first choose each method's learning rate on the dev split (experiments/continual/sweep.py)")
     parser.add_argument("--sweep-tasks", type=int, default=1, help="tasks of the order the sweep trains (from the first)")
     parser.add_argument("--sweep-dev", type=int, default=100, help="dev examples per task the sweep evaluates on")
-    args = parser.parse_args()
+    parser.add_argument("--combine", nargs="+", metavar="RUN_FOLDER",
+                        help="run nothing: read these finished runs of one setting as one and write their table")
+    args = parser.parse_args(argv)
+    if args.combine:
+        results = combine_folders(args.combine)
+        write_json(Path(args.out) / "combined.json", results)
+        write_benchmark(results, args.out, [f"Combined from {', '.join(args.combine)}.", ""])
+        return
 
     methods = []
     for name in args.methods:
@@ -132,23 +166,29 @@ def main() -> None:
         swept = [f"Learning rates chosen on the dev split of {', '.join(found['tasks'])} (each rate its own run; "
                  f"the highest dev average accuracy wins, a tie the rate nearest the default):", "", markdown_table(header, rows), ""]
     results = Continual(ContinualConfig(**options), Path(args.out) / "main" if args.sweep else Path(args.out))()
+    write_benchmark(results, args.out, swept)
 
-    header, rows = table(results, args.orders)
-    title = (f"{args.model}, order(s) {args.orders}, {args.n_train} train / {args.n_test} test per task: "
+
+def write_benchmark(results: dict, out: str, preamble: list[str]) -> None:
+    """Print the table beside the paper's and the claims' verdicts; write them to OUT/benchmark.md."""
+    c = results["config"]
+    orders = c["orders"]
+    header, rows = table(results)
+    title = (f"{c['model']}, order(s) {orders}, {c['training']['n_train']} train / {c['n_eval']} test per task: "
              f"ours vs the paper's Table 5")
     print_table(title, header, rows)
     # each claim of Table 5 the run can test, decided by its paired bootstrap interval over the test examples
     notes = [f"- {claim.verdict}: {claim.text}: {claim.evidence}" for claim in claims(results)]
     same = [label for label in results["summary"] if label.startswith("W-NCFT") and "NCFT" in results["summary"]
-            and all(_digests(o, label) == _digests(o, "NCFT") for o in results["orders"].values())]
+            and all(_digests(o, label) == _digests(o, "NCFT") for o in _orders_of(results, label))]
     if same:
         notes.append(f"- {', '.join(same)} trained exactly as NCFT (identical weight digests after every stage): "
                      f"their difference from NCFT is the Eq. 12 reweighting alone.")
     for note in notes:
         print(note)
-    text = "\n".join([f"## {title}", "", *swept, markdown_table(header, rows), "", *notes, ""])
-    write_text(Path(args.out) / "benchmark.md", text)
-    print(f"wrote {Path(args.out) / 'benchmark.md'}")
+    text = "\n".join([f"## {title}", "", *preamble, markdown_table(header, rows), "", *notes, ""])
+    write_text(Path(out) / "benchmark.md", text)
+    print(f"wrote {Path(out) / 'benchmark.md'}")
 
 
 if __name__ == "__main__":

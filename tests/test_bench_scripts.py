@@ -55,3 +55,23 @@ def test_comparing_two_runs_gives_the_differences_of_their_aa_and_bwt(tmp_path):
         expected = summary["NCFT-50"][metric][0] - summary["NCFT"][metric][0]
         assert abs(found[gap]["mean"] - expected) < 1e-9, (gap, found[gap], expected)
     assert _script("compare_continual_runs").main([f"{run}:NCFT", f"{run}:NCFT"])["aa_gap"]["mean"] == 0
+
+
+def test_two_runs_of_one_setting_combine_into_the_run_of_both_orders(tmp_path):
+    import json
+
+    from taskneurons.experiments.continual import Continual, ContinualConfig
+
+    from .test_continual import SEQ, TINY
+
+    orders = [{"name": "order1", "tasks": SEQ}, {"name": "order2", "tasks": SEQ[::-1]}]
+    options = {**TINY, "reference": None, "eval_method": "rank", "methods": ["ncft", "seqft"]}
+    for name, chosen in (("both", orders), ("first", orders[:1]), ("second", orders[1:])):
+        Continual(ContinualConfig(**options, orders=chosen), tmp_path / name, progress=False)()
+    _script("bench_continual").main(["--combine", str(tmp_path / "first"), str(tmp_path / "second"),
+                                     "--out", str(tmp_path / "combined")])
+    combined = json.loads((tmp_path / "combined" / "combined.json").read_text())
+    both = json.loads((tmp_path / "both" / "results.json").read_text())
+    assert combined["summary"] == both["summary"] and combined["intervals"] == both["intervals"]
+    text = (tmp_path / "combined" / "benchmark.md").read_text()
+    assert "NCFT's AA above SeqFT's" in text and "of 2 task(s) in 4 (order, task) cells" in text

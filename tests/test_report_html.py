@@ -117,10 +117,24 @@ def test_continual_claims_are_paired_over_the_final_test_examples():
                                                  "SeqFT": {"final_outcomes": {"a": worse, "b": better}}}}}}
     (claim,) = continual_views.claims(results)
     assert claim.text == "NCFT's AA above SeqFT's" and claim.verdict == "holds"
-    assert "+25.0" in claim.evidence and "80 test examples of 2 (order, task) cells" in claim.evidence
+    assert "+25.0" in claim.evidence and "80 test examples of 2 task(s) in 2 (order, task) cells" in claim.evidence
     results["orders"]["order1"]["methods"]["SeqFT"]["final_outcomes"]["a"] = better
     (claim,) = continual_views.claims(results)
     assert claim.verdict == "undecided at this n"
+
+
+def test_continual_claims_draw_an_example_in_every_order_at_once():
+    # task a's examples in two orders: NCFT's outcomes reversed between them, SeqFT's all 0. Each example's gap
+    # averaged over the orders is 50, so one draw for both orders gives the point; independent draws would spread.
+    x = [100.0] * 20 + [0.0] * 20
+    results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0},
+               "methods": {"NCFT": {"method": "ncft"}, "SeqFT": {"method": "seqft"}},
+               "orders": {name: {"methods": {"NCFT": {"final_outcomes": {"a": ncft}},
+                                             "SeqFT": {"final_outcomes": {"a": [0.0] * 40}}}}
+                          for name, ncft in (("order1", x), ("order2", x[::-1]))}}
+    (claim,) = continual_views.claims(results)
+    assert claim.evidence.startswith("+50.0 [+50.0, +50.0]")
+    assert "40 test examples of 1 task(s) in 2 (order, task) cells" in claim.evidence
 
 
 def test_the_bwt_claim_pairs_each_example_from_its_learning_to_the_end():
@@ -133,7 +147,7 @@ def test_the_bwt_claim_pairs_each_example_from_its_learning_to_the_end():
     aa, bwt = continual_views.claims(results)
     assert aa.text == "NCFT's AA above SeqFT's" and aa.verdict == "undecided at this n"  # the same 50.0 each
     assert bwt.text == "NCFT's BWT above SeqFT's" and bwt.verdict == "holds"
-    assert "+65.0" in bwt.evidence and "40 test examples of 1 (order, task) cells" in bwt.evidence  # -10 vs -75
+    assert "+65.0" in bwt.evidence and "40 test examples of 1 task(s) in 1 (order, task) cells" in bwt.evidence  # -10 vs -75
 
 
 def test_report_command_rebuilds_pages_and_an_index_of_several_runs(identify_run, tmp_path, capsys):

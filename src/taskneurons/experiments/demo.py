@@ -97,7 +97,7 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
 
     results["generalize"] = run_generalize_demo(model, out / "generalize", device=device, dtype=dtype)
 
-    console.rule("4. continual learning: NCFT (train only the current task's neurons) vs SeqFT")
+    console.rule("4. continual learning: NCFT (train only the current task's neurons), W-NCFT, SeqFT and EPI")
     from .continual.demo import run_continual_demo
 
     results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit)

@@ -12,7 +12,7 @@ from ...report.markdown import markdown_table
 from ..run import Run
 from .metrics import MIN_RUNS, evaluation_view, mean_std
 from .plots import plot
-from .summary import budget_check
+from .summary import claims
 
 COLUMNS = [("average_accuracy", "AA"), ("backward_transfer", "BWT"), ("forward_transfer", "FWT"),
            ("final_forgetting_rate", "FG_N")]
@@ -167,15 +167,16 @@ def summary_notes(results: dict) -> list[str]:
     return [runs_note(results), examples_note(sizes, results["config"], pooled=len(results["orders"]) > 1)]
 
 
-def budget_lines(results: dict) -> list[str]:
-    return [f"{claim.verdict}: {claim.text}: {claim.evidence}" for claim in budget_check(results)]
+def claim_lines(results: dict) -> list[str]:
+    """The budget check and the paper's claims the run can test, each with its verdict and evidence."""
+    return [f"{claim.verdict}: {claim.text}: {claim.evidence}" for claim in claims(results)]
 
 
 def show_summary(results: dict) -> None:
     header, rows = summary_rows(results)
     ev = results["config"]["eval_method"]
     print_table(f"methods across {len(results['orders'])} order(s), by {ev}", header, rows)
-    for note in summary_notes(results) + budget_lines(results):
+    for note in summary_notes(results) + claim_lines(results):
         console.print(note)
     for method in results["config"].get("also_evaluate") or []:
         print_table(f"across orders: {ev} against {method} (mean over orders; Δ with its CI over orders)",
@@ -209,10 +210,11 @@ def summary_markdown(results: dict, plots: list[str]) -> str:
            f"score; FG_N: the forgetting rate (Eq. 5, retention relative to {ref}) after the last task.", ""]
     header, rows = summary_rows(results)
     out += [markdown_table(header, rows), ""] + [f"- {note}" for note in summary_notes(results)] + [""]
-    budget = budget_lines(results)
-    if budget:
-        out += ["Budget check (can a stage teach each task? forgetting is measurable only for what was learnt):", ""]
-        out += [f"- {line}" for line in budget] + [""]
+    found = claim_lines(results)
+    if found:
+        out += ["Claims, each decided by its paired bootstrap interval over test examples (first the budget check: "
+                "can a stage teach each task? forgetting is measurable only for what was learnt):", ""]
+        out += [f"- {line}" for line in found] + [""]
     paper = paper_rows(results)
     if paper[1]:
         out += ["The paper's Table 5 beside ours: AA after the last task; the paper's on Llama-2-7b, exact match, "

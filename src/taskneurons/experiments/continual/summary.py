@@ -94,9 +94,11 @@ def budget_check(results: dict) -> list[Claim]:
 
 def claims(results: dict) -> list[Claim]:
     """The budget check, then for every pair of CLAIMED methods in the run: AA of the first above the second's, by
-    a paired bootstrap over the test examples of every (order, task) after the last stage (the same examples for
-    both methods); and for CLAIMED_BWT, BWT of the first above the second's, each example's change from right
-    after its task's stage to the end (a[i][N] - a[i][i], tasks before the last) paired the same way."""
+    a paired bootstrap over the test examples after the last stage (the same examples for both methods); and for
+    CLAIMED_BWT, BWT of the first above the second's, each example's change from right after its task's stage to
+    the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Every order evaluates a task on the
+    same examples, so an example's gap is its mean over the orders (one resample draws it in all of them): the
+    gap is the mean over tasks of each task's mean over its orders, which for AA is the mean over orders."""
     c = results["config"]
     finals, forgotten = {}, {}
     for name, label, view in views(results, c["eval_method"]):
@@ -104,7 +106,7 @@ def claims(results: dict) -> list[Claim]:
         if view.get("learnt_outcomes"):  # methods with stages
             forgotten.setdefault(label, {})[name] = forgetting_outcomes(view)
     by_method = {}
-    for label, info in results["methods"].items():
+    for label, info in results.get("methods", {}).items():
         by_method.setdefault(info["method"], []).append(label)
     found = budget_check(results)
     for outcomes, pairs, what in ((finals, CLAIMED, "AA"), (forgotten, CLAIMED_BWT, "BWT")):
@@ -114,11 +116,13 @@ def claims(results: dict) -> list[Claim]:
                     cells = [(o, t) for o in outcomes[a] for t in outcomes[a][o] if o in outcomes[b]]
                     if not cells:
                         continue
-                    gap = paired_gap([outcomes[a][o][t] for o, t in cells], [outcomes[b][o][t] for o, t in cells],
+                    tasks = list(dict.fromkeys(t for _, t in cells))  # each task's orders: the same examples
+                    gap = paired_gap([[outcomes[a][o][t] for o, u in cells if u == t] for t in tasks],
+                                     [[outcomes[b][o][t] for o, u in cells if u == t] for t in tasks],
                                      c["n_boot"], c["confidence"], c["seed"])
                     found.append(Claim(f"{a}'s {what} above {b}'s", gap.verdict("greater"),
-                                       f"{gap} over {gap.n} test examples of {len(cells)} (order, task) cells "
-                                       f"({gap.test})"))
+                                       f"{gap} over {gap.n} test examples of {len(tasks)} task(s) in {len(cells)} "
+                                       f"(order, task) cells ({gap.test})"))
     return found
 
 
