@@ -24,9 +24,10 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from pathlib import Path
 
-
+from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.config import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.combine import combine_folders
@@ -52,14 +53,11 @@ PAPER_TABLE5 = {
 def paper_value(label: str, orders: list[int]) -> str:
     """The paper's AA for ``label`` on the paper ``orders`` it ran (their mean when several)."""
     row = PAPER_TABLE5.get(label.split(" (")[0])  # "W-NCFT (snapshot)" -> the paper's W-NCFT
-    if row is None:
+    shown = sorted({k for k in orders if k in (1, 2, 3)})
+    if row is None or not shown:
         return "-"
-    if len(orders) == 1 and orders[0] in (1, 2, 3):
-        return f"{row[orders[0] - 1]:.1f}"
-    if sorted(set(orders)) == [1, 2, 3]:
-        return f"{row[3]:.1f} (avg 1-3)"
-    shown = [k for k in sorted(set(orders)) if k in (1, 2, 3)]
-    return f"{sum(row[k - 1] for k in shown) / len(shown):.1f} (avg {', '.join(map(str, shown))})" if shown else "-"
+    mean = f"{sum(row[k - 1] for k in shown) / len(shown):.1f}"
+    return mean if len(shown) == 1 else f"{mean} (avg {', '.join(map(str, shown))})"
 
 
 def _paper_orders(results: dict, label: str | None = None) -> list[int]:
@@ -138,7 +136,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="run nothing: read these finished runs of one setting as one and write their table")
     args = parser.parse_args(argv)
     if args.combine:
-        results = combine_folders(args.combine)
+        try:
+            results = combine_folders(args.combine)
+        except TaskNeuronsError as error:  # one line, exit 2, nothing written
+            print(f"error: {error}", file=sys.stderr)
+            sys.exit(2)
         write_json(Path(args.out) / "combined.json", results)
         write_benchmark(results, args.out, [f"Combined from {', '.join(args.combine)}.", ""])
         return

@@ -16,6 +16,12 @@ from taskneurons.experiments.continual.metrics import forgetting_outcomes
 from taskneurons.experiments.kit.stats import paired_gap
 
 
+def fail(message: str) -> None:
+    """One line naming what is wrong, exit code 2."""
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
+
+
 def method_view(spec: str, order: str | None) -> tuple[dict, dict, str]:
     """(results.json, the method's result in ``order``, order name) of ``RUN:LABEL``."""
     run, _, label = spec.rpartition(":")
@@ -23,7 +29,7 @@ def method_view(spec: str, order: str | None) -> tuple[dict, dict, str]:
     order = order or next(iter(results["orders"]))
     methods = results["orders"][order]["methods"]
     if label not in methods:
-        sys.exit(f"error: {run} has no method {label!r} in {order}; it has {sorted(methods)}")
+        fail(f"{run} has no method {label!r} in {order}; it has {sorted(methods)}")
     return results, methods[label], order
 
 
@@ -37,7 +43,7 @@ def main(argv: list[str] | None = None) -> dict:
     tasks = list(a["final_outcomes"])
     for task in tasks:
         if ra["examples"][task]["eval"] != rb["examples"][task]["eval"]:
-            sys.exit(f"error: the runs evaluated different examples of {task}; compare runs with the same seed and n_eval")
+            fail(f"the runs evaluated different examples of {task}; compare runs with the same seed and n_eval")
     c = ra["config"]
     stats = dict(n_boot=c["n_boot"], confidence=c["confidence"], seed=c["seed"])
     aa = paired_gap([a["final_outcomes"][t] for t in tasks], [b["final_outcomes"][t] for t in tasks], **stats)

@@ -75,3 +75,12 @@ def test_two_runs_of_one_setting_combine_into_the_run_of_both_orders(tmp_path):
     assert combined["summary"] == both["summary"] and combined["intervals"] == both["intervals"]
     text = (tmp_path / "combined" / "benchmark.md").read_text()
     assert "NCFT's AA above SeqFT's" in text and "of 2 task(s) in 4 (order, task) cells" in text
+
+
+def test_combining_a_folder_without_results_is_one_line_and_exit_2(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stop:
+        _script("bench_continual").main(["--combine", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
+    assert stop.value.code == 2 and not (tmp_path / "out").exists()
+    assert capsys.readouterr().err == f"error: {tmp_path / 'none'} has no results.json: combine finished continual runs\n"
