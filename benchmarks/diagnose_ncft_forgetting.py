@@ -6,13 +6,15 @@ every earlier task i at every later stage j (issue 11):
 - the share of task i's neurons that stage j retrains (|S_i ∩ S_j| / |S_i|; a random k% set shares about k%);
 - the same loss change with stage j's overlap with task i left out (stage j's deltas on S_j - S_i only): if the
   forgetting came from retraining task i's own neurons, it would vanish here;
-- the correlation of the loss change with the share over all (i, j) pairs (Pearson and Spearman, permutation p).
+- the correlation of the loss change with the share over all (i, j) pairs (Pearson and Spearman, permutation p);
+- what task i's test prompts are answered with after stage j (greedy generation, as the run scores): one of task
+  i's labels, one of stage j's task's labels (the later task's answers taking over), another task's, or none.
 
     .venv/bin/python benchmarks/diagnose_ncft_forgetting.py --run runs/issue11/main [--order order1] [--method NCFT]
 
 On a tiny run in the tests (``tests/test_bench_scripts.py``).
 
-Writes ``<run>/ncft_forgetting.json`` and ``.md`` and prints the table.
+Writes ``<run>/ncft_forgetting.<order>.<method>.json`` and ``.md`` and prints the table.
 """
 from __future__ import annotations
 
@@ -28,6 +30,8 @@ from taskneurons.experiments.continual.methods.ncft import merge
 from taskneurons.experiments.continual.orders import resolve_orders
 from taskneurons.experiments.continual.report import markdown_table
 from taskneurons.experiments.continual.runner import slug
+from taskneurons.evaluation.metrics import normalize_label
+from taskneurons.evaluation.predict import generate
 from taskneurons.experiments.kit.stats import paired_gap
 from taskneurons.io import write_json, write_text
 from taskneurons.models import load_model
@@ -51,6 +55,22 @@ def example_losses(lm, examples, batch_size: int, max_length: int) -> list[float
         counted = (batch["labels"][:, -per_token.shape[1]:] != IGNORE).sum(1)
         losses += (per_token.sum(1) / counted).tolist()
     return losses
+
+
+@torch.no_grad()
+def answer_kinds(lm, examples, tasks, i: int, j: int, batch_size: int, max_length: int) -> dict[str, float]:
+    """Shares (%) of task i's prompts answered with a label of task i ("own"), of task j ("stage", not also task
+    i's), of another task of the order ("other") or with none ("none"), by greedy generation."""
+    labels = [{normalize_label(label) for label in task.labels} for task in tasks]
+    longest = max(len(lm.tokenizer(label, add_special_tokens=False)["input_ids"]) for t in tasks for label in t.labels)
+    kinds = {"own": 0, "stage": 0, "other": 0, "none": 0}
+    for start in range(0, len(examples), batch_size):
+        prompts = [e.prompt for e in examples[start:start + batch_size]]
+        for answer in map(normalize_label, generate(lm, prompts, max_new_tokens=longest + 1, max_length=max_length)):
+            kind = ("own" if answer in labels[i] else "stage" if answer in labels[j] else
+                    "other" if any(answer in other for other in labels) else "none")
+            kinds[kind] += 1
+    return {kind: 100 * count / len(examples) for kind, count in kinds.items()}
 
 
 @torch.no_grad()
@@ -116,15 +136,17 @@ def main(argv: list[str] | None = None) -> dict:
             pairs.append({"task": tasks[i].name, "stage": j + 1, "stage_task": tasks[j].name,
                           "share_retrained": share(sets[i], stage_set), "jaccard": sets[i].jaccard(stage_set),
                           "loss_before": sum(before[i]) / len(before[i]),
-                          "change": change.to_dict(), "change_without_overlap": change_without.to_dict()})
+                          "change": change.to_dict(), "change_without_overlap": change_without.to_dict(),
+                          "answers": answer_kinds(lm, tests[i], tasks, i, j, args.batch_size, config["max_length"])})
         sets.append(stage_set)
         before = after
 
     k = sets[0].fraction()
     header = ["task i", "stage j", "share of S_i retrained", "loss before", "Δ loss at stage j [95% CI]",
-              "Δ loss, S_i left out [95% CI]", "n"]
+              "Δ loss, S_i left out [95% CI]", "answers after stage j: own / stage j's / other / none (%)", "n"]
     rows = [[p["task"], f"{p['stage']} ({p['stage_task']})", f"{100 * p['share_retrained']:.1f}%",
-             f"{p['loss_before']:.3f}", _gap(p["change"]), _gap(p["change_without_overlap"]), str(p["change"]["n"])]
+             f"{p['loss_before']:.3f}", _gap(p["change"]), _gap(p["change_without_overlap"]),
+             " / ".join(f"{v:.0f}" for v in p["answers"].values()), str(p["change"]["n"])]
             for p in pairs]
     found = {"run": str(run), "order": args.order, "method": args.method, "k_fraction": k, "pairs": pairs}
     lines = [f"NCFT's forgetting, {args.method} of {run} ({args.order}): each earlier task's test loss when a later "
@@ -144,9 +166,10 @@ def main(argv: list[str] | None = None) -> dict:
     print_table(lines[0], header, rows)
     for line in lines[4:]:
         print(line)
-    write_json(run / "ncft_forgetting.json", found)
-    write_text(run / "ncft_forgetting.md", "\n".join(lines) + "\n")
-    print(f"wrote {run / 'ncft_forgetting.md'}")
+    name = f"ncft_forgetting.{slug(args.order)}.{slug(args.method)}"  # one file per (order, method) diagnosed
+    write_json(run / f"{name}.json", found)
+    write_text(run / f"{name}.md", "\n".join(lines) + "\n")
+    print(f"wrote {run / name}.md")
     return found
 
 

@@ -35,7 +35,21 @@ def test_the_ncft_forgetting_diagnosis_leaves_out_nothing_when_the_stages_share_
     [pair] = found["pairs"]  # two tasks: the first, when the second is merged
     assert pair["stage"] == 2 and pair["share_retrained"] == 0.0 and pair["change"]["n"] == TINY["n_eval"]
     assert pair["change_without_overlap"]["mean"] == pair["change"]["mean"] != 0
-    assert (tmp_path / "run" / "ncft_forgetting.md").is_file()
+    assert (tmp_path / "run" / "ncft_forgetting.custom1.NCFT.md").is_file()
+    assert sum(pair["answers"].values()) == 100.0
+
+
+def test_the_diagnosis_sorts_answers_into_own_later_other_and_none(monkeypatch):
+    from types import SimpleNamespace
+
+    script = _script("diagnose_ncft_forgetting")
+    answers = iter(["Yes.", "positive", "x", "maybe", " NO"])  # one per prompt, in order
+    monkeypatch.setattr(script, "generate", lambda lm, prompts, max_new_tokens, max_length: [next(answers) for _ in prompts])
+    lm = SimpleNamespace(tokenizer=lambda text, add_special_tokens: {"input_ids": text.split()})
+    tasks = [SimpleNamespace(labels=labels) for labels in (["yes", "no"], ["x"], ["positive", "negative"])]
+    examples = [SimpleNamespace(prompt=str(n)) for n in range(5)]
+    got = script.answer_kinds(lm, examples, tasks, i=0, j=2, batch_size=2, max_length=16)
+    assert got == {"own": 40.0, "stage": 20.0, "other": 20.0, "none": 20.0}
 
 
 def test_comparing_two_runs_gives_the_differences_of_their_aa_and_bwt(tmp_path):
