@@ -272,12 +272,16 @@ def test_bad_input_on_the_command_line(tmp_path, capsys):
 
 # --- the demo ------------------------------------------------------------------------------------------
 
-def test_demo_compares_ncft_with_seqft(tmp_path):
+def test_demo_compares_ncft_and_wncft_with_seqft_and_epi_and_writes_the_claims(tmp_path):
     from taskneurons.experiments.continual import run_continual_demo
 
     results = run_continual_demo("tiny-llama", tmp_path, n_train=8, n_eval=4, progress=False)
     order = results["orders"]["demo"]
-    assert order["tasks"] == ["rotten_tomatoes", "bbc_news", "tweet_sentiment"] and list(order["methods"]) == ["SeqFT", "NCFT"]
+    assert order["tasks"] == ["rotten_tomatoes", "bbc_news", "tweet_sentiment"]
+    assert list(order["methods"]) == ["SeqFT", "EPI", "NCFT", "W-NCFT"]
+    text = (tmp_path / "continual" / "summary.md").read_text()
+    assert all(claim in text for claim in ("NCFT's AA above SeqFT's", "NCFT's AA above EPI's", "W-NCFT's AA above "
+                                           "NCFT's", "NCFT's BWT above SeqFT's"))
     matrix = order["methods"]["NCFT"]["matrix"]
     assert matrix[2][0] is None and matrix[0][2] is not None  # only the tasks seen so far are evaluated
     fg = order["methods"]["NCFT"]["metrics"]["forgetting_rates"]  # against a[i][i]: no Per-Task FT in the demo

@@ -42,9 +42,11 @@ def combine(runs: list[dict]) -> dict:
                 raise TaskNeuronsError(f"run {number} drew other examples of {task} ({', '.join(clash)}): combine "
                                        f"runs with the same seed and sizes")
             known.update(plan)
+    specs = []  # every run's method entries, each once
+    for results in runs:
+        specs += [m for m in results["config"]["methods"] if m not in specs]
     combined["config"]["orders"] = [o for results in runs for o in results["config"]["orders"]]
-    combined["config"]["methods"] = [m for i, results in enumerate(runs) for m in results["config"]["methods"]
-                                     if m not in [n for r in runs[:i] for n in r["config"]["methods"]]]
+    combined["config"]["methods"] = specs
     combined.update(aggregate(combined))
     return combined
 
