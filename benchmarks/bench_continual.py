@@ -23,7 +23,6 @@ A quick check of the script itself: ``--model tiny-llama --n-train 4 --n-test 4 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
@@ -32,29 +31,22 @@ from taskneurons.experiments.config import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.combine import combine_folders
 from taskneurons.experiments.continual.config import ALL_METHODS
-from taskneurons.experiments.continual.report import fmt, fmt_interval, fmt_mean_std, markdown_table
+from taskneurons.experiments.continual.orders import order_number
+from taskneurons.experiments.continual.report import PAPER_TABLE5, fmt, fmt_interval, fmt_mean_std, markdown_table
 from taskneurons.experiments.continual.summary import claims
 from taskneurons.experiments.continual.sweep import sweep_learning_rates, sweep_table, with_rates
 from taskneurons.report.console import print_table
 from taskneurons.io import write_json, write_text
 
-# Table 5 of the paper (Llama-2-7b): average accuracy after the last task, orders 1-3 and their average.
-PAPER_TABLE5 = {
-    "SeqFT": (46.4, 47.3, 47.5, 47.1),
-    "SeqLoRA": (53.6, 54.8, 53.1, 53.8),
-    "EPI": (48.1, 48.0, 49.0, 48.4),
-    "O-LoRA": (76.8, 75.7, 75.7, 76.1),
-    "NCFT": (71.3, 70.9, 71.6, 71.3),
-    "W-NCFT": (73.7, 72.3, 73.8, 73.3),
-    "Per-Task FT": (77.2, 77.2, 77.2, 77.2),
-}
+# the paper's Table 5 (Llama-2-7b, AA after the last task, orders 1-6) by the label our runs give each method
+PAPER_AA = dict(PAPER_TABLE5.values())
 
 
 def paper_value(label: str, orders: list[int]) -> str:
     """The paper's AA for ``label`` on the paper ``orders`` it ran (their mean when several)."""
-    row = PAPER_TABLE5.get(label.split(" (")[0])  # "W-NCFT (snapshot)" -> the paper's W-NCFT
-    shown = sorted({k for k in orders if k in (1, 2, 3)})
-    if row is None or not shown:
+    row = PAPER_AA.get(label.split(" (")[0])  # "W-NCFT (snapshot)" -> the paper's W-NCFT
+    shown = sorted({k for k in orders if 1 <= k <= len(row)}) if row else []
+    if not shown:
         return "-"
     mean = f"{sum(row[k - 1] for k in shown) / len(shown):.1f}"
     return mean if len(shown) == 1 else f"{mean} (avg {', '.join(map(str, shown))})"
@@ -62,8 +54,9 @@ def paper_value(label: str, orders: list[int]) -> str:
 
 def _paper_orders(results: dict, label: str | None = None) -> list[int]:
     """The paper order numbers of the orders (in which ``label`` ran): names "order<k>", with or without a seed."""
-    return [int(m.group(1)) for name, order in results["orders"].items()
-            if (label is None or label in order["methods"]) and (m := re.match(r"order(\d+)", name))]
+    numbers = [order_number(name.split(".")[0]) for name, order in results["orders"].items()
+               if label is None or label in order["methods"]]
+    return [k for k in numbers if k is not None]
 
 
 def table(results: dict) -> tuple[list[str], list[list[str]]]:
@@ -71,7 +64,7 @@ def table(results: dict) -> tuple[list[str], list[list[str]]]:
               "BWT", "FWT", "FG_N", "s/step", "trainable"]
     rows = []
     run_methods = {label.split(" (")[0] for label in results["summary"]}
-    labels = list(results["summary"]) + [label for label in PAPER_TABLE5 if label not in run_methods]
+    labels = list(results["summary"]) + [label for label in PAPER_AA if label not in run_methods]
     for label in labels:
         entry = results["summary"].get(label)
         if entry is None:  # in the paper, not implemented here (EPI)
