@@ -26,6 +26,7 @@ from pathlib import Path
 from taskneurons.analysis.similarity import mean_curve
 from taskneurons.experiments.generalize import Generalize, GeneralizeConfig
 from taskneurons.experiments.generalize.groups import PAPER_TABLE4, PAPER_TABLE8, fmt
+from taskneurons.experiments.generalize.report import variant_rows
 from taskneurons.report.console import console, print_table
 from taskneurons.report.curves import mean
 
@@ -131,6 +132,8 @@ def report(results: dict, bins: int) -> list[tuple[str, bool | None, str]]:
                          fmt(paper[0], 2) if paper else "", fmt(paper[2], 2) if paper else ""])
         print_table("   correlation across models between layer-averaged similarity and the model's score (Table 4)",
                     ["test task", "n", "Pearson r", "p", "95% CI", "Spearman", "p", "95% CI", "paper r (n=6)", "paper rho"], rows)
+        print_table("   Spearman rho [interval] (permutation p) for every similarity variant: index pairing pairs unrelated "
+                    "rows, shared_first lets shared neurons meet themselves", *variant_rows(results))
         cls_tests = [t for t in tests if tasks[t]["kind"] == "classification"]
         if cls_tests and len(groups_of_layers) >= 3:
             c = mean_curve([m["curves"][t] for m in sim["models"].values() for t in cls_tests if m["curves"].get(t)])
@@ -165,7 +168,8 @@ def main():
     parser.add_argument("--proportions", type=float, nargs="+", default=[10, 50, 100])
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--max-length", type=int, default=192)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=None,
+                        help="default: each generation task's own, from its references (docs/choices.md)")
     parser.add_argument("--lr", type=float, default=5e-4, help="neuron-only training")
     parser.add_argument("--full-lr", type=float, default=2e-5, help="full fine-tuning (similarity models)")
     parser.add_argument("--similarity-models", nargs="+", default=None,

@@ -58,8 +58,14 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
     sim = results["similarity"]
     assert set(sim["models"]) == {"amazon_yang", "mnli_yang", "e2e"}
     assert len(sim["models"]["amazon_yang"]["curves"]["gptnli"]) == 2  # one cosine per layer of tiny-llama
-    assert set(sim["models"]["amazon_yang"]["all_variants"]["sst2_yang"]) == {f"{m}/{v}" for m in ("inner", "outer", "both")
-                                                                     for v in ("flatten", "mean")}
+    assert set(sim["models"]["amazon_yang"]["all_variants"]["sst2_yang"]) == {
+        f"{m}/{v}" for m in ("inner", "outer", "both") for v in ("flatten/index", "flatten/shared_first", "mean")}
+    # every variant's correlation is kept; the reported one is the configured variant's
+    assert sim["variant"] == "both/flatten/index" and sim["by_variant"]["both/flatten/index"] == sim["correlation"]
+    shared = sim["by_variant"]["both/flatten/shared_first"]["sst2_yang"]["points"]
+    assert [p["similarity"] for p in shared] == [
+        pytest.approx(sum(c) / len(c)) for c in (sim["models"][p["model"]]["all_variants"]["sst2_yang"]["both/flatten/shared_first"]
+                                                 for p in shared)]
     assert sim["correlation"]["sst2_yang"]["n"] == 3 and "pearson_ci" in sim["correlation"]["sst2_yang"]
     for name in ("figure2", "figure3", "figure3_base", "figure6", "ablation", "overlap_p50", "overlap_p100"):
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
@@ -110,9 +116,8 @@ def test_a_flattened_variant_of_sets_with_unequal_counts_is_none(tiny):
     one.masks["outer"][0, :2] = True
     two = NeuronSet.empty(lm.ffn)
     two.masks["outer"][0, :3] = True
-    lab = type("Lab", (), {"config": _config()})()
-    variants = similarity_module.curves(lab, similarity_module.neuron_weights(lm), {"a": one, "b": two}, "a", ["b"])["b"]
-    assert variants["outer/flatten"] is None and variants["both/flatten"] is None
+    variants = similarity_module.curves(similarity_module.neuron_weights(lm), {"a": one, "b": two}, "a", ["b"])["b"]
+    assert variants["outer/flatten/index"] is None and variants["both/flatten/shared_first"] is None
     assert variants["outer/mean"][0] == pytest.approx(
         float(torch.nn.functional.cosine_similarity(lm.ffn.downs[0].weight[:2].detach().double().mean(0),
                                                     lm.ffn.downs[0].weight[:3].detach().double().mean(0), dim=0)))

@@ -89,6 +89,22 @@ def correlation_rows(results: dict, with_paper: bool = True) -> tuple[list[str],
     return ["test task", "n", "Pearson r", "p", "perm. p", conf, "Spearman rho", "p", "perm. p", conf, "note"], rows
 
 
+def variant_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Spearman rho [interval] (permutation p) per test task for every similarity variant (the reported one marked):
+    whether the correlation depends on how the two sets' rows are paired or summarised."""
+    sim = results["similarity"]
+    tests, rows = list(sim["correlation"]), []
+    for name, entries in sim.get("by_variant", {}).items():
+        cells = []
+        for t in tests:
+            e = entries[t]
+            ok = "error" not in e and math.isfinite(e["spearman"])
+            cells.append(f"{e['spearman']:+.2f} [{e['spearman_ci'][0]:+.2f}, {e['spearman_ci'][1]:+.2f}] "
+                         f"p={e['spearman_perm_p']:.2g}" if ok else "-")
+        rows.append([name + (" (reported)" if name == sim["variant"] else ""), *cells])
+    return ["variant", *[f"{t} (n={sim['correlation'][t]['n']})" for t in tests]], rows
+
+
 def show_overlap(results: dict) -> None:
     print_table("Jaccard overlap (%) between the training tasks' and the OOD tasks' top-p% neurons (unions)",
                 *overlap_rows(results))
@@ -126,6 +142,7 @@ def show_similarity(results: dict) -> None:
     rows = [[m] + [fmt(v["scores"][t]) if t in v["scores"] else "-" for t in tests] for m, v in sim["models"].items()]
     print_table("scores of the fully fine-tuned models", ["model", *tests], rows)
     print_table("correlation between similarity and score across models (Table 4)", *correlation_rows(results))
+    print_table("Spearman rho [interval] (permutation p) for every similarity variant", *variant_rows(results))
 
 
 COLORS = {"ID-CLS": "tab:blue", "ID-GEN": "tab:purple", "OOD-CLS": "tab:orange", "OOD-GEN": "tab:green",
@@ -281,5 +298,9 @@ def summary(results: dict) -> str:
                 f"Similarity: {sim['variant']} (pairing {sim['pairing']}), neurons scored on the {sim['neurons']} "
                 f"model, top {c['selection']['k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
                 markdown_table(*correlation_rows(results)),
+                "\nThe same correlation (Spearman rho, bootstrap interval over models, permutation p) for every "
+                "similarity variant (`inner`/`outer`/`both` matrices; `flatten` with `index` or `shared_first` "
+                "pairing, or `mean` vectors):\n",
+                markdown_table(*variant_rows(results)),
                 "\n![figure 3](plots/figure3.png)\n\n![figure 3, base model](plots/figure3_base.png)"]
     return "\n".join(out) + "\n"
