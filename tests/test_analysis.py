@@ -209,7 +209,8 @@ def test_correlation_matches_scipy():
 
 
 def test_permutation_p_values_are_the_exact_share_of_pairings():
-    x, y = [1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 1.0, 4.0, 3.0, 5.0]
+    # n = 6 is the paper's n; its 720 pairings are all enumerated (not a sample of shuffles)
+    x, y = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], [2.0, 1.0, 4.0, 3.0, 6.0, 5.0]
     c = correlate(x, y, n_boot=100)
     rho = stats.spearmanr(x, y).statistic
     as_extreme = [abs(stats.spearmanr(x, list(p)).statistic) >= abs(rho) - 1e-12 for p in itertools.permutations(y)]

@@ -77,9 +77,13 @@ def _spearman(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def permutation_p(x: np.ndarray, y: np.ndarray, statistic, seed: int) -> float:
-    """Two-sided p of ``statistic(x, y, axis)`` when the pairing is random (``scipy.stats.permutation_test``)."""
-    result = stats.permutation_test((x, y), statistic, permutation_type="pairings", n_resamples=20000,
-                                    vectorized=True, alternative="two-sided", random_state=np.random.default_rng(seed))
+    """Two-sided p of ``statistic(x, y, axis)`` when the pairing is random (``scipy.stats.permutation_test``).
+
+    Only x is permuted (y held fixed): its n! orders are every pairing, so the test is exact while n! <= 20,000
+    (n <= 7); passing both samples would permute each, (n!)^2 orders, and sample them already at n = 6."""
+    result = stats.permutation_test((x,), lambda a, axis: statistic(a, y, axis=axis), permutation_type="pairings",
+                                    n_resamples=20000, vectorized=True, alternative="two-sided",
+                                    random_state=np.random.default_rng(seed))
     return float(result.pvalue)
 
 
