@@ -98,3 +98,24 @@ def test_combining_a_folder_without_results_is_one_line_and_exit_2(tmp_path, cap
         _script("bench_continual").main(["--combine", str(tmp_path / "none"), "--out", str(tmp_path / "out")])
     assert stop.value.code == 2 and not (tmp_path / "out").exists()
     assert capsys.readouterr().err == f"error: {tmp_path / 'none'} has no results.json: combine finished continual runs\n"
+
+
+def test_the_answers_diagnosis_retrains_the_similarity_model_as_the_run_did(tmp_path):
+    from taskneurons.experiments.generalize import Generalize
+
+    from .test_generalize import _config
+
+    config = _config(groups=[{"name": "g", "train": ["amazon_yang"], "ood": ["sst2_yang", "tweetqa"]}], sweep=False,
+                     zero_shot=False, single_task=False, ablation=False, full_training={"n_train": 8, "lr": 3e-2})
+    results = Generalize(config, tmp_path / "run", progress=False)()
+    found = _script("diagnose_generalize_answers").main(["--run", str(tmp_path / "run"), "--model-task", "amazon_yang",
+                                                          "--test", "sst2_yang"])
+    # the same examples, seed and settings: the fine-tuned model scores what the run's did, and training changed it
+    assert found["scores"]["finetuned"] == results["similarity"]["models"]["amazon_yang"]["scores"]["sst2_yang"]
+    assert found["base"] != found["finetuned"] and len(found["finetuned"]) == config.n_eval
+    assert (tmp_path / "run" / "answers.amazon_yang.sst2_yang.json").is_file()
+
+
+def test_the_answers_diagnosis_describes_texts_by_hand():
+    described = _script("diagnose_generalize_answers").describe(["Who won?", "", "the cat sat", "why not ?"])
+    assert described == {"questions_percent": 50.0, "empty_percent": 25.0, "mean_words": 8 / 4}
