@@ -180,3 +180,17 @@ def test_the_demo_step_runs_on_a_tiny_model(tmp_path):
     assert set(results) >= {"overlap", "sweep"} and "similarity" not in results and "zero_shot" not in results
     assert math.isfinite(results["overlap"]["groups"]["demo"]["CLS-CLS"]["10"])
     assert (tmp_path / "plots" / "figure2.png").is_file()
+
+
+def test_a_similarity_step_of_an_older_version_is_refused_in_one_line(tmp_path):
+    config = _config(groups=[{"name": "g", "train": ["amazon_yang"], "ood": ["sst2_yang"]}], sweep=False,
+                     zero_shot=False, single_task=False, ablation=False)
+    Generalize(config, tmp_path, progress=False)()
+    step = tmp_path / "steps" / "similarity_amazon_yang.json"
+    old = json.loads(step.read_text())
+    for test, variants in old["curves"].items():  # the names before pairing was part of a variant's name
+        old["curves"][test] = {name.replace("/index", ""): v for name, v in variants.items() if "shared_first" not in name}
+    step.write_text(json.dumps(old))
+    with pytest.raises(TaskNeuronsError, match="written by an older version .* delete its steps/similarity_"):
+        Generalize(config, tmp_path, progress=False)()
+    assert json.loads(step.read_text()) == old  # nothing already written is changed

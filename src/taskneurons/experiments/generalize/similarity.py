@@ -112,11 +112,16 @@ def similarity(lab: Lab) -> dict:
     for m in lab.model_tasks():
         tests = [t for t in tests_all if t != m]  # a model's own training data is not an OOD test
         step = similarity_model(lab, m, tests)
+        missing = sorted({v for t in tests for v in VARIANTS if v not in step["curves"][t]})
+        if missing:
+            raise TaskNeuronsError(f"{lab.run.path('steps')}: the similarity step of {m} was written by an older "
+                                   f"version (it has no {missing[0]!r} similarity); delete its "
+                                   f"steps/similarity_*.json to compute them again, or choose another --out")
         per_model[m] = {"kind": lab.tasks[m].kind, "scores": step["scores"],
                         "curves": {t: step["curves"][t][variant] for t in tests},
                         "base_curves": {t: step["base_curves"][t][variant] for t in tests},
                         "all_variants": step["curves"], "final_loss": step["final_loss"]}
     by_variant = {name: correlations(lab, per_model, name) for name in VARIANTS}
     return {"variant": variant, "pairing": c.similarity_pairing, "neurons": c.similarity_neurons,
-            "layers": c.similarity_layers, "models": per_model, "correlation": by_variant.get(variant, {}),
+            "layers": c.similarity_layers, "models": per_model, "correlation": by_variant[variant],
             "by_variant": by_variant}
