@@ -6,12 +6,14 @@ continue), then prints, beside the paper's numbers (Llama-2-7b):
 1. the overlap table (Table 8 rows CLS-CLS and CLS-GEN);
 2. the ID and OOD scores over p (Figure 2 (a)), with zero-shot;
 3. the similarity-by-layer curves (Figure 3 (a), (b)), in layer bins, and their correlation with the OOD
-   scores across the fully fine-tuned models (Table 4), with n and bootstrap intervals;
+   scores across the fully fine-tuned models (Table 4), with n, bootstrap intervals and permutation p, for the
+   reported similarity variant and every other one;
 4. which of the paper's claims these numbers agree with, and which not.
 
 Default size (about an hour on 2 CPU cores): 200 training / 100 test examples per task (50 for generation),
 64 scoring examples, p in {10, 50, 100}, one fully fine-tuned model per group-(a) task (n = 3 points per
-correlation; add ``--similarity-models amazon_yang qqp mnli_yang socialqa e2e xsum`` for the paper's n = 6).
+correlation; add ``--similarity-models amazon_yang qqp mnli_yang socialqa e2e xsum`` for the paper's n = 6: 51
+minutes with ``--full-lr 1e-4``, docs/generalize.md).
 
     .venv/bin/python benchmarks/bench_generalize.py [--model smollm2-135m] [--out runs/bench_generalize]
     .venv/bin/python benchmarks/bench_generalize.py --model tiny-llama --n-train 4 --n-test 4 --n-score 4 --out /tmp/b
@@ -25,8 +27,8 @@ from pathlib import Path
 
 from taskneurons.analysis.similarity import mean_curve
 from taskneurons.experiments.generalize import Generalize, GeneralizeConfig
-from taskneurons.experiments.generalize.groups import PAPER_TABLE4, PAPER_TABLE8, fmt
-from taskneurons.experiments.generalize.report import variant_rows
+from taskneurons.experiments.generalize.groups import PAPER_TABLE8, fmt
+from taskneurons.experiments.generalize.report import correlation_rows, variant_rows
 from taskneurons.report.console import console, print_table
 from taskneurons.report.curves import mean
 
@@ -120,18 +122,8 @@ def report(results: dict, bins: int) -> list[tuple[str, bool | None, str]]:
             print_table(f"3. cosine similarity ({sim['variant']}) of the training task's and the test task's top-10% "
                         f"neuron parameters {title}, mean over {len(sim['models'])} models, by layer bin (Figure 3)",
                         ["test task", *[f"L{r.start}-{r.stop - 1}" for r in groups_of_layers]], rows)
-        rows = []
-        for t, e in sim["correlation"].items():
-            paper = PAPER_TABLE4.get(t)
-            if "error" in e:
-                rows.append([t, e["n"], "-", "-", "-", "-", "-", "-", fmt(paper[0], 2) if paper else "", fmt(paper[2], 2) if paper else ""])
-                continue
-            rows.append([t, e["n"], fmt(e["pearson"], 2), fmt(e["pearson_p"], 2),
-                         f"[{fmt(e['pearson_ci'][0], 2)}, {fmt(e['pearson_ci'][1], 2)}]", fmt(e["spearman"], 2),
-                         fmt(e["spearman_p"], 2), f"[{fmt(e['spearman_ci'][0], 2)}, {fmt(e['spearman_ci'][1], 2)}]",
-                         fmt(paper[0], 2) if paper else "", fmt(paper[2], 2) if paper else ""])
         print_table("   correlation across models between layer-averaged similarity and the model's score (Table 4)",
-                    ["test task", "n", "Pearson r", "p", "95% CI", "Spearman", "p", "95% CI", "paper r (n=6)", "paper rho"], rows)
+                    *correlation_rows(results))
         print_table("   Spearman rho [interval] (permutation p) for every similarity variant: index pairing pairs unrelated "
                     "rows, shared_first lets shared neurons meet themselves", *variant_rows(results))
         cls_tests = [t for t in tests if tasks[t]["kind"] == "classification"]
