@@ -15,13 +15,13 @@ import argparse
 import json
 from pathlib import Path
 
-from taskneurons.evaluation.evaluate import evaluate
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.generalize import GeneralizeConfig
 from taskneurons.experiments.generalize.lab import Lab
+from taskneurons.experiments.generalize.similarity import full_finetune
+from taskneurons.experiments.kit.evaluation import plan_result
 from taskneurons.io import write_json
 from taskneurons.report.console import console, print_table
-from taskneurons.tuning import train
 
 
 def describe(texts: list[str]) -> dict[str, float]:
@@ -30,14 +30,6 @@ def describe(texts: list[str]) -> dict[str, float]:
     return {"questions_percent": 100 * sum(t.strip().endswith("?") for t in texts) / n,
             "empty_percent": 100 * sum(not t.strip() for t in texts) / n,
             "mean_words": sum(len(t.split()) for t in texts) / n}
-
-
-def answers(lab: Lab, test: str):
-    """The base model's greedy answers on the test task's evaluated prompts, and their score, as the run made them."""
-    c, plan = lab.config, lab.plans[test]
-    return evaluate(lab.base, plan.task, split=plan.eval.split, examples=plan.evaluated(), method=c.eval_method,
-                    batch_size=c.batch_size, max_length=c.max_length,
-                    max_new_tokens=c.generation_length(plan, lab.base.tokenizer))
 
 
 def main(argv=None) -> dict:
@@ -49,18 +41,16 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     run = Path(args.run)
     lab = Lab(load_config(GeneralizeConfig, run / "config.yaml"), run, progress=True)  # the run's own config
-    c, key = lab.config, args.model_task
-    before = answers(lab, args.test)
-    examples = lab.training_examples([key], c.full_training.n_train)
-    spec = c.full_training.for_settings(c, c.target_length([lab.plans[key]], lab.base.tokenizer))
-    train(lab.base, examples, list(lab.base.model.parameters()), spec, progress=True)
-    after = answers(lab, args.test)
+    key, plan = args.model_task, lab.plans[args.test]
+    before = plan_result(lab.base, plan, lab.config)  # as the run evaluates, with the predictions kept
+    examples, _ = full_finetune(lab, lab.base, key)  # as the run fine-tuned its similarity model
+    after = plan_result(lab.base, plan, lab.config)
     stored = json.loads((run / "results.json").read_text())["similarity"]["models"][key]["scores"][args.test]
     console.print(f"{args.test} score: base {before.score:.1f}, fine-tuned on {key} {after.score:.1f} "
                   f"(the run's: {stored:.1f})")
     scores = {"base": before.score, "finetuned": after.score, "run": stored}
     before, after = before.predictions, after.predictions
-    references = [ex.target for ex in lab.plans[args.test].evaluated()]
+    references = [ex.target for ex in plan.evaluated()]
     described = {f"{key} training targets": describe([ex.target for ex in examples]),
                  f"{args.test} references": describe(references), "base model": describe(before),
                  f"after fine-tuning on {key}": describe(after)}

@@ -55,6 +55,15 @@ def curves(weights, sets: dict[str, NeuronSet], key: str, tests: list[str]) -> d
     return out
 
 
+def full_finetune(lab: Lab, lm: LoadedModel, key: str):
+    """Fine-tune every parameter of ``lm`` on ``key``'s training examples (``full_training``): the similarity
+    model of ``key``. Returns the examples and the training result."""
+    c = lab.config
+    examples = lab.training_examples([key], c.full_training.n_train)
+    spec = c.full_training.for_settings(c, c.target_length([lab.plans[key]], lm.tokenizer))
+    return examples, train(lm, examples, list(lm.model.parameters()), spec, progress=lab.progress)
+
+
 def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
     """One fully fine-tuned model on ``key``: its scores on ``key`` and the tests, and the similarity curves in it
     and in the base model."""
@@ -65,9 +74,7 @@ def similarity_model(lab: Lab, key: str, tests: list[str]) -> dict:
         lab.release_base()  # one model in memory at a time: the base is loaded again when next needed
         lm = lab.run.load_model()
         base_curves = curves(neuron_weights(lm), base_sets, key, tests)
-        examples = lab.training_examples([key], c.full_training.n_train)
-        config = c.full_training.for_settings(c, c.target_length([lab.plans[key]], lm.tokenizer))
-        result = train(lm, examples, list(lm.model.parameters()), config, progress=lab.progress)
+        examples, result = full_finetune(lab, lm, key)
         records = {t: lab.evaluate(lm, t) for t in [key, *tests]}
         sets = base_sets
         if c.similarity_neurons == "finetuned":
