@@ -42,7 +42,7 @@ def test_grad_x_act_equals_captum(name, aggregation):
     from captum.attr import LayerGradientXActivation
 
     lm = load_model(name)
-    ours = score_neurons(lm, EXAMPLES, batch_size=4, aggregation=aggregation, progress=False)  # 3 batches
+    ours = score_neurons(lm, EXAMPLES, batch_size=4, aggregation=aggregation, tokens="target", progress=False)
     batch = training_batch(lm.tokenizer, EXAMPLES, padding_side="left")
     embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach()
     where = counted_positions(batch, "target")
@@ -117,8 +117,8 @@ def test_first_order_score_matches_real_zeroing_for_small_activations():
 
 def test_scores_do_not_depend_on_batching_and_tokens_option_matters():
     lm = load_model("tiny-llama")
-    one = score_neurons(lm, EXAMPLES, batch_size=1, progress=False)
-    four = score_neurons(lm, EXAMPLES, batch_size=4, progress=False)
+    one = score_neurons(lm, EXAMPLES, batch_size=1, tokens="target", progress=False)
+    four = score_neurons(lm, EXAMPLES, batch_size=4, tokens="target", progress=False)
     for kind in one.values:
         torch.testing.assert_close(one.values[kind], four.values[kind], rtol=1e-5, atol=1e-10)
     every = score_neurons(lm, EXAMPLES, tokens="all", progress=False)
@@ -136,9 +136,10 @@ def test_activation_probability_and_fisher_by_hand():
         lm.model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"],
                  position_ids=(batch["attention_mask"].cumsum(-1) - 1).clamp(min=0))
     hook.remove()
-    prob = score_neurons(lm, EXAMPLES, scorer="act_prob", batch_size=len(EXAMPLES), progress=False)
+    prob = score_neurons(lm, EXAMPLES, scorer="act_prob", batch_size=len(EXAMPLES), tokens="target", progress=False)
     torch.testing.assert_close(prob.values["inner"][0], (seen["a"][where] > 0).float().mean(0))
-    act = score_neurons(lm, EXAMPLES, scorer="mean_abs_act", batch_size=len(EXAMPLES), progress=False)
+    act = score_neurons(lm, EXAMPLES, scorer="mean_abs_act", batch_size=len(EXAMPLES), tokens="target",
+                      progress=False)
     torch.testing.assert_close(act.values["inner"][0], seen["a"][where].abs().mean(0))
 
 
@@ -148,7 +149,7 @@ def test_fisher_is_the_mean_squared_activation_gradient_by_captum(name):
     from captum.attr import LayerGradientXActivation
 
     lm = load_model(name)
-    fisher = score_neurons(lm, EXAMPLES, scorer="fisher", batch_size=4, progress=False)
+    fisher = score_neurons(lm, EXAMPLES, scorer="fisher", batch_size=4, tokens="target", progress=False)
     batch = training_batch(lm.tokenizer, EXAMPLES, padding_side="left")
     embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach()
     where = counted_positions(batch, "target")
@@ -157,6 +158,36 @@ def test_fisher_is_the_mean_squared_activation_gradient_by_captum(name):
                                              multiply_by_inputs=False).attribute(embeds, attribute_to_layer_input=to_input)
         expected = torch.stack([g[where].square().sum(0) / where.sum() for g in gradients])
         torch.testing.assert_close(fisher.values[kind], expected, rtol=1e-5, atol=1e-12)
+
+
+def test_score_neurons_defaults_are_the_experiments_selection():
+    """One scoring default: the function's scorer, tokens and aggregation are Selection()'s (grad_x_act, abs_sum,
+    every position: the literal Eq. 3 the fidelity study chose)."""
+    import inspect
+
+    from taskneurons.experiments.kit import Selection
+    from taskneurons.neurons.attribution import score_batch
+    from taskneurons.neurons.scorers import make_scorer
+
+    params, selection = inspect.signature(score_neurons).parameters, Selection()
+    assert (params["scorer"].default, params["tokens"].default) == (selection.scorer, selection.tokens)
+    assert inspect.signature(score_batch).parameters["tokens"].default == selection.tokens
+    assert (selection.scorer, selection.tokens, selection.scorer_options) == ("grad_x_act", "all", {})
+    assert make_scorer(selection.scorer, load_model("tiny-llama").ffn).options == {"aggregation": "abs_sum"}
+
+
+def test_the_readme_call_scores_as_the_experiments_do():
+    """score_neurons(lm, plan.draw("score", 64)) with its defaults gives the experiments' scores, bit for bit."""
+    from taskneurons.experiments.kit import ExamplePlan, Selection, Settings
+    from taskneurons.tasks import Task
+
+    lm = load_model("tiny-llama")
+    task = Task("reviews", "classification", {"train": EXAMPLES}, labels=("negative", "positive"))
+    plan = ExamplePlan.make(task, 2, 8, seed=0)
+    ours = score_neurons(lm, plan.draw("score", 8), task=task.name, progress=False)
+    theirs = Selection(n_score=8).scores(lm, plan, Settings(model="tiny-llama"), progress=False)
+    assert all(torch.equal(ours.values[kind], theirs.values[kind]) for kind in ours.values)
+    assert ours.meta["tokens"] == "all" and ours.meta["n_tokens"] == theirs.meta["n_tokens"]
 
 
 def test_bad_scorer_options():

@@ -34,6 +34,11 @@ from .scorers import Scorer, make_scorer
 from .scores import Scores
 
 TOKENS = ("target", "all")
+# The one scoring default, shared by score_neurons and the experiments' Selection: grad_x_act with its default
+# aggregation abs_sum (|sum of g a| / tokens, the literal Eq. 3) over every position (Eq. 2 zeroes the neuron at
+# every position): the variant the fidelity study found estimates the loss change of zeroing best.
+DEFAULT_SCORER = "grad_x_act"
+DEFAULT_TOKENS = "all"
 
 
 @contextlib.contextmanager
@@ -104,7 +109,7 @@ def observed(lm: LoadedModel, scorer: Scorer, positions: torch.Tensor, rows: tor
         yield
 
 
-def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor], tokens: str = "target") -> float:
+def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor], tokens: str = DEFAULT_TOKENS) -> float:
     """Add one batch to ``scorer``; returns the batch's summed loss (nan for forward-only scorers). One host sync:
     the loss, for its finiteness check and the progress bar."""
     batch = {k: v.to(lm.device) for k, v in batch.items()}
@@ -128,14 +133,15 @@ def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor],
     return loss_value
 
 
-def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = "grad_x_act", tokens: str = "target",
+def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = DEFAULT_SCORER, tokens: str = DEFAULT_TOKENS,
                   batch_size: int = 8, max_length: int = 256, task: str = "", progress: bool = True,
                   checkpoint: str | Path | None = None, checkpoint_every: int = 20,
                   max_target_length: int | None = None, **options) -> Scores:
     """Score every FFN neuron of ``lm`` on ``examples`` with the registered ``scorer``.
 
-    ``tokens``: which positions' activations count ("target": those predicting target tokens; "all": every
-    non-padding position). ``options`` go to the scorer (e.g. ``aggregation="abs_sum"`` for grad_x_act).
+    ``tokens``: which positions' activations count ("all", the default: every non-padding position; "target":
+    those predicting target tokens). ``options`` go to the scorer (grad_x_act: ``aggregation``, default
+    "abs_sum"). The defaults are the experiments' (``Selection()``): one scoring default everywhere.
     Under several processes each scores every ``world``-th batch and the sums are added up (``processes``); the
     checkpoint holds the sums of all of them, and records how many processes made it.
     """

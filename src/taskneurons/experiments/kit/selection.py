@@ -15,7 +15,7 @@ from ... import processes
 from ...errors import TaskNeuronsError
 from ...models import LoadedModel
 from ...neurons import SCORERS, SPECIFICITY_METHODS, NeuronSet, Scores, make_scorer, score_neurons, specific_scores
-from ...neurons.attribution import TOKENS
+from ...neurons.attribution import DEFAULT_SCORER, DEFAULT_TOKENS, TOKENS
 from ...neurons.neuron_set import SCOPES
 from . import checks
 from .examples import ExamplePlan
@@ -24,9 +24,9 @@ from .settings import Settings
 
 @dataclass
 class Selection:
-    scorer: str = "grad_x_act"
-    scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum}
-    tokens: str = "all"  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
+    scorer: str = DEFAULT_SCORER  # grad_x_act (Eq. 3) | mean_abs_act | act_prob | fisher
+    scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum} (grad_x_act's default)
+    tokens: str = DEFAULT_TOKENS  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
     n_score: int = 64  # pool examples scored per task
     k: float = 10.0  # percent of neurons kept, per (layer, kind) with scope "layer"
     scope: str = "layer"  # "layer" | "global" (per kind) | "all"
