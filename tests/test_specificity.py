@@ -95,10 +95,25 @@ def test_entropy_formula_by_hand():
     assert torch.allclose(result["A"].values["outer"], torch.zeros(1, 2), atol=1e-7)  # equal shares: entropy log 2
 
 
-def test_entropy_demotes_neurons_below_min_score():
-    result = specific_scores(two_tasks(), "entropy")  # A's inner neuron 1 has n = 0.5 < 1
-    a = result["A"].values
-    assert a["inner"][0, 1] < min(a["inner"][0, 0], a["outer"].min())
+def test_entropy_weights_neurons_below_min_score_by_their_size():
+    result = specific_scores(two_tasks(), "entropy")  # A's inner neuron 1 has n = 0.5 < 1: weight 0.5
+    h = -(0.75 * math.log(0.75) + 0.25 * math.log(0.25))
+    spec = 1 - h / math.log(2)
+    assert torch.allclose(result["A"].values["inner"], torch.tensor([[0.75 * spec, 0.25 * spec * 0.5]]))
+
+
+def test_entropy_never_prefers_a_neuron_large_for_every_task():
+    """Inner neurons 0-2 are large for all three tasks (so above every row mean), 3-5 large for A alone but below
+    A's row mean (the shared ones inflate it): every pair, brute force, ranks A's own neuron first, and A's
+    top 10% (2 of 20) are its own neurons."""
+    noise = [0.01 * (1 + (3 * j + i) % 5) for i in range(3) for j in range(14)]
+    rows = {t: [200.0, 100.0, 50.0] + [0.0] * 3 + noise[14 * i:14 * (i + 1)] for i, t in enumerate("ABC")}
+    rows["A"][3:6] = [5.0, 2.0, 0.5]
+    scores = {t: Scores({"inner": torch.tensor([r]), "outer": torch.ones(1, 4)}, {"task": t}) for t, r in rows.items()}
+    assert all(min(r[:3]) > sum(r) / len(r) > max(rows["A"][3:6]) for r in rows.values())  # the setting
+    a = specific_scores(scores, "entropy")["A"].values["inner"][0]
+    assert all(a[own] > a[shared] for own in (3, 4, 5) for shared in (0, 1, 2)), a[:6].tolist()
+    assert NeuronSet.from_scores(specific_scores(scores, "entropy")["A"], 10, "layer").indices(0, "inner").tolist() == [3, 4]
 
 
 def test_exclude_common_by_hand():

@@ -9,13 +9,17 @@ a larger loss scale does not dominate (an all-zero row stays zero). With T tasks
 - ``relative`` (option ``eps``, default 0.1): r_t = n_t / (mean_{t' in O} n_t' + eps). eps is in units of the
   row mean, so a neuron that no other task uses scores n_t / eps, and noise-sized neurons stay small.
 - ``entropy`` (LAPE, Tang et al. 2024; option ``min_score``, default 1.0): p_t = n_t / sum_t' n_t' (uniform
-  where all are 0), H = -sum_t p_t log p_t, e_t = p_t * (1 - H / log T), in [0, 1]. As LAPE keeps only neurons
-  active enough for the language, neurons with n_t < ``min_score`` (default: below the row mean) are demoted.
+  where all are 0), H = -sum_t p_t log p_t, e_t = p_t * (1 - H / log T), in [0, 1], times min(1, n_t /
+  ``min_score``) (default: full weight from the row mean up). As LAPE keeps only neurons active enough for the
+  language, a neuron small for the task counts in proportion to its size; a neuron large for every task has
+  e_t = 0, so it never ranks above one with some share of its own. (Before issue 23, neurons below
+  ``min_score`` were demoted below all others, so a neuron large for every task, above every row mean, ranked
+  before a neuron of this task only that a large shared neuron had pushed below the mean.)
 - ``exclude_common`` (options ``k``, required, ``scope``, default "layer", ``max_tasks``, default T // 2 + 1):
   the task's own scores, with every neuron that is in the plain top-k% of at least ``max_tasks`` tasks demoted.
 
-Demoted neurons rank below all others of the task (both kinds, so scope "all" works too) in the same order
-among themselves; values stay finite. :func:`specificity_index` reads a cross-task deactivation matrix.
+Demoted neurons (``exclude_common``) rank below all others of the task (both kinds, so scope "all" works too) in
+the same order among themselves; values stay finite. :func:`specificity_index` reads a cross-task deactivation matrix.
 """
 from __future__ import annotations
 
@@ -48,6 +52,8 @@ def specific_scores(scores: dict[str, Scores], method: str = "none", **options) 
     opts = {**_OPTIONS[method], **options}
     if method == "relative" and not opts["eps"] > 0:
         raise TaskNeuronsError(f"specificity option eps must be > 0, got {opts['eps']}")
+    if method == "entropy" and not opts["min_score"] >= 0:
+        raise TaskNeuronsError(f"specificity option min_score must be >= 0, got {opts['min_score']}")
     if method == "exclude_common":
         if opts["k"] is None:
             raise TaskNeuronsError("specificity method 'exclude_common' needs option k (the percentage selected)")
@@ -63,12 +69,9 @@ def specific_scores(scores: dict[str, Scores], method: str = "none", **options) 
         out = {t: {} for t in tasks}
         for kind in KINDS:
             n = torch.stack([_row_normalise(values[t][kind]) for t in tasks])  # [T, layers, width]
-            result = _relative(n, opts["eps"]) if method == "relative" else _entropy(n)
+            result = _relative(n, opts["eps"]) if method == "relative" else _entropy(n, opts["min_score"])
             for i, t in enumerate(tasks):
                 out[t][kind] = result[i]
-        if method == "entropy":
-            low = {t: {kind: _row_normalise(values[t][kind]) < opts["min_score"] for kind in KINDS} for t in tasks}
-            out = {t: _demote(out[t], low[t]) for t in tasks}
     record = {"method": method, "options": opts, "tasks": tasks}
     return {t: Scores({kind: v.float() for kind, v in out[t].items()}, {**scores[t].meta, "specificity": record})
             for t in tasks}
@@ -100,12 +103,15 @@ def _relative(n: torch.Tensor, eps: float) -> torch.Tensor:
     return n / (others + eps)
 
 
-def _entropy(n: torch.Tensor) -> torch.Tensor:
-    """p_t * (1 - H / log T), p the share of each task along dim 0 (uniform where all shares are 0)."""
+def _entropy(n: torch.Tensor, min_score: float) -> torch.Tensor:
+    """p_t * (1 - H / log T) * min(1, n_t / min_score), p the share of each task along dim 0 (uniform where all
+    shares are 0). A weight rather than a cut-off at ``min_score``: a cut-off would rank a neuron large for every
+    task (specificity 0, above every cut) before a neuron of this task alone just below it."""
     total = n.sum(dim=0, keepdim=True)
     p = torch.where(total > 0, n / total.clamp_min(1e-300), torch.full_like(n, 1.0 / n.shape[0]))
     h = -torch.where(p > 0, p * p.clamp_min(1e-300).log(), torch.zeros_like(p)).sum(dim=0, keepdim=True)
-    return p * (1 - h / math.log(n.shape[0])).clamp_min(0)
+    size = (n / min_score).clamp_max(1) if min_score > 0 else torch.ones_like(n)
+    return p * (1 - h / math.log(n.shape[0])).clamp_min(0) * size
 
 
 def _demote(values: dict[str, torch.Tensor], mask: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
