@@ -111,7 +111,7 @@ def test_report_writes_intervals_with_their_n_and_test():
     half = T_2 * 5.0 / math.sqrt(3)
     assert rows[0][4] == "45.0 ± 4.1" and rows[0][5] == f"[{45 - half:.1f}, {45 + half:.1f}]"
     assert "CI (runs): 95% t-interval over 3 run(s) (3 order(s) x 1 training seed(s))" in text
-    assert "n per task: x 2, y 2" in text and "the same draw in every order" in text
+    assert "n per task: x 2, y 2" in text and "two-level t interval over the test examples and the runs" in text
     assert "| NCFT | 45.0 | 90.0 | +45.0 [" in text  # AA by exact match, by ranking, and the gap with its CI
     one = _results(1)
     one.update(summary.aggregate(one))

@@ -41,7 +41,7 @@ def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatc
     for name in ("deactivation_table", "deactivation_matrix", "finetuning_table", "finetuning_matrix", "overlap"):
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
     text = (tmp_path / "summary.md").read_text()
-    assert "Deactivate-Random" in text and "gap [CI], p" in text and "sign-flip permutation" in text
+    assert "Deactivate-Random" in text and "gap [CI], p" in text and "two-level t interval" in text and "Holm p" in text
     assert json.loads((tmp_path / "results.json").read_text())["deactivation"]["table"] == deact["table"]
 
     def no_more_work(*args, **kwargs):

@@ -4,20 +4,81 @@ import itertools
 import numpy as np
 import pytest
 
-from taskneurons.experiments.kit.stats import Gap, mean_interval, paired_gap, specificity_interval
+from .test_bench_scripts import _script
+
+from taskneurons.errors import TaskNeuronsError
+from taskneurons.experiments.kit.stats import Gap, adjust, holm, mean_interval, paired_gap, specificity_interval
+from taskneurons.experiments.kit.variance import example_term, run_term
 from taskneurons.neurons import specificity_index_from_outcomes
 
 
-def test_the_gap_is_the_mean_paired_difference_and_the_p_value_the_exact_sign_flip_one():
+def test_one_run_each_gives_the_exact_sign_flip_p_value_for_this_draw():
     a = [100, 0, 100, 100, 0, 100]
-    b = [[0, 0, 100, 0, 0, 0], [0, 0, 0, 100, 0, 0]]  # two runs: per example 0, 0, 50, 50, 0, 0
+    b = [0, 0, 50, 50, 0, 0]
     gap = paired_gap([a], [b], n_perm=40000, seed=1)
-    diffs = np.array(a) - np.array([0, 0, 50, 50, 0, 0])
-    assert gap.mean == pytest.approx(diffs.mean()) and gap.n == 6 and gap.runs == (1, 2)
+    diffs = np.array(a) - np.array(b)
+    assert gap.mean == pytest.approx(diffs.mean()) and gap.n == 6 and gap.runs == (1, 1)
     flips = [abs((np.array(s) * diffs).mean()) >= abs(diffs.mean()) - 1e-12
              for s in itertools.product([-1, 1], repeat=6)]
     assert gap.p == pytest.approx(np.mean(flips), abs=0.01)
-    assert gap.low <= gap.mean <= gap.high
+    assert gap.low <= gap.mean <= gap.high and "for this draw" in gap.basis
+
+
+def test_the_two_level_variance_is_unbiased_for_the_variance_of_the_mean():
+    # brute force: draw many datasets from x[r, i] = example_i + run_r + noise_ri and compare the spread of their
+    # means with the mean of the estimated variances (example term + run term).
+    rng = np.random.default_rng(0)
+    runs, n, means, estimates = 3, 40, [], []
+    for _ in range(4000):
+        x = rng.normal(0, 2.0, n)[None] + rng.normal(0, 1.0, (runs, 1)) + rng.normal(0, 1.5, (runs, n))
+        means.append(x.mean())
+        estimates.append(example_term([x.mean(axis=0)]).variance + run_term([x]).variance)
+    truth = 4.0 / n + 1.0 / runs + 2.25 / (n * runs)
+    assert np.var(means) == pytest.approx(truth, rel=0.08)
+    assert np.mean(estimates) == pytest.approx(truth, rel=0.08)
+
+
+def test_run_shifts_widen_the_interval_by_hand():
+    # a's runs are b's outcomes shifted by 2, 4 and 6 (no residual noise): every example differs by 4 on average
+    # (example term 0), the run means 27, 29, 31 have variance 4, so the gap is 4 +- t(0.975, df 2) * sqrt(4 / 3).
+    b = [10.0, 20.0, 30.0, 40.0]
+    a = [[x + shift for x in b] for shift in (2.0, 4.0, 6.0)]
+    gap = paired_gap([a], [b])
+    half = 4.302652729911275 * (4 / 3) ** 0.5
+    assert gap.runs == (3, 1) and gap.df == pytest.approx(2.0) and gap.mean == pytest.approx(4.0)
+    assert (gap.low, gap.high) == (pytest.approx(4.0 - half), pytest.approx(4.0 + half))
+    assert "two-level" in gap.test and "a single run of one side" in gap.basis
+
+
+def test_paired_runs_take_the_run_term_on_the_differences():
+    # two orders with task a's outcomes reversed in b: each order's gap is +50 or -50, so nothing is decided
+    # over orders, though every example's mean over orders differs by 0.
+    a = [[100.0, 100.0, 0.0, 0.0], [100.0, 100.0, 0.0, 0.0]]
+    b = [[0.0, 0.0, 0.0, 0.0], [100.0, 100.0, 100.0, 100.0]]
+    gap = paired_gap([a], [b], paired_runs=True)
+    assert gap.mean == 0.0 and gap.low < -50 and gap.high > 50
+    with pytest.raises(TaskNeuronsError, match="as many runs in a as in b, got 2 and 1"):
+        paired_gap([a], [b[:1]], paired_runs=True)
+
+
+def test_holm_by_hand():
+    # sorted p 0.01, 0.02, 0.03, 0.5 times 4, 3, 2, 1 -> 0.04, 0.06, 0.06 (running max), 0.5
+    assert holm([0.03, 0.5, 0.01, 0.02]) == pytest.approx([0.06, 0.5, 0.04, 0.06])
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])
+
+
+def test_a_claim_whose_adjusted_p_is_too_large_is_undecided():
+    gap = Gap(5.0, 1.0, 9.0, 0.02, 100, 1, (1, 1), 0.95)
+    assert gap.verdict("greater") == "holds"
+    adjust([gap, Gap(5.0, 1.0, 9.0, 0.03, 100, 1, (1, 1), 0.95), Gap(1.0, -1.0, 3.0, 0.5, 100, 1, (1, 1), 0.95)])
+    assert gap.p_adjusted == pytest.approx(0.06) and gap.verdict("greater") == "undecided at this n"
+
+
+def test_the_calibration_benchmark_keeps_false_verdicts_near_five_percent_with_three_runs():
+    bench = _script("bench_verdicts")
+    found = bench.verdicts(0.0, spread=5.0, runs=(3, 3), tasks=1, replicates=150, n_boot=200)
+    assert sum(found["two_level"].values()) <= 0.12  # 5% target; 150 replicates: Monte Carlo slack
+    assert sum(found["examples_only"].values()) >= 0.3  # the old interval, blind to the runs
 
 
 def test_averaging_over_tasks_is_the_mean_of_the_task_means():

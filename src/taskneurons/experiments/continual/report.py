@@ -91,9 +91,12 @@ def metric_header(confidence: float) -> list[str]:
 
 
 def examples_note(sizes: dict[str, int], config: dict, pooled: bool = False) -> str:
-    where = " (the same draw in every order)" if pooled else ""
-    return (f"CI (examples): {config['confidence']:.0%} percentile bootstrap over test examples, each task's resampled"
-            f"{where}, {config['n_boot']} resamples; n per task: " + ", ".join(f"{t} {n}" for t, n in sizes.items()))
+    n = ", ".join(f"{t} {k}" for t, k in sizes.items())
+    if pooled:
+        return (f"CI (examples): {config['confidence']:.0%} two-level t interval over the test examples and the runs "
+                f"(kit.stats: an example's outcomes in every run, the runs' spread counted); n per task: {n}")
+    return (f"CI (examples): {config['confidence']:.0%} percentile bootstrap over test examples, each task's resampled, "
+            f"{config['n_boot']} resamples: for this run; n per task: {n}")
 
 
 def runs_note(results: dict) -> str:

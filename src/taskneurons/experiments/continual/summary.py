@@ -94,11 +94,12 @@ def budget_check(results: dict) -> list[Claim]:
 
 def claims(results: dict) -> list[Claim]:
     """The budget check, then for every pair of CLAIMED methods in the run: AA of the first above the second's, by
-    a paired bootstrap over the test examples after the last stage (the same examples for both methods); and for
+    the paired gap over the test examples after the last stage (the same examples for both methods); and for
     CLAIMED_BWT, BWT of the first above the second's, each example's change from right after its task's stage to
     the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Every order evaluates a task on the
-    same examples, so an example's gap is its mean over the orders (one resample draws it in all of them): the
-    gap is the mean over tasks of each task's mean over its orders, which for AA is the mean over orders."""
+    same examples and both methods run every order, so the orders are paired runs: the interval counts the test
+    examples and how much the gap moves from order to order (kit.stats two-level; with one order it holds for
+    that order). The gap is the mean over tasks of each task's mean over its orders (for AA: over orders)."""
     c = results["config"]
     finals, forgotten = {}, {}
     for name, label, view in views(results, c["eval_method"]):
@@ -119,10 +120,11 @@ def claims(results: dict) -> list[Claim]:
                     tasks = list(dict.fromkeys(t for _, t in cells))  # each task's orders: the same examples
                     gap = paired_gap([[outcomes[a][o][t] for o, u in cells if u == t] for t in tasks],
                                      [[outcomes[b][o][t] for o, u in cells if u == t] for t in tasks],
-                                     c["n_boot"], c["confidence"], c["seed"])
+                                     c["n_boot"], c["confidence"], c["seed"], paired_runs=True)
+                    orders = len({o for o, _ in cells})
                     found.append(Claim(f"{a}'s {what} above {b}'s", gap.verdict("greater"),
-                                       f"{gap} over {gap.n} test examples of {len(tasks)} task(s) in {len(cells)} "
-                                       f"(order, task) cells ({gap.test})"))
+                                       f"{gap} over {gap.n} test examples of {len(tasks)} task(s) in {orders} "
+                                       f"order(s) ({len(cells)} (order, task) cells; {gap.test})"))
     return found
 
 

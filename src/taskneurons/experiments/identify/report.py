@@ -8,7 +8,7 @@ from ...report.html import Claim
 from ...report.markdown import markdown_table
 from ...report.plots import grouped_bars, heatmap
 from ...tasks import Task
-from ..kit.stats import mean_interval, paired_gap, per_example, specificity_interval
+from ..kit.stats import adjust, mean_interval, paired_gap, per_example, specificity_interval
 from ..run import Run
 
 
@@ -27,7 +27,8 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
     random controls' records; ``runs[i][j]``: the records (one per seed) of task j through task i's neurons).
 
     The table holds mean scores; ``gap`` the paired difference condition - control per task and averaged over
-    tasks (kit.stats: interval over examples, p-value, verdict for the claim in ``direction``); ``intervals``
+    tasks (kit.stats: two-level interval over examples and runs, p-value, per-task p Holm-adjusted, verdict for
+    the claim in ``direction``); ``intervals``
     each cell's interval of the mean; ``specificity`` (deactivation with the full matrix) the index of the
     cross-task matrix, whose drops are the deactivated task's scores below the Original's."""
     stat = {"n_boot": settings.n_boot, "confidence": settings.confidence, "seed": settings.seed}
@@ -38,6 +39,8 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
                 control: {n: [r["outcomes"] for r in controls[n]] for n in names},
                 condition: {n: [r["outcomes"] for r in runs[n][n]] for n in names}}
     gaps = {n: paired_gap([outcomes[condition][n]], [outcomes[control][n]], **stat) for n in names}
+    if len(names) > 1:  # the per-task claims of one table, adjusted together; the average stays one test
+        adjust([gaps[n] for n in names])
     gaps["average"] = paired_gap([outcomes[condition][n] for n in names], [outcomes[control][n] for n in names], **stat)
     claim = CLAIMS[direction].format(condition=condition, control=control)
     part = {"table": table, "outcomes": outcomes, "n": {n: before[n]["n"] for n in names},
@@ -62,18 +65,23 @@ def table_rows(part: dict, names: list[str]) -> list[list[str]]:
                                    for n in names] + [f"{statistics.mean(scores.values()):.1f}"])
     gap = part["gap"]
     rows.append(["gap [CI], p"] + [f"{gap[n]['mean']:+.1f} [{gap[n]['low']:+.1f}, {gap[n]['high']:+.1f}], "
-                                   f"p={gap[n]['p']:.2g}" for n in names + ["average"]])
+                                   f"p={gap[n]['p']:.2g}" + holm_cell(gap[n]) for n in names + ["average"]])
     rows.append(["claim"] + [gap[n]["verdict"] for n in names + ["average"]])
     return rows
 
 
+def holm_cell(gap: dict) -> str:
+    return f", Holm p={gap['p_adjusted']:.2g}" if gap.get("p_adjusted") is not None else ""
+
+
 def notes(part: dict, confidence: float) -> str:
-    """What the gap row is: the claim, the interval, n and the test."""
+    """What the gap row is: the claim, the interval, n, runs and the test."""
     gap = part["gap"]["average"]
     return (f"gap = {' - '.join(list(part['table'])[2:0:-1])} per example, mean over {gap['n']} test examples "
-            f"({gap['tasks']} tasks), each example's outcome averaged over its runs (random draws, training seeds: "
-            f"the interval resamples examples, not runs); {100 * confidence:g}% {gap['test']}. A claim holds when its "
-            f"interval excludes 0: {part['claim']}.")
+            f"({gap['tasks']} tasks; {gap['basis']}); {100 * confidence:g}% {gap['test']}: the interval counts both "
+            f"the test examples and the runs (random draws, training seeds), docs/statistics.md. A claim holds when "
+            f"its interval excludes 0: {part['claim']}. The per-task claims are adjusted together (Holm): one is "
+            f"decided only when its Holm p is below {1 - confidence:.2g}; the average is one test.")
 
 
 def show(part: dict, title: str, tasks: list[Task]) -> None:
@@ -165,6 +173,11 @@ def interval_verdict(low: float, high: float) -> str:
     return "holds" if low > 0 else "does not hold" if high < 0 else "undecided at this n"
 
 
+def gap_basis(gap: dict) -> str:
+    """The gap's examples and runs (results written before the two-level statistics: examples only)."""
+    return gap.get("basis") or f"n={gap['n']}"
+
+
 def claims(results: dict) -> list[Claim]:
     """Per part: the claim averaged over tasks and per task (from the gaps' intervals); deactivation with the full
     matrix: its diagonal dominates (the specificity index above 0)."""
@@ -176,8 +189,8 @@ def claims(results: dict) -> list[Claim]:
         for name, gap in data["gap"].items():
             where = "on average over tasks" if name == "average" else f"on {name}"
             found.append(Claim(f"{data['claim']} {where}", gap["verdict"],
-                               f"gap {gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}], p={gap['p']:.2g}, "
-                               f"n={gap['n']} ({gap['test']})"))
+                               f"gap {gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}], p={gap['p']:.2g}"
+                               f"{holm_cell(gap)}, {gap_basis(gap)} ({gap['test']})"))
         if "specificity" in data:
             sp = data["specificity"]
             found.append(Claim("the cross-task matrix has its largest drops on the diagonal (index > 0)",

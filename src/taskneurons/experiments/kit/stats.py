@@ -1,11 +1,18 @@
 """Statistics from per-example outcomes: is a difference between two conditions larger than its noise?
 
 A comparison is paired: both conditions are evaluated on the same test examples, so the unit is an example's
-difference. Where a condition has several runs (random draws, training seeds), an example's outcome is the mean
-over them. ``paired_gap`` gives the mean difference with a percentile bootstrap interval over examples
-(``scipy.stats.bootstrap``, each task's examples resampled on their own when several tasks are averaged) and a
-two-sided sign-flip permutation p-value (under "no difference", each example's difference is as likely negative
-as positive; signs are flipped within each task). A claim **holds** when the whole interval is on its side of 0.
+difference. A condition may have several runs (random draws, training seeds, orders), each a list of outcomes on
+the same examples. ``paired_gap`` gives the mean difference with an interval and p-value that account for both
+levels of chance (docs/statistics.md):
+
+- **one run in each condition**: a percentile bootstrap over examples (``scipy.stats.bootstrap``, each task's
+  examples resampled on their own) and a two-sided sign-flip permutation p; the result holds *for these runs*;
+- **several runs in a condition**: a t interval whose variance adds the example term and each condition's run
+  term (``variance``; Welch-Satterthwaite degrees of freedom), so that a verdict holds for other draws too. Runs
+  of the two conditions that share their index (the same order) are paired with ``paired_runs``.
+
+A claim **holds** when the whole interval is on its side of 0. Per-task claims of one table are adjusted
+together (``holm``): each keeps its interval, and is decided only when its Holm-adjusted p is below 1 - confidence.
 """
 from __future__ import annotations
 
@@ -17,12 +24,18 @@ import numpy as np
 from scipy import stats
 
 from ...errors import TaskNeuronsError
+from .variance import Term, combined_df, example_term, run_term
+
+UNDECIDED = "undecided at this n"
+EXAMPLES_ONLY = "paired bootstrap over examples (percentile), sign-flip permutation p"
+TWO_LEVEL = "two-level t interval over examples and runs"
 
 
 @dataclass
 class Gap:
     """Mean difference (a - b) over examples, its interval, p-value and sizes; ``verdict`` for the claim a < b
-    (``direction`` "less") or a > b ("greater")."""
+    (``direction`` "less") or a > b ("greater"). ``p_adjusted``: the Holm-adjusted p when the gap is one of a
+    table's per-task claims (then the claim is decided only when it is below 1 - confidence)."""
 
     mean: float
     low: float
@@ -30,24 +43,38 @@ class Gap:
     p: float
     n: int  # examples (summed over tasks)
     tasks: int
-    runs: tuple[int, int]  # runs averaged per example in a and b (draws, seeds)
+    runs: tuple[int, int]  # runs per example in a and b (draws, seeds, orders)
     confidence: float
-    test: str = "paired bootstrap over examples (percentile), sign-flip permutation p"
+    test: str = EXAMPLES_ONLY
+    df: float | None = None  # the t's degrees of freedom (two-level intervals)
+    p_adjusted: float | None = None
 
     def verdict(self, direction: str) -> str:
         """"holds", "does not hold" (the interval is on the other side) or "undecided at this n"."""
         if direction not in ("less", "greater"):
             raise ValueError(direction)
+        if self.p_adjusted is not None and self.p_adjusted >= 1 - self.confidence:
+            return UNDECIDED
         below, above = self.high < 0, self.low > 0
         if (below and direction == "less") or (above and direction == "greater"):
             return "holds"
-        return "does not hold" if below or above else "undecided at this n"
+        return "does not hold" if below or above else UNDECIDED
+
+    @property
+    def basis(self) -> str:
+        """What the verdict rests on: examples and runs, and for which runs it holds."""
+        a, b = self.runs
+        if a == b == 1:
+            return f"n={self.n} examples, one run each: for this draw"
+        single = " (a single run of one side: for that draw)" if 1 in (a, b) else ""
+        return f"n={self.n} examples, {a} vs {b} runs{single}"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "basis": self.basis}
 
     def __str__(self) -> str:
-        return f"{self.mean:+.1f} [{self.low:+.1f}, {self.high:+.1f}], p={self.p:.3g}"
+        adjusted = f", Holm p={self.p_adjusted:.3g}" if self.p_adjusted is not None else ""
+        return f"{self.mean:+.1f} [{self.low:+.1f}, {self.high:+.1f}], p={self.p:.3g}{adjusted}"
 
 
 def per_example(runs: Sequence[Sequence[float]] | Sequence[float]) -> np.ndarray:
@@ -56,20 +83,53 @@ def per_example(runs: Sequence[Sequence[float]] | Sequence[float]) -> np.ndarray
     return array.mean(axis=0) if array.ndim == 2 else array
 
 
+def as_runs(outcomes) -> np.ndarray:
+    """[runs, examples]: one outcome list is one run."""
+    array = np.asarray(outcomes, dtype=float)
+    return array[None] if array.ndim == 1 else array
+
+
 def paired_gap(tasks_a: Sequence, tasks_b: Sequence, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0,
-               n_perm: int = 10000) -> Gap:
+               n_perm: int = 10000, paired_runs: bool = False) -> Gap:
     """The gap a - b (module doc), for one task or averaged over several: ``tasks_a[t]`` is task t's outcomes in
     condition a (a list, or a list of runs' lists on the same examples), ``tasks_b[t]`` the same in b. The gap is
-    the mean over tasks of each task's mean difference."""
+    the mean over tasks of each task's mean difference. ``paired_runs``: run r of a and run r of b share what
+    varies between runs (an order), so the run term is taken on their differences."""
     if len(tasks_a) != len(tasks_b) or not tasks_a:
         raise TaskNeuronsError(f"paired_gap: {len(tasks_a)} tasks against {len(tasks_b)}")
-    diffs = []
-    for x, y in zip(tasks_a, tasks_b):
-        dx, dy = per_example(x), per_example(y)
-        if dx.shape != dy.shape or dx.size < 2:
-            raise TaskNeuronsError(f"paired_gap needs the same >= 2 examples in both conditions, got {dx.size} and "
-                                   f"{dy.size}")
-        diffs.append(dx - dy)
+    a, b = [as_runs(x) for x in tasks_a], [as_runs(y) for y in tasks_b]
+    for x, y in zip(a, b):
+        if x.shape[1] != y.shape[1] or x.shape[1] < 2:
+            raise TaskNeuronsError(f"paired_gap needs the same >= 2 examples in both conditions, got {x.shape[1]} "
+                                   f"and {y.shape[1]}")
+        if paired_runs and x.shape[0] != y.shape[0]:
+            raise TaskNeuronsError(f"paired_gap with paired runs needs as many runs in a as in b, got {x.shape[0]} "
+                                   f"and {y.shape[0]}")
+    diffs = [x.mean(axis=0) - y.mean(axis=0) for x, y in zip(a, b)]
+    runs = (a[0].shape[0], b[0].shape[0])
+    if runs == (1, 1):
+        return examples_only_gap(diffs, n_boot, confidence, seed, n_perm)
+    terms = [example_term(diffs)]
+    terms += [run_term([x - y for x, y in zip(a, b)])] if paired_runs else [run_term(a), run_term(b)]
+    mean = float(np.mean([d.mean() for d in diffs]))
+    low, high, p, df = t_interval(mean, terms, confidence)
+    test = f"{TWO_LEVEL} ({'paired' if paired_runs else 'independent'} runs, df={df:.1f})"
+    return Gap(mean, low, high, p, int(sum(d.size for d in diffs)), len(diffs), runs, confidence, test, df)
+
+
+def t_interval(mean: float, terms: list[Term], confidence: float) -> tuple[float, float, float, float]:
+    """(low, high, two-sided p of 0, df) of ``mean`` with the summed variance of ``terms``."""
+    variance = sum(term.variance for term in terms)
+    df = combined_df(terms)
+    if variance <= 0:
+        return mean, mean, 1.0 if mean == 0 else 0.0, df
+    se = math.sqrt(variance)
+    half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
+    return mean - half, mean + half, float(2 * stats.t.sf(abs(mean) / se, df)), df
+
+
+def examples_only_gap(diffs: list[np.ndarray], n_boot: int, confidence: float, seed: int, n_perm: int) -> Gap:
+    """One run per condition: a percentile bootstrap over examples and the sign-flip p (holds for these runs)."""
     mean = float(np.mean([d.mean() for d in diffs]))
     rng = np.random.default_rng(seed)
     if all(np.ptp(d) == 0 for d in diffs):  # no variation at all: the interval is the point
@@ -80,7 +140,23 @@ def paired_gap(tasks_a: Sequence, tasks_b: Sequence, n_boot: int = 2000, confide
                                  vectorized=True, random_state=rng)
         low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
     return Gap(mean, low, high, sign_flip_p(diffs, n_perm, rng), int(sum(d.size for d in diffs)), len(diffs),
-               (_runs(tasks_a[0]), _runs(tasks_b[0])), confidence)
+               (1, 1), confidence)
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (family-wise error at most alpha when each is compared with alpha)."""
+    order = np.argsort(p_values, kind="stable")
+    m, adjusted, running = len(p_values), [0.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * float(p_values[index])))
+        adjusted[index] = running
+    return adjusted
+
+
+def adjust(gaps: Sequence[Gap]) -> None:
+    """Set ``p_adjusted`` of a table's per-task gaps, adjusted together (Holm)."""
+    for gap, p in zip(gaps, holm([g.p for g in gaps])):
+        gap.p_adjusted = p
 
 
 def sign_flip_p(diffs: list[np.ndarray], n_perm: int, rng: np.random.Generator) -> float:
@@ -93,8 +169,12 @@ def sign_flip_p(diffs: list[np.ndarray], n_perm: int, rng: np.random.Generator) 
 
 
 def mean_interval(outcomes: Sequence, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0) -> list[float]:
-    """[low, high]: percentile bootstrap interval of one condition's mean score over examples (error bars)."""
-    x = per_example(outcomes)
+    """[low, high] of one condition's mean score (error bars): a percentile bootstrap over examples for one run,
+    the two-level t interval (examples and runs) for several runs' outcome lists."""
+    runs = as_runs(outcomes)
+    if runs.shape[0] > 1:
+        return list(two_level_mean([runs], confidence)[1:])
+    x = runs[0]
     if x.size < 2 or np.ptp(x) == 0:
         return [float(x.mean()), float(x.mean())] if x.size else [math.nan, math.nan]
     result = stats.bootstrap((x,), np.mean, n_resamples=n_boot, confidence_level=confidence, method="percentile",
@@ -102,15 +182,18 @@ def mean_interval(outcomes: Sequence, n_boot: int = 2000, confidence: float = 0.
     return [float(result.confidence_interval.low), float(result.confidence_interval.high)]
 
 
+def two_level_mean(tasks: list[np.ndarray], confidence: float) -> tuple[float, float, float]:
+    """(mean, low, high): the mean over tasks of ``tasks[t][run, example]``'s mean, with the two-level interval."""
+    mean = float(np.mean([x.mean() for x in tasks]))
+    low, high, _, _ = t_interval(mean, [example_term([x.mean(axis=0) for x in tasks]), run_term(tasks)], confidence)
+    return mean, low, high
+
+
 def percentile_interval(boots, confidence: float) -> tuple[float, float]:
     """The central ``confidence`` share of bootstrap replicates."""
     alpha = (1 - confidence) / 2
     low, high = np.quantile(np.asarray(boots, dtype=float), [alpha, 1 - alpha])
     return float(low), float(high)
-
-
-def _runs(task) -> int:
-    return len(task) if np.asarray(task, dtype=float).ndim == 2 else 1
 
 
 def specificity_interval(original: dict[str, list[float]], deactivated: dict[str, dict[str, list[float]]],
@@ -135,16 +218,16 @@ def specificity_interval(original: dict[str, list[float]], deactivated: dict[str
             "n": {j: int(base[j].size) for j in names}}
 
 
-EXAMPLES_TEST = "percentile bootstrap over test examples (each task's resampled)"
+EXAMPLES_TEST = "percentile bootstrap over test examples (each task's resampled): for these runs"
 
 
 def task_means_interval(runs: Sequence[dict[str, Sequence[float]]], n_boot: int = 2000, confidence: float = 0.95,
                         seed: int = 0) -> dict:
     """The mean over runs of the mean over tasks of each task's mean outcome (a continual run's average accuracy
-    when ``runs`` holds one run's final outcomes per task; its mean over orders with several), with a percentile
-    bootstrap interval over test examples: each task's examples are resampled on their own, with the same draw in
-    every run that has the task (the runs share a task's test examples, so they are paired). Returns
-    ``{"mean", "low", "high", "n": {task: examples}, "n_boot", "confidence", "test"}``."""
+    when ``runs`` holds one run's final outcomes per task; its mean over orders with several). One run: a
+    percentile bootstrap over test examples (each task's resampled on its own). Several runs with the same tasks
+    (a task's test examples the same in every run): the two-level t interval over examples and runs. Returns
+    ``{"mean", "low", "high", "n": {task: examples}, "runs", "n_boot", "confidence", "test"}``."""
     if not runs or not all(runs):
         raise TaskNeuronsError("task_means_interval needs at least one run with at least one task")
     sizes: dict[str, int] = {}
@@ -153,6 +236,11 @@ def task_means_interval(runs: Sequence[dict[str, Sequence[float]]], n_boot: int 
             if sizes.setdefault(task, len(outcomes)) != len(outcomes) or not len(outcomes):
                 raise TaskNeuronsError(f"task_means_interval: task {task!r} has {len(outcomes)} outcomes in one run "
                                        f"and {sizes[task]} in another (need the same >= 1 examples)")
+    out = {"n": dict(sizes), "runs": len(runs), "n_boot": n_boot, "confidence": confidence}
+    if len(runs) > 1 and all(set(run) == set(sizes) for run in runs) and min(sizes.values()) > 1:
+        tasks = [np.asarray([run[task] for run in runs], dtype=float) for task in sizes]
+        mean, low, high = two_level_mean(tasks, confidence)
+        return {"mean": mean, "low": low, "high": high, **out, "test": TWO_LEVEL}
     rng = np.random.default_rng(seed)
     draws = {task: rng.integers(0, size, (n_boot, size)) for task, size in sizes.items()}
     point, boots = [], []
@@ -161,5 +249,4 @@ def task_means_interval(runs: Sequence[dict[str, Sequence[float]]], n_boot: int 
         point.append(np.mean([v.mean() for v in x.values()]))
         boots.append(np.mean([x[task][draws[task]].mean(axis=1) for task in x], axis=0))  # [n_boot]
     low, high = percentile_interval(np.mean(boots, axis=0), confidence)
-    return {"mean": float(np.mean(point)), "low": low, "high": high, "n": dict(sizes),
-            "n_boot": n_boot, "confidence": confidence, "test": EXAMPLES_TEST}
+    return {"mean": float(np.mean(point)), "low": low, "high": high, **out, "test": EXAMPLES_TEST}
