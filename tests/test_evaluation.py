@@ -6,7 +6,7 @@ from taskneurons.errors import TaskNeuronsError
 from taskneurons.evaluation import CLASSIFICATION_METHODS, accuracy, evaluate, generate, normalize_label, rouge_l
 from taskneurons.evaluation.predict import label_logprobs, rank_labels
 from taskneurons.experiments.kit import Settings
-from taskneurons.tasks import Example, Task
+from taskneurons.tasks import Example, Task, load_task
 from taskneurons.tasks.batching import IGNORE, encode_prompt, encode_target, training_batch
 
 
@@ -153,3 +153,31 @@ def test_labels_ranked_in_chunks_of_repeated_cache_equal_full_sequence_likelihoo
     got = label_logprobs(lm, PROMPTS, LABELS)
     expected = torch.tensor([[_brute_force(lm, p, lab) for lab in LABELS] for p in PROMPTS])
     torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-4)
+
+
+def test_evaluate_limit_covers_every_label_of_a_label_sorted_task(tiny):
+    from .conftest import SHARED_DATA
+
+    yahoo = load_task("yahoo", data_root=str(SHARED_DATA))
+    assert len({ex.target for ex in yahoo.split("test")[:10]}) == 1  # the file is sorted by label
+    result = evaluate(tiny("tiny-llama"), yahoo, limit=10, progress=False)
+    assert sorted(result.targets) == sorted(yahoo.labels)  # 10 classes of equal share: one example each
+
+
+def test_evaluate_limit_is_the_sample_of_eval_limit_and_of_the_experiments(tiny, tmp_path):
+    import json
+
+    from taskneurons.cli import main
+    from taskneurons.evaluation.evaluate import limited
+    from taskneurons.experiments.kit import ExamplePlan
+
+    from .conftest import SHARED_DATA
+
+    yahoo = load_task("yahoo", data_root=str(SHARED_DATA))
+    ours = evaluate(tiny("tiny-llama"), yahoo, limit=12, seed=3, progress=False)
+    out = tmp_path / "r.json"
+    assert main(["eval", "--model", "tiny-llama", "--task", str(SHARED_DATA / "yahoo"), "--limit", "12", "--seed", "3",
+                 "--out", str(out)]) == 0
+    cli = json.loads(out.read_text())["results"][0]
+    assert (cli["targets"], cli["predictions"]) == (ours.targets, ours.predictions)
+    assert limited(yahoo, "test", 12, 3) == ExamplePlan.make(yahoo, 12, 0, seed=3).evaluated()

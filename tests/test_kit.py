@@ -5,7 +5,7 @@ import pytest
 
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.kit import ExamplePlan, Settings, TrainingSpec, control_seed, derive_seed
-from taskneurons.experiments.kit.examples import allocate
+from taskneurons.tasks.sampling import allocate
 from taskneurons.tasks import Example, Task, load_task
 
 from .conftest import SHARED_DATA

@@ -48,8 +48,6 @@ def cmd_eval(args) -> None:
     import contextlib
 
     from .evaluation import evaluate
-    from .experiments.kit.examples import sample
-    from .experiments.kit.seeds import derive_seed
     from .models import load_model
     from .report.console import print_table
     from .tasks import load_task
@@ -64,13 +62,8 @@ def cmd_eval(args) -> None:
     results, harness = [], {}
     with contextlib.ExitStack() as stack:
         state = modified(stack, lm, args.neurons, args.deltas, args.other_model)
-        for t in tasks:
-            examples = t.split(args.split)
-            if args.limit is not None:  # the experiments' rule: a seeded (stratified) sample, the same at the same seed
-                chosen = sample(examples, list(range(len(examples))), args.limit, derive_seed(args.seed, t.name, "eval"),
-                                t.kind == "classification")
-                examples = [examples[i] for i in sorted(chosen)]
-            results.append(evaluate(lm, t, split=args.split, examples=examples, method=args.method,
+        for t in tasks:  # --limit: the experiments' seeded, stratified sample (evaluate's own rule)
+            results.append(evaluate(lm, t, split=args.split, limit=args.limit, seed=args.seed, method=args.method,
                                     batch_size=args.batch_size))
         if args.harness:
             from .evaluation.harness import harness_evaluate

@@ -7,11 +7,13 @@ from dataclasses import asdict, dataclass, field
 from tqdm.auto import tqdm
 
 from .. import processes
+from ..errors import TaskNeuronsError
 from ..models import LoadedModel
 from ..models.memory import check_fits, estimate
 from ..registry import Registry
 from ..tasks import Example, Task
 from ..tasks.batching import batches_by_length, encode_target
+from ..tasks.sampling import evaluation_sample
 from .metrics import PER_EXAMPLE, mean
 from .predict import generate, rank_labels
 
@@ -58,16 +60,28 @@ class EvalResult:
         return d
 
 
+def limited(task: Task, split: str, limit: int | None, seed: int) -> list[Example]:
+    """The examples of ``split`` that ``evaluate`` scores: all of them, or the seeded, stratified sample of
+    ``limit`` (one rule for the Python API, the CLI and the experiments)."""
+    if limit is not None and limit < 1:
+        raise TaskNeuronsError(f"limit {limit}: give a number of examples >= 1 (or None for all)")
+    examples = task.split(split)
+    return examples if limit is None else [examples[i] for i in evaluation_sample(task, split, limit, seed)]
+
+
 def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None = None, method: str = "rank",
              batch_size: int = 8, max_length: int = 256, max_new_tokens: int = 64, progress: bool = True,
-             examples: list[Example] | None = None) -> EvalResult:
-    """Score ``lm`` on ``task`` (the first ``limit`` examples of ``split``, or the given ``examples``).
+             examples: list[Example] | None = None, seed: int = 0) -> EvalResult:
+    """Score ``lm`` on ``task``: every example of ``split``, ``limit`` of them, or the given ``examples``.
+    ``limit``: the seeded, stratified sample the experiments evaluate on at run seed ``seed``
+    (``tasks.sampling.evaluation_sample``, as ``taskneurons eval --limit``), never the first ``limit``
+    records, which in a label-sorted file hold a few classes only.
     Classification: ``method``, one of ``CLASSIFICATION_METHODS`` ("rank": label log-likelihood, the fast default;
     "generate": greedy generation + exact match, the paper's way). Generation: greedy decoding + Rouge-L.
     Per-example outcomes are kept."""
     ranking = CLASSIFICATION_METHODS.get(method).rank  # a wrong name: one line listing the right ones
     if examples is None:
-        examples = task.split(split, limit)
+        examples = limited(task, split, limit, seed)
     if task.kind == "generation":
         method = "generate"
     if task.kind == "classification" and method == "generate":

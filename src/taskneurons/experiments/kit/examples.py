@@ -1,4 +1,6 @@
-"""Which examples a task contributes to scoring, training and evaluation: disjoint by construction.
+"""Which examples a task contributes to scoring, training and evaluation. Evaluated examples are disjoint from
+scored and trained ones by construction; scored and trained examples are separate draws from one pool, so they
+may overlap (each draw is seeded by its own role).
 
 The rule, for every experiment:
 
@@ -9,7 +11,8 @@ The rule, for every experiment:
   first, the pool is the rest of the split;
 - a subsample is seeded by (run seed, task, role), so it is the same in every run; a classification subsample is
   stratified (each label keeps its share of the split, every label present when n is at least the number of
-  labels); a generation subsample is a seeded shuffle;
+  labels); a generation subsample is a seeded shuffle (``tasks.sampling``, which ``evaluate(limit=)`` and
+  ``taskneurons eval --limit`` use too: the evaluated examples are theirs at the same seed);
 - a task too small for the requested sizes is an error, never an overlap.
 
 ``ExamplePlan.to_dict()`` records every draw (split and indices) for results.json.
@@ -18,58 +21,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import random
-from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ...errors import TaskNeuronsError
 from ...tasks import Example, Task
 from ...tasks.batching import encode_target
-from .seeds import derive_seed
+from ...tasks.sampling import derive_seed, evaluation_sample, sample
 
 EVAL_SPLITS = ("test", "dev", "train")
 POOL_SPLITS = ("train", "dev", "test")
-
-
-def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
-    """How many of ``n`` each class gets: its share of the split, by largest remainder, at least one each when
-    ``n`` is at least the number of classes; never more than the class has."""
-    total = sum(sizes.values())
-    if n >= total:
-        return dict(sizes)
-    exact = {c: n * s / total for c, s in sizes.items()}
-    counts = {c: int(exact[c]) for c in sizes}
-    if n >= len(sizes):
-        for c in sizes:
-            counts[c] = max(counts[c], 1)
-    while sum(counts.values()) < n:  # hand out the rest, to the class furthest below its share first
-        c = max((c for c in sizes if counts[c] < sizes[c]), key=lambda c: (exact[c] - counts[c], -sorted(sizes).index(c)))
-        counts[c] += 1
-    while sum(counts.values()) > n:  # the minimum of one each overshot: take from the largest classes
-        c = max((c for c in counts if counts[c] > 1), key=lambda c: (counts[c] - exact[c], counts[c], c))
-        counts[c] -= 1
-    return counts
-
-
-def sample(examples: list[Example], indices: list[int], n: int, seed: int, stratify: bool) -> list[int]:
-    """``n`` of ``indices`` (seeded; stratified by target when ``stratify``), in a seeded shuffled order."""
-    rng = random.Random(seed)
-    if not stratify:
-        chosen = list(indices)
-        rng.shuffle(chosen)
-        return chosen[:n]
-    by_label: dict[str, list[int]] = defaultdict(list)
-    for i in indices:
-        by_label[examples[i].target].append(i)
-    counts = allocate({label: len(members) for label, members in by_label.items()}, n)
-    chosen = []
-    for label in sorted(by_label):
-        members = list(by_label[label])
-        rng.shuffle(members)
-        chosen += members[:counts[label]]
-    rng.shuffle(chosen)
-    return chosen
 
 
 @dataclass
@@ -101,20 +62,19 @@ class ExamplePlan:
                                    f"{[s for s, e in task.splits.items() if e]}")
         pool_split = next((s for s in POOL_SPLITS if task.splits.get(s) and s != eval_split), eval_split)
         examples = task.splits[eval_split]
-        stratify = task.kind == "classification"
         if n_eval > len(examples) - (n_pool if pool_split == eval_split else 0):
             shared = f" and {n_pool} examples to score and train on" if pool_split == eval_split else ""
             raise TaskNeuronsError(
                 f"task {task.name!r} is too small: its {eval_split!r} split has {len(examples)} examples, the run "
                 f"asks for {n_eval} test examples{shared}"
                 + (" (a single-split task is partitioned, never reused)" if pool_split == eval_split else ""))
-        evaluated = sample(examples, list(range(len(examples))), n_eval, derive_seed(seed, task.name, "eval"), stratify)
+        evaluated = evaluation_sample(task, eval_split, n_eval, seed)  # the sample evaluate(limit=) draws too
         prompts = {examples[i].prompt for i in evaluated}
         pool = [i for i, ex in enumerate(task.splits[pool_split]) if ex.prompt not in prompts]
         if len(pool) < n_pool:
             raise TaskNeuronsError(f"task {task.name!r} is too small: {len(pool)} examples of its {pool_split!r} split "
                                    f"are not test examples, the run asks for {n_pool} to score and train on")
-        return cls(task, seed, Draw(eval_split, sorted(evaluated)), Draw(pool_split, pool))
+        return cls(task, seed, Draw(eval_split, evaluated), Draw(pool_split, pool))
 
     def evaluated(self) -> list[Example]:
         return [self.task.splits[self.eval.split][i] for i in self.eval.indices]

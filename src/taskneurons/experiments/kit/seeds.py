@@ -1,14 +1,7 @@
 """Seeds derived from names: every sample and random control gets its own, reproducible across runs."""
 from __future__ import annotations
 
-import hashlib
-
-
-def derive_seed(*parts) -> int:
-    """A 63-bit seed from ``parts`` (e.g. run seed, task, role or control index); stable across processes and
-    Python versions (unlike ``hash``)."""
-    text = "\x1f".join(str(p) for p in parts)
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+from ...tasks.sampling import derive_seed  # lives with the sampling rule, which evaluation uses too
 
 
 def control_seed(run_seed: int, task: str, index: int, what: str = "random") -> int:
