@@ -141,8 +141,9 @@ def _weights():
     return {0: {"inner": [gate, up], "outer": [down]}}
 
 
-def _set(inner, outer):
-    return {"inner": torch.tensor([[i in inner for i in range(3)]]), "outer": torch.tensor([[i in outer for i in range(2)]])}
+def _set(inner, outer, width=3):
+    return {"inner": torch.tensor([[i in inner for i in range(width)]]),
+            "outer": torch.tensor([[i in outer for i in range(2)]])}
 
 
 def test_cosine_by_hand():
@@ -161,12 +162,32 @@ def test_cosine_by_hand():
 def test_flatten_pairing_and_unequal_counts():
     w = {0: {"inner": [torch.tensor([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])], "outer": [torch.zeros(2, 1)]}}
     a, b = _set({0, 1}, set()), _set({1, 2}, set())
-    # index order: (1,0,0,1) vs (0,1,1,1): 1 / (sqrt2 sqrt3); shared first: (0,1,1,0) vs (0,1,1,1): 2 / (sqrt2 sqrt3)
-    assert layer_similarity(w, a, b, "inner") == [pytest.approx(1 / math.sqrt(6))]
-    assert layer_similarity(w, a, b, "inner", pairing="shared_first") == [pytest.approx(2 / math.sqrt(6))]
+    # index order: (1,0,0,1) vs (0,1,1,1): 1 / (sqrt2 sqrt3); shared first (the default): (0,1,1,0) vs (0,1,1,1)
+    assert layer_similarity(w, a, b, "inner", pairing="index") == [pytest.approx(1 / math.sqrt(6))]
+    assert layer_similarity(w, a, b, "inner") == [pytest.approx(2 / math.sqrt(6))]
     with pytest.raises(TaskNeuronsError, match="equal neuron counts per \\(layer, kind\\).*vector='mean'"):
         layer_similarity(w, _set({0, 1}, set()), _set({2}, set()), "inner")
     assert math.isnan(layer_similarity(w, a, b, "outer", "mean")[0])  # no outer neurons selected
+
+
+def test_the_default_similarity_grows_with_overlap_from_the_random_level_to_1():
+    """50 of 400 neurons (rows: a common direction plus noise, as in trained weights, so random sets are not at 0):
+    sets sharing 0, 10, ..., 50 of their 50 neurons go from the mean over random disjoint pairs (brute force) up to
+    1, strictly; sharing 49 (Jaccard 0.96) is near 1."""
+    g = torch.Generator().manual_seed(0)
+    rows = 0.3 * torch.randn(1, 128, generator=g) + torch.randn(400, 128, generator=g)
+    weights = {0: {"inner": [rows], "outer": [torch.zeros(2, 1)]}}
+    order = torch.randperm(400, generator=g).tolist()
+
+    def similarity(a, b):
+        return layer_similarity(weights, _set(a, set(), 400), _set(b, set(), 400), "inner")[0]
+
+    a = set(order[:50])
+    curve = [similarity(a, set(order[:shared]) | set(order[50:100 - shared])) for shared in range(0, 51, 10)]
+    baseline = sum(similarity(set(order[i:i + 50]), set(order[i + 50:i + 100])) for i in range(0, 300, 15)) / 20
+    assert 0.03 < baseline < 0.2 and abs(curve[0] - baseline) < 0.03, (baseline, curve)
+    assert all(x < y for x, y in zip(curve, curve[1:])) and curve[-1] == pytest.approx(1.0), curve
+    assert similarity(a, set(order[:49]) | {order[50]}) > 0.95
 
 
 def test_similarity_with_neuron_sets_over_layers_and_bad_options():

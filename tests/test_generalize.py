@@ -61,11 +61,12 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
     assert set(sim["models"]["amazon_yang"]["all_variants"]["sst2_yang"]) == {
         f"{m}/{v}" for m in ("inner", "outer", "both") for v in ("flatten/index", "flatten/shared_first", "mean")}
     # every variant's correlation is kept; the reported one is the configured variant's
-    assert sim["variant"] == "both/flatten/index" and sim["by_variant"]["both/flatten/index"] == sim["correlation"]
-    shared = sim["by_variant"]["both/flatten/shared_first"]["sst2_yang"]["points"]
-    assert [p["similarity"] for p in shared] == [
-        pytest.approx(sum(c) / len(c)) for c in (sim["models"][p["model"]]["all_variants"]["sst2_yang"]["both/flatten/shared_first"]
-                                                 for p in shared)]
+    assert sim["variant"] == "both/flatten/shared_first" and sim["pairing"] == "shared_first"
+    assert sim["by_variant"]["both/flatten/shared_first"] == sim["correlation"]
+    index = sim["by_variant"]["both/flatten/index"]["sst2_yang"]["points"]
+    assert [p["similarity"] for p in index] == [
+        pytest.approx(sum(c) / len(c)) for c in (sim["models"][p["model"]]["all_variants"]["sst2_yang"]["both/flatten/index"]
+                                                 for p in index)]
     assert sim["correlation"]["sst2_yang"]["n"] == 3 and "pearson_ci" in sim["correlation"]["sst2_yang"]
     for name in ("figure2", "figure3", "figure3_base", "figure6", "ablation", "overlap_p50", "overlap_p100"):
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000

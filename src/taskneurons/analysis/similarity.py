@@ -8,16 +8,21 @@ For a Llama-style FFN that is ``{"inner": [gate_proj.weight, up_proj.weight], "o
 (Linear weights are [out, in], so a neuron's slice is a row). A neuron's parameter vector is the
 concatenation of its rows in the listed tensors.
 
-Options (the paper leaves all three open; defaults after PAPER.md 2.10):
+Options (the paper says "the cosine similarity between P_i^i and P_j^i" and no more; PAPER.md 2.10). The literal
+reading is the cosine of the two flattened submatrices of all the neurons' parameters, rows in index order;
+everything else is beyond the paper, including the default pairing:
 
-- ``matrices``: ``"inner"`` (the up/gate rows: W_1 columns in the paper's notation), ``"outer"`` (the down
-  rows: W_2 columns) or ``"both"`` (default: every task-specific neuron parameter of the layer).
+- ``matrices``: ``"both"`` (default: every task-specific neuron parameter of the layer); beyond the paper:
+  ``"inner"`` (the up/gate rows: W_1 columns in the paper's notation) or ``"outer"`` (the down rows: W_2 columns).
 - ``vector``: ``"flatten"`` (default): the cosine of the two flattened submatrices P_a, P_b, which needs as
-  many neurons in both sets in every (layer, kind), i.e. per-layer selection; ``"mean"``: the cosine of the
-  two mean neuron vectors, for any counts (a (layer, kind) where either set is empty is left out).
-- ``pairing`` (flatten only): which row of P_a meets which row of P_b. ``"index"`` (default, the literal
-  submatrix): both in neuron-index order. ``"shared_first"``: the neurons in both sets first (so each meets
-  itself), then the rest in index order; with ``"index"`` a shared neuron usually meets another neuron.
+  many neurons in both sets in every (layer, kind), i.e. per-layer selection; beyond the paper: ``"mean"``,
+  the cosine of the two mean neuron vectors, for any counts (a (layer, kind) where either set is empty is left
+  out).
+- ``pairing`` (flatten only): which row of P_a meets which row of P_b. ``"shared_first"`` (default since issue
+  23; beyond the paper): the neurons in both sets first (so each meets itself), then the rest in index order, so
+  the cosine grows with the overlap (near 1 for near-identical sets, the random level for disjoint ones).
+  ``"index"`` (the literal submatrix, the default before): both in neuron-index order; a shared neuron then
+  usually meets another neuron, and two sets sharing 49 of 50 neurons can score as low as two disjoint ones.
 
 With ``"both"`` the pieces of every kind are concatenated into one vector before the cosine. A layer with
 nothing to compare (or a zero vector) gives NaN. Sums run in float64.
@@ -36,6 +41,7 @@ from ..neurons.neuron_set import NeuronSet
 MATRICES = {"inner": ("inner",), "outer": ("outer",), "both": KINDS}
 VECTORS = ("flatten", "mean")
 PAIRINGS = ("index", "shared_first")
+DEFAULT_PAIRING = "shared_first"  # the one default of layer_similarity and generalize's similarity_pairing
 
 Weights = Mapping[int, Mapping[str, Sequence[torch.Tensor]]] | Sequence[Mapping[str, Sequence[torch.Tensor]]]
 
@@ -68,7 +74,7 @@ def cosine(u: torch.Tensor, v: torch.Tensor) -> float:
 
 
 def layer_similarity(weights: Weights, a, b, matrices: str = "both", vector: str = "flatten",
-                     pairing: str = "index", layers: Iterable[int] | None = None) -> list[float]:
+                     pairing: str = DEFAULT_PAIRING, layers: Iterable[int] | None = None) -> list[float]:
     """One cosine per layer between set ``a``'s and set ``b``'s neuron parameters (see the module doc).
 
     ``a``/``b``: NeuronSets or kind -> bool masks [n_layers, width]. ``layers`` defaults to every layer of

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ...analysis.similarity import MATRICES, PAIRINGS, VECTORS
+from ...analysis.similarity import DEFAULT_PAIRING, MATRICES, PAIRINGS, VECTORS
 from ...errors import TaskNeuronsError
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
 from .groups import POOLS, RATE_DEFINITIONS, SIMILARITY_NEURONS, TOTALS
@@ -43,9 +43,9 @@ class GeneralizeConfig(Settings):
     similarity: bool = True  # Figure 3 and Table 4
     similarity_models: list[str] | None = None  # tasks to fully fine-tune one model on (default: the groups' training tasks)
     similarity_tests: list[str] | None = None  # test tasks (default: the groups' OOD tasks)
-    similarity_matrices: str = "both"  # "inner" (up/gate rows) | "outer" (down rows) | "both"
-    similarity_vector: str = "flatten"  # "flatten" (needs scope "layer") | "mean"
-    similarity_pairing: str = "index"  # flatten: rows in index order | "shared_first"
+    similarity_matrices: str = "both"  # "both" | (beyond the paper) "inner" (up/gate rows) | "outer" (down rows)
+    similarity_vector: str = "flatten"  # "flatten" (needs scope "layer") | (beyond the paper) "mean"
+    similarity_pairing: str = DEFAULT_PAIRING  # "shared_first" (beyond the paper: shared rows meet) | "index" (literal)
     similarity_neurons: str = "base"  # which model scores the neurons: "base" | "finetuned" (M_i)
     similarity_layers: list[int] | None = None  # layers averaged into one similarity for Table 4 (default: all)
     full_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
