@@ -54,6 +54,19 @@ def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatc
     assert again["deactivation"] == deact and again["finetuning"] == ft
 
 
+def test_report_recomputes_the_verdicts_from_the_outcomes_the_folder_keeps(tmp_path):
+    Identify(_config(finetune=False), tmp_path, progress=False)()
+    path = tmp_path / "results.json"
+    results = json.loads(path.read_text())
+    kept = results["deactivation"]["gap"]["average"]
+    results["deactivation"]["gap"]["average"] = {**kept, "mean": 99.0, "verdict": "stale", "test": "old test"}
+    path.write_text(json.dumps(results))
+    assert main(["report", str(tmp_path)]) == 0
+    text = (tmp_path / "summary.md").read_text()
+    assert "old test" not in text and "99.0" not in text and "two-level t interval" in text
+    assert f"{kept['mean']:+.1f} [{kept['low']:+.1f}, {kept['high']:+.1f}]" in (tmp_path / "report.html").read_text()
+
+
 def test_no_evaluated_example_is_scored_or_trained_even_for_a_test_only_task(tmp_path):
     config = _config(tasks=["sst2_yang", str(SHARED_DATA / "commongen")], original="multitask",
                      multitask={"n_train": 6, "lr": 1e-3}, data_root=str(SHARED_DATA), random_controls=1,

@@ -1,7 +1,8 @@
 """The HTML report of a run folder (``report.html``), the page comparing several, and the list of run folders.
 
-Everything comes from the folder (results.json, summary.md, run.json, config.yaml, plots/, artifacts/): no model
-is loaded, so ``taskneurons report`` rebuilds a page from any finished run. What each experiment claims, its
+Everything comes from the folder (results.json, run.json, config.yaml, plots/, artifacts/): no model is loaded,
+so ``taskneurons report`` rebuilds a page from any finished run, its verdicts recomputed from the per-example
+outcomes by today's statistics and its summary.md rewritten from them. What each experiment claims, its
 headline and its per-task cells come from the experiment's own report module (``VIEWS``).
 """
 from __future__ import annotations
@@ -96,10 +97,31 @@ def neuron_sections(out: Path, results: dict) -> list[Section]:
     return sections
 
 
+def refreshed(out: Path, results: dict, experiment: str) -> tuple[dict, str]:
+    """The results with their statistics recomputed from the per-example outcomes the folder keeps (a changed
+    statistic needs no rerun), and the summary written from them; a folder written by a version whose results
+    today's summary cannot read keeps its stored summary."""
+    from .continual import report as continual_report
+    from .generalize import report as generalize_report
+
+    plots = [str(p.relative_to(out)) for p in sorted((out / "plots").rglob("*.png"))]
+    writers = {"identify": lambda r: (identify_views.restat(r), identify_views.summary),
+               "continual": lambda r: ({**r, **continual_views.aggregate(r)},
+                                       lambda x: continual_report.summary_markdown(x, plots)),
+               "generalize": lambda r: (r, generalize_report.summary)}
+    try:
+        results, summary = writers[experiment](results)
+        return results, summary(results)
+    except (KeyError, TypeError, ValueError):
+        return results, (out / "summary.md").read_text() if (out / "summary.md").is_file() else ""
+
+
 def page_of(out: Path) -> Page:
     results = load_results(out)
     experiment = experiment_of(out, results)
-    summary = (out / "summary.md").read_text() if (out / "summary.md").is_file() else ""
+    results, summary = refreshed(out, results, experiment)
+    if processes.is_main() and summary:
+        write_text(out / "summary.md", summary)
     title, _, body = summary.partition("\n") if summary.startswith("# ") else (f"# {experiment} run", "", summary)
     referenced = {p for p in (out / "plots").rglob("*.png") if str(p.relative_to(out)) in body}
     sections = [Section("Summary", markdown=body)]

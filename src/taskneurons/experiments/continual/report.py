@@ -215,8 +215,9 @@ def summary_markdown(results: dict, plots: list[str]) -> str:
     out += [markdown_table(header, rows), ""] + [f"- {note}" for note in summary_notes(results)] + [""]
     found = claim_lines(results)
     if found:
-        out += ["Claims, each decided by its paired bootstrap interval over test examples (first the budget check: "
-                "can a stage teach each task? forgetting is measurable only for what was learnt):", ""]
+        out += ["Claims, each decided by its paired interval over the test examples and the orders "
+                "(docs/statistics.md; first the budget check: can a stage teach each task? forgetting is measurable "
+                "only for what was learnt):", ""]
         out += [f"- {line}" for line in found] + [""]
     paper = paper_rows(results)
     if paper[1]:

@@ -124,7 +124,7 @@ def claims(results: dict) -> list[Claim]:
                     orders = len({o for o, _ in cells})
                     found.append(Claim(f"{a}'s {what} above {b}'s", gap.verdict("greater"),
                                        f"{gap} over {gap.n} test examples of {len(tasks)} task(s) in {orders} "
-                                       f"order(s) ({len(cells)} (order, task) cells; {gap.test})"))
+                                       f"order(s){': for this order' if orders == 1 else ''} ({gap.test})"))
     return found
 
 

@@ -38,22 +38,46 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
     outcomes = {reference: {n: before[n]["outcomes"] for n in names},
                 control: {n: [r["outcomes"] for r in controls[n]] for n in names},
                 condition: {n: [r["outcomes"] for r in runs[n][n]] for n in names}}
-    gaps = {n: paired_gap([outcomes[condition][n]], [outcomes[control][n]], **stat) for n in names}
-    if len(names) > 1:  # the per-task claims of one table, adjusted together; the average stays one test
-        adjust([gaps[n] for n in names])
-    gaps["average"] = paired_gap([outcomes[condition][n] for n in names], [outcomes[control][n] for n in names], **stat)
     claim = CLAIMS[direction].format(condition=condition, control=control)
     part = {"table": table, "outcomes": outcomes, "n": {n: before[n]["n"] for n in names},
             "runs": {control: {n: len(controls[n]) for n in names}, condition: {n: len(runs[n][n]) for n in names}},
             "random_runs": {n: [r["score"] for r in controls[n]] for n in names},
-            "intervals": {cond: {n: mean_interval(outcomes[cond][n], **stat) for n in names} for cond in outcomes},
-            "gap": {n: {**g.to_dict(), "verdict": g.verdict(direction)} for n, g in gaps.items()}, "claim": claim,
+            **statistics_of(outcomes, condition, control, names, stat, direction), "claim": claim,
             "matrix_change": {i: {j: score(runs[i][j]) - before[j]["score"] for j in runs[i]} for i in runs}}
     if direction == "less" and all(len(runs[i]) == len(names) for i in names) and len(names) > 1:  # deactivation
         original = {j: before[j]["outcomes"] for j in names}
         deactivated = {i: {j: per_example([r["outcomes"] for r in runs[i][j]]).tolist() for j in names} for i in names}
         part["specificity"] = specificity_interval(original, deactivated, **stat)
     return part
+
+
+def statistics_of(outcomes: dict, condition: str, control: str, names: list[str], stat: dict,
+                  direction: str) -> dict:
+    """``gap``: condition - control per task (Holm-adjusted together) and averaged over tasks (one test), with
+    verdicts; ``intervals``: each cell's interval of the mean. From per-example outcomes alone."""
+    gaps = {n: paired_gap([outcomes[condition][n]], [outcomes[control][n]], **stat) for n in names}
+    if len(names) > 1:  # the per-task claims of one table, adjusted together; the average stays one test
+        adjust([gaps[n] for n in names])
+    gaps["average"] = paired_gap([outcomes[condition][n] for n in names], [outcomes[control][n] for n in names], **stat)
+    return {"intervals": {cond: {n: mean_interval(outcomes[cond][n], **stat) for n in names} for cond in outcomes},
+            "gap": {n: {**g.to_dict(), "verdict": g.verdict(direction)} for n, g in gaps.items()}}
+
+
+DIRECTIONS = {"deactivation": "less", "finetuning": "greater"}
+
+
+def restat(results: dict) -> dict:
+    """``results`` with every part's gaps, verdicts and intervals recomputed from its per-example outcomes by
+    today's statistics (``taskneurons report`` and the evidence tables: a changed statistic needs no rerun)."""
+    c = results["config"]
+    stat = {"n_boot": c["n_boot"], "confidence": c["confidence"], "seed": c["seed"]}
+    out = dict(results)
+    for part, direction in DIRECTIONS.items():
+        if part in results:
+            _, control, condition = list(results[part]["table"])
+            out[part] = {**results[part], **statistics_of(results[part]["outcomes"], condition, control,
+                                                          list(results["tasks"]), stat, direction)}
+    return out
 
 
 def table_rows(part: dict, names: list[str]) -> list[list[str]]:
