@@ -1,0 +1,106 @@
+"""Rewrite the docs' evidence tables from the results kept in evidence/ (or check that they agree).
+
+A generated table sits in a markdown file between two comments that name its source and its kind:
+
+    <!-- evidence: calibration/bench_verdicts.json calibration -->
+    ...the table, rewritten by this script...
+    <!-- /evidence -->
+
+The source is a file or a run folder under evidence/; run folders keep config.yaml, run.json and results.json
+(per-example outcomes per run), so the statistics are recomputed from the outcomes by today's code (a changed
+statistic needs no rerun; ``taskneurons report evidence/<run>`` rebuilds the run's own page the same way).
+
+    .venv/bin/python benchmarks/evidence_tables.py            # rewrite every table in docs/ and README.md
+    .venv/bin/python benchmarks/evidence_tables.py --check    # exit 1 (naming the tables) if any is out of date
+"""
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from taskneurons.io import write_text
+
+ROOT = Path(__file__).resolve().parents[1]
+BLOCK = re.compile(r"(<!-- evidence: (\S+) (\S+) -->\n)(.*?)(<!-- /evidence -->)", re.S)
+
+
+def calibration(path: Path) -> str:
+    """bench_verdicts.py's grid: false-verdict rate and power, two-level beside examples-only."""
+    from taskneurons.report.markdown import markdown_table
+
+    data = json.loads(path.read_text())
+    rows = [[f"{r['spread']:g}", f"{r['runs'][0]} vs {r['runs'][1]}", r["tasks"],
+             *[f"{r[m][k]:.3f}" for m in ("two_level", "examples_only") for k in ("false", "power_5", "power_10")]]
+            for r in data["rows"]]
+    header = ["run spread (points)", "runs a vs b", "tasks", "two-level: false verdicts", "power, gap 5",
+              "power, gap 10", "examples only: false verdicts", "power, gap 5", "power, gap 10"]
+    return markdown_table(header, rows) + f"\n\n{data['replicates']} replicates a cell, {data['n_examples']} " \
+                                         f"examples a task (`benchmarks/bench_verdicts.py`)."
+
+
+def identify(folder: Path) -> str:
+    """An identify run's tables and claims, with its statistics recomputed from the outcomes it keeps."""
+    from taskneurons.experiments.identify import report
+    from taskneurons.report.markdown import markdown_table
+
+    results = report.restat(json.loads((folder / "results.json").read_text()))
+    names, out = list(results["tasks"]), []
+    for part in report.DIRECTIONS:
+        if part in results:
+            out += [f"**{part}**", "", markdown_table(["method", *names, "avg"], report.table_rows(results[part], names)),
+                    "", report.notes(results[part], results["config"]["confidence"]), ""]
+    out += [f"- {c.verdict}: {c.text}: {c.evidence}" for c in report.claims(results)]
+    return "\n".join(out)
+
+
+def continual(folder: Path) -> str:
+    """A continual run's metrics across orders and its claims, recomputed from the outcomes it keeps."""
+    from taskneurons.experiments.continual import report, summary
+    from taskneurons.report.markdown import markdown_table
+
+    results = json.loads((folder / "results.json").read_text())
+    results.update(summary.aggregate(results))
+    lines = [markdown_table(*report.summary_rows(results)), ""]
+    return "\n".join(lines + [f"- {c.verdict}: {c.text}: {c.evidence}" for c in summary.claims(results)])
+
+
+KINDS = {"calibration": calibration, "identify": identify, "continual": continual}
+
+
+def rewrite(text: str) -> tuple[str, list[str]]:
+    """(the text with every block regenerated, the sources of the blocks that changed)."""
+    changed = []
+
+    def fill(match: re.Match) -> str:
+        source, kind = match.group(2), match.group(3)
+        if kind not in KINDS:
+            raise SystemExit(f"evidence block {source}: kind {kind!r} is not one of {sorted(KINDS)}")
+        if not (ROOT / "evidence" / source).exists():
+            raise SystemExit(f"evidence block: evidence/{source} does not exist")
+        table = KINDS[kind](ROOT / "evidence" / source).strip() + "\n"
+        if table != match.group(4):
+            changed.append(f"{source} ({kind})")
+        return match.group(1) + table + match.group(5)
+
+    return BLOCK.sub(fill, text), changed
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a table is out of date")
+    args = parser.parse_args(argv)
+    stale = []
+    for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]:
+        text = path.read_text()
+        new, changed = rewrite(text)
+        stale += [f"{path.relative_to(ROOT)}: {c}" for c in changed]
+        if changed and not args.check:
+            write_text(path, new)
+    for line in stale:
+        print(("out of date: " if args.check else "rewrote: ") + line)
+    return 1 if args.check and stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
