@@ -144,7 +144,8 @@ def main(argv: list[str] | None = None) -> None:
             methods.append(name)
             continue
         for reading in args.wncft_readings:  # the same training as NCFT, evaluated two ways
-            methods.append("wncft" if reading == "scale" else
+            methods.append({"method": "wncft", "label": "W-NCFT (scale)", "reading": "scale", "shared": "sum"}
+                           if reading == "scale" else
                            {"method": "wncft", "label": "W-NCFT (snapshot)", "reading": "snapshot", "shared": "mean"})
     options = dict(model=args.model, orders=args.orders, training={"n_train": args.n_train}, n_eval=args.n_test,
                    methods=methods,

@@ -150,10 +150,16 @@ def test_reweighting_restores_even_on_error(reading):
     assert torch.equal(lm.model(IDS).logits.detach(), base)
 
 
+def test_the_default_reading_is_the_snapshot_with_its_weighted_mean(tmp_path):
+    """The default is the reading that learns (snapshot, shared mean); the literal scale keeps its shared sum."""
+    default, scale = (build("wncft", context(tmp_path), **options).options for options in ({}, {"reading": "scale"}))
+    assert (default.reading, default.shared, scale.reading, scale.shared) == ("snapshot", "mean", "scale", "sum")
+
+
 def test_the_method_reweights_only_learnt_tasks(tmp_path):
     lm = load_model("tiny-llama")
     tasks = [load_task(s) for s in SEQ]
-    method = build("wncft", context(tmp_path))
+    method = build("wncft", context(tmp_path), reading="scale")
     method.setup(lm, tasks)
     assert method.vectors.shape == (2, lm.model.config.hidden_size)
     method.train_stage(lm, 0, tasks[0])

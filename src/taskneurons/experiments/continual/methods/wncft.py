@@ -4,20 +4,24 @@ task's neurons reweighted by how similar task j is to that task.
 Task vectors: for each task, the mean over ``n_vector`` random training samples (the paper: 1000) of the
 *base* model's last-layer hidden state averaged over the prompt's tokens (Eq. 10's fea). After stage i, on a
 learnt task j (j <= i): Sim_j = softmax_k(cos(fea_j, fea_k) / temperature) over the learnt tasks k (Eq. 11), and
-the FFN becomes Eq. 12's W' in one of two readings (option ``reading``):
+the FFN becomes Eq. 12's W' in one of two readings (option ``reading``; the default is ``snapshot``, beyond the
+paper's text, because the literal ``scale`` measured 0.0 on every task of every run on SmolLM2, docs/continual.md):
 
-- ``scale`` (the literal one, default): the *activation* of every neuron of task k is multiplied by Sim_j[k]
+- ``scale`` (the literal one): the *activation* of every neuron of task k is multiplied by Sim_j[k]
   (inner neuron j: the j-th input of the down projection; outer neuron m: the FFN's output channel m, i.e. the
   output of ``FFN.outers``, after Gemma-2/3's post-FFN norm), by forward hooks (``neurons.deactivate.scaled``);
-  the weights are not touched. A neuron of several tasks gets ``shared: sum`` (default; the literal "combine by
-  columns") the sum of their weights, or ``shared: mean`` their mean. Since softmax weights sum to 1, a neuron
-  owned by one task is scaled by about 1/i, and one owned by every learnt task is unchanged.
-- ``snapshot``: W'[n] = sum_k Sim_j[k] P_k[n] over the tasks k that own neuron n, where P_k is a copy of task k's
-  tuned neuron slices (what NCFT trains: gate and up rows, or GPT-2's c_fc column, and bias entries for inner
-  neurons; the down row and bias entry for outer ones) taken right after stage k. It is applied as
+  the weights are not touched. A neuron of several tasks gets ``shared: sum`` (this reading's default; the literal
+  "combine by columns") the sum of their weights, or ``shared: mean`` their mean. Since softmax weights sum to 1,
+  a neuron owned by one task is scaled by about 1/i, and one owned by every learnt task is unchanged: after four
+  tasks that switches off most of what NCFT taught (AA 0.2 +- 0.2 over orders 1-3).
+- ``snapshot`` (default; beyond the paper's text: PAPER.md 2.12's alternative reading): W'[n] = sum_k Sim_j[k]
+  P_k[n] over the tasks k that own neuron n, where P_k is a copy of task k's tuned neuron slices (what NCFT
+  trains: gate and up rows, or GPT-2's c_fc column, and bias entries for inner neurons; the down row and bias
+  entry for outer ones) taken right after stage k. It is applied as
   ``total x mean``: the slices become the weighted mean sum_k Sim_j[k] P_k[n] / total (total = sum_k Sim_j[k]
   over the owners; a neuron of one task gets its snapshot exactly), and the activation is multiplied by total
-  (``shared: sum``) or left alone (``shared: mean``, a weighted mean).
+  (``shared: sum``) or left alone (``shared: mean``, this reading's default: a weighted mean, so a neuron of one
+  task keeps its trained values; the measured W-NCFT (snapshot) rows).
 
 Why on the activation. Scaling *every* slice of a neuron by c, as a plain weight reading does, moves a gated
 neuron's activation silu(c g) (c u) by about c^2 (c = 0.25 gave 0.062 on tiny-llama), GPT-2's gelu(c z) by a
@@ -55,12 +59,13 @@ from .ncft import NCFT, NCFTOptions
 
 READINGS = ("scale", "snapshot")
 SHARED = ("sum", "mean")
+SHARED_DEFAULT = {"scale": "sum", "snapshot": "mean"}  # each reading's own: the literal sum, the measured mean
 
 
 @dataclass
 class WNCFTOptions(NCFTOptions):
-    reading: str = "scale"  # "scale" (literal Eq. 12) | "snapshot" (weighted sum of per-task snapshots)
-    shared: str = "sum"  # neurons of several tasks: "sum" of their weights | "mean"
+    reading: str = "snapshot"  # "snapshot" (beyond the paper: per-task snapshots) | "scale" (literal Eq. 12, measured 0)
+    shared: str | None = None  # neurons of several tasks: "sum" | "mean" of their weights (null: scale sum, snapshot mean)
     n_vector: int = 1000  # training samples per task vector (paper: 1000)
     temperature: float = 1.0  # softmax temperature on the cosine similarities (paper: none, i.e. 1)
 
@@ -68,6 +73,7 @@ class WNCFTOptions(NCFTOptions):
         super().__post_init__()
         if self.reading not in READINGS:
             raise TaskNeuronsError(f"reading {self.reading!r} is not one of {list(READINGS)}")
+        self.shared = SHARED_DEFAULT[self.reading] if self.shared is None else self.shared
         if self.shared not in SHARED:
             raise TaskNeuronsError(f"shared {self.shared!r} is not one of {list(SHARED)}")
         if not self.n_vector >= 1:
@@ -116,8 +122,8 @@ def _owners(sets: Sequence[NeuronSet], weights: torch.Tensor, layer: int, kind: 
     return idx, own, (own * weights.double().cpu().unsqueeze(1)).sum(0)
 
 
-def activation_factors(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str = "scale",
-                       shared: str = "sum") -> dict[str, torch.Tensor]:
+def activation_factors(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str,
+                       shared: str) -> dict[str, torch.Tensor]:
     """Each neuron's activation factor (kind -> float32 [n_layers, width], 1 for neurons of no set): the summed
     weight of its owners (``shared: sum``), in the ``scale`` reading with ``shared: mean`` their mean weight, and
     1 in the ``snapshot`` reading with ``shared: mean`` (its weighted mean of snapshots is already a mean)."""
@@ -170,8 +176,8 @@ def _snapshot_weights(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor
 
 
 @contextlib.contextmanager
-def reweighted(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str = "scale",
-               shared: str = "sum", snapshots: Sequence[dict[str, torch.Tensor]] | None = None):
+def reweighted(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor, reading: str, shared: str,
+               snapshots: Sequence[dict[str, torch.Tensor]] | None = None):
     """The FFN as Eq. 12 makes it for task weights ``weights`` [len(sets)] (see the module docstring), for the
     duration of the ``with`` block: activation hooks (``neurons.deactivate.scaled``) with the factors of
     :func:`activation_factors`, and in the ``snapshot`` reading the owners' weighted mean snapshot in the
