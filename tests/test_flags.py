@@ -59,3 +59,15 @@ def test_meanings_come_from_the_field_comments_of_the_class_and_its_bases():
     found = meanings(experiment_classes("identify")[1])
     assert found["seed"].startswith("every sample and random control")  # Settings
     assert found["n_eval"] == "test examples per task"  # IdentifyConfig
+
+
+def test_options_beyond_the_paper_say_so_in_their_help():
+    from taskneurons.experiments.continual.methods.wncft import WNCFTOptions
+    from taskneurons.experiments.generalize import GeneralizeConfig
+    from taskneurons.experiments.kit import Selection
+
+    labelled = {Selection: ["scorer", "k", "specificity"], WNCFTOptions: ["reading"],
+                GeneralizeConfig: ["similarity_matrices", "similarity_vector", "similarity_pairing"]}
+    missing = [(cls.__name__, name) for cls, names in labelled.items() for name in names
+               if "beyond the paper" not in meanings(cls)[name]]
+    assert not missing

@@ -1,4 +1,5 @@
-"""The kit the three experiments stand on: settings, task examples (disjoint by construction), selection,
+"""The kit the three experiments stand on: settings, task examples (evaluated ones disjoint from scored and
+trained ones by construction), selection,
 training specs, seeds for samples and random controls, and evaluation with per-example outcomes."""
 from .checks import nested
 from .evaluation import evaluate_plan

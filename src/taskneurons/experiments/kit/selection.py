@@ -24,14 +24,14 @@ from .settings import Settings
 
 @dataclass
 class Selection:
-    scorer: str = DEFAULT_SCORER  # grad_x_act (Eq. 3) | mean_abs_act | act_prob | fisher
+    scorer: str = DEFAULT_SCORER  # grad_x_act (Eq. 3) | (beyond the paper) mean_abs_act | act_prob | fisher
     scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum} (grad_x_act's default)
     tokens: str = DEFAULT_TOKENS  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
     n_score: int = 64  # pool examples scored per task
-    k: float = 10.0  # percent of neurons kept, per (layer, kind) with scope "layer"
+    k: float = 10.0  # percent of neurons kept per (layer, kind) with scope "layer" (the paper: 10; others beyond the paper)
     scope: str = "layer"  # "layer" | "global" (per kind) | "all"
-    specificity: str = "none"  # rank by the score ("none") or by how specific it is to the task among the run's
-    specificity_options: dict = field(default_factory=dict)  # tasks: "relative" | "entropy" | "exclude_common"
+    specificity: str = "none"  # "none": top k% by score (the paper) | (beyond the paper) relative | entropy | exclude_common
+    specificity_options: dict = field(default_factory=dict)  # e.g. {eps: 0.1} (relative), {min_score: 1.0} (entropy)
 
     def __post_init__(self):
         checks.mapping("scorer_options", self.scorer_options)
