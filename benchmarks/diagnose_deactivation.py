@@ -9,11 +9,9 @@ import argparse
 import statistics
 from pathlib import Path
 
-import yaml
-
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.kit import control_seed
-from taskneurons.io import write_json
+from taskneurons.io import read_yaml, write_json
 from taskneurons.neurons import NeuronSet, Scores, deactivate
 
 
@@ -33,7 +31,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     args = parser.parse_args()
     run = Path(args.run)
-    config = IdentifyConfig(**yaml.safe_load((run / "config.yaml").read_text()))
+    config = IdentifyConfig(**read_yaml(run / "config.yaml"))
     identify = Identify(config, run, progress=False)  # the run's own tasks and test examples
     lm = identify.original_model()
     tag = "original" if config.original == "multitask" else "base"

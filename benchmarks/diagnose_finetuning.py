@@ -12,11 +12,9 @@ import json
 import statistics
 from pathlib import Path
 
-import yaml
-
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.kit import TrainingSpec, control_seed
-from taskneurons.io import write_json
+from taskneurons.io import read_yaml, write_json
 from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet, Scores
 from taskneurons.tuning import NeuronTuner, train
@@ -31,7 +29,7 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[0], help="random control sets")
     args = parser.parse_args()
     run = Path(args.run)
-    config = IdentifyConfig(**yaml.safe_load((run / "config.yaml").read_text()))
+    config = IdentifyConfig(**read_yaml(run / "config.yaml"))
     identify = Identify(config, run, progress=False)  # the run's own tasks, pools and test examples
     lm = load_model(config.model)
     tasks = {t.name: t for t in identify.tasks}

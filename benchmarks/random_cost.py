@@ -14,12 +14,10 @@ import argparse
 import json
 from pathlib import Path
 
-import yaml
-
 from taskneurons.experiments.identify import IdentifyConfig
 from taskneurons.experiments.kit import control_seed, evaluate_plan, make_plans
 from taskneurons.experiments.kit.stats import paired_gap
-from taskneurons.io import write_json
+from taskneurons.io import read_yaml, write_json
 from taskneurons.models import load_model
 from taskneurons.models.weights import load_weights
 from taskneurons.neurons import NeuronSet, deactivate
@@ -37,7 +35,7 @@ def main():
     run = Path(args.run)
     out = Path(args.out or f"{run}.random_cost.json")
     cells = json.loads(out.read_text()) if out.is_file() else {}
-    config = IdentifyConfig(**yaml.safe_load((run / "config.yaml").read_text()))
+    config = IdentifyConfig(**read_yaml(run / "config.yaml"))
     tasks = [load_task(name, data_root=config.data_root) for name in config.tasks]
     plans = make_plans(tasks, config.seed, config.n_eval_for, lambda t: config.draws())  # the run's test examples
     lm = load_model(config.model, device=config.device, dtype=config.dtype)

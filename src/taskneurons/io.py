@@ -1,4 +1,5 @@
-"""Atomic writes: a file or folder is either its old content or its complete new content, never half of one.
+"""Atomic writes: a file or folder is either its old content or its complete new content, never half of one;
+and the one YAML loader (:func:`load_yaml`, :func:`read_yaml`) that every config and run folder is read with.
 
 Everything that writes a file goes through :func:`atomic_path` (or :func:`write_text` / :func:`write_json`),
 everything that writes a folder through :func:`atomic_folder`. New files and folders get the usual mode
@@ -11,11 +12,14 @@ from __future__ import annotations
 import functools
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import yaml
 
 from . import processes
 from .errors import TaskNeuronsError
@@ -148,3 +152,85 @@ def _jsonable(value):
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+# --- YAML ------------------------------------------------------------------------------------------------
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key given twice in one mapping: YAML forbids it, and PyYAML would silently keep the last value."""
+
+    def __init__(self, key, first, second):
+        self.key, self.first_line, self.second_line = key, first.line + 1, second.line + 1
+        super().__init__(None, None, f"key {key!r} is given twice", second)
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys and reads ``1e-3`` as a number (YAML 1.1 reads it as a string)."""
+
+    def construct_mapping(self, node, deep=False):
+        if isinstance(node, yaml.MappingNode):
+            _refuse_duplicates(self, node)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _refuse_duplicates(loader: yaml.SafeLoader, node: yaml.MappingNode) -> None:
+    """Raise :class:`DuplicateKeyError` at the second of two equal keys of ``node`` (merge keys ``<<`` aside:
+    a key that overrides a merged one is YAML's way of changing it)."""
+    seen = {}
+    for key_node, _ in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.setdefault(key, key_node)
+        except TypeError:  # an unhashable key: the constructor itself says so
+            continue
+        if first is not key_node:
+            raise DuplicateKeyError(key, first.start_mark, key_node.start_mark)
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                  |[-+]?\.(?:inf|Inf|INF)
+                  |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str):
+    """``text`` as YAML, by the toolkit's one loader (safe; duplicate keys refused; ``1e-3`` a number). Raises
+    ``yaml.YAMLError``; :func:`yaml_error` turns one into a line naming where."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader)
+
+
+def yaml_error(source, e: yaml.YAMLError) -> TaskNeuronsError:
+    """One line for a YAML error of ``source`` (a file, an override): the line (and column) and the problem;
+    a duplicated key names both its lines."""
+    mark = getattr(e, "problem_mark", None)
+    if isinstance(e, DuplicateKeyError):
+        lines = f" (lines {e.first_line} and {e.second_line})" if e.first_line != e.second_line else ""
+        return TaskNeuronsError(f"{source}, line {e.second_line}: {e.problem}{lines}; keep one")
+    if mark is None:
+        return TaskNeuronsError(f"{source}: not valid YAML: {str(e).strip().splitlines()[0] if str(e).strip() else e}")
+    context, where = getattr(e, "context", None), getattr(e, "context_mark", None)
+    started = f" ({context} on line {where.line + 1})" if context and where and where.line != mark.line else ""
+    return TaskNeuronsError(f"{source}, line {mark.line + 1}, column {mark.column + 1}: not valid YAML: "
+                            f"{e.problem}{started}")
+
+
+def read_yaml(path):
+    """The YAML file ``path`` (:func:`load_yaml`); a missing, unreadable, non-UTF-8 or malformed file is one line
+    naming it (and the line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise TaskNeuronsError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise TaskNeuronsError(f"cannot read {path} ({e.strerror or e})") from None
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as e:
+        raise yaml_error(path, e) from None

@@ -2,31 +2,16 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 
 import yaml
 
 from ..errors import TaskNeuronsError
+from ..io import load_yaml, read_yaml, yaml_error
 from ..registry import suggest
 
 
-class Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``1e-3`` as a string; here it is the number every user means."""
-
-
-Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
-                  |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
-                  |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
-                  |[-+]?\.(?:inf|Inf|INF)
-                  |\.(?:nan|NaN|NAN))$""", re.X),
-    list("-+0123456789."))
-
-
-def parse(text: str):
-    return yaml.load(text, Loader=Loader)  # noqa: S506 (a SafeLoader)
+parse = load_yaml  # the toolkit's one YAML loader (io.load_yaml): duplicate keys refused, 1e-3 a number
 
 
 def apply_override(values: dict, item: str) -> None:
@@ -37,7 +22,7 @@ def apply_override(values: dict, item: str) -> None:
     try:
         value = parse(raw)
     except yaml.YAMLError as e:
-        raise TaskNeuronsError(f"override {item!r}: the value is not valid YAML ({str(e).splitlines()[0]})") from None
+        raise yaml_error(f"override {item!r}", e) from None
     set_dotted(values, key.strip(), value, f"override {item!r}")
 
 
@@ -61,12 +46,7 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
         path = Path(path)
         if not path.is_file():
             raise TaskNeuronsError(f"no such config file: {path}")
-        try:
-            values = parse(path.read_text(encoding="utf-8")) or {}
-        except UnicodeDecodeError as e:
-            raise TaskNeuronsError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
-        except yaml.YAMLError as e:
-            raise TaskNeuronsError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        values = read_yaml(path) or {}
         if not isinstance(values, dict):
             raise TaskNeuronsError(f"{path}: expected a mapping of option: value, got {type(values).__name__}")
     for item in overrides or []:

@@ -22,7 +22,7 @@ import yaml
 
 from .. import processes
 from ..errors import TaskNeuronsError
-from ..io import write_json, write_text
+from ..io import load_yaml, write_json, write_text
 
 
 class Run:
@@ -51,7 +51,7 @@ class Run:
         """Write config.yaml in a new folder; in an existing one, refuse another config."""
         saved = self.out / "config.yaml"
         if saved.is_file():
-            previous = _read(saved, lambda text: yaml.safe_load(text), "move the folder aside or choose another --out")
+            previous = _read(saved, load_yaml, "move the folder aside or choose another --out")
             if not isinstance(previous, dict):
                 raise TaskNeuronsError(f"run folder {self.out}: config.yaml is not a mapping of options (damaged?); "
                                        f"move the folder aside or choose another --out")
