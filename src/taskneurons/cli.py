@@ -164,7 +164,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     exp.add_argument("--deltas", default=None, help="neuron-tuner deltas (path without .json) to merge")
     exp.add_argument("--lora", action="store_true", help="write --deltas as a LoRA adapter instead")
     exp.add_argument("--other-model", action="store_true", help=OTHER_MODEL)
-    exp.add_argument("--out", required=True, help="the folder to write (replaced as a whole)")
+    exp.add_argument("--out", required=True, help="the folder to write: a new or empty one, or an earlier export "
+                                                "(replaced as a whole; a folder holding other files is refused)")
     exp.set_defaults(func=commands.cmd_export)
 
     demo = sub.add_parser("demo", help="everything end to end on the default model and the demo tasks")

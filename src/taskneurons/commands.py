@@ -166,14 +166,13 @@ def cmd_neurons_import(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .export import export_checkpoint, export_lora
+    from .export import check_export_folder, export_checkpoint, export_lora
     from .models import load_model
     from .neurons import NeuronSet
 
     if args.lora and not args.deltas:
         raise TaskNeuronsError("export --lora: give the tuner deltas (--deltas PATH) to write as an adapter")
-    if Path(args.out).is_file():
-        raise TaskNeuronsError(f"--out {args.out}: is a file; give a folder for the checkpoint or adapter")
+    check_export_folder(args.out)  # before the model is loaded
     neurons = NeuronSet.load(args.neurons) if args.neurons else None
     lm = load_model(args.model, device=args.device, dtype=args.dtype)
     if args.lora:
