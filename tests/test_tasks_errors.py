@@ -157,3 +157,55 @@ def test_hf_load_failure_is_one_line(tmp_path):
     pytest.importorskip("datasets")
     message = error("hf:json", data_files={"train": str(tmp_path / "absent.jsonl")})
     assert message.startswith("hf:json: could not load the dataset")
+
+
+# --- a split file that is there but cannot be read is an error, never a missing split ------------------------
+
+def olora_with_test(tmp_path, make_test) -> tuple:
+    """An O-LoRA folder with a good train.json and a test.json made by ``make_test(path)``."""
+    folder = olora_folder(tmp_path, [{"sentence": f"s{i}", "label": "yes" if i % 2 else "no"} for i in range(6)])
+    make_test(folder / "test.json")
+    return folder, folder / "test.json"
+
+
+def test_a_broken_link_as_a_split_file_is_an_error_naming_it(tmp_path):
+    folder, test = olora_with_test(tmp_path, lambda p: p.symlink_to(p.parent / "gone.json"))
+    assert error(folder) == (f"{test}: cannot read the test split: a broken link (to {folder / 'gone.json'}); "
+                             f"fix the link or remove it")
+
+
+def test_a_looping_link_as_a_split_file_is_an_error_naming_it(tmp_path):
+    folder, test = olora_with_test(tmp_path, lambda p: p.symlink_to(p))
+    assert error(folder) == f"{test}: cannot read the test split: a link that loops; fix the link or remove it"
+
+
+def test_a_folder_as_a_split_file_is_an_error_naming_it(tmp_path):
+    folder, test = olora_with_test(tmp_path, lambda p: p.mkdir())
+    assert error(folder) == f"{test}: cannot read the test split: a folder, not a file; rename it or remove it"
+
+
+def test_an_unreadable_split_file_is_an_error_naming_it(tmp_path, monkeypatch):
+    import os
+
+    folder, test = olora_with_test(tmp_path, lambda p: p.write_text(json.dumps([{"sentence": "t", "label": "no"}])))
+    test.chmod(0)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode, **kw: False if str(path) == str(test) else real_access(path, mode, **kw))
+    assert error(folder) == (f"{test}: cannot read the test split: permission denied; make it readable "
+                             f"(chmod +r) or remove it")
+
+
+def test_a_broken_split_file_of_a_generic_folder_is_an_error_too(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "train.jsonl").write_text("".join(json.dumps({"text": f"t{i}", "label": "a" if i % 2 else "b"}) + "\n"
+                                                for i in range(6)))
+    (folder / "test.jsonl").symlink_to(folder / "elsewhere.jsonl")
+    assert error(folder).startswith(f"{folder / 'test.jsonl'}: cannot read the test split: a broken link")
+
+
+def test_the_task_records_the_file_of_each_split(tmp_path):
+    folder = olora_folder(tmp_path, [{"sentence": f"s{i}", "label": "yes" if i % 2 else "no"} for i in range(6)])
+    (folder / "dev.json").write_text(json.dumps([{"sentence": "d", "label": "no"}]))
+    task = load_task(str(folder))
+    assert task.files == {"train": str(folder / "train.json"), "dev": str(folder / "dev.json")}

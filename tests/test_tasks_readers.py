@@ -256,3 +256,18 @@ def test_hf_load_dataset_on_local_files_and_save_to_disk(tmp_path):
 def test_every_format_has_detect_read_and_expects():
     for reader in FORMATS.values():
         assert callable(reader.detect) and callable(reader.read) and reader.EXPECTS
+
+
+def test_a_csv_with_a_utf8_byte_order_mark_is_read(tmp_path):
+    folder = tmp_path / "e2e"
+    folder.mkdir()
+    for split in ("train", "test"):
+        (folder / f"{split}.csv").write_bytes("\ufeffmr,ref\n\"name[A], food[B]\",A serves B.\n".encode("utf-8"))
+    task = load_task(str(folder))
+    assert task.splits["test"][0].target == "A serves B." and "name[A], food[B]" in task.splits["test"][0].prompt
+
+
+def test_generic_labels_are_normalised_as_exact_match_compares_them(tmp_path):
+    rows = [{"text": f"t{i}", "label": ["pos", "pos ", " neg", "neg"][i % 4]} for i in range(12)]
+    task = load_task(str(write_jsonl(tmp_path / "labels.jsonl", rows)))
+    assert task.labels == ("neg", "pos") and {ex.target for ex in task.splits["test"]} == {"neg", "pos"}

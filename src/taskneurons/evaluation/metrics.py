@@ -4,14 +4,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
+from ..tasks.base import normalize_label  # where readers find it too: a label set is one label per exact-match class
 
-def normalize_label(text: str) -> str:
-    """What counts for exact match: the first line, stripped, without a trailing period, case-folded.
 
-    Both the prediction and the label go through it; so "Positive.", " positive" and "positive\nmore" all match
-    the label "positive", while "positive sentiment" or "pos" do not (no prefix or substring matching)."""
-    first = text.strip().split("\n", 1)[0].strip()
-    return first.rstrip(".").strip().casefold()
 
 
 def exact_match(predictions: Sequence[str], targets: Sequence[str]) -> list[float]:

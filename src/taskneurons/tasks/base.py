@@ -12,6 +12,15 @@ Kind = Literal["classification", "generation"]
 METRIC_FOR_KIND = {"classification": "accuracy", "generation": "rougeL"}
 
 
+def normalize_label(text: str) -> str:
+    """What counts for exact match: the first line, stripped, without a trailing period, case-folded.
+
+    Both the prediction and the label go through it; so "Positive.", " positive" and "positive\nmore" all match
+    the label "positive", while "positive sentiment" or "pos" do not (no prefix or substring matching)."""
+    first = text.strip().split("\n", 1)[0].strip()
+    return first.rstrip(".").strip().casefold()
+
+
 @dataclass(frozen=True)
 class Example:
     """One rendered prompt and its target text (a label string for classification)."""
@@ -26,6 +35,7 @@ class Task:
 
     ``labels`` is the label set for classification (the options ranked or matched at evaluation),
     empty for generation. ``template`` is the prompt template (``str.format`` fields), kept for display.
+    ``files``: the file each split was read from (split -> path), for the record (results.json).
     """
 
     name: str
@@ -35,8 +45,10 @@ class Task:
     template: str = ""
     source: str = ""
     metric: str = field(default="")
+    files: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self):
+        self.files = {split: str(path) for split, path in self.files.items()}
         if self.kind not in METRIC_FOR_KIND:
             raise TaskNeuronsError(f"task {self.name!r}: kind {self.kind!r} is not one of {sorted(METRIC_FOR_KIND)}")
         self.metric = self.metric or METRIC_FOR_KIND[self.kind]

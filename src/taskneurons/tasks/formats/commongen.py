@@ -6,12 +6,13 @@ prefixed (``commongen.train.src_alpha.txt``), as in the repository.
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
 from ..base import Example, Task
 from ..templates import COMMONGEN_TEMPLATE
-from .common import SPLIT_NAMES, SPLITS, bad_record, read_text
+from .common import SPLIT_NAMES, SPLITS, bad_record, read_text, readable
 
 EXPECTS = "<split>.src_alpha.txt and <split>.tgt.txt, line-aligned (split = train, dev, test)"
 
@@ -32,10 +33,13 @@ def detect(folder: Path) -> bool:
 
 
 def read(folder: Path, name: str) -> Task:
-    splits = {}
+    splits, files = {}, {}
     for split, (src, tgt) in pairs(folder).items():
-        if not tgt.is_file():
+        if not os.path.lexists(tgt):
             raise TaskNeuronsError(f"{src}: the target file {tgt.name} beside it is missing")
+        readable(src, f"the {split} split's concepts")
+        readable(tgt, f"the {split} split's targets")
+        files[split] = f"{src} + {tgt}"
         concepts, targets = read_text(src).splitlines(), read_text(tgt).splitlines()
         if len(concepts) != len(targets):
             raise TaskNeuronsError(f"{src} has {len(concepts)} lines but {tgt} has {len(targets)}; they must be line-aligned")
@@ -45,4 +49,4 @@ def read(folder: Path, name: str) -> Task:
                 raise bad_record(src if not c.strip() else tgt, i, "empty line (expected concepts and a sentence)")
             examples.append(Example(COMMONGEN_TEMPLATE.format(concepts=", ".join(c.split())), t.strip()))
         splits[split] = examples
-    return Task(name, "generation", splits, (), COMMONGEN_TEMPLATE, str(folder))
+    return Task(name, "generation", splits, (), COMMONGEN_TEMPLATE, str(folder), files=files)

@@ -17,13 +17,14 @@ def detect(folder: Path) -> bool:
     files = split_files(folder, ".csv")
     if not files:
         return False
-    with open(next(iter(files.values())), encoding="utf-8", errors="replace") as f:
+    with open(next(iter(files.values())), encoding="utf-8-sig", errors="replace") as f:
         return f.readline().strip().replace('"', "") == "mr,ref"
 
 
 def read(folder: Path, name: str) -> Task:
+    files = split_files(folder, ".csv")
     splits = {
         split: [Example(E2E_TEMPLATE.format(mr=row["mr"]), row["ref"]) for row in read_csv(path, ("mr", "ref"))]
-        for split, path in split_files(folder, ".csv").items()
+        for split, path in files.items()
     }
-    return Task(name, "generation", splits, (), E2E_TEMPLATE, str(folder))
+    return Task(name, "generation", splits, (), E2E_TEMPLATE, str(folder), files=files)

@@ -8,10 +8,11 @@ column (``split_field``, default ``split`` when present), or the whole file is o
 """
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
-from ..base import Example, Task
+from ..base import Example, Task, normalize_label
 from .common import SPLIT_NAMES, bad_record, check_labels, looks_like_labels, read_csv, read_jsonl, read_records, split_files
 
 EXPECTS = "train / dev / test as .jsonl, .json, .csv or .parquet (map fields with template or prompt_fields, target_field)"
@@ -119,11 +120,24 @@ def build_task(
         splits[split] = examples
     targets = [ex.target for exs in splits.values() for ex in exs]
     label_set = tuple(as_list(labels))
-    kind = kind or ("classification" if label_set or looks_like_labels(targets) else "generation")
+    guessed = looks_like_labels([normalize_label(t) for t in targets])
+    kind = kind or ("classification" if label_set or guessed else "generation")
     if kind == "classification":
-        label_set = label_set or tuple(sorted(set(targets)))
+        spelling = label_spellings(targets, label_set)
+        splits = {s: [Example(ex.prompt, spelling[ex.target]) for ex in exs] for s, exs in splits.items()}
+        label_set = label_set or tuple(sorted(set(spelling.values())))
         for split, exs in splits.items():
             check_labels(files[split], [ex.target for ex in exs], label_set)
     else:
         label_set = ()
-    return Task(name, kind, splits, label_set, template, source)
+    return Task(name, kind, splits, label_set, template, source, files=files)
+
+
+def label_spellings(targets: list[str], given: tuple[str, ...] = ()) -> dict[str, str]:
+    """Each target -> its label: the given label that exact match takes it for (``normalize_label``), else the
+    most frequent stripped spelling of the targets it takes for the same; so ``pos`` and ``pos `` are one label,
+    as exact match counts them, never two."""
+    chosen = {normalize_label(label): label for label in given}
+    for spelling, _ in sorted(Counter(t.strip() for t in targets).items(), key=lambda item: (-item[1], item[0])):
+        chosen.setdefault(normalize_label(spelling), spelling)
+    return {t: chosen[normalize_label(t)] for t in set(targets)}

@@ -50,7 +50,8 @@ def read_lines(path: Path) -> list[tuple[str, str]]:
 
 
 def read(folder: Path, name: str, olora_labels: bool = True, task_type: str = "TC") -> Task:
-    pairs = {split: read_lines(path) for split, path in split_files(folder, ".txt").items()}
+    files = split_files(folder, ".txt")
+    pairs = {split: read_lines(path) for split, path in files.items()}
     found = {label for ps in pairs.values() for _, label in ps}
     if olora_labels and found <= set(YAHOO_TO_OLORA):
         rename, labels = YAHOO_TO_OLORA, tuple(YAHOO_TO_OLORA.values())
@@ -61,4 +62,4 @@ def read(folder: Path, name: str, olora_labels: bool = True, task_type: str = "T
         s: [Example(template.format(sentence=text), rename.get(label, label)) for text, label in ps]
         for s, ps in pairs.items()
     }
-    return Task(name, "classification", splits, labels, template, str(folder))
+    return Task(name, "classification", splits, labels, template, str(folder), files=files)

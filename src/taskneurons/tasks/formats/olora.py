@@ -47,4 +47,4 @@ def read(folder: Path, name: str, task_type: str | None = None) -> Task:
         raise TaskNeuronsError(f"task_type {task_type!r} is not one of {sorted(OLORA_INSTRUCTIONS)}")
     template = olora_template(task_type, labels)
     splits = {s: [Example(template.format(sentence=r["sentence"]), r["label"]) for r in rs] for s, rs in records.items()}
-    return Task(name, "classification", splits, labels, template, str(folder))
+    return Task(name, "classification", splits, labels, template, str(folder), files=files)

@@ -29,8 +29,8 @@ def example(path: Path, i: int, record: dict) -> Example:
 
 
 def read(folder: Path, name: str) -> Task:
-    splits = {}
-    for split, path in split_files(folder, ".json").items():
+    splits, files = {}, split_files(folder, ".json")
+    for split, path in files.items():
         records = read_records(path, ("Question", "Tweet"))
         splits[split] = [example(path, i, r) for i, r in enumerate(records)]
-    return Task(name, "generation", splits, (), TWEETQA_TEMPLATE, str(folder))
+    return Task(name, "generation", splits, (), TWEETQA_TEMPLATE, str(folder), files=files)

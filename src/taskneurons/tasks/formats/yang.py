@@ -71,4 +71,4 @@ def read(folder: Path, name: str, prompt_index: int = 0, template_kind: str | No
             splits[split] = [Example(template.format(**r), r["output"]) for r in rs]
         except KeyError as e:
             raise TaskNeuronsError(f"{folder / 'prompt_map.json'}: template {kind!r} uses field {e} that the records of {files[split]} lack") from None
-    return Task(name, "classification" if labels else "generation", splits, labels, template, str(folder))
+    return Task(name, "classification" if labels else "generation", splits, labels, template, str(folder), files=files)
