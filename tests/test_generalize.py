@@ -26,7 +26,7 @@ def _config(**changes):
                 proportions=[50, 100], selection={"n_score": 4}, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4,
                 training={"n_train": 4, "lr": 1e-2}, full_training={"n_train": 4, "lr": 1e-3},
                 ablation_pairs=[["a", "classification"]], ablation_proportions=[50], ablation_rates=[0, 50, 100],
-                n_boot=100)
+                ablation_draws=2, n_boot=100)
     return GeneralizeConfig(**{**base, **changes})
 
 
@@ -54,6 +54,9 @@ def test_generalize_writes_every_part_and_a_rerun_computes_nothing(tmp_path, mon
     # the "orig." row trains the training tasks' own neurons at the cells' total (comparable with them)
     assert part["original"]["50"]["neurons"] == part["realized"]["50"]["50"]["neurons"]
     assert part["original"]["50"]["set"] == "combined top-p%"
+    cell = part["intervals"]["50"]["50"]  # the cell's mean over its draws, with its interval over draws and examples
+    assert cell["mean"] == pytest.approx(part["grid"]["50"]["50"]) and cell["low"] <= cell["mean"] <= cell["high"]
+    assert cell["runs"] == 2 and "two-level" in cell["test"]
     # similarity (Figure 3) and correlation (Table 4): one fully fine-tuned model per training task
     sim = results["similarity"]
     assert set(sim["models"]) == {"amazon_yang", "mnli_yang", "e2e"}

@@ -283,12 +283,7 @@ class Continual:
         return {"zero_shot": zero_m, "reference": reference}
 
     def __call__(self) -> dict:
-        from ..pages import write_report
-
-        with self.run.recording():
-            results = self.results()
-        console.print(f"wrote {self.run.out}/results.json, summary.md, plots/ and {write_report(self.run.out)}")
-        return results
+        return self.run.complete(self.results)
 
     def results(self) -> dict:
         results = {"config": asdict(self.config), "methods": {s.label: {"method": s.cls.name, "kind": s.cls.kind,

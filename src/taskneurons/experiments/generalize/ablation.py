@@ -5,7 +5,10 @@ are drawn from seeds derived from the run seed and the cell.
 The "orig." row is the training tasks' own neurons at the same total as the cells, so that it is comparable:
 with ``ablation_total: proportion`` the top-p% per (layer, kind) of the training tasks' combined scores (each
 task's (layer, kind) row divided by its mean, then summed), with ``train_union`` the union of their top-p% sets
-(what the sweep trains). Its natural overlap is reported in the cells' definition (``ablation_rate``)."""
+(what the sweep trains). Its natural overlap is reported in the cells' definition (``ablation_rate``).
+
+Each cell's mean OOD score has an interval over its draws and the test examples (``kit.stats``: two-level with
+several draws, a bootstrap over examples for one)."""
 from __future__ import annotations
 
 from ...analysis import overlap_controlled_set, proportion_counts, share, union
@@ -13,6 +16,7 @@ from ...errors import TaskNeuronsError
 from ...models.ffn import KINDS
 from ...neurons import NeuronSet, Scores
 from ..kit import control_seed
+from ..kit.stats import task_means_interval
 from .groups import KIND_OF, SHORT, mean, pct
 from .lab import Lab
 from .sweep import sweep_point
@@ -32,7 +36,7 @@ def ablation(lab: Lab) -> dict:
     for group_name, kind_name in c.ablation_pairs:
         g, kind = groups[str(group_name)], KIND_OF[str(kind_name)]
         tests = lab.ood_of_kind(g, kind)
-        grid, realized, original, impossible = {}, {}, {}, {}
+        grid, intervals, realized, original, impossible = {}, {}, {}, {}, {}
         for p in c.ablation_proportions:
             target = union(lab.neuron_set(t, p) for t in tests)
             train_union = union(lab.neuron_set(t, p) for t in g.train)
@@ -57,6 +61,8 @@ def ablation(lab: Lab) -> dict:
                     grid.setdefault(pct(rate), {})[pct(p)] = None
                     continue
                 grid.setdefault(pct(rate), {})[pct(p)] = mean([mean(r["scores"]) for r in runs])
+                intervals.setdefault(pct(rate), {})[pct(p)] = task_means_interval(
+                    [{t: r["outcomes"][t] for t in tests} for r in runs], c.n_boot, c.confidence, c.seed)
                 realized.setdefault(pct(rate), {})[pct(p)] = {"share": mean([r["share"] for r in runs]),
                                                                 "jaccard": mean([r["jaccard"] for r in runs]),
                                                                 "neurons": runs[0]["neurons"]}
@@ -70,6 +76,7 @@ def ablation(lab: Lab) -> dict:
                                  "score": mean({t: natural["scores"][t] for t in tests}), "neurons": natural["neurons"],
                                  "set": "combined top-p%" if c.ablation_total == "proportion" else "union of top-p%"}
         out[f"{g.name}:{kind}"] = {"label": f"{lab.train_kind(g)}-{SHORT[kind]}", "group": g.name, "kind": kind,
-                                   "tests": tests, "grid": grid, "realized": realized, "original": original,
+                                   "tests": tests, "grid": grid, "intervals": intervals, "realized": realized,
+                                   "original": original,
                                    "impossible": impossible}
     return out

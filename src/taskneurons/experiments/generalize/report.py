@@ -52,12 +52,19 @@ def ablation_rows(part: dict, rate: str = "share") -> tuple[list[str], list[list
     at its natural rate in the cells' definition ``rate``."""
     ps = list(next(iter(part["grid"].values())))
     rows = []
-    entries = [(float(r), f"{r}%", part["grid"][r]) for r in part["grid"]]
+    intervals = part.get("intervals", {})  # written since the two-level statistics
+
+    def cell(r: str, p: str) -> str:
+        value, interval = part["grid"][r].get(p), intervals.get(r, {}).get(p)
+        return fmt(value) + (f" [{interval['low']:.1f}, {interval['high']:.1f}]" if interval and value is not None
+                             else "")
+
+    entries = [(float(r), f"{r}%", {p: cell(r, p) for p in part["grid"][r]}) for r in part["grid"]]
     for p, orig in part["original"].items():
         entries.append((orig[rate], f"{orig[rate]:.1f}% (orig. @{p}%, {orig.get('set', 'union of top-p%')})",
-                        {p: orig["score"]}))
+                        {p: fmt(orig["score"])}))
     for _, label, values in sorted(entries, key=lambda e: e[0]):
-        rows.append([label] + [fmt(values.get(p)) for p in ps])
+        rows.append([label] + [values.get(p, fmt(None)) for p in ps])
     return ["overlap rate", *[f"{p}%" for p in ps]], rows
 
 
@@ -284,7 +291,9 @@ def summary(results: dict) -> str:
         out.append(f"\n## Overlap-controlled ablation (Tables 9-11); overlap rate = {c['ablation_rate']}, "
                    f"total = {c['ablation_total']}, rest from {c['ablation_pool']}\n")
         for part in results["ablation"].values():
-            out += [f"\n({part['group']}) {part['label']}, mean OOD score over {', '.join(part['tests'])}:\n",
+            out += [f"\n({part['group']}) {part['label']}, mean OOD score over {', '.join(part['tests'])} "
+                    f"[{100 * c['confidence']:g}% interval over the cell's {c['ablation_draws']} draw(s) and the test "
+                    f"examples, docs/statistics.md]:\n",
                     markdown_table(*ablation_rows(part, c["ablation_rate"]))]
             out += [f"\n- not possible at rate {r}%, {p}% neurons: {msg}" for r, cells in part["impossible"].items()
                     for p, msg in cells.items()]

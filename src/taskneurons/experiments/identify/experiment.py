@@ -188,12 +188,7 @@ class Identify:
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def __call__(self) -> dict:
-        from ..pages import write_report
-
-        with self.run.recording():
-            results = self.results()
-        console.print(f"wrote {self.run.out}/results.json, summary.md, plots/ and {write_report(self.run.out)}")
-        return results
+        return self.run.complete(self.results)
 
     def results(self) -> dict:
         results = {"config": asdict(self.config),
