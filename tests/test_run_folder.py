@@ -1,11 +1,18 @@
 """A run folder: one process at a time, and a record of its state and wall time over its sessions."""
+import errno
+import os
+import re
+import signal
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.run import Run
+from taskneurons.experiments.pages import list_runs
+from taskneurons.experiments.run import Run, current_state, read_state
 
 
 def test_a_resumed_run_adds_its_wall_time_and_counts_sessions(tmp_path):
@@ -40,3 +47,106 @@ def test_a_folder_made_before_an_option_existed_resumes_at_its_default_only(tmp_
     assert "b:" in (tmp_path / "config.yaml").read_text()  # recorded from now on
     with pytest.raises(TaskNeuronsError, match=r"was made with another config \(differs in b\)"):
         Run(tmp_path, {"a": 1, "b": [0, 1]}, "identify", defaults={"b": [0]})
+
+
+# --- run.json states are true (issue 24) ----------------------------------------------------------------------
+RECORDING = """
+import os, sys, time
+from taskneurons import processes
+from taskneurons.experiments.run import Run
+run = Run(sys.argv[1], {"a": 1}, "identify")
+with run.recording():
+    processes.barrier()
+    print(f"started rank {processes.rank()} pid {os.getpid()};", flush=True)
+    time.sleep(300)
+"""
+
+
+def _started(process, ranks: int = 1) -> dict[int, int]:
+    """rank -> pid of the recording processes, once each has said it started."""
+    said = ""
+    while len(found := re.findall(r"started rank (\d+) pid (\d+);", said)) < ranks:
+        line = process.stdout.readline()  # the ranks' lines may come interleaved
+        assert line, "the recording ended before it started"
+        said += line
+    return {int(rank): int(pid) for rank, pid in found}
+
+
+def test_sigterm_records_interrupted_not_running(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", RECORDING, str(tmp_path)], stdout=subprocess.PIPE, text=True)
+    _started(process)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) != 0
+    state = read_state(tmp_path)
+    assert (state["state"], state["error"]) == ("interrupted", "terminated (SIGTERM)")
+
+
+def test_a_killed_process_is_interrupted_in_runs_zombie_or_reaped(tmp_path):
+    process = subprocess.Popen([sys.executable, "-c", RECORDING, str(tmp_path / "run")], stdout=subprocess.PIPE,
+                               text=True)
+    _started(process)
+    process.kill()  # kill -9: nothing can record it
+    time.sleep(0.5)  # not reaped yet: a zombie
+    assert read_state(tmp_path / "run")["state"] == "running"
+    assert current_state(tmp_path / "run")["state"] == "interrupted"
+    process.wait()
+    assert [row[2] for row in list_runs(tmp_path)] == ["interrupted (resumable)"]
+
+
+@pytest.mark.parametrize("killed", [0, 1])
+def test_kill_9_of_any_rank_of_two_processes_leaves_no_run_that_says_running(tmp_path, killed):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    launcher = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                                 "--no-python", sys.executable, "-c", RECORDING, str(tmp_path / "run")],
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+    pids = _started(launcher, ranks=2)
+    os.kill(pids[killed], signal.SIGKILL)
+    launcher.wait(timeout=120)  # the launcher stops the other rank (SIGTERM)
+    if killed == 1:  # rank 0 was stopped by SIGTERM: it wrote its state
+        assert read_state(tmp_path / "run")["state"] == "interrupted"
+    assert current_state(tmp_path / "run")["state"] == "interrupted"
+    assert [row[2] for row in list_runs(tmp_path)] == ["interrupted (resumable)"]
+
+
+def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path, monkeypatch):
+    from taskneurons.experiments import pages
+
+    run = Run(tmp_path, {"a": 1}, "identify")
+
+    def compute():
+        (tmp_path / "results.json").write_text("{}")
+        (tmp_path / "summary.md").write_text("# run")
+        return {}
+
+    monkeypatch.setattr(pages, "write_report", lambda out: out / "report.html")  # says it wrote, did not
+    with pytest.raises(TaskNeuronsError, match=r"report.html not written; rerun the same command to write them"):
+        run.complete(compute)
+    state = read_state(tmp_path)
+    assert state["state"] == "failed" and "report.html not written" in state["error"]
+    assert list_runs(tmp_path)[0][2:] == ["failed", list_runs(tmp_path)[0][3], state["error"]]
+
+
+def test_a_disk_that_fills_while_the_report_is_written_leaves_a_failed_run(tmp_path, monkeypatch, capsys):
+    from taskneurons import io
+    from taskneurons.cli import main
+    from taskneurons.experiments import pages
+
+    from .conftest import SHARED_DATA
+
+    def full_disk(path, text):
+        if Path(path).name != "report.html":
+            return io.write_text(path, text)
+        with io.atomic_path(path):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(pages, "write_text", full_disk)
+    out = tmp_path / "run"
+    argv = ["identify", "--model", "tiny-llama", "--tasks", str(SHARED_DATA / "sst2"), "--out", str(out),
+            "--set", "selection.n_score=4", "--n-eval", "4", "--batch-size", "4", "--set", "max_length=64",
+            "--set", "random_controls=1", "--set", "deactivate_matrix=false", "--set", "finetune=false",
+            "--set", "top_neurons=0", "--set", "n_boot=200"]
+    assert main(argv) == 2
+    assert f"error: cannot write {out}/report.html (No space left on device)" in capsys.readouterr().err
+    state = read_state(out)
+    assert state["state"] == "failed" and state["error"].startswith(f"cannot write {out}/report.html")
+    assert not (out / "report.html").exists() and list_runs(tmp_path)[0][2] == "failed"

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import time
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from ..report.plots import heatmap
 from .continual import summary as continual_views
 from .generalize import claims as generalize_views
 from .identify import report as identify_views
-from .run import read_state
+from .run import current_state, read_state
 
 VIEWS = {"identify": identify_views, "continual": continual_views, "generalize": generalize_views}
 
@@ -56,7 +55,7 @@ def wall_time(seconds: float | None) -> str:
 
 
 def header(out: Path, results: dict, experiment: str) -> list[tuple[str, str]]:
-    c, state = results["config"], read_state(out)
+    c, state = results["config"], current_state(out)
     tasks = ", ".join(results.get("tasks", {})) or ", ".join(
         t for order in results.get("orders", {}).values() for t in order["tasks"])
     when = time.strftime("%Y-%m-%d %H:%M", time.localtime(state["finished"])) if "finished" in state else "?"
@@ -160,7 +159,7 @@ def write_index(folders: list[Path], path: Path) -> Path:
         runs.append((out, results, experiment, VIEWS[experiment].task_cells(results)))
     names = [os.path.relpath(out / "report.html", path.parent) for out, *_ in runs]
     listing = markdown_table(["run", "experiment", "model", "state", "headline"], [
-        [f"[{out.name}]({name})", experiment, results["config"]["model"], read_state(out).get("state", "?"),
+        [f"[{out.name}]({name})", experiment, results["config"]["model"], current_state(out).get("state", "?"),
          VIEWS[experiment].headline(results)] for (out, results, experiment, _), name in zip(runs, names)])
     tasks = [t for t in dict.fromkeys(t for *_, cells in runs for t in cells)]
     shared = markdown_table(["task", *[out.name for out, *_ in runs]],
@@ -172,16 +171,17 @@ def write_index(folders: list[Path], path: Path) -> Path:
 
 
 def list_runs(root: Path) -> list[list[str]]:
-    """One row per run folder under ``root``: folder, experiment, state, wall time, headline."""
+    """One row per run folder under ``root``: folder, experiment, state (as true now: :func:`current_state`),
+    wall time, headline (the reason, for a run that failed or was interrupted)."""
     rows = []
     for config in sorted(root.rglob("config.yaml")):
-        out, state = config.parent, read_state(config.parent)
+        out, state = config.parent, current_state(config.parent)
         done = (out / "results.json").is_file()
         status = state.get("state", "finished" if done else "resumable" if (out / "steps").is_dir() else "started")
-        if status == "running" and state.get("host") == socket.gethostname() and not pid_alive(state.get("pid")):
+        experiment, headline = state.get("experiment", "?"), state.get("error", "")
+        if status == "interrupted":
             status = "interrupted (resumable)"
-        experiment, headline = state.get("experiment", "?"), state.get("error", "") if status == "failed" else ""
-        if done and status != "failed":
+        elif done and status == "finished":
             try:
                 results = load_results(out)
                 experiment = experiment_of(out, results)
@@ -190,13 +190,3 @@ def list_runs(root: Path) -> list[list[str]]:
                 headline = f"unreadable results ({e})"
         rows.append([str(out.relative_to(root)) or ".", experiment, status, wall_time(state.get("wall_s")), headline])
     return rows
-
-
-def pid_alive(pid) -> bool:
-    try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -12,7 +12,9 @@ import fcntl
 import json
 import os
 import re
+import signal
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -125,25 +127,84 @@ class Run:
     def state(self) -> dict:
         return read_state(self.out)
 
+    def complete(self, compute: Callable[[], dict]) -> dict:
+        """The experiment's ``compute`` (which writes results.json and summary.md), then the report page, while
+        :meth:`recording`: the run is finished only once every file of :data:`RUN_FILES` exists."""
+        from ..report.console import console
+        from .pages import write_report
+
+        with self.recording(promised=RUN_FILES):
+            results = compute()
+            page = write_report(self.out)
+        console.print(f"wrote {self.out}/results.json, summary.md, plots/ and {page}")
+        return results
+
     @contextmanager
-    def recording(self) -> Iterator[None]:
-        """Mark the run running while the body works, then finished (or failed, with the error's line), adding
-        this session's wall time to the folder's."""
+    def recording(self, promised: tuple[str, ...] = ()) -> Iterator[None]:
+        """Mark the run running while the body works; then finished, when every ``promised`` file of the folder
+        exists (else failed, naming the missing ones); failed with the error's line; or interrupted (Ctrl-C, or
+        SIGTERM: a launcher stopping the other processes when one dies, a scheduler's time limit, ``kill``).
+        Adds this session's wall time to the folder's."""
         before = self.state()
         wall, started = before.get("wall_s", 0.0), time.time()
         state = {"experiment": self.experiment, "version": code_version(), "pid": os.getpid(),
                  "host": socket.gethostname(), "first_started": before.get("first_started", started),
                  "started": started, "sessions": before.get("sessions", 0) + 1}
+
+        def ended(**fields) -> dict:
+            return {**state, **fields, "wall_s": wall + time.time() - started}
+
         write_json(self.out / "run.json", {**state, "state": "running", "wall_s": wall})
         try:
-            yield
+            with _sigterm_interrupts():
+                yield
+            missing = processes.broadcast([name for name in promised if not (self.out / name).is_file()])
+            if missing:
+                raise TaskNeuronsError(f"run folder {self.out}: {', '.join(missing)} not written; rerun the same "
+                                       f"command to write them (every finished step is kept)")
         except BaseException as e:
             failed = "interrupted" if isinstance(e, KeyboardInterrupt) else "failed"
-            write_json(self.out / "run.json", {**state, "state": failed, "error": str(e).splitlines()[0] if str(e)
-                                               else type(e).__name__, "wall_s": wall + time.time() - started})
+            _record_ending(self.out, ended(state=failed, error=first_line(e)))
             raise
-        write_json(self.out / "run.json", {**state, "state": "finished", "finished": time.time(),
-                                           "wall_s": wall + time.time() - started})
+        write_json(self.out / "run.json", ended(state="finished", finished=time.time()))
+
+
+RUN_FILES = ("results.json", "summary.md", "report.html")  # what a finished experiment's folder holds
+
+
+@contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """SIGTERM raised as KeyboardInterrupt while the body runs, as Ctrl-C is (Python's default ends the process
+    at once, with nothing recorded); the previous handler is back afterwards. Signals reach the main thread
+    only: elsewhere this does nothing."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt("terminated (SIGTERM)")
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _record_ending(out: Path, state: dict) -> None:
+    """Write the state of a run that ended with an error; when even that cannot be written (the disk is full),
+    the error that ended the run is the one to show, and ``run.json`` stays "running" with a pid that is gone,
+    which :func:`current_state` reads as interrupted."""
+    try:
+        write_json(out / "run.json", state)
+    except TaskNeuronsError:
+        pass
+
+
+def first_line(e: BaseException) -> str:
+    """The first line of an exception's message (its type's name when it has none)."""
+    text = str(e).strip()
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def option_defaults(cls) -> dict:
@@ -183,17 +244,40 @@ def _read(path: Path, parse: Callable[[str], object], remedy: str):
     try:
         return parse(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise TaskNeuronsError(f"{path}: damaged or unreadable ({reason}); {remedy}") from None
+        raise TaskNeuronsError(f"{path}: damaged or unreadable ({first_line(e)}); {remedy}") from None
 
 
 def read_state(out: Path) -> dict:
-    """``run.json`` of a run folder ({} when there is none or it cannot be read)."""
+    """``run.json`` of a run folder ({} when there is none or it cannot be read), as it was written."""
     try:
         state = json.loads((Path(out) / "run.json").read_text())
     except (OSError, ValueError):
         return {}
     return state if isinstance(state, dict) else {}
+
+
+def current_state(out: Path) -> dict:
+    """``run.json`` as it is true now: a run recorded as running on this machine whose process is gone (kill -9,
+    a crash, rank 0 of several killed: nothing could write its end) is "interrupted"."""
+    state = read_state(out)
+    if state.get("state") == "running" and state.get("host") == socket.gethostname() and not pid_alive(state.get("pid")):
+        state = {**state, "state": "interrupted", "error": f"its process (pid {state.get('pid')}) ended without "
+                                                          f"recording why (killed?)"}
+    return state
+
+
+def pid_alive(pid) -> bool:
+    """Whether process ``pid`` runs on this machine (a zombie, ended but not yet reaped by its parent, does not)."""
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{int(pid)}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def code_version() -> str:
