@@ -227,3 +227,12 @@ def test_a_read_only_place_is_refused_before_the_work(mount, capsys):
         ["identify", "--model", "tiny-llama", "--tasks", sst2, "--out", str(read_only / "run")], capsys)
     assert f"--out {read_only}/r.json: cannot" in _one_line_error(
         ["eval", "--model", "tiny-llama", "--task", sst2, "--out", str(read_only / "r.json")], capsys)
+
+
+def test_a_gguf_file_cut_short_is_one_line(tmp_path, capsys):
+    import struct
+
+    cut = tmp_path / "cut.gguf"  # the magic, version 3, one tensor, five keys: then the file ends mid-key
+    cut.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 5) + b"\x05\x00")
+    error = _one_line_error(["eval", "--model", str(cut), "--task", str(SHARED_DATA / "sst2")], capsys)
+    assert error.startswith(f"error: cannot load model '{cut}' (a file cut short or damaged: ")

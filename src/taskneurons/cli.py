@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
@@ -9,13 +10,11 @@ from . import commands, processes
 from .errors import TaskNeuronsError, TaskNeuronsWarning
 
 
-def _quiet_libraries() -> None:
+def _show_our_warnings() -> None:
+    """Our warnings shown once each, as one line (``warning: ...``); the libraries' user and future warnings
+    hidden."""
     import warnings
 
-    from transformers.utils import logging as hf_logging
-
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
     warnings.filterwarnings("ignore", category=UserWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
     warnings.filterwarnings("default", category=TaskNeuronsWarning)  # ours: shown, once each, as one line
@@ -28,6 +27,50 @@ def _quiet_libraries() -> None:
             library_show(message, category, *args, **kwargs)
 
     warnings.showwarning = show
+
+
+def _quiet_libraries() -> None:
+    """transformers' logging and progress bars off (importing transformers takes seconds: after the name checks)."""
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with an unrecognized option answered by the closest right one (``registry.suggest``, as every
+    wrong name is) and, for an experiment, by the option it sets or was renamed to."""
+
+    def parse_args(self, args=None, namespace=None):
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self.hint(parsed, extras)}")
+        return parsed
+
+    def hint(self, parsed, extras: list[str]) -> str:
+        """Where the first unrecognized ``--flag`` belongs: a flag of the command, or an option to --set."""
+        from .registry import suggest
+
+        flag = next((e.split("=")[0] for e in extras if e.startswith("--")), None)
+        command = self.command_parser(parsed)
+        if flag is None or command is None:
+            return ""
+        config, key = getattr(command, "config_class", None), flag[2:].replace("-", "_")
+        if config is not None:
+            from .experiments.config import renamed
+
+            if key in {f.name for f in dataclasses.fields(config)}:
+                return f" ({key} has no flag: --set {key}=VALUE)"
+            moved = renamed(config, key, flag)
+            if moved:
+                return f" ({moved})"
+        return suggest(flag, [o for o in command._option_string_actions if o.startswith("--")])
+
+    def command_parser(self, parsed):
+        """The parser of the (sub)command that ``parsed`` ran, or None."""
+        subparsers = [a for a in self._actions if isinstance(a, argparse._SubParsersAction)]
+        chosen = getattr(parsed, subparsers[0].dest, None) if subparsers else None
+        return subparsers[0].choices.get(chosen) if chosen else None
 
 
 def _add_model_args(p: argparse.ArgumentParser, default: str | None = None) -> None:
@@ -76,6 +119,7 @@ def add_experiment(sub, command: str, text: str, details: bool) -> None:
 
         config = experiment_classes(command)[1]
         add_flags(p, config)
+        p.config_class = config  # for Parser.hint
         p.epilog = options_epilog(config)
     p.set_defaults(func=cmd_experiment)
 
@@ -87,7 +131,7 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     argv = sys.argv[1:] if argv is None else argv
     wanted = next((a for a in argv if not a.startswith("-")), None)
 
-    parser = argparse.ArgumentParser(prog="taskneurons", description="Task-specific neurons of language models.")
+    parser = Parser(prog="taskneurons", description="Task-specific neurons of language models.")
     parser.add_argument("--debug", action="store_true", help="show the full traceback on errors")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -176,19 +220,56 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def check_names(argv: list[str]) -> None:
+    """The model and task names of a command, checked before torch and transformers are imported (seconds), so
+    that a typo is answered at once. Only exact flags are read here, and the hub is not asked about a hub id;
+    the full parse and every other check come after (and check these names again)."""
+    from .experiments.config import config_values
+    from .flags import COMMON, flag_values
+    from .models.spec import check_model_name
+    from .tasks.registry import check_task_name
+
+    command = next((a for a in argv if not a.startswith("-")), None)
+    if command is None or {"-h", "--help"} & set(argv):
+        return
+    p = argparse.ArgumentParser(add_help=False, allow_abbrev=False, exit_on_error=False)
+    for names, key in COMMON.items():
+        if key in ("model", "tasks"):
+            p.add_argument(*names, dest=f"flag:{key}", nargs="+" if key == "tasks" else None)
+    for flag, action in [("--task", "append"), ("--config", None), ("--set", "append"), ("--data-root", None)]:
+        p.add_argument(flag, action=action)
+    try:
+        args = p.parse_known_args(argv)[0]
+    except argparse.ArgumentError:
+        return  # the full parse says what is wrong
+    if command in EXPERIMENTS:
+        values = config_values(args.config, args.set, flag_values(args))
+        model, tasks, root, name = values.get("model"), values.get("tasks"), values.get("data_root"), "option model"
+    else:
+        model, tasks, root, name = vars(args)["flag:model"], args.task, args.data_root, "--model"
+    if model is not None:
+        check_model_name(model, name, ask_hub=False)
+    for task in tasks if isinstance(tasks, list) else []:
+        if isinstance(task, str):
+            check_task_name(task, root if isinstance(root, str) else None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser(argv).parse_args(argv)
-    _quiet_libraries()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    _show_our_warnings()
     try:
         processes.check_launch()
+        check_names(argv)  # before torch and transformers are imported
+        args = build_parser(argv).parse_args(argv)
+        _quiet_libraries()
         args.func(args)
     except TaskNeuronsError as e:
-        if args.debug:
+        if "--debug" in argv:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM during a run (experiments.run)
+        print(str(e) or "interrupted", file=sys.stderr)
         return 130
     return 0
 

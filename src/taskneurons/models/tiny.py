@@ -1,12 +1,9 @@
 """Tiny random models, one per supported family, built from configs: for tests and quick trials, no download.
 
-They share a byte-level tokenizer (256 bytes + specials) built in memory with ``tokenizers``.
+They share a byte-level tokenizer (256 bytes + specials) built in memory with ``tokenizers``. The libraries are
+imported by the functions that use them: the names (``TINY_CONFIGS``) are read before torch is imported.
 """
 from __future__ import annotations
-
-import torch
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-from transformers import AutoConfig, AutoModelForCausalLM, PreTrainedTokenizerFast
 
 VOCAB = 256 + 3  # bytes, then <pad>, <bos>, <eos>
 _COMMON = dict(vocab_size=VOCAB, pad_token_id=256, bos_token_id=257, eos_token_id=258, tie_word_embeddings=False)
@@ -35,8 +32,11 @@ TINY_CONFIGS: dict[str, tuple[str, dict]] = {
 }
 
 
-def tiny_tokenizer() -> PreTrainedTokenizerFast:
+def tiny_tokenizer():
     """A byte-level tokenizer: every UTF-8 byte is one token (BPE without merges), so any text encodes offline."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
     vocab = {ch: i for i, ch in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet()))}
     vocab.update({"<pad>": 256, "<bos>": 257, "<eos>": 258})
     tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
@@ -45,10 +45,20 @@ def tiny_tokenizer() -> PreTrainedTokenizerFast:
     return PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", bos_token="<bos>", eos_token="<eos>")
 
 
-def tiny_model(name: str, seed: int = 0) -> torch.nn.Module:
-    """A randomly initialised model of the named tiny config (seeded, so every call gives the same weights)."""
+def tiny_config(name: str):
+    """The transformers config of the named tiny model."""
+    from transformers import AutoConfig
+
     model_type, overrides = TINY_CONFIGS[name]
-    config = AutoConfig.for_model(model_type, **{**_COMMON, **overrides})
+    return AutoConfig.for_model(model_type, **{**_COMMON, **overrides})
+
+
+def tiny_model(name: str, seed: int = 0):
+    """A randomly initialised model of the named tiny config (seeded, so every call gives the same weights)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = tiny_config(name)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     return model.eval()

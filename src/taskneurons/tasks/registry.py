@@ -104,6 +104,17 @@ def _load(spec: str, options: dict, root) -> Task:
         fmt = fmt or detect_format(path)
         read = _checked(get_reader(fmt).read, options, f"format {fmt!r}", path)
         return read(path, name or path.resolve().name, **options)
+    check_task_name(spec, root)  # a missing path or an unknown name: one line
+    raise TaskNeuronsError(f"{spec}: neither a file nor a folder; give a task file or folder")
+
+
+def check_task_name(spec: str | Path, root: str | Path | None = None) -> None:
+    """A one-line error unless ``spec`` can name a task: a demo task, a folder of the data root, an existing path,
+    or ``hf:...`` (read later). Reads no data and imports nothing heavy, so the command line checks task names
+    before it imports torch."""
+    spec = resolve_spec(spec, root)
+    if spec in DEMO_TASKS or spec.startswith("hf:") or Path(spec).expanduser().exists():
+        return
     if not is_bare_name(spec):
         raise TaskNeuronsError(f"no such file or folder: {spec}")
     builtin = list(DEMO_TASKS) + list_data_tasks(root)
