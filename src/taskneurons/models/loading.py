@@ -83,6 +83,7 @@ def _load_errors(spec: str):
         yield
     except (OSError, ValueError, RuntimeError, SafetensorError, struct.error) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        kind = "a file cut short or damaged" if isinstance(e, struct.error) else type(e).__name__
         raise TaskNeuronsError(
             f"cannot load model {spec!r} ({kind}: {first}); expected a local folder with config.json "
             f"and weights, a .gguf file, a hub id reachable from here, or one of: {', '.join(model_names())}"
@@ -114,7 +115,6 @@ def _from_gguf(path: Path):
 
 def _load_packaged(name: str, dtype: torch.dtype = torch.float32, device: str = "cpu"):
     """A built-in model: from the safetensors cache, or converted once from its package's GGUF."""
-        kind = "a file cut short or damaged" if isinstance(e, struct.error) else type(e).__name__
     cached = cache_dir() / name
     if (cached / "config.json").is_file():
         return _from_pretrained(str(cached), dtype, device)
