@@ -70,6 +70,14 @@ def test_a_draw_larger_than_the_pool_is_an_error():
         plan.draw("train", 5000)
 
 
+def test_a_plan_records_the_file_each_split_was_read_from(tmp_path):
+    for split in ("train", "test"):
+        rows = [{"text": f"{split} {i}", "label": "ab"[i % 2]} for i in range(6)]
+        (tmp_path / f"{split}.jsonl").write_text("".join(f'{{"text": "{r["text"]}", "label": "{r["label"]}"}}\n' for r in rows))
+    plan = ExamplePlan.make(load_task(str(tmp_path)), n_eval=2, n_pool=2, seed=0)
+    assert plan.to_dict()["files"] == {"train": str(tmp_path / "train.jsonl"), "test": str(tmp_path / "test.jsonl")}
+
+
 def test_derived_seeds_differ_by_every_part_and_are_stable():
     seeds = {control_seed(0, "a", 0), control_seed(0, "b", 0), control_seed(0, "a", 1), control_seed(1, "a", 0),
              control_seed(0, "a", 0, "train")}

@@ -13,6 +13,9 @@ from .summary import aggregate
 
 # what each run may choose for itself: which orders and methods it ran (the options are checked per method label)
 PER_RUN = {"orders", "methods", "method_options"}
+# what a task's plan records beside its draws: where its data was read (paths differ between machines) and its
+# target lengths (recorded by the runs whose methods needed them); never a reason to refuse combining
+NOT_DRAWS = {"files", "lengths"}
 
 
 def combine(runs: list[dict]) -> dict:
@@ -37,7 +40,7 @@ def combine(runs: list[dict]) -> dict:
             combined["orders"][name] = order
         for task, plan in results["examples"].items():
             known = combined["examples"].setdefault(task, dict(plan))
-            clash = sorted(draw for draw in set(known) & set(plan) if known[draw] != plan[draw])
+            clash = sorted(draw for draw in set(known) & set(plan) - NOT_DRAWS if known[draw] != plan[draw])
             if clash:
                 raise TaskNeuronsError(f"run {number} drew other examples of {task} ({', '.join(clash)}): combine "
                                        f"runs with the same seed and sizes")

@@ -29,7 +29,7 @@ from ...io import atomic_folder
 from ...models import LoadedModel
 from ...report.console import console
 from ...tasks import Task
-from ..kit import make_plans
+from ..kit import keep_lengths, make_plans
 from ..kit.evaluation import evaluate_plan_methods
 from ..kit.stats import task_means_interval
 from ..run import Run, option_defaults
@@ -63,6 +63,7 @@ class Continual:
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),
                                 config.evaluate_on)
         self.run = Run(Path(out), asdict(config), "continual", tasks, option_defaults(ContinualConfig))
+        keep_lengths(self.plans, self.run)
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 
     def _reference_spec(self) -> MethodSpec | None:
@@ -141,12 +142,12 @@ class Continual:
         stage_dir = lambda j: folder / f"stage{j + 1}"  # noqa: E731
         train_key = lambda j: f"{prefix}/stage{j + 1}/train"  # noqa: E731
         eval_key = lambda j: f"{prefix}/stage{j + 1}/eval"  # noqa: E731
-        if not all(self.run.has(eval_key(j)) for j in range(n)):
-            self._continue(spec, name, tasks, folder, stage_dir, train_key, eval_key)
+        if not all(self.run.has(key) for key in [*map(eval_key, range(n)), f"{prefix}/describe"]):  # killed before
+            self._continue(spec, name, tasks, folder, stage_dir, train_key, eval_key)  # its last step: resume there
         trains = [self.run.load(train_key(j)) for j in range(n)]
         evals = [self.run.load(eval_key(j)) for j in range(n)]
         names = [task.name for task in tasks]
-        described = self.run.load(f"{prefix}/describe") if self.run.has(f"{prefix}/describe") else {}
+        described = self.run.load(f"{prefix}/describe")
         matrices = self.by_method(lambda m: metrics.stage_matrix([self.view(e, m) for e in evals], names))
         return {"kind": "sequential", **matrices, "train": trains, "describe": described}
 

@@ -56,7 +56,7 @@ class Generalize:
         results = {"config": asdict(c), "tasks": {key: lab.describe_task(key) for key in lab.tasks},
                    "groups": {g.name: {"train": list(g.train), "ood": list(g.ood), "train_kind": lab.train_kind(g),
                                        "stands_for": g.paper, "notes": list(g.notes)} for g in lab.groups},
-                   "examples": {key: plan.to_dict() for key, plan in lab.plans.items()}}  # every draw: made up front
+                   "examples": {}}  # filled below, once every part has asked for the lengths it needs
         console.rule("overlap of task-specific neurons (Table 8)")
         results["overlap"] = overlap(lab)
         show_overlap(results)
@@ -65,6 +65,7 @@ class Generalize:
                 console.rule(title)
                 results[key] = part(lab)
                 show(results)
+        results["examples"] = {key: plan.to_dict() for key, plan in lab.plans.items()}  # every draw: made up front
         write_json(self.run.path("results.json"), results)
         plot(results, self.run)
         write_text(self.run.path("summary.md"), summary(results))

@@ -13,7 +13,7 @@ from ...models import LoadedModel
 from ...neurons import NeuronSet, Scores
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
-from ..kit import evaluate_plan, make_plans
+from ..kit import evaluate_plan, keep_lengths, make_plans
 from ..run import Run, option_defaults
 from .config import GeneralizeConfig
 from .groups import GROUPS, KIND_OF, PAPER_TASKS, SHORT, Group
@@ -33,6 +33,7 @@ class Lab:
         self._check_ablation_pairs()
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
         self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig))  # only now: every value above was valid
+        keep_lengths(self.plans, self.run)
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}
         self._sets: dict[tuple[str, float], NeuronSet] = {}

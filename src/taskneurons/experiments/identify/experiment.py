@@ -27,7 +27,7 @@ from ...neurons.top_examples import most_active, top_scored
 from ...report.console import console
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
-from ..kit import control_seed, evaluate_plan, make_plans, training_seed
+from ..kit import control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
 from ..run import Run, option_defaults
 from .config import IdentifyConfig
 from .report import plot, show, summary, tables
@@ -42,6 +42,7 @@ class Identify:
             raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
         self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
         self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig))  # only now: every value above was valid
+        keep_lengths(self.plans, self.run)
 
     # --- building blocks -------------------------------------------------------------------------------
     def evaluate(self, lm: LoadedModel, task: Task) -> dict:

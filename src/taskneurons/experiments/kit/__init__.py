@@ -3,12 +3,12 @@ trained ones by construction), selection,
 training specs, seeds for samples and random controls, and evaluation with per-example outcomes."""
 from .checks import nested
 from .evaluation import evaluate_plan
-from .examples import ExamplePlan, make_plans
+from .examples import ExamplePlan, keep_lengths, make_plans
 from .seeds import control_seed, derive_seed, training_seed
 from .selection import Selection
 from .settings import Settings
 from .training import TrainingSpec
 
 __all__ = ["ExamplePlan", "Selection", "Settings", "TrainingSpec", "control_seed", "derive_seed", "evaluate_plan",
-           "make_plans", "nested",
+           "keep_lengths", "make_plans", "nested",
            "training_seed"]

@@ -15,7 +15,9 @@ The rule, for every experiment:
   ``taskneurons eval --limit`` use too: the evaluated examples are theirs at the same seed);
 - a task too small for the requested sizes is an error, never an overlap.
 
-``ExamplePlan.to_dict()`` records every draw (split and indices) for results.json.
+``ExamplePlan.to_dict()`` records every draw (split and indices), the file each split was read from, and the
+target lengths for results.json. The lengths are a step of the run folder (:func:`keep_lengths`), so a rerun or
+a resumed run records what an uninterrupted one records, whichever steps this session computed.
 """
 from __future__ import annotations
 
@@ -51,6 +53,7 @@ class ExamplePlan:
     pool: Draw
     draws: dict[str, Draw] = field(default_factory=dict)
     lengths: dict[str, int] = field(default_factory=dict)  # the pool's target lengths, once a tokenizer asked
+    run: object = field(default=None, repr=False, compare=False)  # the Run keeping the lengths (keep_lengths)
 
     @classmethod
     def make(cls, task: Task, n_eval: int, n_pool: int, seed: int, evaluate_on: str = "test") -> ExamplePlan:
@@ -98,25 +101,48 @@ class ExamplePlan:
         return [examples[i] for i in self.draws[key].indices]
 
     def target_tokens(self, tokenizer) -> int:
-        """How many tokens a target needs, in ``tokenizer``'s tokens (computed once, recorded): a classification
-        task's longest label (never cut); a generation task's 95th percentile of the pool's target lengths."""
+        """How many tokens a target needs, in ``tokenizer``'s tokens (computed once, recorded, kept in the run
+        folder when there is one): a classification task's longest label (never cut); a generation task's 95th
+        percentile of the pool's target lengths."""
         if "target_tokens" not in self.lengths:
-            if self.task.kind == "classification":
-                self.lengths["target_tokens"] = max(len(encode_target(tokenizer, label)) for label in self.task.labels)
-            else:
-                targets = [self.task.splits[self.pool.split][i].target for i in self.pool.indices]
-                counts = sorted(len(encode_target(tokenizer, t)) for t in targets) or [1]
-                self.lengths["target_tokens"] = counts[min(len(counts) - 1, math.ceil(0.95 * len(counts)) - 1)]
+            def count() -> dict:
+                return {"target_tokens": self._count_target_tokens(tokenizer)}
+            self.lengths.update(self.run.step(self._lengths_key(), count) if self.run is not None else count())
         return self.lengths["target_tokens"]
 
+    def _count_target_tokens(self, tokenizer) -> int:
+        if self.task.kind == "classification":
+            return max(len(encode_target(tokenizer, label)) for label in self.task.labels)
+        targets = [self.task.splits[self.pool.split][i].target for i in self.pool.indices]
+        counts = sorted(len(encode_target(tokenizer, t)) for t in targets) or [1]
+        return counts[min(len(counts) - 1, math.ceil(0.95 * len(counts)) - 1)]
+
+    def _lengths_key(self) -> str:
+        return f"lengths/{self.task.name}"
+
+    def recorded_lengths(self) -> dict[str, int]:
+        """The lengths as the run folder has them (computed by this session or an earlier one), else as asked."""
+        if not self.lengths and self.run is not None and self.run.has(self._lengths_key()):
+            self.lengths.update(self.run.load(self._lengths_key()))
+        return dict(self.lengths)
+
     def to_dict(self) -> dict:
-        """What results.json records: the evaluated indices, and every draw from the pool."""
+        """What results.json records: the evaluated indices, the pool, the file each split was read from, the
+        target lengths and every draw from the pool."""
         return {"eval": {"split": self.eval.split, "indices": self.eval.indices},
-                "pool": {"split": self.pool.split, "size": len(self.pool.indices)}, "lengths": dict(self.lengths),
+                "pool": {"split": self.pool.split, "size": len(self.pool.indices)}, "files": dict(self.task.files),
+                "lengths": self.recorded_lengths(),
                 **{key: {"split": d.split, "indices": d.indices} for key, d in self.draws.items()}}
 
 
 Draws = list[tuple]  # (role, n) or (role, n, at_most)
+
+
+def keep_lengths(plans: dict[str, ExamplePlan], run) -> None:
+    """Keep the plans' target lengths in ``run``'s folder (a step per task, written by the first session that
+    needs them), so results.json records them also when a rerun or resume computes nothing that asks."""
+    for plan in plans.values():
+        plan.run = run
 
 
 def make_plans(tasks: list[Task], seed: int, n_eval: Callable[[Task], int], draws: Callable[[Task], Draws],
