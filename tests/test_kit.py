@@ -88,7 +88,11 @@ def test_derived_seeds_differ_by_every_part_and_are_stable():
 @pytest.mark.parametrize("changes, message", [
     (dict(device="gpu0"), "option device='gpu0' is not one of cpu, cuda, cuda:N, mps, auto"),
     (dict(dtype="fp8"), "option dtype='fp8' is not one of ['float32', 'bfloat16', 'float16']"),
-    (dict(max_length=0), "option max_length=0 is not an integer >= 1"),
+    (dict(max_length=0), "option max_length=0 is not an integer >= 8"),
+    (dict(max_length=1), "option max_length=1 is not an integer >= 8"),
+    (dict(max_length=7), "option max_length=7 is not an integer >= 8"),
+    (dict(max_length=16, max_target_tokens=16), "option max_target_tokens=16 leaves no prompt token in max_length=16; "
+                                                "give a smaller one (or null)"),
     (dict(batch_size=True), "option batch_size=True is not an integer >= 1"),
     (dict(model="./no/such/folder"), "option model='./no/such/folder': no such model folder"),
     (dict(model="missing.gguf"), "option model='missing.gguf': no such GGUF file"),

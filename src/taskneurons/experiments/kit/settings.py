@@ -13,6 +13,10 @@ from ...models.loading import DEFAULT_MODEL, DEVICE, DTYPES, check_model_spec
 from . import checks
 
 GENERATION_CAP = 256
+# The shortest max_length: a target gets at most half of it (target_length), so 8 keeps a prompt's last 4 tokens
+# (a template's closing cue such as "Answer:" and a word of input) and a label of up to 4 tokens; below that a run
+# would score and train on inputs with nothing left of the prompt.
+MIN_LENGTH = 8
 
 
 @dataclass
@@ -21,7 +25,7 @@ class Settings:
     device: str = "cpu"  # cpu | cuda | cuda:N | mps | auto (split over the visible GPUs)
     dtype: str = "float32"
     batch_size: int = 8
-    max_length: int = 256  # prompt + target tokens
+    max_length: int = 256  # prompt + target tokens (at least MIN_LENGTH, 8)
     max_new_tokens: int | None = None  # greedy generation of a generation task (null: from its references, below)
     max_target_tokens: int | None = None  # target tokens trained and scored on (null: from the references, below)
     # classification: "rank" (summed label log-likelihood) | "rank_mean" (per token) | "rank_eos" (label + EOS) |
@@ -37,10 +41,13 @@ class Settings:
             raise TaskNeuronsError(f"option device={self.device!r} is not one of cpu, cuda, cuda:N, mps, auto")
         checks.choice("dtype", self.dtype, DTYPES)
         checks.choice("eval_method", self.eval_method, CLASSIFICATION_METHODS)
-        for name in ("batch_size", "max_length"):
-            checks.integer(name, getattr(self, name))
+        checks.integer("batch_size", self.batch_size)
+        checks.integer("max_length", self.max_length, minimum=MIN_LENGTH)
         for name in ("max_new_tokens", "max_target_tokens"):
             checks.integer(name, getattr(self, name), optional=True)
+        if self.max_target_tokens is not None and self.max_target_tokens >= self.max_length:
+            raise TaskNeuronsError(f"option max_target_tokens={self.max_target_tokens} leaves no prompt token in "
+                                   f"max_length={self.max_length}; give a smaller one (or null)")
         checks.integer("seed", self.seed, minimum=0)
         checks.integer("n_boot", self.n_boot, minimum=100)
         checks.number("confidence", self.confidence, 0, 1)
