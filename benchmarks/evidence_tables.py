@@ -30,10 +30,10 @@ def calibration(path: Path) -> str:
     from taskneurons.report.markdown import markdown_table
 
     data = json.loads(path.read_text())
-    rows = [[f"{r['spread']:g}", f"{r['runs'][0]} vs {r['runs'][1]}", r["tasks"],
+    rows = [[r["design"], r["tasks"], f"{r['noise']:g}", f"{r['spread']:g}",
              *[f"{r[m][k]:.3f}" for m in ("two_level", "examples_only") for k in ("false", "power_5", "power_10")]]
             for r in data["rows"]]
-    header = ["run spread (points)", "runs a vs b", "tasks", "two-level: false verdicts", "power, gap 5",
+    header = ["design", "tasks", "noise", "run spread (points)", "two-level: false verdicts", "power, gap 5",
               "power, gap 10", "examples only: false verdicts", "power, gap 5", "power, gap 10"]
     return markdown_table(header, rows) + f"\n\n{data['replicates']} replicates a cell, {data['n_examples']} " \
                                          f"examples a task (`benchmarks/bench_verdicts.py`)."
@@ -48,8 +48,8 @@ def identify(folder: Path) -> str:
     names, out = list(results["tasks"]), []
     for part in report.DIRECTIONS:
         if part in results:
-            out += [f"**{part}**", "", markdown_table(["method", *names, "avg"], report.table_rows(results[part], names)),
-                    "", report.notes(results[part], results["config"]["confidence"]), ""]
+            table = markdown_table(["method", *names, "avg"], report.table_rows(results[part], names))
+            out += [f"**{part}**", "", table, "", report.notes(results[part], results["config"]["confidence"]), ""]
     out += [f"- {c.verdict}: {c.text}: {c.evidence}" for c in report.claims(results)]
     return "\n".join(out)
 

@@ -15,9 +15,11 @@ def test_a_stale_table_is_named_by_check_and_rewritten(tmp_path, monkeypatch, ca
     docs.mkdir()
     (tmp_path / "README.md").write_text("")
     (tmp_path / "evidence" / "calibration").mkdir(parents=True)
-    (tmp_path / "evidence" / "calibration" / "b.json").write_text(json.dumps({"replicates": 3, "n_examples": 200, "rows": [
-        {"spread": 5, "runs": [3, 3], "tasks": 1, "two_level": {"false": 0.05, "power_5": 0.1, "power_10": 0.4},
-         "examples_only": {"false": 0.5, "power_5": 0.7, "power_10": 0.9}}]}))
+    row = {"spread": 5, "design": "3v3", "tasks": 1, "noise": 0.1,
+           "two_level": {"false": 0.05, "power_5": 0.1, "power_10": 0.4},
+           "examples_only": {"false": 0.5, "power_5": 0.7, "power_10": 0.9}}
+    (tmp_path / "evidence" / "calibration" / "b.json").write_text(json.dumps({"replicates": 3, "n_examples": 200,
+                                                                             "rows": [row]}))
     page = docs / "page.md"
     page.write_text("before\n<!-- evidence: calibration/b.json calibration -->\nold\n<!-- /evidence -->\nafter\n")
     monkeypatch.setattr(tables, "ROOT", tmp_path)
@@ -25,7 +27,7 @@ def test_a_stale_table_is_named_by_check_and_rewritten(tmp_path, monkeypatch, ca
     assert tables.main([]) == 0 and tables.main(["--check"]) == 0
     text = page.read_text()
     assert text.startswith("before\n") and text.endswith("<!-- /evidence -->\nafter\n") and "old" not in text
-    assert "| 5 | 3 vs 3 | 1 | 0.050 | 0.100 | 0.400 | 0.500 | 0.700 | 0.900 |" in text
+    assert "| 3v3 | 1 | 0.1 | 5 | 0.050 | 0.100 | 0.400 | 0.500 | 0.700 | 0.900 |" in text
 
 
 def test_an_identify_table_is_recomputed_from_the_run_outcomes(tmp_path):

@@ -7,7 +7,8 @@ import pytest
 from .test_bench_scripts import _script
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.kit.stats import Gap, adjust, holm, mean_interval, paired_gap, specificity_interval
+from taskneurons.experiments.kit.stats import (Gap, adjust, holm, mean_interval, order_gap, paired_gap,
+                                              specificity_interval)
 from taskneurons.experiments.kit.variance import example_term, run_term
 from taskneurons.neurons import specificity_index_from_outcomes
 
@@ -50,15 +51,38 @@ def test_run_shifts_widen_the_interval_by_hand():
     assert "two-level" in gap.test and "a single run of one side" in gap.basis
 
 
-def test_paired_runs_take_the_run_term_on_the_differences():
+def test_orders_are_paired_runs_whose_gaps_spread():
     # two orders with task a's outcomes reversed in b: each order's gap is +50 or -50, so nothing is decided
     # over orders, though every example's mean over orders differs by 0.
-    a = [[100.0, 100.0, 0.0, 0.0], [100.0, 100.0, 0.0, 0.0]]
-    b = [[0.0, 0.0, 0.0, 0.0], [100.0, 100.0, 100.0, 100.0]]
-    gap = paired_gap([a], [b], paired_runs=True)
-    assert gap.mean == 0.0 and gap.low < -50 and gap.high > 50
-    with pytest.raises(TaskNeuronsError, match="as many runs in a as in b, got 2 and 1"):
-        paired_gap([a], [b[:1]], paired_runs=True)
+    a = [{"a": [100.0, 100.0, 0.0, 0.0]}, {"a": [100.0, 100.0, 0.0, 0.0]}]
+    b = [{"a": [0.0, 0.0, 0.0, 0.0]}, {"a": [100.0, 100.0, 100.0, 100.0]}]
+    gap = order_gap(a, b)
+    assert gap.mean == 0.0 and gap.low < -50 and gap.high > 50 and gap.runs == (2, 2)
+    with pytest.raises(TaskNeuronsError, match="order 1 has tasks"):
+        order_gap(a, [{"b": [0.0] * 4}, b[1]])
+
+
+def test_an_order_gap_with_tasks_missing_from_some_orders_by_hand():
+    # BWT lacks each order's last task. Differences constant within a (task, order) cell: no example term and no
+    # noise, so the gap is the mean of the per-order gaps 3, 6 and 0.5, +- t(0.975, df 2) * sd / sqrt(3).
+    cells = [{"x": 2.0, "y": 4.0}, {"x": 6.0}, {"y": 0.0, "x": 1.0}]
+    a = [{t: [v, v, v] for t, v in order.items()} for order in cells]
+    b = [{t: [0.0, 0.0, 0.0] for t in order} for order in cells]
+    gap = order_gap(a, b)
+    values = np.array([3.0, 6.0, 0.5])
+    half = 4.302652729911275 * values.std(ddof=1) / np.sqrt(3)
+    assert gap.mean == pytest.approx(values.mean()) and gap.df == pytest.approx(2.0) and gap.tasks == 2
+    assert (gap.low, gap.high) == (pytest.approx(values.mean() - half), pytest.approx(values.mean() + half))
+
+
+def test_a_claim_needs_its_p_as_well_as_its_interval():
+    # the percentile interval of a few examples can exclude 0 when the sign-flip p cannot be small
+    assert Gap(100.0, 100.0, 100.0, 0.5, 2, 1, (1, 1), 0.95).verdict("greater") == "undecided at this n"
+
+
+def test_a_non_finite_outcome_is_refused():
+    with pytest.raises(TaskNeuronsError, match="an outcome is not a finite number"):
+        paired_gap([[1.0, float("nan")]], [[0.0, 0.0]])
 
 
 def test_holm_by_hand():
@@ -76,7 +100,7 @@ def test_a_claim_whose_adjusted_p_is_too_large_is_undecided():
 
 def test_the_calibration_benchmark_keeps_false_verdicts_near_five_percent_with_three_runs():
     bench = _script("bench_verdicts")
-    found = bench.verdicts(0.0, spread=5.0, runs=(3, 3), tasks=1, replicates=150, n_boot=200)
+    found = bench.verdicts(0.0, spread=5.0, design="3o", tasks=1, replicates=150, n_boot=200)
     assert sum(found["two_level"].values()) <= 0.12  # 5% target; 150 replicates: Monte Carlo slack
     assert sum(found["examples_only"].values()) >= 0.3  # the old interval, blind to the runs
 
@@ -91,7 +115,7 @@ def test_averaging_over_tasks_is_the_mean_of_the_task_means():
     (1.0, 5.0, "greater", "holds"), (-5.0, -1.0, "greater", "does not hold"),
 ])
 def test_a_claim_holds_only_when_its_interval_excludes_zero(low, high, direction, verdict):
-    assert Gap(0.0, low, high, 0.5, 10, 1, (1, 1), 0.95).verdict(direction) == verdict
+    assert Gap(0.0, low, high, 0.01, 10, 1, (1, 1), 0.95).verdict(direction) == verdict
 
 
 def test_identical_conditions_have_a_zero_gap_and_p_one():

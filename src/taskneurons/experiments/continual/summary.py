@@ -4,8 +4,10 @@ bootstrap interval over test examples (``kit.stats.task_means_interval``) and, f
 method, its AA and BWT minus the main method's (format forgetting, when the main one is exact match)."""
 from __future__ import annotations
 
+import numpy as np
+
 from ...report.html import Claim
-from ..kit.stats import paired_gap, task_means_interval
+from ..kit.stats import order_gap, paired_gap, task_means_interval
 from .metrics import differences, evaluation_view, forgetting_outcomes, interval_over_runs
 
 KEYS = ["average_accuracy", "backward_transfer", "forward_transfer", "final_forgetting_rate"]
@@ -96,10 +98,10 @@ def claims(results: dict) -> list[Claim]:
     """The budget check, then for every pair of CLAIMED methods in the run: AA of the first above the second's, by
     the paired gap over the test examples after the last stage (the same examples for both methods); and for
     CLAIMED_BWT, BWT of the first above the second's, each example's change from right after its task's stage to
-    the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Every order evaluates a task on the
-    same examples and both methods run every order, so the orders are paired runs: the interval counts the test
-    examples and how much the gap moves from order to order (kit.stats two-level; with one order it holds for
-    that order). The gap is the mean over tasks of each task's mean over its orders (for AA: over orders)."""
+    the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Both methods run the same orders on
+    the same test examples, so the orders are paired runs (``kit.stats.order_gap``: the spread of the per-order
+    gaps and the examples both counted; the training seeds of an order averaged first; with one order it holds
+    for that order). The gap is the mean over orders of each order's gap: for AA and BWT, of the metric's."""
     c = results["config"]
     finals, forgotten = {}, {}
     for name, label, view in views(results, c["eval_method"]):
@@ -114,18 +116,28 @@ def claims(results: dict) -> list[Claim]:
         for high, low in pairs:
             for a in [a for a in by_method.get(high, []) if a in outcomes]:
                 for b in [b for b in by_method.get(low, []) if b in outcomes]:
-                    cells = [(o, t) for o in outcomes[a] for t in outcomes[a][o] if o in outcomes[b]]
-                    if not cells:
+                    shared = [o for o in outcomes[a] if o in outcomes[b]]
+                    if not shared:
                         continue
-                    tasks = list(dict.fromkeys(t for _, t in cells))  # each task's orders: the same examples
-                    gap = paired_gap([[outcomes[a][o][t] for o, u in cells if u == t] for t in tasks],
-                                     [[outcomes[b][o][t] for o, u in cells if u == t] for t in tasks],
-                                     c["n_boot"], c["confidence"], c["seed"], paired_runs=True)
-                    orders = len({o for o, _ in cells})
+                    orders_a, orders_b = by_order(outcomes[a], shared), by_order(outcomes[b], shared)
+                    gap = order_gap(list(orders_a.values()), list(orders_b.values()), c["n_boot"], c["confidence"],
+                                    c["seed"])
+                    seeds = f" x {len(shared) // len(orders_a)} training seeds" if len(shared) > len(orders_a) else ""
                     found.append(Claim(f"{a}'s {what} above {b}'s", gap.verdict("greater"),
-                                       f"{gap} over {gap.n} test examples of {len(tasks)} task(s) in {orders} "
-                                       f"order(s){': for this order' if orders == 1 else ''} ({gap.test})"))
+                                       f"{gap} over {gap.n} test examples of {gap.tasks} task(s) in {len(orders_a)} "
+                                       f"order(s){seeds}{': for this order' if len(orders_a) == 1 else ''} "
+                                       f"({gap.test})"))
     return found
+
+
+def by_order(runs: dict[str, dict[str, list]], names: list[str]) -> dict[str, dict[str, list]]:
+    """Each order's outcomes per task, averaged over its training seeds (runs ``<order>.seedN``): the seeds of
+    an order share what the order does, so the order is the unit of the run term."""
+    grouped: dict[str, list[dict]] = {}
+    for name in names:
+        grouped.setdefault(name.split(".seed")[0], []).append(runs[name])
+    return {order: {task: np.mean([run[task] for run in group], axis=0).tolist() for task in group[0]}
+            for order, group in grouped.items()}
 
 
 def headline(results: dict) -> str:

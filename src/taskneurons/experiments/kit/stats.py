@@ -8,11 +8,13 @@ levels of chance (docs/statistics.md):
 - **one run in each condition**: a percentile bootstrap over examples (``scipy.stats.bootstrap``, each task's
   examples resampled on their own) and a two-sided sign-flip permutation p; the result holds *for these runs*;
 - **several runs in a condition**: a t interval whose variance adds the example term and each condition's run
-  term (``variance``; Welch-Satterthwaite degrees of freedom), so that a verdict holds for other draws too. Runs
-  of the two conditions that share their index (the same order) are paired with ``paired_runs``.
+  term (``variance``; Welch-Satterthwaite degrees of freedom), so that a verdict holds for other draws too.
 
-A claim **holds** when the whole interval is on its side of 0. Per-task claims of one table are adjusted
-together (``holm``): each keeps its interval, and is decided only when its Holm-adjusted p is below 1 - confidence.
+``order_gap`` is the same for two methods that ran the same orders (continual learning): the orders are paired
+runs, and the gap is the mean over orders of each order's gap.
+
+A claim **holds** when the whole interval is on its side of 0 and its p (per-task claims of one table: its
+Holm-adjusted p, ``holm``) is below 1 - confidence.
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ import numpy as np
 from scipy import stats
 
 from ...errors import TaskNeuronsError
-from .variance import Term, combined_df, example_term, run_term
+from .variance import Term, combined_df, example_term, residual_df, residual_mean_square, run_term, spread_term
 
 UNDECIDED = "undecided at this n"
 EXAMPLES_ONLY = "paired bootstrap over examples (percentile), sign-flip permutation p"
@@ -53,8 +55,8 @@ class Gap:
         """"holds", "does not hold" (the interval is on the other side) or "undecided at this n"."""
         if direction not in ("less", "greater"):
             raise ValueError(direction)
-        if self.p_adjusted is not None and self.p_adjusted >= 1 - self.confidence:
-            return UNDECIDED
+        if (self.p if self.p_adjusted is None else self.p_adjusted) >= 1 - self.confidence:
+            return UNDECIDED  # a percentile interval and its p can disagree at small n: both must decide
         below, above = self.high < 0, self.low > 0
         if (below and direction == "less") or (above and direction == "greater"):
             return "holds"
@@ -84,17 +86,18 @@ def per_example(runs: Sequence[Sequence[float]] | Sequence[float]) -> np.ndarray
 
 
 def as_runs(outcomes) -> np.ndarray:
-    """[runs, examples]: one outcome list is one run."""
+    """[runs, examples]: one outcome list is one run; a non-finite outcome is refused."""
     array = np.asarray(outcomes, dtype=float)
+    if not np.isfinite(array).all():
+        raise TaskNeuronsError("an outcome is not a finite number (NaN or inf): every example needs a score")
     return array[None] if array.ndim == 1 else array
 
 
 def paired_gap(tasks_a: Sequence, tasks_b: Sequence, n_boot: int = 2000, confidence: float = 0.95, seed: int = 0,
-               n_perm: int = 10000, paired_runs: bool = False) -> Gap:
+               n_perm: int = 10000) -> Gap:
     """The gap a - b (module doc), for one task or averaged over several: ``tasks_a[t]`` is task t's outcomes in
     condition a (a list, or a list of runs' lists on the same examples), ``tasks_b[t]`` the same in b. The gap is
-    the mean over tasks of each task's mean difference. ``paired_runs``: run r of a and run r of b share what
-    varies between runs (an order), so the run term is taken on their differences."""
+    the mean over tasks of each task's mean difference; the runs of a and of b are independent draws."""
     if len(tasks_a) != len(tasks_b) or not tasks_a:
         raise TaskNeuronsError(f"paired_gap: {len(tasks_a)} tasks against {len(tasks_b)}")
     a, b = [as_runs(x) for x in tasks_a], [as_runs(y) for y in tasks_b]
@@ -102,27 +105,62 @@ def paired_gap(tasks_a: Sequence, tasks_b: Sequence, n_boot: int = 2000, confide
         if x.shape[1] != y.shape[1] or x.shape[1] < 2:
             raise TaskNeuronsError(f"paired_gap needs the same >= 2 examples in both conditions, got {x.shape[1]} "
                                    f"and {y.shape[1]}")
-        if paired_runs and x.shape[0] != y.shape[0]:
-            raise TaskNeuronsError(f"paired_gap with paired runs needs as many runs in a as in b, got {x.shape[0]} "
-                                   f"and {y.shape[0]}")
     diffs = [x.mean(axis=0) - y.mean(axis=0) for x, y in zip(a, b)]
-    runs = (a[0].shape[0], b[0].shape[0])
+    runs = (max(x.shape[0] for x in a), max(y.shape[0] for y in b))
     if runs == (1, 1):
         return examples_only_gap(diffs, n_boot, confidence, seed, n_perm)
-    terms = [example_term(diffs)]
-    terms += [run_term([x - y for x, y in zip(a, b)])] if paired_runs else [run_term(a), run_term(b)]
     mean = float(np.mean([d.mean() for d in diffs]))
-    low, high, p, df = t_interval(mean, terms, confidence)
-    test = f"{TWO_LEVEL} ({'paired' if paired_runs else 'independent'} runs, df={df:.1f})"
-    return Gap(mean, low, high, p, int(sum(d.size for d in diffs)), len(diffs), runs, confidence, test, df)
+    low, high, p, df = t_interval(mean, [example_term(diffs), run_term(a), run_term(b)], confidence, n_of(diffs))
+    return Gap(mean, low, high, p, n_of(diffs), len(diffs), runs, confidence, f"{TWO_LEVEL} (df={df:.1f})", df)
 
 
-def t_interval(mean: float, terms: list[Term], confidence: float) -> tuple[float, float, float, float]:
-    """(low, high, two-sided p of 0, df) of ``mean`` with the summed variance of ``terms``."""
+def order_gap(orders_a: Sequence[dict[str, Sequence[float]]], orders_b: Sequence[dict[str, Sequence[float]]],
+              n_boot: int = 2000, confidence: float = 0.95, seed: int = 0, n_perm: int = 10000) -> Gap:
+    """The gap a - b of two methods that ran the same orders: ``orders_a[r][task]`` is the task's outcomes in
+    order r (the same test examples of a task in every order; an order may lack a task, as BWT lacks each order's
+    last). The gap is the mean over orders of each order's gap (the mean over its tasks of the mean difference),
+    for AA and BWT the mean over orders of the metric's difference. The orders are paired runs: the run term is
+    the spread of the per-order gaps, the example term each example's weighted difference over its orders."""
+    if len(orders_a) != len(orders_b) or not orders_a:
+        raise TaskNeuronsError(f"order_gap: {len(orders_a)} orders against {len(orders_b)}")
+    cells: dict[str, dict[int, np.ndarray]] = {}
+    for r, (x, y) in enumerate(zip(orders_a, orders_b)):
+        if set(x) != set(y) or not x:
+            raise TaskNeuronsError(f"order_gap: order {r + 1} has tasks {sorted(x)} in a and {sorted(y)} in b")
+        for task in x:
+            a, b = as_runs(x[task])[0], as_runs(y[task])[0]
+            if a.size != b.size or a.size < 2 or any(v.size != a.size for v in cells.get(task, {}).values()):
+                raise TaskNeuronsError(f"order_gap needs the same >= 2 examples of task {task!r} in every order "
+                                       f"and both methods")
+            cells.setdefault(task, {})[r] = a - b
+    count = len(orders_a)
+    if count == 1:
+        return examples_only_gap([d[0] for d in cells.values()], n_boot, confidence, seed, n_perm)
+    weight = {r: 1 / (count * len(x)) for r, x in enumerate(orders_a)}  # each order's tasks share 1 / count
+    combined = [sum(weight[r] * d for r, d in by_order.items()) for by_order in cells.values()]
+    per_order = np.array([np.mean([cells[t][r].mean() for t in x]) for r, x in enumerate(orders_a)])
+    noise = np.mean([sum(residual_mean_square(np.stack(list(cells[t].values()))) / cells[t][r].size for t in x)
+                     / len(x) ** 2 for r, x in enumerate(orders_a)])
+    noise_df = sum(residual_df(np.stack(list(by_order.values()))) for by_order in cells.values())
+    terms = [Term(((sum(float(np.var(e, ddof=1)) / e.size for e in combined), float(n_of(combined) - len(combined))),)),
+             spread_term(per_order, float(noise), noise_df)]
+    mean = float(per_order.mean())
+    low, high, p, df = t_interval(mean, terms, confidence, n_of(combined))
+    return Gap(mean, low, high, p, n_of(combined), len(combined), (count, count), confidence,
+               f"{TWO_LEVEL} ({count} paired orders, df={df:.1f})", df)
+
+
+def n_of(per_task: list[np.ndarray]) -> int:
+    return int(sum(d.size for d in per_task))
+
+
+def t_interval(mean: float, terms: list[Term], confidence: float, n: int) -> tuple[float, float, float, float]:
+    """(low, high, two-sided p of 0, df) of ``mean`` with the summed variance of ``terms``. With no variance at
+    all, the point, and the smallest sign-flip p of ``n`` equal differences (2^(1 - n))."""
     variance = sum(term.variance for term in terms)
     df = combined_df(terms)
     if variance <= 0:
-        return mean, mean, 1.0 if mean == 0 else 0.0, df
+        return mean, mean, 1.0 if mean == 0 else min(1.0, 2.0 ** (1 - n)), df
     se = math.sqrt(variance)
     half = float(stats.t.ppf((1 + confidence) / 2, df)) * se
     return mean - half, mean + half, float(2 * stats.t.sf(abs(mean) / se, df)), df
@@ -185,7 +223,8 @@ def mean_interval(outcomes: Sequence, n_boot: int = 2000, confidence: float = 0.
 def two_level_mean(tasks: list[np.ndarray], confidence: float) -> tuple[float, float, float]:
     """(mean, low, high): the mean over tasks of ``tasks[t][run, example]``'s mean, with the two-level interval."""
     mean = float(np.mean([x.mean() for x in tasks]))
-    low, high, _, _ = t_interval(mean, [example_term([x.mean(axis=0) for x in tasks]), run_term(tasks)], confidence)
+    per_example = [x.mean(axis=0) for x in tasks]
+    low, high, _, _ = t_interval(mean, [example_term(per_example), run_term(tasks)], confidence, n_of(per_example))
     return mean, low, high
 
 

@@ -24,10 +24,23 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Term:
-    """One variance component of a mean, with its degrees of freedom."""
+    """One variance component of a mean: a sum of mean squares times coefficients, ``parts`` = ((value, df), ...),
+    floored at 0. Each part keeps its own degrees of freedom, so an estimate that is small by chance (a run term
+    less its noise share) still counts its uncertainty in the Welch-Satterthwaite df."""
 
-    variance: float
-    df: float
+    parts: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def variance(self) -> float:
+        return max(0.0, float(sum(value for value, _ in self.parts)))
+
+    @property
+    def uncertainty(self) -> float:
+        """sum of value^2 / df over the parts (the Welch-Satterthwaite denominator)."""
+        return float(sum(value ** 2 / df for value, df in self.parts if value and np.isfinite(df) and df > 0))
+
+    def scaled(self, factor: float) -> "Term":
+        return Term(tuple((value * factor, df) for value, df in self.parts))
 
 
 def residual_mean_square(x: np.ndarray) -> float:
@@ -39,32 +52,43 @@ def residual_mean_square(x: np.ndarray) -> float:
     return float((residual ** 2).sum() / ((runs - 1) * (examples - 1)))
 
 
-def example_term(per_example: list[np.ndarray]) -> Term:
-    """Variance of the mean over tasks of each task's mean, from each task's per-example (run-averaged) values."""
-    tasks = len(per_example)
-    variance = sum(float(np.var(d, ddof=1)) / d.size for d in per_example) / tasks ** 2
-    return Term(variance, float(sum(d.size - 1 for d in per_example)))
+def residual_df(x: np.ndarray) -> float:
+    return float((x.shape[0] - 1) * (x.shape[1] - 1))
+
+
+def example_term(per_example: list[np.ndarray], weights: list[float] | None = None) -> Term:
+    """Variance of ``sum_t weights[t] * mean(per_example[t])`` over draws of examples (default weights 1/T)."""
+    weights = weights or [1 / len(per_example)] * len(per_example)
+    variance = sum(w ** 2 * float(np.var(d, ddof=1)) / d.size for w, d in zip(weights, per_example))
+    return Term(((variance, float(sum(d.size - 1 for d in per_example))),))
+
+
+def spread_term(run_values: np.ndarray, noise: float, noise_df: float) -> Term:
+    """Variance of the mean of ``run_values`` over draws of runs: their variance less the noise's share of it
+    (``noise``), over their count."""
+    runs = len(run_values)
+    if runs < 2:
+        return Term()
+    return Term(((float(np.var(run_values, ddof=1)) / runs, float(runs - 1)), (-noise / runs, noise_df)))
 
 
 def run_term(tasks: list[np.ndarray]) -> Term:
     """Variance contributed by drawing the runs, for the mean over tasks of ``tasks[t][run, example]``: runs are
     aligned across tasks when every task has the same number (one estimate on the runs' task means), otherwise
-    independent per task (a sum of per-task estimates). Zero with a single run."""
+    independent per task (a sum of per-task estimates). Empty with a single run."""
     counts = {x.shape[0] for x in tasks}
     if counts == {1}:
-        return Term(0.0, np.inf)
+        return Term()
     t = len(tasks)
     if len(counts) == 1:
-        runs = counts.pop()
         run_means = np.mean([x.mean(axis=1) for x in tasks], axis=0)
         noise = sum(residual_mean_square(x) / x.shape[1] for x in tasks) / t ** 2
-        return Term(max(0.0, float(np.var(run_means, ddof=1)) - noise) / runs, float(runs - 1))
-    parts = [run_term([x]) for x in tasks]
-    return Term(sum(p.variance for p in parts) / t ** 2, float(min(p.df for p in parts)))
+        return spread_term(run_means, noise, sum(residual_df(x) for x in tasks))
+    return Term(tuple(part for x in tasks for part in run_term([x]).scaled(1 / t ** 2).parts))
 
 
 def combined_df(terms: list[Term]) -> float:
-    """Welch-Satterthwaite degrees of freedom of a sum of variance components."""
+    """Welch-Satterthwaite degrees of freedom of a sum of variance components (each part with its own df)."""
     total = sum(term.variance for term in terms)
-    denominator = sum(term.variance ** 2 / term.df for term in terms if term.variance > 0 and np.isfinite(term.df))
-    return float(total ** 2 / denominator) if denominator > 0 else np.inf
+    denominator = sum(term.uncertainty for term in terms)
+    return float(total ** 2 / denominator) if denominator > 0 and total > 0 else np.inf
