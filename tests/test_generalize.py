@@ -198,3 +198,11 @@ def test_a_similarity_step_of_an_older_version_is_refused_in_one_line(tmp_path):
     with pytest.raises(TaskNeuronsError, match="written by an older version .* delete its steps/similarity_"):
         Generalize(config, tmp_path, progress=False)()
     assert json.loads(step.read_text()) == old  # nothing already written is changed
+
+
+def test_similarity_layers_are_checked_on_the_models_config_before_the_folder_exists(tmp_path):
+    with pytest.raises(TaskNeuronsError, match=r"^option similarity_layers: \[99\] are not layers of the model "
+                                               r"tiny-llama \(0..1\)$"):
+        Generalize(_config(similarity_layers=[1, 99]), tmp_path / "run", progress=False)
+    assert not (tmp_path / "run").exists()
+    Generalize(_config(similarity_layers=[1]), tmp_path / "run", progress=False)  # the corrected command starts

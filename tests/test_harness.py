@@ -78,3 +78,24 @@ def test_identify_adds_the_harness_tasks_to_its_deactivation_table(tmp_path):
                              "rte's random control off"]
     assert all(0.0 <= h["tn_colours"]["acc,none"] <= 1.0 for h in harness.values())
     assert "general abilities (lm-evaluation-harness)" in (tmp_path / "run" / "summary.md").read_text()
+
+
+def test_identifys_harness_tasks_are_checked_before_the_folder_exists(tmp_path):
+    import pytest
+
+    from taskneurons.errors import TaskNeuronsError
+    from taskneurons.experiments.identify import Identify, IdentifyConfig
+
+    from .conftest import SHARED_DATA
+
+    def identify(**changes):
+        config = IdentifyConfig(model="tiny-llama", tasks=[str(SHARED_DATA / "sst2")], selection={"n_score": 4},
+                                n_eval=4, finetune=False, **changes)
+        return Identify(config, tmp_path / "run", progress=False)
+
+    with pytest.raises(TaskNeuronsError, match=r"^harness task 'nosuchharness' is not known to lm-evaluation-harness"):
+        identify(harness_tasks=["nosuchharness"])
+    with pytest.raises(TaskNeuronsError, match=r"^harness include '/no/such/dir': no such folder"):
+        identify(harness_tasks=["tn_colours"], harness_include="/no/such/dir")
+    assert not (tmp_path / "run").exists()
+    identify(harness_tasks=["tn_colours"], harness_include=write_task(tmp_path, []))  # the corrected command starts

@@ -72,6 +72,37 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "flo
     return LoadedModel(model, tokenizer, spec, FFN(model))
 
 
+def model_layers(spec: str) -> int | None:
+    """How many layers ``spec`` has, read from its config alone (no weights loaded), so that a layer option is
+    checked before a run folder exists; None for a built-in model not converted yet (its config is known only
+    once its GGUF chunks are assembled)."""
+    check_model_spec(spec, name="model")
+    with _load_errors(spec):
+        config = _config(spec)
+    return None if config is None else config.num_hidden_layers
+
+
+def _config(spec: str):
+    """The transformers config of ``spec`` (see :func:`model_layers`)."""
+    from transformers import AutoConfig
+
+    if spec in TINY_CONFIGS:
+        return tiny_config(spec)
+    if spec in PACKAGED_GGUF:
+        cached, packaged = cache_dir() / spec, PACKAGED_GGUF[spec]
+        if (cached / "config.json").is_file():
+            return AutoConfig.from_pretrained(str(cached))
+        found = importlib.util.find_spec(packaged.module)
+        if packaged.assembled or found is None or not found.submodule_search_locations:
+            return None
+        spec = str(Path(found.submodule_search_locations[0]) / packaged.gguf)
+    if spec.endswith(".gguf"):
+        path = Path(spec).expanduser()
+        return AutoConfig.from_pretrained(str(path.parent), gguf_file=path.name)
+    with hub.offline() if Path(spec).expanduser().is_dir() or hub.cached(spec) else nullcontext():
+        return AutoConfig.from_pretrained(spec)
+
+
 @contextmanager
 def _load_errors(spec: str):
     """What the libraries raise for files that are not a model (a damaged safetensors or GGUF file, a config

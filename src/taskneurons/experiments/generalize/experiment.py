@@ -24,7 +24,6 @@ from __future__ import annotations
 from dataclasses import asdict
 from pathlib import Path
 
-from ...errors import TaskNeuronsError
 from ...io import write_json, write_text
 from ...report.console import console
 from .ablation import ablation
@@ -49,10 +48,7 @@ class Generalize:
 
     def results(self) -> dict:
         c, lab = self.config, self.lab
-        bad = [i for i in c.similarity_layers or [] if i >= lab.base.ffn.n_layers] if c.similarity else []
-        if bad:  # before any part runs
-            raise TaskNeuronsError(f"option similarity_layers: {bad} are not layers of the model "
-                                   f"(0..{lab.base.ffn.n_layers - 1})")
+        lab.check_similarity_layers(lab.base.ffn.n_layers)  # again: before the folder, where the config told
         results = {"config": asdict(c), "tasks": {key: lab.describe_task(key) for key in lab.tasks},
                    "groups": {g.name: {"train": list(g.train), "ood": list(g.ood), "train_kind": lab.train_kind(g),
                                        "stands_for": g.paper, "notes": list(g.notes)} for g in lab.groups},

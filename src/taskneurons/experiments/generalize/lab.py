@@ -10,6 +10,7 @@ from pathlib import Path
 
 from ...errors import TaskNeuronsError
 from ...models import LoadedModel
+from ...models.loading import model_layers
 from ...neurons import NeuronSet, Scores
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
@@ -31,6 +32,7 @@ class Lab:
         self.similarity_models = [self._load(str(t)) for t in config.similarity_models or []]
         self.similarity_tests = [self._load(str(t)) for t in config.similarity_tests or []]
         self._check_ablation_pairs()
+        self.check_similarity_layers(model_layers(config.model) if config.similarity_layers else None)
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
         self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
@@ -74,6 +76,15 @@ class Lab:
         if len(set(train + ood)) != len(train + ood):
             raise TaskNeuronsError(f"group {spec['name']!r} lists a task twice: train {list(train)}, ood {list(ood)}")
         return Group(str(spec["name"]), train, ood)
+
+    def check_similarity_layers(self, n_layers: int | None) -> None:
+        """Every similarity layer is a layer of the model (``n_layers``: read from its config before the run
+        folder exists; None: not known yet, checked again on the loaded model)."""
+        c = self.config
+        bad = [i for i in c.similarity_layers or [] if i >= n_layers] if c.similarity and n_layers else []
+        if bad:
+            raise TaskNeuronsError(f"option similarity_layers: {bad} are not layers of the model {c.model} "
+                                   f"(0..{n_layers - 1})")
 
     def _load(self, spec: str) -> str:
         """Load a task (any spec ``load_task`` takes); returns its key (the task's name)."""

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from ... import processes
 from ...errors import TaskNeuronsError
+from ...evaluation.harness import check_harness_tasks
 from ...io import write_json, write_text
 from ...models import LoadedModel
 from ...models.weights import load_weights, save_weights
@@ -40,6 +41,8 @@ class Identify:
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise TaskNeuronsError(f"option tasks: two tasks have the same name in {names}; give each its own")
+        if config.harness_tasks:  # a name found wrong after the folder exists would block the corrected command
+            check_harness_tasks(config.harness_tasks, config.harness_include)
         self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
         self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
