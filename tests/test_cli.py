@@ -64,7 +64,9 @@ def test_a_model_or_task_name_typo_is_answered_before_torch_is_imported(tmp_path
              (["identify", "--set", "model=tiny-lama", "--out", str(tmp_path / "r")], "option model='tiny-lama' is not"),
              (["identify", "--tasks", "sst2", "sst", "--out", str(tmp_path / "r")], "unknown task 'sst'"),
              (["continual", "--model", str(tmp_path / "none"), "--out", str(tmp_path / "r")], "no such model folder"),
-             (["fidelity", "--model", "tiny-llama", "--task", str(tmp_path / "none.jsonl")], "no such file or folder")]
+             (["fidelity", "--model", "tiny-llama", "--task", str(tmp_path / "none.jsonl")], "no such file or folder"),
+             (["eval", "--model", "tiny-llama", "--task", "hf:parquet"], "hf:parquet: the parquet builder reads the "
+                                                                          "files it is given")]
     for argv, message in cases:
         err, seconds = _refused(argv)
         assert message in err and len(err.splitlines()) == 1, (argv, err)

@@ -271,3 +271,23 @@ def test_generic_labels_are_normalised_as_exact_match_compares_them(tmp_path):
     rows = [{"text": f"t{i}", "label": ["pos", "pos ", " neg", "neg"][i % 4]} for i in range(12)]
     task = load_task(str(write_jsonl(tmp_path / "labels.jsonl", rows)))
     assert task.labels == ("neg", "pos") and {ex.target for ex in task.splits["test"]} == {"neg", "pos"}
+
+
+def test_hf_with_a_local_file_reads_that_file_and_never_the_working_directory(tmp_path, monkeypatch):
+    from taskneurons.errors import TaskNeuronsError
+
+    pytest.importorskip("datasets")
+    data = write_jsonl(tmp_path / "reviews.jsonl", ROWS)
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    (elsewhere / "train.jsonl").write_text("not json at all\n")  # read only by a scan of the working directory
+    (elsewhere / "train.parquet").write_bytes(b"not parquet")
+    monkeypatch.chdir(elsewhere)
+    for spec in (f"hf:{data}", f"hf:json:{data}"):
+        task = load_task(spec)
+        assert task.name == "reviews" and len(task.splits["train"]) == 12 and task.labels == ("negative", "positive")
+    with pytest.raises(TaskNeuronsError, match=r"^hf:parquet: the parquet builder reads the files it is given: write "
+                                               r"hf:parquet:/path/to/file or give the option data_files"):
+        load_task("hf:parquet")
+    with pytest.raises(TaskNeuronsError, match=rf"^hf:{tmp_path}/none.parquet: no such file$"):
+        load_task(f"hf:{tmp_path}/none.parquet")

@@ -94,7 +94,7 @@ def _load(spec: str, options: dict, root) -> Task:
         return task
     if spec.startswith("hf:"):
         read = _checked(FORMATS["hf"].read, options, "format 'hf'", spec)
-        return read(spec, name or spec[3:].split("/")[-1].replace(":", "_"), **options)
+        return read(spec, name or FORMATS["hf"].task_name(spec), **options)
     path = Path(spec).expanduser()
     if path.is_file():
         if fmt not in (None, "generic"):
@@ -110,10 +110,13 @@ def _load(spec: str, options: dict, root) -> Task:
 
 def check_task_name(spec: str | Path, root: str | Path | None = None) -> None:
     """A one-line error unless ``spec`` can name a task: a demo task, a folder of the data root, an existing path,
-    or ``hf:...`` (read later). Reads no data and imports nothing heavy, so the command line checks task names
-    before it imports torch."""
+    or ``hf:...`` (its local files there; the dataset is read later). Reads no data and imports nothing heavy, so
+    the command line checks task names before it imports torch."""
     spec = resolve_spec(spec, root)
-    if spec in DEMO_TASKS or spec.startswith("hf:") or Path(spec).expanduser().exists():
+    if spec.startswith("hf:"):
+        FORMATS["hf"].load_arguments(spec)  # a local file that is not there, a builder without files
+        return
+    if spec in DEMO_TASKS or Path(spec).expanduser().exists():
         return
     if not is_bare_name(spec):
         raise TaskNeuronsError(f"no such file or folder: {spec}")
