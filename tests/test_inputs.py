@@ -13,6 +13,7 @@ from taskneurons import hub
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError, TaskNeuronsWarning
 from taskneurons.experiments.identify import Identify, IdentifyConfig
+from taskneurons.experiments.run import read_state
 from taskneurons.neurons import NeuronSet, deactivate, model_fingerprint
 from taskneurons.neurons import artifact as artifact_module
 from taskneurons.tuning import NeuronTuner
@@ -236,3 +237,19 @@ def test_a_gguf_file_cut_short_is_one_line(tmp_path, capsys):
     cut.write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 1, 5) + b"\x05\x00")
     error = _one_line_error(["eval", "--model", str(cut), "--task", str(SHARED_DATA / "sst2")], capsys)
     assert error.startswith(f"error: cannot load model '{cut}' (a file cut short or damaged: ")
+
+
+def test_a_damaged_artifact_says_how_to_fix_it_and_the_fix_works(tmp_path):
+    _identify(tmp_path, SHARED_DATA / "sst2")()
+    tensors = tmp_path / "run" / "artifacts" / "base.sst2.neurons.safetensors"
+    tensors.write_bytes(b"damaged")
+    fix = "delete base.sst2.neurons.safetensors and base.sst2.neurons.json together, then rerun"
+    with pytest.raises(TaskNeuronsError, match=rf"^{tensors}: not a readable safetensors file \(.*\); {fix}"):
+        _identify(tmp_path, SHARED_DATA / "sst2")()
+    tensors.unlink()  # the named file only
+    with pytest.raises(TaskNeuronsError, match=rf"^no neuron set at {tensors}: file not found; base.sst2.neurons.json "
+                                               rf"is there without it \(half an artifact\): {fix}"):
+        _identify(tmp_path, SHARED_DATA / "sst2")()
+    tensors.with_suffix(".json").unlink()
+    _identify(tmp_path, SHARED_DATA / "sst2")()
+    assert tensors.is_file() and read_state(tmp_path / "run")["state"] == "finished"

@@ -45,10 +45,10 @@ def load_tensors(st: Path, header: dict) -> dict[str, torch.Tensor]:
             pair = (f.metadata() or {}).get("pair")
         tensors = load_file(st)
     except (SafetensorError, OSError, ValueError) as e:
-        raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e})") from None
+        raise TaskNeuronsError(f"{st}: not a readable safetensors file ({e}); {remedy(st)}") from None
     if "pair" in header and pair != header["pair"]:
         raise TaskNeuronsError(f"{st} and its .json were not written together (a write interrupted between them, "
-                               f"or files of two runs); write the artifact again")
+                               f"or files of two runs); {remedy(st)}")
     return tensors
 
 
@@ -59,7 +59,7 @@ def read_header(js: Path, fmt: str, what: str) -> dict:
     try:
         header = json.loads(js.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise TaskNeuronsError(f"{js}: not valid JSON ({e})") from None
+        raise TaskNeuronsError(f"{js}: not valid JSON ({e}); {remedy(js)}") from None
     if not isinstance(header, dict) or header.get("format") != fmt:
         got = header.get("format") if isinstance(header, dict) else type(header).__name__
         raise TaskNeuronsError(f"{js}: field 'format' is {got!r}, expected {fmt!r} (is this a {what} file?)")
@@ -70,7 +70,8 @@ def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
     """Read a pair written by :func:`save` whose header has ``format == fmt``; any problem is one clear line."""
     st, js = paths(path)
     if not st.is_file():
-        raise TaskNeuronsError(f"no {what} at {st}: file not found")
+        half = f"; {js.name} is there without it (half an artifact): {remedy(st)}" if js.is_file() else ""
+        raise TaskNeuronsError(f"no {what} at {st}: file not found{half}")
     header = read_header(js, fmt, what)
     tensors = load_tensors(st, header)
     shapes = header.get("shapes", {})
@@ -79,9 +80,16 @@ def load(path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict]:
     for kind, t in tensors.items():
         if list(t.shape) != shapes.get(kind):
             raise TaskNeuronsError(
-                f"{st}: tensor {kind!r} has shape {list(t.shape)} but {js.name} says {shapes.get(kind)}"
+                f"{st}: tensor {kind!r} has shape {list(t.shape)} but {js.name} says {shapes.get(kind)}; {remedy(st)}"
             )
     return tensors, header
+
+
+def remedy(path) -> str:
+    """What to do about a damaged or torn pair: delete both files (a run folder computes them again on its
+    next run; a file of your own is written again by the command that made it)."""
+    st, js = paths(path)
+    return f"delete {st.name} and {js.name} together, then rerun (a run folder computes them again)"
 
 
 def check_layout(tensors: dict[str, torch.Tensor], what: str) -> None:
