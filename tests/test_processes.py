@@ -156,3 +156,16 @@ def test_a_launch_that_shards_the_model_is_refused_in_one_line(tmp_path, monkeyp
     lm = load_model("tiny-llama")
     with pytest.raises(TaskNeuronsError, match=r"^FSDP is not supported yet \(ACCELERATE_USE_FSDP is set"):
         train(lm, EXAMPLES, list(lm.model.parameters()), TrainConfig(max_steps=1), progress=False)
+
+
+def test_accelerate_launch_cpu_with_several_processes_says_it_started_one(tmp_path):
+    accelerate = Path(sys.executable).parent / "accelerate"
+    done = subprocess.run([str(accelerate), "launch", "--cpu", "--num_processes", "2", "-m", "taskneurons.cli",
+                           "models", "list"], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    ours = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert ours == ["warning: accelerate launch --cpu starts one process whatever --num_processes says (its simple "
+                    "launcher): this run is one process; for several on the CPU: torchrun --standalone "
+                    "--nproc_per_node N -m taskneurons.cli ... (docs/scale.md)"]
+    assert done.stdout.count("FFN map families") == 1  # one process ran

@@ -30,14 +30,29 @@ SHARDING_LAUNCHES = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": 
 
 def check_launch() -> None:
     """Refuse, in one line, a launch that shards the model (FSDP, DeepSpeed ZeRO, Megatron-LM): every process
-    here holds the whole model (data parallel), and weight edits would meet sharded parameters."""
-    from .errors import TaskNeuronsError
+    here holds the whole model (data parallel), and weight edits would meet sharded parameters. Say, in one
+    line, when a launch asked for several processes started one."""
+    import warnings
 
+    from .errors import TaskNeuronsError, TaskNeuronsWarning
+
+    if one_process_launched_as_several():
+        warnings.warn("accelerate launch --cpu starts one process whatever --num_processes says (its simple "
+                      "launcher): this run is one process; for several on the CPU: torchrun --standalone "
+                      "--nproc_per_node N -m taskneurons.cli ... (docs/scale.md)", TaskNeuronsWarning, stacklevel=2)
     for flag, name in SHARDING_LAUNCHES.items():
         if os.environ.get(flag, "false").lower() in ("true", "1"):
             raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): every process holds "
                                    f"the whole model; launch data parallel (accelerate launch --num_processes N), or "
                                    f"split a model too large for one GPU with --device auto (docs/scale.md)")
+
+
+def one_process_launched_as_several() -> bool:
+    """Whether ``accelerate launch --cpu --num_processes N`` (N > 1) started this single process: accelerate's
+    ``--cpu`` always takes its simple launcher, which starts one process and sets MASTER_ADDR for the N it
+    was asked for, but no WORLD_SIZE."""
+    use_cpu = os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("true", "1")
+    return use_cpu and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ
 
 
 def _state():
