@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 
 from taskneurons.experiments.identify import Identify, IdentifyConfig
+from taskneurons.experiments.identify.config import deactivation_tag
 from taskneurons.experiments.kit import control_seed
 from taskneurons.io import read_yaml, write_json
 from taskneurons.neurons import NeuronSet, Scores, deactivate
@@ -34,7 +35,7 @@ def main():
     config = IdentifyConfig(**read_yaml(run / "config.yaml"))
     identify = Identify(config, run, progress=False)  # the run's own tasks and test examples
     lm = identify.original_model()
-    tag = "original" if config.original == "multitask" else "base"
+    tag = deactivation_tag(config.original)
     tasks = {t.name: t for t in identify.tasks}
     rows = []
     for name in args.tasks:

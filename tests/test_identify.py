@@ -19,8 +19,8 @@ def _config(**changes):
     base = dict(model="tiny-llama", tasks=[str(SHARED_DATA / "sst2"), str(SHARED_DATA / "commongen")],
                 selection={"n_score": 4}, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4, random_controls=2,
                 neuron_training={"n_train": 4, "lr": 1e-2}, finetune_matrix=True, finetune_seeds=2,
-                finetune_random_controls=2, n_boot=200)
-    return IdentifyConfig(**{**base, **changes})
+                finetune_random_controls=2, n_boot=200, multitask={"n_train": 4, "lr": 1e-3})
+    return IdentifyConfig(**{**base, **changes})  # the default Original: multi-task fine-tuned (a tiny budget)
 
 
 def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatch):
@@ -35,8 +35,11 @@ def test_identify_writes_tables_artifacts_plots_and_resumes(tmp_path, monkeypatc
     gap = deact["gap"]["average"]
     assert gap["n"] == 8 and gap["tasks"] == 2 and gap["low"] <= gap["mean"] <= gap["high"]
     assert gap["verdict"] in ("holds", "does not hold", "undecided at this n") and "specificity" in deact
-    neurons = NeuronSet.load(tmp_path / "artifacts" / "base.sst2.neurons")
-    assert neurons.provenance["task"] == "sst2" and neurons.provenance["k"] == 10.0
+    assert results["config"]["original"] == "multitask" and (tmp_path / "original" / "model.safetensors").is_file()
+    for tag in ("original", "base"):  # deactivation scores the multi-task Original, neuron-only training the base
+        neurons = NeuronSet.load(tmp_path / "artifacts" / f"{tag}.sst2.neurons")
+        assert neurons.provenance["task"] == "sst2" and neurons.provenance["model_role"] == tag
+    assert neurons.provenance["k"] == 10.0
     assert abs(neurons.fraction() - 0.1) < 0.02
     for name in ("deactivation_table", "deactivation_matrix", "finetuning_table", "finetuning_matrix", "overlap"):
         assert (tmp_path / "plots" / f"{name}.png").stat().st_size > 1000
@@ -134,7 +137,7 @@ def test_a_bad_config_is_one_line_writes_nothing_and_the_corrected_run_uses_the_
     out = tmp_path / "run"
     common = ["identify", "--set", "model=tiny-llama", "--set", f"data_root={SHARED_DATA}", "--set", "tasks=[sst2]",
               "--set", "n_eval=2", "--set", "selection.n_score=2", "--set", "finetune=false", "--set",
-              "random_controls=1", "--set", "max_length=48", "--out", str(out)]
+              "random_controls=1", "--set", "max_length=48", "--set", "multitask.n_train=2", "--out", str(out)]
     assert main(common + ["--set", override]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith(f"error: {message}") and "\n" not in err
@@ -165,8 +168,8 @@ def test_selection_by_specificity_is_recorded_and_changes_the_sets(tmp_path):
     specific = Identify(_config(selection={"n_score": 4, "specificity": "relative"}, **common), tmp_path / "rel",
                         progress=False)
     specific()
-    a = NeuronSet.load(tmp_path / "plain" / "artifacts" / "base.sst2.neurons")
-    b = NeuronSet.load(tmp_path / "rel" / "artifacts" / "base.sst2.neurons")
+    a = NeuronSet.load(tmp_path / "plain" / "artifacts" / "original.sst2.neurons")
+    b = NeuronSet.load(tmp_path / "rel" / "artifacts" / "original.sst2.neurons")
     assert b.provenance["specificity"]["method"] == "relative" and a != b and a.count() == b.count()
 
 

@@ -24,7 +24,7 @@ from .conftest import SHARED_DATA
 def _identify(tmp_path, task, model="tiny-llama", k=10.0, out="run"):
     config = IdentifyConfig(model=model, tasks=[str(task)], selection={"n_score": 4, "k": k}, n_eval=4, batch_size=4,
                             max_length=64, random_controls=1, deactivate_matrix=False, finetune=False, top_neurons=0,
-                            n_boot=200)
+                            n_boot=200, original="base")  # the inputs are under test, not the Original
     return Identify(config, tmp_path / out, progress=False)
 
 

@@ -83,8 +83,9 @@ run(sys.argv[2])()
 
 
 def _close(a, b) -> bool:
-    """Equal to float rounding (two NaNs are equal: an undefined correlation on both sides)."""
-    return abs(a - b) <= 1e-6 * max(1.0, abs(b)) or (a != a and b != b)
+    """Equal to float rounding (two NaNs are equal: an undefined correlation on both sides; two equal infinities
+    too: a t's degrees of freedom without a run term)."""
+    return a == b or abs(a - b) <= 1e-6 * max(1.0, abs(b)) or (a != a and b != b)
 
 
 def _same_outcomes(two, one, path: str = "") -> None:

@@ -56,7 +56,7 @@ def identify_run(tmp_path_factory):
     config = IdentifyConfig(model="tiny-llama", tasks=[str(SHARED_DATA / "sst2"), str(SHARED_DATA / "commongen")],
                             selection={"n_score": 4}, n_eval=4, batch_size=4, max_length=64, max_new_tokens=4,
                             random_controls=2, neuron_training={"n_train": 4, "lr": 1e-2}, finetune_seeds=1,
-                            finetune_random_controls=1, n_boot=200, top_neurons=2)
+                            finetune_random_controls=1, n_boot=200, top_neurons=2, multitask={"n_train": 4, "lr": 1e-3})
     return out, Identify(config, out, progress=False)()
 
 
@@ -81,13 +81,47 @@ def test_top_neurons_are_the_highest_ranked_and_their_examples_the_most_active(i
     out, results = identify_run
     from taskneurons.neurons.scores import Scores
 
-    scores = Scores.load(out / "artifacts" / "base.sst2.scores")
+    scores = Scores.load(out / "artifacts" / "original.sst2.scores")  # the default Original's (multi-task)
     best = max((float(v), layer, kind, i) for kind, values in scores.values.items()
                for layer, row in enumerate(values) for i, v in enumerate(row))
     top = results["deactivation"]["top_neurons"]["sst2"]
     assert len(top) == 2 and (top[0]["layer"], top[0]["kind"], top[0]["index"]) == best[1:]
     values = [hit["activation"] for hit in top[0]["examples"]]
     assert values == sorted(values, reverse=True) and values[0] >= top[0]["median"]
+
+
+@pytest.mark.parametrize("scope", ["layer", "global"])
+def test_the_placement_plot_shows_each_tasks_score_share_per_layer(tmp_path, monkeypatch, scope):
+    import torch
+
+    from taskneurons.experiments import pages
+    from taskneurons.neurons import NeuronSet
+    from taskneurons.neurons.scores import Scores
+
+    artifacts = tmp_path / "artifacts"
+    # |inner| per layer 1 + 2 = 3 and 3 + 4 = 7 (30%, 70%); outer 1 and 4 (20%, 80%)
+    Scores({"inner": torch.tensor([[1.0, -2.0], [3.0, 4.0]]), "outer": torch.tensor([[1.0], [4.0]])}).save(
+        artifacts / "original.a.scores")
+    Scores({"inner": torch.ones(2, 2), "outer": torch.ones(2, 1)}).save(artifacts / "base.a.scores")  # not Original
+    NeuronSet({"inner": torch.tensor([[True, False], [True, True]]), "outer": torch.tensor([[False], [True]])}).save(
+        artifacts / "original.a.neurons")
+    plotted, heatmap = {}, pages.heatmap
+
+    def spy(matrix, rows, *args, **kwargs):
+        path = heatmap(matrix, rows, *args, **kwargs)
+        plotted[path.name] = (matrix, rows)
+        return path
+
+    monkeypatch.setattr(pages, "heatmap", spy)
+    results = {"config": {"original": "multitask", "selection": {"scope": scope}}, "tasks": {"a": {}}}
+    section = pages.neuron_sections(tmp_path, results)[0]
+    matrix, rows = plotted["score_by_layer.png"]
+    assert rows == ["a inner", "a outer"] and [pytest.approx(row) for row in ([30.0, 70.0], [20.0, 80.0])] == matrix
+    if scope == "layer":  # k% of every layer: a flat picture, not drawn
+        assert list(plotted) == ["score_by_layer.png"] and section.html.count("<img") == 1
+    else:  # the selected share of each layer's neurons: 1 of 2 and 2 of 2 inner, 0 of 1 and 1 of 1 outer
+        assert plotted["neurons_by_layer.png"] == ([[50.0, 100.0], [0.0, 100.0]], rows)
+        assert section.html.count("<img") == 2
 
 
 def gap(mean, low, high, verdict):

@@ -17,15 +17,17 @@ from markupsafe import escape
 from .. import processes
 from ..errors import TaskNeuronsError
 from ..io import write_text
-from ..neurons import NeuronSet
+from ..neurons import NeuronSet, Scores
 from ..report.html import Page, Section, image_html, render
 from ..report.markdown import markdown_table
 from ..report.plots import heatmap
 from .continual import summary as continual_views
 from .generalize import claims as generalize_views
 from .identify import report as identify_views
+from .identify.config import deactivation_tag
 from .run import current_state, read_state
 
+PLACEMENT_PLOTS = ("score_by_layer.png", "neurons_by_layer.png")  # shown in "Where the neurons are"
 VIEWS = {"identify": identify_views, "continual": continual_views, "generalize": generalize_views}
 
 
@@ -67,23 +69,49 @@ def header(out: Path, results: dict, experiment: str) -> list[tuple[str, str]]:
             ("code version", state.get("version", "unknown")), ("folder", str(out.resolve()))]
 
 
+def placement_rows(out: Path, results: dict, suffix: str, values) -> tuple[list[list[float]], list[str]]:
+    """One row per (task, kind) of ``values(artifact)`` (kind -> per-layer values), read from the deactivation's
+    artifacts ``<tag>.<task>.<suffix>``, in the run's task order; tasks without the artifact are left out."""
+    tag = deactivation_tag(results["config"]["original"])
+    rows, labels = [], []
+    for task in results.get("tasks", {}):
+        path = out / "artifacts" / f"{tag}.{task}.{suffix}"
+        if Path(f"{path}.json").is_file():
+            for kind, per_layer in values(path).items():
+                rows.append(per_layer)
+                labels.append(f"{task} {kind}")
+    return rows, labels
+
+
+def selected_shares(path: Path) -> dict[str, list[float]]:
+    """kind -> percent of the layer's neurons selected, per layer."""
+    neurons = NeuronSet.load(path)
+    counts = neurons.counts_per_layer()
+    return {kind: [100 * n / neurons.widths[kind] for n in per_layer] for kind, per_layer in counts.items()}
+
+
+def placement_section(out: Path, results: dict) -> list[Section]:
+    """Where each task's neurons are: the share of its score in each layer, per kind (it varies; the selected
+    neurons under scope "layer" are k% of every layer, a flat picture), and under another scope also the share
+    of each layer's neurons selected."""
+    plots = [("scores", lambda path: Scores.load(path).layer_shares(), "share of the task's score in each layer "
+              "(% of the kind's total |score|)", "score_by_layer.png", "{:.1f}")]
+    if results["config"]["selection"]["scope"] != "layer":
+        plots.append(("neurons", selected_shares, "selected neurons per layer (% of the layer's neurons)",
+                      "neurons_by_layer.png", "{:.0f}"))
+    html = ""
+    for suffix, values, title, name, fmt in plots:
+        rows, labels = placement_rows(out, results, suffix, values)
+        if rows:
+            picture = heatmap(rows, labels, [str(i) for i in range(len(rows[0]))], title, out / "plots" / name,
+                              xlabel="layer", fmt=fmt, cmap="viridis", center=None)
+            html += image_html(out, str(picture.relative_to(out)), title)
+    return [Section("Where the neurons are", html=html)] if html else []
+
+
 def neuron_sections(out: Path, results: dict) -> list[Section]:
     """Identify: where each task's neurons are (layers x kinds), and what its top neurons respond to."""
-    sections = []
-    sets = {p.name.split(".")[1]: p for p in sorted((out / "artifacts").glob("*.neurons.json"))
-            if p.name.startswith(("original.", "base."))}
-    if sets:
-        rows, labels = [], []
-        for task, path in sets.items():
-            neurons = NeuronSet.load(str(path)[: -len(".json")])
-            for kind, counts in neurons.counts_per_layer().items():
-                rows.append([100 * n / neurons.widths[kind] for n in counts])
-                labels.append(f"{task} {kind}")
-        picture = heatmap(rows, labels, [str(i) for i in range(len(rows[0]))], "selected neurons per layer (% of "
-                          "the layer's neurons)", out / "plots" / "neurons_by_layer.png", xlabel="layer",
-                          fmt="{:.0f}", cmap="viridis", center=None)
-        sections.append(Section("Where the neurons are", html=image_html(out, str(picture.relative_to(out)),
-                                                                          "neurons by layer")))
+    sections = placement_section(out, results)
     top = results.get("deactivation", {}).get("top_neurons") or {}
     for task, neurons in top.items():
         rows = [[f"L{n['layer']} {n['kind']} #{n['index']}", f"{hit['activation']:.2f} (median {n['median']:.2f})",
@@ -127,7 +155,7 @@ def page_of(out: Path) -> Page:
     if experiment == "identify":
         sections += neuron_sections(out, results)
     others = [p for p in sorted((out / "plots").rglob("*.png")) if p not in referenced
-              and p.name != "neurons_by_layer.png"]
+              and p.name not in PLACEMENT_PLOTS]
     if others:
         sections.append(Section("More plots", html="".join(image_html(out, str(p.relative_to(out)), p.stem)
                                                             for p in others)))

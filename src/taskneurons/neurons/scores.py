@@ -36,6 +36,16 @@ class Scores:
     def n_layers(self) -> int:
         return next(iter(self.values.values())).shape[0]
 
+    def layer_shares(self) -> dict[str, list[float]]:
+        """kind -> percent of the kind's total |score| in each layer: where a task's scores sit (all 0 for a kind
+        that scores 0 everywhere)."""
+        shares = {}
+        for kind, v in self.values.items():
+            per_layer = v.detach().double().abs().sum(dim=1)
+            total = float(per_layer.sum())
+            shares[kind] = (100 * per_layer / total).tolist() if total > 0 else [0.0] * len(per_layer)
+        return shares
+
     def validate(self, ffn: FFN) -> None:
         """Raise a TaskNeuronsError unless these scores have the model's layer count and widths."""
         artifact.check_fits(self.values, ffn, f"scores from {self.meta.get('model', 'an unknown model')}", "cover")

@@ -9,6 +9,13 @@ from ..kit import Selection, Settings, TrainingSpec, checks, nested
 ORIGINALS = ("base", "multitask")
 
 
+def deactivation_tag(original: str) -> str:
+    """The artifacts' tag (``artifacts/<tag>.<task>.scores``, ``.neurons``) of the model the deactivation part
+    scores: "original" for the multi-task fine-tuned model, "base" for the base model (whose sets the neuron-only
+    fine-tuning part shares)."""
+    return "original" if original == "multitask" else "base"
+
+
 @dataclass
 class IdentifyConfig(Settings):
     tasks: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"])
@@ -22,7 +29,7 @@ class IdentifyConfig(Settings):
     harness_include: str | None = None  # a folder of your own harness task YAMLs (e.g. on local JSON files)
     harness_limit: int | None = None  # examples per harness task (null: all)
     top_neurons: int = 3  # per task, the top neurons whose most active test examples the report shows (0: none)
-    original: str = "base"  # "base" | "multitask" (the paper's Original: after multi-task fine-tuning)
+    original: str = "multitask"  # the paper's: the base model fine-tuned on the tasks mixed (something to lose) | "base"
     multitask: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
     finetune: bool = True  # the Zero-shot / Train-Random / Train-Task table
     finetune_matrix: bool = False

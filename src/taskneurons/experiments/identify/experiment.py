@@ -2,7 +2,8 @@
 
 For one model and a list of tasks:
 
-1. the "Original" model: the base model, or (as in the paper) the base model after multi-task fine-tuning;
+1. the "Original" model: as in the paper (the default), the base model after multi-task fine-tuning on the tasks;
+   or the base model itself (``original: base``);
 2. score every task's neurons on the Original model and keep the top k% (one NeuronSet per task);
 3. deactivation: Original vs Deactivate-Random (mean and std over seeds) vs Deactivate-Task, and the matrix of
    score changes of task j when task i's neurons are deactivated;
@@ -30,7 +31,7 @@ from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
 from ..kit import control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
 from ..run import Run, option_defaults
-from .config import IdentifyConfig
+from .config import IdentifyConfig, deactivation_tag
 from .report import plot, show, summary, tables
 
 
@@ -94,7 +95,7 @@ class Identify:
     def deactivation(self) -> dict:
         c = self.config
         lm = self.original_model()
-        tag = "original" if c.original == "multitask" else "base"  # the base model's sets serve both tables
+        tag = deactivation_tag(c.original)
         sets = self.neuron_sets(lm, tag)
         names = [t.name for t in self.tasks]
         original = {t.name: self.run.step(f"deact/original/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}
