@@ -18,3 +18,23 @@ def test_the_demo_runs_and_deactivates_a_multitask_original_against_five_random_
     assert results["processes"]["identical"] and results["processes"]["n"] == 4  # 2 processes, the same outcomes
     assert (tmp_path / "index.html").is_file() and all((tmp_path / part / "report.html").is_file()
                                                        for part in ("identify", "generalize", "continual"))
+
+
+def test_the_demos_options_are_checked_before_step_1(tmp_path, monkeypatch, capsys):
+    import re
+
+    from taskneurons.cli import main
+    from taskneurons.experiments import demo
+
+    def no_step(*args, **kwargs):
+        raise AssertionError("a step ran before the options were checked")
+
+    monkeypatch.setattr(demo, "load_model", no_step)
+    cases = {"-1": r"--limit -1: give at least 2 test examples per task", "0": r"--limit 0: give at least 2",
+             "1": r"--limit 1: give at least 2", "201": r"--limit 201: a step would evaluate \d+ test examples per "
+                                                      r"task, and the demo tasks have 200; give a smaller --limit"}
+    for limit, message in cases.items():
+        assert main(["demo", "--model", "tiny-llama", "--limit", limit, "--out", str(tmp_path / "demo")]) == 2
+        err = capsys.readouterr().err
+        assert re.match(f"error: {message}", err) and len(err.splitlines()) == 1, err
+    assert not (tmp_path / "demo").exists()

@@ -14,6 +14,7 @@ from ..models import load_model
 from ..report.console import console, print_table
 from ..io import write_json
 from ..tasks import list_demo_tasks, load_task
+from ..tasks.demo import N_TEST
 from .fidelity import attribution_fidelity
 from .identify import Identify, IdentifyConfig
 from .kit import ExamplePlan, Settings, evaluate_plan
@@ -92,7 +93,24 @@ def processes_check(model: str, out: Path, limit: int, device: str, dtype: str) 
     return {"identical": same, "score": found[1]["score"], "n": found[1]["n"]}
 
 
+MIN_LIMIT = 2  # test examples per task: a paired interval needs two (as identify's n_eval)
+
+
+def check_options(model: str, limit: int, device: str, dtype: str) -> None:
+    """The demo's options, before step 1 runs (one line each): ``limit`` test examples per task, at least
+    :data:`MIN_LIMIT`, and no step drawing more than the demo tasks' ``N_TEST``; the identify step's config is
+    built, so its own checks (model, device, dtype) run too."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < MIN_LIMIT:
+        raise TaskNeuronsError(f"--limit {limit}: give at least {MIN_LIMIT} test examples per task (every step's "
+                               f"intervals pair two or more)")
+    largest = max(limit, identify_config(model, device, dtype, limit).n_eval)
+    if largest > N_TEST:
+        raise TaskNeuronsError(f"--limit {limit}: a step would evaluate {largest} test examples per task, and the "
+                               f"demo tasks have {N_TEST}; give a smaller --limit")
+
+
 def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype: str = "float32") -> dict:
+    check_options(model, limit, device, dtype)  # a bad option is one line before step 1, not after it
     start = time.perf_counter()
     console.rule(f"taskneurons demo: {model}")
     lm = load_model(model, device=device, dtype=dtype)
