@@ -48,7 +48,8 @@ class Generalize:
 
     def results(self) -> dict:
         c, lab = self.config, self.lab
-        lab.check_similarity_layers(lab.base.ffn.n_layers)  # again: before the folder, where the config told
+        if c.similarity_layers and lab.n_layers is None:  # its config could not tell before the folder
+            lab.check_similarity_layers(lab.base.ffn.n_layers)
         results = {"config": asdict(c), "tasks": {key: lab.describe_task(key) for key in lab.tasks},
                    "groups": {g.name: {"train": list(g.train), "ood": list(g.ood), "train_kind": lab.train_kind(g),
                                        "stands_for": g.paper, "notes": list(g.notes)} for g in lab.groups},

@@ -32,7 +32,8 @@ class Lab:
         self.similarity_models = [self._load(str(t)) for t in config.similarity_models or []]
         self.similarity_tests = [self._load(str(t)) for t in config.similarity_tests or []]
         self._check_ablation_pairs()
-        self.check_similarity_layers(model_layers(config.model) if config.similarity_layers else None)
+        self.n_layers = model_layers(config.model) if config.similarity_layers else None  # None: not read
+        self.check_similarity_layers(self.n_layers)
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
         self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
