@@ -133,7 +133,7 @@ def export_lora(lm: LoadedModel, deltas: Path, out: Path, headline: str = "", ot
     try:
         for proj, delta in tuner.deltas.values():
             name = names[id(proj.module)]
-            rank, out_features = len(delta.index), proj.rows.shape[0]
+            rank, out_features = len(delta.index), proj.shape[0]
             b = torch.zeros(out_features, rank)
             b[delta.index.cpu(), torch.arange(rank)] = 1.0
             tensors[f"base_model.model.{name}.lora_A.weight"] = delta.weight.detach().float().cpu().contiguous()

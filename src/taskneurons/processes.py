@@ -24,14 +24,32 @@ def is_main() -> bool:
     return rank() == 0
 
 
-SHARDING_LAUNCHES = {"ACCELERATE_USE_FSDP": "FSDP", "ACCELERATE_USE_DEEPSPEED": "DeepSpeed",
-                     "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM"}
+SHARDINGS = ("fsdp2",)  # what TASKNEURONS_SHARDING may ask for
+REFUSED_LAUNCHES = {"ACCELERATE_USE_DEEPSPEED": "DeepSpeed", "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM"}
+
+
+def sharding() -> str | None:
+    """How the model's weights are shared out over the processes: ``"fsdp2"`` (every process holds 1/N of each
+    block, ``models/sharding.py``) when ``TASKNEURONS_SHARDING=fsdp2`` or ``accelerate launch`` asks for FSDP
+    (version 2); None (every process holds the whole model, data parallel) otherwise."""
+    asked = os.environ.get("TASKNEURONS_SHARDING", "").strip().lower()
+    if asked:
+        return asked
+    return "fsdp2" if _flag("ACCELERATE_USE_FSDP") else None
+
+
+def sharded() -> bool:
+    """Whether the weights are sharded: then every forward pass is collective, so every process runs as many."""
+    return sharding() is not None
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "false").lower() in ("true", "1")
 
 
 def check_launch() -> None:
-    """Refuse, in one line, a launch that shards the model (FSDP, DeepSpeed ZeRO, Megatron-LM): every process
-    here holds the whole model (data parallel), and weight edits would meet sharded parameters. Say, in one
-    line, when a launch asked for several processes started one."""
+    """Refuse, in one line, a launch this toolkit cannot run as asked: a sharding it does not know, FSDP version 1,
+    DeepSpeed or Megatron-LM (not yet). Say, in one line, when a launch asked for several processes started one."""
     import warnings
 
     from .errors import TaskNeuronsError, TaskNeuronsWarning
@@ -40,19 +58,25 @@ def check_launch() -> None:
         warnings.warn("accelerate launch --cpu starts one process whatever --num_processes says (its simple "
                       "launcher): this run is one process; for several on the CPU: torchrun --standalone "
                       "--nproc_per_node N -m taskneurons.cli ... (docs/scale.md)", TaskNeuronsWarning, stacklevel=2)
-    for flag, name in SHARDING_LAUNCHES.items():
-        if os.environ.get(flag, "false").lower() in ("true", "1"):
-            raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): every process holds "
-                                   f"the whole model; launch data parallel (accelerate launch --num_processes N), or "
-                                   f"split a model too large for one GPU with --device auto (docs/scale.md)")
+    asked = sharding()
+    if asked is not None and asked not in SHARDINGS:
+        raise TaskNeuronsError(f"TASKNEURONS_SHARDING={asked!r} is not one of {list(SHARDINGS)} (or unset: every "
+                               f"process holds the whole model)")
+    if _flag("ACCELERATE_USE_FSDP") and os.environ.get("FSDP_VERSION", "1") != "2":
+        raise TaskNeuronsError("FSDP version 1 is not supported: launch with --fsdp_version 2 (or fsdp_version: 2 "
+                               "in the accelerate config; configs/accelerate/fsdp2.yaml, docs/scale.md)")
+    for flag, name in REFUSED_LAUNCHES.items():
+        if _flag(flag):
+            raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): shard the model with "
+                                   f"FSDP2 (accelerate launch --config_file configs/accelerate/fsdp2.yaml), or launch "
+                                   f"data parallel (accelerate launch --num_processes N) (docs/scale.md)")
 
 
 def one_process_launched_as_several() -> bool:
     """Whether ``accelerate launch --cpu --num_processes N`` (N > 1) started this single process: accelerate's
     ``--cpu`` always takes its simple launcher, which starts one process and sets MASTER_ADDR for the N it
     was asked for, but no WORLD_SIZE."""
-    use_cpu = os.environ.get("ACCELERATE_USE_CPU", "false").lower() in ("true", "1")
-    return use_cpu and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ
+    return _flag("ACCELERATE_USE_CPU") and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ
 
 
 def _state():
@@ -99,6 +123,25 @@ def gather(items: list) -> list:
 def share(items: list) -> list:
     """This process's part of ``items`` (every ``world``-th, from its rank): what :func:`gather` reassembles."""
     return list(items)[rank()::world()]
+
+
+def rounds(n: int) -> int:
+    """How many of ``n`` shared items the busiest process gets: with sharded weights every process runs that many
+    forward passes (the idle ones on a stand-in whose result is dropped), or the collectives would hang."""
+    return -(-n // world())
+
+
+def smallest(value: int) -> int:
+    """The smallest ``value`` over the processes when the weights are sharded (a choice that fixes how many forward
+    passes a batch takes must be the same on every process); ``value`` itself otherwise."""
+    if not sharded() or world() == 1:
+        return value
+    import torch
+    import torch.distributed as dist
+
+    least = torch.tensor(value, device=_state().device)
+    dist.all_reduce(least, op=dist.ReduceOp.MIN)
+    return int(least)
 
 
 def reassemble(parts: list, n: int) -> list:

@@ -94,18 +94,21 @@ def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None
     start = time.perf_counter()
     was_training = lm.model.training
     lm.model.eval()
-    batches = processes.share(batches_by_length(examples, batch_size))  # several processes: each its batches
+    every = batches_by_length(examples, batch_size)
+    batches = processes.share(every)  # several processes: each its batches
     bar = tqdm(total=sum(map(len, batches)), desc=f"eval {task.name} ({method})", unit="ex",
                disable=not progress or not processes.is_main(), leave=False)
-    for idx in batches:
+    for n in range(processes.rounds(len(every)) if processes.sharded() else len(batches)):
+        idx = batches[n] if n < len(batches) else every[0]  # past its share: a stand-in pass, its result dropped
         prompts = [examples[i].prompt for i in idx]
         if method != "generate":
             preds = rank_labels(lm, prompts, task.labels, max_length=max_length, **ranking)
         else:
             preds = generate(lm, prompts, max_new_tokens=max_new_tokens, max_length=max_length)
-        for i, p in zip(idx, preds):
-            predictions[i] = p
-        bar.update(len(idx))
+        if n < len(batches):
+            for i, p in zip(idx, preds):
+                predictions[i] = p
+            bar.update(len(idx))
     bar.close()
     mine = [(i, predictions[i]) for idx in batches for i in idx]
     predictions = processes.reassemble(processes.gather(mine), len(examples))

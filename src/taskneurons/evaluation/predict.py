@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import torch
 
+from .. import processes
 from ..models import LoadedModel, memory
 from ..models.inputs import position_kwargs
 from ..tasks.batching import encode_target, prompt_batch
@@ -46,7 +47,7 @@ def label_logprobs(lm: LoadedModel, prompts: Sequence[str], labels: Sequence[str
     scores = torch.stack([first_logp[:, ids[0]] for ids in label_ids], dim=1)  # [B, L]
     width = max(len(ids) for ids in label_ids)
     if width > 1:  # the later label tokens: all labels of all prompts over the shared prompt cache, by chunks
-        chunk = memory.labels_per_chunk(n_l, _cache_bytes(out.cache))
+        chunk = processes.smallest(memory.labels_per_chunk(n_l, _cache_bytes(out.cache)))  # as many passes everywhere
         later = [_later_tokens(lm, model, batch, out.cache if chunk == n_l else copy.deepcopy(out.cache),
                                label_ids[start:start + chunk], width) for start in range(0, n_l, chunk)]
         scores = scores + torch.cat(later, dim=1)
@@ -86,6 +87,7 @@ def generate(lm: LoadedModel, prompts: Sequence[str], max_new_tokens: int, max_l
     batch = {k: v.to(lm.device) for k, v in prompt_batch(lm.tokenizer, prompts, max_length).items()}
     out = lm.model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False, num_beams=1,
                             pad_token_id=lm.tokenizer.pad_token_id, eos_token_id=lm.tokenizer.eos_token_id,
-                            temperature=None, top_p=None, top_k=None)
+                            temperature=None, top_p=None, top_k=None,
+                            synced_gpus=processes.sharded() and processes.world() > 1)  # sharded: every process steps until all are done
     new = out[:, batch["input_ids"].shape[1]:]
     return [t.strip() for t in lm.tokenizer.batch_decode(new, skip_special_tokens=True)]

@@ -24,6 +24,7 @@ from torch import nn
 
 from ..errors import TaskNeuronsError
 from ..registry import Registry, suggest
+from . import sharding
 
 KINDS = ("inner", "outer")
 
@@ -100,6 +101,15 @@ class ParamSlice:
         idx[self.dim] = neurons.to(self.param.device) + self.offset
         return tuple(idx)
 
+    def read(self, neurons: torch.Tensor) -> torch.Tensor:
+        """A copy of the given neurons' entries of ``param`` (whole, when the weights are sharded)."""
+        return sharding.full(self.param)[self.index(neurons)]
+
+    def write_(self, neurons: torch.Tensor, values) -> None:
+        """Set the given neurons' entries of ``param`` to ``values`` (a tensor of :meth:`read`'s shape, or a number)."""
+        with sharding.editing(self.param) as whole:
+            whole[self.index(neurons)] = values
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -114,18 +124,25 @@ class Projection:
 
     @property
     def rows(self) -> torch.Tensor:
-        """The weight as an [out_features, in_features] view (detached): row f holds output feature f."""
-        w = self.module.weight.detach()
+        """The weight as an [out_features, in_features] tensor (detached; a view, or a gathered copy when the
+        weights are sharded): row f holds output feature f."""
+        w = sharding.full(self.module.weight)
         return w.t() if self.transposed else w
 
     @property
+    def shape(self) -> tuple[int, int]:
+        """(out_features, in_features), read without gathering a sharded weight."""
+        out, inp = self.module.weight.shape
+        return (inp, out) if self.transposed else (out, inp)
+
+    @property
     def in_features(self) -> int:
-        return self.rows.shape[1]
+        return self.shape[1]
 
     @property
     def bias(self) -> torch.Tensor | None:
         b = getattr(self.module, "bias", None)
-        return None if b is None else b.detach()
+        return None if b is None else sharding.full(b)
 
     def features(self, neurons: torch.Tensor) -> torch.Tensor:
         """The output features of ``neurons`` (one block per offset), on the module's device."""
@@ -140,19 +157,21 @@ class Projection:
         """A copy of the bias entries of ``features`` (None without a bias)."""
         return None if self.bias is None else self.bias.index_select(0, features)
 
-    @torch.no_grad()
     def add_rows_(self, features: torch.Tensor, rows: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         """Add [len(features), in_features] ``rows`` (and ``bias`` entries) into the module's weights in place."""
-        self.rows.index_add_(0, features, rows.to(self.rows.dtype))
-        if bias is not None:
-            self.bias.index_add_(0, features, bias.to(self.bias.dtype))
+        self._edit_rows("index_add_", features, rows, bias)
 
-    @torch.no_grad()
     def copy_rows_(self, features: torch.Tensor, rows: torch.Tensor, bias: torch.Tensor | None = None) -> None:
         """Overwrite the weight rows (and bias entries) of ``features`` in place."""
-        self.rows.index_copy_(0, features, rows.to(self.rows.dtype))
+        self._edit_rows("index_copy_", features, rows, bias)
+
+    def _edit_rows(self, how: str, features: torch.Tensor, rows: torch.Tensor, bias: torch.Tensor | None) -> None:
+        with sharding.editing(self.module.weight) as w:
+            w = w.t() if self.transposed else w
+            getattr(w, how)(0, features, sharding.full(rows).to(w.dtype))
         if bias is not None:
-            self.bias.index_copy_(0, features, bias.to(self.bias.dtype))
+            with sharding.editing(self.module.bias) as b:
+                getattr(b, how)(0, features, sharding.full(bias).to(b.dtype))
 
 
 def _get(root: nn.Module, dotted: str) -> nn.Module:
@@ -178,7 +197,7 @@ class FFN:
             raise TaskNeuronsError(
                 f"model of type {model.config.model_type!r} does not have the layout of FFN map {self.map.family!r} ({e})"
             ) from None
-        d_out, d_in = self.projections(0, "outer")[0].rows.shape
+        d_out, d_in = self.projections(0, "outer")[0].shape
         self.widths = {"inner": d_in, "outer": d_out}
 
     @property

@@ -22,6 +22,7 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenize
 from .. import hub, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_folder
+from . import sharding
 from .ffn import FFN
 from .spec import (  # noqa: F401 (the names a model is given by: spec.py, light)
     DEFAULT_MODEL, DEVICE, HUB_ID, PACKAGED_GGUF, PackagedGGUF, check_model_spec, model_names)
@@ -69,7 +70,13 @@ def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "flo
     if device != "auto":  # already there when loaded so; a device map keeps its placement
         model = model.to(device=device, dtype=DTYPES[dtype])
     model.eval()
-    return LoadedModel(model, tokenizer, spec, FFN(model))
+    ffn = FFN(model)
+    if processes.sharded():  # each process keeps 1/N of every block from here on (models/sharding.py)
+        if device == "auto":
+            raise TaskNeuronsError("--device auto splits a model over the GPUs of one process; with sharded weights "
+                                   "(FSDP2) every process takes one GPU: give --device cuda")
+        sharding.shard(model, ffn.blocks)
+    return LoadedModel(model, tokenizer, spec, ffn)
 
 
 def model_layers(spec: str) -> int | None:

@@ -55,6 +55,23 @@ def frozen(model: torch.nn.Module):
 
 
 @contextlib.contextmanager
+def _embeddings_as_leaf(model: torch.nn.Module):
+    """During the forward, the input embeddings' output detached into a leaf that requires grad (collected in the
+    yielded list): the backward pass then stops there, and no weight gradient is computed."""
+    leaf = []
+
+    def hook(module, args, output):
+        leaf.append(output.detach().requires_grad_(True))
+        return leaf[-1]
+
+    handle = model.get_input_embeddings().register_forward_hook(hook)
+    try:
+        yield leaf
+    finally:
+        handle.remove()
+
+
+@contextlib.contextmanager
 def on_ffn_activations(lm: LoadedModel, fn):
     """Call ``fn(layer, kind, activation)`` with every layer's inner activation (down input) and outer activation
     (the outer module's output: down's, or Gemma-2/3's post-FFN norm's) during a forward."""
@@ -118,8 +135,9 @@ def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor],
     rows = positions // where.shape[1]  # the example (row of the batch) of each counted token
     with frozen(lm.model), observed(lm, scorer, positions, rows):
         if scorer.needs_grad:
-            embeds = lm.model.get_input_embeddings()(batch["input_ids"]).detach().requires_grad_(True)
-            loss = target_loss(lm.model, batch, inputs_embeds=embeds)
+            with _embeddings_as_leaf(lm.model) as leaf:  # inside the forward: sharded embeddings are whole there
+                loss = target_loss(lm.model, batch)
+            embeds = leaf[0]
             loss_value = loss.item()
             if not math.isfinite(loss_value):
                 raise TaskNeuronsError(f"the scoring loss is {loss_value} on a batch; check the data and the model's dtype")
@@ -170,6 +188,12 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = DE
                                    max_target_length, padding_side="left")
             loss = score_batch(lm, state, batch, tokens)
             bar.set_postfix(loss=f"{loss / max(1, int((batch['labels'] != IGNORE).sum())):.3f}")
+        elif processes.sharded():  # sharded weights: a stand-in pass in step with the others, into a scratch scorer
+            batch = training_batch(lm.tokenizer, [examples[j] for j in batches[0]], max_length, max_target_length,
+                                   padding_side="left")
+            scratch = make_scorer(scorer, lm.ffn, **options)
+            scratch.to(lm.device)
+            score_batch(lm, scratch, batch, tokens)
         bar.update(1)
         if checkpoint and ((i + 1) % checkpoint_every == 0 or i + 1 == rounds):
             _save_checkpoint(checkpoint, config, processes.sum_over(state.state), i + 1)

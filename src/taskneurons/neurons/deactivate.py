@@ -120,12 +120,6 @@ def _zero_weights(ffn: FFN, neurons: NeuronSet, undo: list) -> None:
                 for s in ffn.slices(layer, kind):
                     if s.off is None:  # belongs to the neuron, but switching it off would touch others
                         continue
-                    index = s.index(idx)
-                    saved = s.param[index].clone()
-                    undo.append(lambda p=s.param, i=index, v=saved: _restore(p, i, v))
-                    s.param[index] = s.off
-
-
-def _restore(param: torch.Tensor, index: tuple, values: torch.Tensor) -> None:
-    with torch.no_grad():
-        param[index] = values
+                    saved = s.read(idx).clone()
+                    undo.append(lambda s=s, i=idx, v=saved: s.write_(i, v))
+                    s.write_(idx, s.off)

@@ -8,6 +8,7 @@ import warnings
 import torch
 
 from ..errors import TaskNeuronsError, TaskNeuronsWarning
+from ..models import sharding
 from ..models.loading import LoadedModel
 
 SAMPLES = 1 << 14  # values read per parameter: a 7B model hashes in well under a second
@@ -27,7 +28,7 @@ def model_fingerprint(model) -> str:
             h.update(f"{name}:{tuple(p.shape)}:{p.dtype};".encode())
             if p.device.type == "meta" or p.numel() == 0:
                 continue
-            flat = p.detach().reshape(-1)
+            flat = sharding.full(p).reshape(-1)
             sample = flat[:: max(1, flat.numel() // SAMPLES)][:SAMPLES]
             h.update(sample.to(device="cpu", dtype=torch.float32).numpy().tobytes())
     return h.hexdigest()[:16]

@@ -27,6 +27,7 @@ from torch import nn
 
 from .. import __version__
 from ..errors import TaskNeuronsError
+from ..models import sharding
 from ..models.ffn import FFN, KINDS, Projection
 from ..neurons import artifact
 from ..neurons.fingerprint import check_made_on, model_identity
@@ -108,7 +109,8 @@ class NeuronTuner:
         return sum(p.numel() for p in self.parameters())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
-        return {name: p.detach() for name, p in self.named_parameters()}
+        """name -> the whole delta (gathered, when training sharded it)."""
+        return {name: sharding.full(p) for name, p in self.named_parameters()}
 
     # merging
 

@@ -3,7 +3,8 @@
 ``train`` optimises exactly the parameters it is given with AdamW, on the target tokens of the examples
 (``tasks/batching.py``). The same code runs in one process or under ``accelerate launch`` (data parallel:
 ``batch_size`` is the whole step's batch, shared out over the processes, each weighting its part's loss by its
-share of the batch's target tokens: any number of processes trains the same steps, to float rounding).
+share of the batch's target tokens: any number of processes trains the same steps, to float rounding). With
+sharded weights (FSDP2, ``models/sharding.py``) the same loop runs; FSDP2 averages the gradients in place of DDP.
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from transformers import get_scheduler
 
 from .. import processes
 from ..errors import TaskNeuronsError
+from ..models import sharding
 from ..models.memory import check_fits, estimate
 from ..tasks.base import Example, Task
 from ..tasks.batching import IGNORE, training_batch
@@ -96,7 +98,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     processes.check_launch()
     examples = _examples(data)
     model = lm.model
-    params = _check_params(model, params)
+    params = sharding.shard_trained(model, _check_params(model, params))  # sharded: the new parameter objects
     accelerator = _accelerator(config, cpu=next(model.parameters()).device.type == "cpu")
     set_seed(config.seed)
     loader = DataLoader(range(len(examples)), batch_size=config.batch_size,
@@ -115,7 +117,10 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     try:
         if checkpointing:  # non-reentrant: the recomputed forward runs the neuron tuner's and LoRA's hooks as well
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
+        if processes.sharded():  # FSDP2 synchronises the gradients itself (reduce-scatter): no DDP around it
+            (optimizer, loader), wrapped = accelerator.prepare(adamw, loader), model
+        else:
+            wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
         per_epoch = math.ceil(len(loader) / config.grad_accum)  # loader: this process's shard
         total = config.max_steps or config.epochs * per_epoch
         warmup = math.ceil(config.warmup_ratio * total)
@@ -190,7 +195,7 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
 def _check_finite(loss: torch.Tensor, norm: torch.Tensor | None, step: int, scheduler) -> float:
     """The step's loss as a number, after one host sync; stop before a non-finite loss or gradient norm can reach
     the weights."""
-    values = torch.stack([loss, loss.new_zeros(()) if norm is None else norm.to(loss)]).tolist()
+    values = torch.stack([loss, loss.new_zeros(()) if norm is None else sharding.local(norm).to(loss)]).tolist()
     for what, value in zip(("loss", "gradient norm"), values):
         if not math.isfinite(value):
             lr = scheduler.get_last_lr()[0]

@@ -13,6 +13,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ...errors import TaskNeuronsError
+from ...models import sharding
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
@@ -32,5 +33,5 @@ def weights_digest(model: torch.nn.Module) -> str:
     with torch.no_grad():
         for name, p in model.named_parameters():
             h.update(f"{name}:{tuple(p.shape)}:{p.dtype};".encode())
-            h.update(p.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+            h.update(sharding.full(p).cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]

@@ -25,7 +25,7 @@ from pathlib import Path
 import torch
 
 from ....errors import TaskNeuronsError
-from ....models import LoadedModel
+from ....models import LoadedModel, sharding
 from ....neurons import NeuronSet, Scores
 from ....tasks import Task
 from ....tuning import NeuronTuner, train
@@ -79,9 +79,9 @@ def merge(tuner: NeuronTuner, masters: dict[str, dict[str, torch.Tensor | None]]
             master = {k: None if v is None else torch.cat([v, fresh[k].to(v.dtype)])[order] for k, v in master.items()}
         masters[name] = master
         pos = torch.searchsorted(master["index"], features)
-        master["weight"][pos] += delta.weight
+        master["weight"][pos] += sharding.full(delta.weight)
         if master["bias"] is not None:
-            master["bias"][pos] += delta.bias
+            master["bias"][pos] += sharding.full(delta.bias)
         proj.copy_rows_(features, master["weight"][pos], None if master["bias"] is None else master["bias"][pos])
         delta.active = False
 

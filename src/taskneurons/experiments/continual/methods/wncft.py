@@ -109,7 +109,7 @@ def neuron_rows(ffn: FFN, neurons: NeuronSet) -> dict[str, torch.Tensor]:
                 if len(idx):
                     for n, s in enumerate(ffn.slices(layer, kind)):
                         if s.tuned:  # what NCFT trains (not, e.g., a Gemma norm's gain entry)
-                            rows[f"{layer}.{kind}.{n}"] = s.param[s.index(idx)].detach().clone()
+                            rows[f"{layer}.{kind}.{n}"] = s.read(idx).clone()
     return rows
 
 
@@ -156,9 +156,8 @@ def _snapshot_weights(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor
                     for n, s in enumerate(ffn.slices(layer, kind)):
                         if not s.tuned:  # not trained, not snapshotted (a Gemma norm's gain)
                             continue
-                        index = s.index(idx)
-                        rows = s.param[index]
-                        saved.append((s.param, index, rows.clone()))
+                        rows = s.read(idx).clone()
+                        saved.append((s, idx, rows))
                         new = torch.zeros(rows.shape, dtype=torch.float64, device=rows.device)
                         for k, snap in enumerate(snapshots):
                             mine = sets[k].indices(layer, kind)
@@ -167,12 +166,12 @@ def _snapshot_weights(ffn: FFN, sets: Sequence[NeuronSet], weights: torch.Tensor
                                 part = snap[f"{layer}.{kind}.{n}"].to(rows.device).double()
                                 new.index_add_(s.dim, pos.to(rows.device),
                                                part * _along(share[k, pos].to(rows.device), part, s.dim))
-                        s.param[index] = new.to(rows.dtype)
+                        s.write_(idx, new.to(rows.dtype))
         yield
     finally:
         with torch.no_grad():
-            for param, index, rows in reversed(saved):
-                param[index] = rows
+            for s, idx, rows in reversed(saved):
+                s.write_(idx, rows)
 
 
 @contextlib.contextmanager

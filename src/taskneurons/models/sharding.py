@@ -1,0 +1,138 @@
+"""Sharded weights (FSDP2): the one module that shards a model and reads and edits sharded parameters.
+
+When ``processes.sharding()`` is ``"fsdp2"``, :func:`shard` applies torch's own ``fully_shard`` right after loading:
+to every transformer block, then to the root (embeddings, final norm, head), over a 1-D mesh of all processes
+(cuda over nccl, the CPU over gloo). Each process then keeps 1/N of every parameter, as a DTensor; a block's
+whole weights exist only during its forward and backward passes. Modules added later (neuron-tuner deltas,
+LoRA layers) are sharded when :func:`shard_trained` meets their parameters at the start of a training.
+
+Why ``fully_shard`` and not ``accelerate.prepare``: accelerate routes FSDP only for GPU launches (on the CPU it
+drops the plugin and wraps DDP, silently), and it shards at the first training, after scoring and evaluation
+have run whole models. Calling ``fully_shard`` here is one code path on the CPU and on GPUs, the one the tests run.
+
+Everything that reads or writes weights goes through :func:`full` (a whole tensor, gathered) and
+:func:`editing` (a whole tensor to edit in place; each process keeps its own shard of the result). Both are
+collective: every process calls them in the same order, as every process runs the same program.
+"""
+from __future__ import annotations
+
+import contextlib
+
+import torch
+from torch import nn
+
+from .. import processes
+
+
+def _dtensor():
+    from torch.distributed.tensor import DTensor
+
+    return DTensor
+
+
+def is_sharded(tensor) -> bool:
+    """Whether ``tensor`` is a DTensor (a shard of a parameter under FSDP2)."""
+    return processes.sharded() and isinstance(tensor, _dtensor())
+
+
+def _mesh(device: torch.device):
+    from torch.distributed.device_mesh import init_device_mesh
+
+    processes.barrier()  # joins the launcher's process group (accelerate's PartialState) if nothing has yet
+    return init_device_mesh(device.type, (processes.world(),))
+
+
+def shard(model: nn.Module, blocks: list[nn.Module]) -> None:
+    """``fully_shard`` every block of ``blocks`` (the transformer layers), then ``model`` itself, in place."""
+    from torch.distributed.fsdp import fully_shard
+
+    mesh = _mesh(next(model.parameters()).device)
+    for block in blocks:
+        fully_shard(block, mesh=mesh)
+    fully_shard(model, mesh=mesh, reshard_after_forward=True)
+
+
+def shard_trained(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Parameter]:
+    """``params``, with every one that is not sharded yet sharded by ``fully_shard`` on the module that owns it.
+    ``fully_shard`` replaces a module's parameters, so the returned list holds the new ones, in the same order."""
+    if not processes.sharded() or all(is_sharded(p) for p in params):
+        return params
+    from torch.distributed.fsdp import fully_shard
+
+    owners = {id(p): (module, name) for module in model.modules() for name, p in module.named_parameters(recurse=False)}
+    places = [owners[id(p)] for p in params]
+    mesh = _mesh(next(model.parameters()).device)
+    for module in {id(m): m for (m, _), p in zip(places, params) if not is_sharded(p)}.values():
+        fully_shard(module, mesh=mesh)
+    return [getattr(module, name) for module, name in places]
+
+
+def full(tensor: torch.Tensor) -> torch.Tensor:
+    """The whole of ``tensor``, detached: gathered from every process when sharded, else ``tensor`` itself."""
+    tensor = tensor.detach()
+    return tensor.full_tensor() if is_sharded(tensor) else tensor
+
+
+def local(tensor: torch.Tensor) -> torch.Tensor:
+    """A value that is the same on every process (a replicated DTensor, e.g. a norm over sharded gradients) as a
+    plain tensor; anything else unchanged."""
+    return tensor.full_tensor() if isinstance(tensor, _dtensor()) else tensor
+
+
+@contextlib.contextmanager
+def editing(param: torch.Tensor):
+    """A whole, plain tensor of ``param`` to edit in place. Unsharded: ``param``'s own data. Sharded: a gathered
+    copy, of which each process writes its own shard back into ``param`` on exit (every process makes the same
+    edit, so no further communication)."""
+    if not is_sharded(param):
+        with torch.no_grad():
+            yield param.data
+        return
+    from torch.distributed.tensor import distribute_tensor
+
+    whole = param.detach().full_tensor()
+    with torch.no_grad():
+        yield whole
+        mine = distribute_tensor(whole, param.device_mesh, param.placements, src_data_rank=None)
+        param.to_local().copy_(mine.to_local())
+
+
+def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """Every parameter and persistent buffer of ``model``, whole, each tied tensor once (under its first name, as
+    ``safetensors.torch.save_model`` keeps it). Sharded: gathered onto the main process's CPU memory (the only one
+    that writes files); the other processes get an empty dict."""
+    if not processes.sharded():
+        return model.state_dict()
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return {k: v for k, v in state.items() if k not in _tied(model)}
+
+
+def load_full_state_dict(model: nn.Module, read) -> None:
+    """The whole tensors that ``read()`` returns (called on the main process only; tied tensors once) into
+    ``model``'s shards; a tensor missing from them or one too many is a KeyError naming it."""
+    from torch.distributed.checkpoint.state_dict import StateDictOptions, set_model_state_dict
+
+    tied, state, problem = _tied(model), {}, None
+    if processes.is_main():
+        try:
+            state, want = read(), set(model.state_dict()) - set(tied)
+            wrong = sorted(want ^ set(state))
+            problem = wrong and f"{'missing' if wrong[0] in want else 'unexpected'} tensor {wrong[0]!r}"
+            state.update({name: state[first] for name, first in tied.items() if not wrong})
+        except Exception as e:  # noqa: BLE001 (said on every process below, so that none waits forever)
+            problem = str(e).splitlines()[0] if str(e) else type(e).__name__
+    problem = processes.broadcast(problem)  # every process stops, or none
+    if problem:
+        raise KeyError(problem)
+    set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
+
+
+def _tied(model: nn.Module) -> dict[str, str]:
+    """name -> the first name of the same parameter, for each parameter that is another one's alias (tied)."""
+    first, tied = {}, {}
+    for name, p in model.named_parameters(remove_duplicate=False):
+        tied.update({name: first[id(p)]} if id(p) in first else {})
+        first.setdefault(id(p), name)
+    return tied
