@@ -73,10 +73,20 @@ def full(tensor: torch.Tensor) -> torch.Tensor:
     return tensor.full_tensor() if is_sharded(tensor) else tensor
 
 
-def local(tensor: torch.Tensor) -> torch.Tensor:
-    """A value that is the same on every process (a replicated DTensor, e.g. a norm over sharded gradients) as a
-    plain tensor; anything else unchanged."""
+def plain(tensor: torch.Tensor) -> torch.Tensor:
+    """A DTensor (a sharded weight, or a sum or norm over one) as the whole, plain tensor, gradients flowing back
+    to its shards (a collective); anything else unchanged."""
     return tensor.full_tensor() if isinstance(tensor, _dtensor()) else tensor
+
+
+def like(tensor: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """A whole ``tensor`` of ``param``'s shape as ``param`` holds it: this process's shard when ``param`` is
+    sharded (and ``tensor`` is not yet), else ``tensor`` itself."""
+    if not is_sharded(param) or isinstance(tensor, _dtensor()):
+        return tensor
+    from torch.distributed.tensor import distribute_tensor
+
+    return distribute_tensor(tensor, param.device_mesh, param.placements, src_data_rank=None)
 
 
 @contextlib.contextmanager

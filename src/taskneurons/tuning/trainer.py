@@ -160,7 +160,7 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
                     loss = target_loss(model, batch, reduction="sum", forward=wrapped) * (
                         accelerator.num_processes / targets.clamp(min=1))
                     if extra_loss is not None:
-                        loss = loss + extra_loss(model)
+                        loss = loss + sharding.plain(extra_loss(model))  # sharded weights: the whole sum
                     window, micro = window + loss.detach().float(), micro + 1
                     tokens += batch["attention_mask"].sum()
                     accelerator.backward(loss)
@@ -195,7 +195,7 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
 def _check_finite(loss: torch.Tensor, norm: torch.Tensor | None, step: int, scheduler) -> float:
     """The step's loss as a number, after one host sync; stop before a non-finite loss or gradient norm can reach
     the weights."""
-    values = torch.stack([loss, loss.new_zeros(()) if norm is None else sharding.local(norm).to(loss)]).tolist()
+    values = torch.stack([loss, loss.new_zeros(()) if norm is None else sharding.plain(norm).to(loss)]).tolist()
     for what, value in zip(("loss", "gradient norm"), values):
         if not math.isfinite(value):
             lr = scheduler.get_last_lr()[0]

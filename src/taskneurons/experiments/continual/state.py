@@ -17,7 +17,8 @@ from ...models import sharding
 
 
 def save_tensors(tensors: dict[str, torch.Tensor], path: Path) -> None:
-    save_file({k: v.detach().cpu().contiguous() for k, v in tensors.items()}, str(path))
+    """``tensors`` whole (a sharded one gathered) in one safetensors file."""
+    save_file({k: sharding.full(v).cpu().contiguous() for k, v in tensors.items()}, str(path))
 
 
 def load_tensors(path: Path, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:

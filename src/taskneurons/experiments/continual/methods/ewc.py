@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from ....errors import TaskNeuronsError
-from ....models import LoadedModel
+from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tasks.batching import training_batch
 from ..state import load_tensors, save_tensors
@@ -55,12 +55,14 @@ def fisher_diagonal(lm: LoadedModel, examples: list[Example], batch_size: int, m
         for start in range(0, len(examples), batch_size):
             batch = training_batch(lm.tokenizer, examples[start:start + batch_size], max_length, max_target_length)
             batch = {k: v.to(lm.device) for k, v in batch.items()}
-            grads = torch.autograd.grad(model(**batch).loss, list(params.values()), allow_unused=True)
-            for (n, _), g in zip(params.items(), grads):
-                if g is not None:
-                    fisher[n] += g.detach().float() ** 2
+            model.zero_grad(set_to_none=True)
+            model(**batch).loss.backward()  # into .grad: sharded weights (FSDP2) get their gradient only there
+            for n, p in params.items():
+                if p.grad is not None:
+                    fisher[n] += p.grad.detach().float() ** 2
             batches += 1
     finally:
+        model.zero_grad(set_to_none=True)
         for n, p in params.items():
             p.requires_grad_(flags[n])
         model.train(was_training)
@@ -87,14 +89,15 @@ class EWC(SeqFT):
         """1 / mean(F) with ``normalize`` (folded into lam: no scaled copy of F), else 1."""
         if not self.options.normalize:
             return 1.0
-        total = sum(float(f.sum()) for f in self.fisher.values())
+        total = sum(float(sharding.plain(f.sum())) for f in self.fisher.values())
         count = sum(f.numel() for f in self.fisher.values())
         return count / total if total > 0 else 1.0
 
     def _terms(self, lm: LoadedModel) -> list:
         """(parameter, F, anchor): the anchor in the weights' own dtype, so that with F the method holds one float32
         and one model-sized copy beside the model, not three float32 ones."""
-        return [(p, self.fisher[n], p.detach().clone()) for n, p in lm.model.named_parameters() if n in self.fisher]
+        return [(p, sharding.like(self.fisher[n], p), p.detach().clone()) for n, p in lm.model.named_parameters()
+                if n in self.fisher]
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         extra = None

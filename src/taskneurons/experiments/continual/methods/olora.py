@@ -23,7 +23,7 @@ from peft.tuners.lora import LoraLayer
 
 from ....errors import TaskNeuronsError
 from ....io import write_json
-from ....models import LoadedModel
+from ....models import LoadedModel, sharding
 from ....tasks import Task
 from ....tuning import add_lora, train
 from ..state import load_tensors, save_tensors
@@ -91,11 +91,12 @@ class OLoRA(SeqLoRA):
         def extra_loss(model: torch.nn.Module) -> torch.Tensor:
             total = torch.zeros((), device=lm.device)
             for m in layers:
-                if o.lambda_orth and earlier:
+                a, b = (sharding.plain(x[new].weight) for x in (m.lora_A, m.lora_B))  # whole, when sharded
+                if o.lambda_orth and earlier:  # the earlier adapters are frozen: their whole weights, detached
                     total = total + o.lambda_orth * orthogonality_loss(
-                        [m.lora_A[k].weight for k in earlier], m.lora_A[new].weight, o.orth_norm)
+                        [sharding.full(m.lora_A[k].weight) for k in earlier], a, o.orth_norm)
                 if o.lambda_l2:
-                    total = total + o.lambda_l2 * (m.lora_A[new].weight.norm() + m.lora_B[new].weight.norm())
+                    total = total + o.lambda_l2 * (a.norm() + b.norm())
             return total
 
         return extra_loss if (o.lambda_orth and earlier) or o.lambda_l2 else None
