@@ -138,7 +138,7 @@ def test_generalize_in_two_processes_equals_one(tmp_path):
         _same_outcomes(two[key], one[key], key)
 
 
-def test_a_launch_that_shards_the_model_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+def test_a_deepspeed_launch_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     import pytest
 
     from taskneurons.cli import main
@@ -147,15 +147,13 @@ def test_a_launch_that_shards_the_model_is_refused_in_one_line(tmp_path, monkeyp
     monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
     out = tmp_path / "run"
     assert main(["eval", "--model", "tiny-llama", "--task", str(SHARED_DATA / "sst2"), "--out", str(out)]) == 2
-    assert capsys.readouterr().err.splitlines() == [
-        "error: DeepSpeed is not supported yet (ACCELERATE_USE_DEEPSPEED is set by the launch): every process holds "
-        "the whole model; launch data parallel (accelerate launch --num_processes N), or split a model too large "
-        "for one GPU with --device auto (docs/scale.md)"]
+    message = ("DeepSpeed is not supported yet (ACCELERATE_USE_DEEPSPEED is set by the launch): shard the model with "
+               "FSDP2 (accelerate launch --config_file configs/accelerate/fsdp2.yaml), or launch data parallel "
+               "(accelerate launch --num_processes N) (docs/scale.md)")
+    assert capsys.readouterr().err.splitlines() == [f"error: {message}"]
     assert not out.exists()
-    monkeypatch.delenv("ACCELERATE_USE_DEEPSPEED")
-    monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     lm = load_model("tiny-llama")
-    with pytest.raises(TaskNeuronsError, match=r"^FSDP is not supported yet \(ACCELERATE_USE_FSDP is set"):
+    with pytest.raises(TaskNeuronsError, match=r"^DeepSpeed is not supported yet \(ACCELERATE_USE_DEEPSPEED is set"):
         train(lm, EXAMPLES, list(lm.model.parameters()), TrainConfig(max_steps=1), progress=False)
 
 

@@ -24,10 +24,10 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from . import __version__
+from . import __version__, processes
 from .errors import TaskNeuronsError
 from .io import atomic_folder, write_json, write_text
-from .models import LoadedModel
+from .models import LoadedModel, sharding
 from .neurons import NeuronSet, deactivate
 from .neurons.fingerprint import check_made_on, model_fingerprint, model_identity
 from .tuning import NeuronTuner
@@ -112,9 +112,11 @@ def export_checkpoint(lm: LoadedModel, out: Path, neurons: NeuronSet | None = No
             stack.enter_context(deactivate((lm.model, lm.ffn), neurons, mode="weights"))
             done.append(f"{neurons.count():,} neurons switched off ({100 * neurons.fraction():.2f}% of the FFN "
                         f"neurons; their weight slices and bias entries set to their off value)")
-        state = {k: v for k, v in lm.model.state_dict().items() if f".{DELTA}." not in k}
+        state = {k: v for k, v in sharding.full_state_dict(lm.model).items() if f".{DELTA}." not in k}
         with export_folder(out, "checkpoint") as tmp:
-            lm.model.save_pretrained(tmp, state_dict=state, safe_serialization=True)
+            if processes.is_main():  # sharded weights are whole on the main process only
+                lm.model.save_pretrained(tmp, state_dict=state, safe_serialization=True)
+                sharding.unwrapped_config(lm.model).save_pretrained(tmp)
             lm.tokenizer.save_pretrained(tmp)
             provenance = {"neurons": neurons.provenance if neurons is not None else None,
                           "deltas": str(deltas) if deltas is not None else None}

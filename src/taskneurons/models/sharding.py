@@ -139,6 +139,17 @@ def load_full_state_dict(model: nn.Module, read) -> None:
     set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
 
 
+def unwrapped_config(model: nn.Module):
+    """The model's config, naming the model's own class as its architecture (``save_pretrained`` writes the class
+    it sees: under FSDP2 that is ``FSDP<Name>``)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    if isinstance(model, FSDPModule):
+        own = next(c for c in type(model).__mro__[1:] if not issubclass(c, FSDPModule))
+        model.config.architectures = [own.__name__]
+    return model.config
+
+
 def _tied(model: nn.Module) -> dict[str, str]:
     """name -> the first name of the same parameter, for each parameter that is another one's alias (tied)."""
     first, tied = {}, {}

@@ -8,6 +8,7 @@ sharded weights (FSDP2, ``models/sharding.py``) the same loop runs; FSDP2 averag
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -117,9 +118,9 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     try:
         if checkpointing:  # non-reentrant: the recomputed forward runs the neuron tuner's and LoRA's hooks as well
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if processes.sharded():  # FSDP2 synchronises the gradients itself (reduce-scatter): no DDP around it
-            (optimizer, loader), wrapped = accelerator.prepare(adamw, loader), model
-        else:
+        if processes.sharded():  # FSDP2 synchronises the gradients itself (reduce-scatter): no DDP around it, and
+            wrapped, optimizer, loader = model, adamw, accelerator.prepare(loader)  # accelerate's FSDP2 prepare
+        else:  # would shard again; the loop steps the optimizer itself, once per optimizer step
             wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
         per_epoch = math.ceil(len(loader) / config.grad_accum)  # loader: this process's shard
         total = config.max_steps or config.epochs * per_epoch
@@ -157,8 +158,9 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
                     # the mean over the whole batch's target tokens, whichever process holds them: DDP averages
                     # the processes' gradients, so each one's sum is scaled by world / all target tokens
                     targets = accelerator.reduce((batch["labels"] != IGNORE).sum(), reduction="sum")
-                    loss = target_loss(model, batch, reduction="sum", forward=wrapped) * (
-                        accelerator.num_processes / targets.clamp(min=1))
+                    with accelerator.autocast() if processes.sharded() else contextlib.nullcontext():  # what
+                        loss = target_loss(model, batch, reduction="sum", forward=wrapped)  # prepare() adds
+                    loss = loss * (accelerator.num_processes / targets.clamp(min=1))
                     if extra_loss is not None:
                         loss = loss + sharding.plain(extra_loss(model))  # sharded weights: the whole sum
                     window, micro = window + loss.detach().float(), micro + 1
@@ -171,9 +173,8 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
                             torch.nn.utils.clip_grad_norm_(masters.optimized(), config.max_grad_norm)
                         result.losses.append(_check_finite(step_loss, norm, result.steps + 1, scheduler))
                         window, micro = torch.zeros_like(window), 0
-                    optimizer.step()
-                    optimizer.zero_grad(set_to_none=True)
-                    if accelerator.sync_gradients:
+                        optimizer.step()
+                        optimizer.zero_grad(set_to_none=True)
                         masters.put_weights()
                         model.zero_grad(set_to_none=True)
                 if not accelerator.sync_gradients:
