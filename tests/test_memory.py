@@ -38,3 +38,23 @@ def test_a_plan_that_does_not_fit_is_one_line_with_the_batch_size_that_does():
         check_fits(plan, 8, "cuda:0", free=free)
     check_fits(plan, 8, "cuda:0", free=beyond)  # exactly enough: no error
     check_fits(plan, 8, "cpu")  # the host is not checked
+
+
+def test_sharded_plans_divide_weights_and_training_state_and_add_two_whole_blocks():
+    lm = load_model("tiny-llama")
+    whole, half = estimate(lm.model, "train", 4, 32), estimate(lm.model, "train", 4, 32, shards=2)
+    block = sum(p.numel() * 4 for p in lm.ffn.blocks[0].parameters())
+    for name in ("weights", "gradients", "optimizer"):
+        assert half.parts[name] == -(-whole.parts[name] // 2)
+    assert half.parts["activations"] == whole.parts["activations"]  # each process its own batch
+    assert half.parts["gathered blocks"] == 2 * block and "gathered blocks" not in whole.parts
+    assert half.sharded == whole.parts["gradients"] + whole.parts["optimizer"]
+
+
+def test_a_sharded_plan_that_does_not_fit_names_the_process_count_that_does():
+    lm = load_model("tiny-llama")
+    plan = estimate(lm.model, "train", 4, 32, shards=2)
+    rest = plan.total - plan.parts["weights"] - plan.parts["gradients"] - plan.parts["optimizer"]
+    free = rest + int(plan.sharded / 3.5)  # the training state fits over 4 processes, not over 2 or 3
+    with pytest.raises(TaskNeuronsError, match=r"; or shard over 4 processes \(FSDP2\)$"):
+        check_fits(plan, 4, "cuda:0", free=free)

@@ -27,10 +27,12 @@ from dataclasses import dataclass
 
 import torch
 
+from .. import processes
 from ..errors import TaskNeuronsError
 from .ffn import FFN
 
 WORKS = ("rank", "generate", "score", "train", "train_neurons")
+SHARDED_PARTS = ("gradients", "optimizer", "deltas, gradients, optimizer")  # FSDP2 shards them with the weights
 GiB = 2 ** 30
 LABEL_CACHE_BYTES = GiB  # label ranking repeats the prompts' KV cache once per label, in chunks of at most this
 
@@ -47,6 +49,8 @@ class MemoryPlan:
     work: str
     parts: dict[str, int]
     per_example: int
+    shards: int = 1  # processes the weights and training state are sharded over (FSDP2)
+    sharded: int = 0  # bytes of the training state (weights aside) over all processes: what more processes divide
 
     @property
     def total(self) -> int:
@@ -59,18 +63,31 @@ class MemoryPlan:
 
 def estimate(model: torch.nn.Module, work: str, batch_size: int, max_length: int, k: float = 10.0,
              n_labels: int = 2, label_tokens: int = 1, new_tokens: int = 32, target_tokens: int | None = None,
-             gradient_checkpointing: bool = False, trained: list[torch.nn.Parameter] | None = None) -> MemoryPlan:
-    """The plan of ``work`` (one of ``WORKS``) on ``model`` for batches of ``batch_size`` x ``max_length`` tokens;
-    ``target_tokens`` per example are trained or scored (default an eighth of ``max_length``)."""
+             gradient_checkpointing: bool = False, trained: list[torch.nn.Parameter] | None = None,
+             shards: int | None = None) -> MemoryPlan:
+    """The plan of ``work`` (one of ``WORKS``) on ``model`` for one process's batches of ``batch_size`` x
+    ``max_length`` tokens; ``target_tokens`` per example are trained or scored (default an eighth of
+    ``max_length``). ``shards``: the processes the weights are sharded over (default: this launch's, 1 unsharded);
+    weights, gradients and optimizer state are divided by it, and two whole blocks are added (the one computing
+    and the next one, gathered ahead)."""
     if work not in WORKS:
         raise TaskNeuronsError(f"work {work!r} is not one of {list(WORKS)}")
+    shards = shards or (processes.world() if processes.sharded() else 1)
 
     def at(batch: int) -> dict[str, int]:
         return _parts(model, work, batch, max_length, k, n_labels, label_tokens, new_tokens,
                       target_tokens or max(1, max_length // 8), gradient_checkpointing, trained)
 
     parts = at(batch_size)
-    return MemoryPlan(work, parts, sum(at(batch_size + 1).values()) - sum(parts.values()))
+    per_example = sum(at(batch_size + 1).values()) - sum(parts.values())
+    state = sum(parts.get(name, 0) for name in SHARDED_PARTS)
+    for name in ("weights", *SHARDED_PARTS):
+        if name in parts:
+            parts[name] = -(-parts[name] // shards)
+    if shards > 1:
+        parts["gathered blocks"] = 2 * max(sum(p.numel() * p.element_size() for p in block.parameters())
+                                           for block in FFN(model).blocks)
+    return MemoryPlan(work, parts, per_example, shards, state)
 
 
 def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, targets, checkpointing,
@@ -138,6 +155,9 @@ def check_fits(plan: MemoryPlan, batch_size: int, device: torch.device | str, fr
     fixed = needed - plan.per_example * batch_size
     fits = max(0, (free - fixed) // plan.per_example) if plan.per_example > 0 else 0
     advice = f"batch_size {fits} fits" if fits else "no batch size fits: use gradient_checkpointing, a shorter max_length or more devices"
+    rest = needed - sum(plan.parts.get(name, 0) for name in SHARDED_PARTS)  # what more processes do not divide
+    if plan.sharded and rest < free:
+        advice += f"; or shard over {max(plan.shards + 1, -(-plan.sharded // (free - rest)))} processes (FSDP2)"
     raise TaskNeuronsError(f"{plan.work} needs about {needed / GiB:.1f} GiB beyond the weights at batch_size "
                            f"{batch_size} ({plan.describe()}), {device} has {free / GiB:.1f} GiB free; {advice}")
 
