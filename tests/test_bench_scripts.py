@@ -2,7 +2,8 @@
 import importlib.util
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
+BENCHMARKS = ROOT / "benchmarks"
 
 
 def _script(name: str):
@@ -21,6 +22,25 @@ def test_the_gpu_scale_check_runs_scaled_down_on_the_cpu(tmp_path):
     assert all(r["seconds"] > 0 for r in works.values()) and all("estimated_bytes" in r for w, r in works.items()
                                                                  if w != "forward (no grad)")
     assert (tmp_path / "scale.json").is_file()
+
+
+def test_the_sharded_training_check_runs_scaled_down_in_two_cpu_processes(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "TASKNEURONS_SHARDING": "fsdp2"}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+                           str(BENCHMARKS / "bench_sharded.py"), "--small", "--device", "cpu", "--batch", "4",
+                           "--length", "32", "--out", str(tmp_path / "sharded.json")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ranks = json.loads((tmp_path / "sharded.json").read_text())["ranks"]
+    assert [r["processes"] for r in ranks] == [2, 2]
+    for work in ("neuron tuner, k=10%", "full fine-tuning"):  # both processes took the same steps
+        assert ranks[0][work]["losses"] == ranks[1][work]["losses"] and len(ranks[0][work]["losses"]) == 2
+        assert "gathered blocks" in ranks[0][work]["plan"]
 
 
 def test_the_ncft_forgetting_diagnosis_leaves_out_nothing_when_the_stages_share_no_neuron(tmp_path):

@@ -71,26 +71,31 @@ def fidelity_check(model: str, device: str, dtype: str) -> dict:
 
 
 def processes_check(model: str, out: Path, limit: int, device: str, dtype: str) -> dict:
-    """``taskneurons eval`` of one demo task in 1 and in 2 processes; each process scores half the batches and the
-    outcomes are gathered, so they must be the same, example for example."""
+    """``taskneurons eval`` of one demo task in 1 process, in 2 (each holding the whole model, scoring half the
+    batches) and in 2 with sharded weights (FSDP2: each holding half of every block); the outcomes are gathered,
+    so they must be the same, example for example."""
+    import os
     import subprocess
     import sys
 
     found = {}
-    for n in (1, 2):
-        path = out / f"eval_{n}_processes.json"
+    for n, sharded in ((1, False), (2, False), (2, True)):
+        name = f"{n} processes{', sharded weights' if sharded else ''}"
+        path = out / f"eval_{n}_processes{'_sharded' if sharded else ''}.json"
         command = ["-m", "taskneurons.cli", "eval", "--model", model, "--task", IDENTIFY_TASKS[0], "--limit", str(limit),
                    "--device", device, "--dtype", dtype, "--out", str(path)]
         launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)] if n > 1 else []
-        subprocess.run([sys.executable, *launcher, *command], check=True, capture_output=True)
-        found[n] = json.loads(path.read_text())["results"][0]
-    same = found[1]["outcomes"] == found[2]["outcomes"]
+        env = {**os.environ, **({"TASKNEURONS_SHARDING": "fsdp2"} if sharded else {})}
+        subprocess.run([sys.executable, *launcher, *command], check=True, capture_output=True, env=env)
+        found[name] = json.loads(path.read_text())["results"][0]
+    first = next(iter(found.values()))
+    same = all(r["outcomes"] == first["outcomes"] for r in found.values())
     print_table(f"{IDENTIFY_TASKS[0]}, {limit} test examples", ["processes", "score", "seconds"],
-                [[n, f"{r['score']:.1f}", f"{r['seconds']:.1f}"] for n, r in found.items()])
-    console.print(f"outcomes {'identical' if same else 'DIFFERENT'} in 1 and 2 processes")
+                [[name, f"{r['score']:.1f}", f"{r['seconds']:.1f}"] for name, r in found.items()])
+    console.print(f"outcomes {'identical' if same else 'DIFFERENT'} in 1 process, 2, and 2 with sharded weights")
     if not same:
-        raise TaskNeuronsError("the 2-process evaluation differs from the 1-process one (a bug: please report it)")
-    return {"identical": same, "score": found[1]["score"], "n": found[1]["n"]}
+        raise TaskNeuronsError("a several-process evaluation differs from the 1-process one (a bug: please report it)")
+    return {"identical": same, "score": first["score"], "n": first["n"], "runs": list(found)}
 
 
 MIN_LIMIT = 2  # test examples per task: a paired interval needs two (as identify's n_eval)
@@ -158,7 +163,7 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
     console.print(f"wrote {adapter}/ ({size / 2 ** 20:.1f} MiB): PeftModel.from_pretrained(base, that folder)")
     results["export"] = {"adapter": str(adapter), "bytes": size}
 
-    console.rule("6. several processes (torchrun, gloo on the CPU): the same outcomes as one process")
+    console.rule("6. several processes (torchrun, gloo on the CPU), whole or sharded weights: the outcomes of one")
     results["processes"] = processes_check(model, out / "processes", limit, device, dtype)
 
     write_json(out / "results.json", results)
