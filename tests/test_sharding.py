@@ -106,6 +106,9 @@ def test_an_export_from_sharded_training_loads_with_from_pretrained_and_equals_o
 @pytest.mark.parametrize("env, message", [
     ({"TASKNEURONS_SHARDING": "zero9"}, "error: TASKNEURONS_SHARDING='zero9' is not one of ['fsdp2'] (or unset: "
                                         "every process holds the whole model)"),
+    ({"TASKNEURONS_SHARDING": "fsdp2"}, "error: sharded weights need several processes: launch with torchrun "
+                                        "--nproc_per_node N or accelerate launch (docs/scale.md), or unset "
+                                        "TASKNEURONS_SHARDING"),
     ({"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "1"},
      "error: FSDP version 1 is not supported: launch with --fsdp_version 2 (or fsdp_version: 2 in the accelerate "
      "config; configs/accelerate/fsdp2.yaml, docs/scale.md)"),

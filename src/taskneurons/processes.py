@@ -49,7 +49,7 @@ def _flag(name: str) -> bool:
 
 def check_launch() -> None:
     """Refuse, in one line, a launch this toolkit cannot run as asked: a sharding it does not know, FSDP version 1,
-    DeepSpeed or Megatron-LM (not yet). Say, in one line, when a launch asked for several processes started one."""
+    sharded weights in one process, DeepSpeed or Megatron-LM (not yet). Say, in one line, when a launch asked for several processes started one."""
     import warnings
 
     from .errors import TaskNeuronsError, TaskNeuronsWarning
@@ -65,6 +65,9 @@ def check_launch() -> None:
     if _flag("ACCELERATE_USE_FSDP") and os.environ.get("FSDP_VERSION", "1") != "2":
         raise TaskNeuronsError("FSDP version 1 is not supported: launch with --fsdp_version 2 (or fsdp_version: 2 "
                                "in the accelerate config; configs/accelerate/fsdp2.yaml, docs/scale.md)")
+    if asked is not None and world() == 1:
+        raise TaskNeuronsError("sharded weights need several processes: launch with torchrun --nproc_per_node N or "
+                               "accelerate launch (docs/scale.md), or unset TASKNEURONS_SHARDING")
     for flag, name in REFUSED_LAUNCHES.items():
         if _flag(flag):
             raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): shard the model with "

@@ -38,6 +38,7 @@ def is_sharded(tensor) -> bool:
 def _mesh(device: torch.device):
     from torch.distributed.device_mesh import init_device_mesh
 
+    processes.check_launch()  # one line for a sharding that cannot run (one process, FSDP v1...)
     processes.barrier()  # joins the launcher's process group (accelerate's PartialState) if nothing has yet
     return init_device_mesh(device.type, (processes.world(),))
 
