@@ -25,7 +25,7 @@ import taskneurons.models.loading as loading
 loaded = []
 _load = loading.load_model
 loading.load_model = lambda *a, **k: loaded.append(_load(*a, **k)) or loaded[-1]
-from tests.test_sharding import METHODS, export_after_training
+from tests.test_sharding import METHODS, export_after_training, load_saved_weights, longer_config
 from tests.test_processes import continual_config, identify_config
 from taskneurons.experiments.continual import Continual
 from taskneurons.experiments.identify import Identify
@@ -34,6 +34,10 @@ if kind == "identify":
     Identify(identify_config(), out, progress=False)()
 elif kind == "continual":
     Continual(replace(continual_config(), methods=METHODS), out, progress=False)()
+elif kind == "longer":
+    Continual(longer_config(), out, progress=False)()
+elif kind == "load":
+    load_saved_weights(out)
 else:
     export_after_training(out)
 from taskneurons import processes
@@ -70,6 +74,31 @@ def export_after_training(out: str) -> None:
     export_checkpoint(lm, f"{out}/model", deltas=f"{out}/deltas")
 
 
+def longer_config():
+    """Three stages in bfloat16, the last one generated (synced_gpus): NCFT's float32 masters, O-LoRA's frozen
+    earlier adapters back-propagated through."""
+    from tests.conftest import SHARED_DATA
+
+    three = [[str(SHARED_DATA / name) for name in ("sst2", "rte", "commongen")]]
+    return replace(continual_config(), orders=three, methods=["ncft", "olora"], dtype="bfloat16")
+
+
+def load_saved_weights(out: str) -> None:
+    """Load ``out/w.safetensors`` into tiny-gemma (tied embeddings) and write its fingerprint to ``out/fp``."""
+    from pathlib import Path
+
+    from taskneurons.models.weights import load_weights
+    from taskneurons.neurons.fingerprint import model_fingerprint
+
+    lm = load_model("tiny-gemma")
+    load_weights(lm.model, Path(out) / "w.safetensors")
+    fingerprint = model_fingerprint(lm)
+    from taskneurons import processes
+
+    if processes.is_main():
+        (Path(out) / "fp").write_text(fingerprint)
+
+
 def test_identify_with_sharded_weights_in_two_processes_equals_one(tmp_path):
     launch_sharded("identify", tmp_path / "two")
     one = json.loads(json.dumps(Identify(identify_config(), tmp_path / "one", progress=False)()))
@@ -101,6 +130,26 @@ def test_an_export_from_sharded_training_loads_with_from_pretrained_and_equals_o
         torch.testing.assert_close(two.state_dict()[name], value, rtol=1e-5, atol=1e-6)
         changed += not torch.equal(value, base[name])
     assert changed == 3  # gate and up rows of layer 0, down rows of layer 1: the merged deltas, nothing else
+
+
+def test_three_bfloat16_stages_of_ncft_and_olora_run_sharded(tmp_path):
+    launch_sharded("longer", tmp_path / "two")
+    stages = json.loads((tmp_path / "two" / "results.json").read_text())["orders"]
+    assert stages  # ran to the end: merges through float32 masters, three adapters
+
+
+def test_weights_saved_whole_with_tied_embeddings_load_into_sharded_processes(tmp_path):
+    from taskneurons.models.weights import save_weights
+    from taskneurons.neurons.fingerprint import model_fingerprint
+
+    lm = load_model("tiny-gemma")  # tied: save_model keeps the embeddings under one of their two names
+    with torch.no_grad():
+        for p in lm.model.parameters():
+            p.add_(0.01)
+    (tmp_path / "two").mkdir()
+    save_weights(lm.model, tmp_path / "two" / "w.safetensors")
+    launch_sharded("load", tmp_path / "two")
+    assert (tmp_path / "two" / "fp").read_text() == model_fingerprint(lm)
 
 
 @pytest.mark.parametrize("env, message", [

@@ -80,7 +80,7 @@ def processes_check(model: str, out: Path, limit: int, device: str, dtype: str) 
 
     found = {}
     for n, sharded in ((1, False), (2, False), (2, True)):
-        name = f"{n} processes{', sharded weights' if sharded else ''}"
+        name = f"{n} process{'es' if n > 1 else ''}{', sharded weights' if sharded else ''}"
         path = out / f"eval_{n}_processes{'_sharded' if sharded else ''}.json"
         command = ["-m", "taskneurons.cli", "eval", "--model", model, "--task", IDENTIFY_TASKS[0], "--limit", str(limit),
                    "--device", device, "--dtype", dtype, "--out", str(path)]

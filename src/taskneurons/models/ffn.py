@@ -226,7 +226,7 @@ class FFN:
         for p in self.projections(layer, kind):
             for offset in p.offsets:
                 out.append(ParamSlice(p.module.weight, 1 if p.transposed else 0, offset, off))
-                if p.bias is not None:
+                if getattr(p.module, "bias", None) is not None:
                     out.append(ParamSlice(p.module.bias, 0, offset, off))
         if behind_norm:
             norm = self.outers[layer]

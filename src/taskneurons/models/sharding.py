@@ -60,12 +60,17 @@ def shard_trained(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Param
         return params
     from torch.distributed.fsdp import fully_shard
 
-    owners = {id(p): (module, name) for module in model.modules() for name, p in module.named_parameters(recurse=False)}
-    places = [owners[id(p)] for p in params]
-    mesh = _mesh(next(model.parameters()).device)
-    for module in {id(m): m for (m, _), p in zip(places, params) if not is_sharded(p)}.values():
-        fully_shard(module, mesh=mesh)
-    return [getattr(module, name) for module, name in places]
+    owners = {}  # id(parameter) -> every (module, name) holding it (a shared parameter has several)
+    for module in model.modules():
+        for name, p in module.named_parameters(recurse=False):
+            owners.setdefault(id(p), []).append((module, name))
+    mesh, done = _mesh(next(model.parameters()).device), set()
+    for p in params:
+        modules = [module for module, _ in owners[id(p)]]
+        if not is_sharded(p) and not done & {id(m) for m in modules}:  # one group for the modules that hold it,
+            fully_shard(modules if len(modules) > 1 else modules[0], mesh=mesh, reshard_after_forward=True)
+            done |= {id(m) for m in modules}  # resharded after each forward, as the root is
+    return [getattr(*owners[id(p)][0]) for p in params]
 
 
 def full(tensor: torch.Tensor) -> torch.Tensor:
@@ -109,8 +114,8 @@ def editing(param: torch.Tensor):
 
 
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
-    """Every parameter and persistent buffer of ``model``, whole, each tied tensor once (under its first name, as
-    ``safetensors.torch.save_model`` keeps it). Sharded: gathered onto the main process's CPU memory (the only one
+    """Every parameter and persistent buffer of ``model``, whole, each tied tensor once (under its first name; a
+    loader takes it under any of its names). Sharded: gathered onto the main process's CPU memory (the only one
     that writes files); the other processes get an empty dict."""
     if not processes.sharded():
         return model.state_dict()
@@ -129,6 +134,9 @@ def load_full_state_dict(model: nn.Module, read) -> None:
     if processes.is_main():
         try:
             state, want = read(), set(model.state_dict()) - set(tied)
+            for name, first in tied.items():  # a file may hold a tied tensor under another of its names
+                if name in state and first not in state:
+                    state[first] = state.pop(name)
             wrong = sorted(want ^ set(state))
             problem = wrong and f"{'missing' if wrong[0] in want else 'unexpected'} tensor {wrong[0]!r}"
             state.update({name: state[first] for name, first in tied.items() if not wrong})

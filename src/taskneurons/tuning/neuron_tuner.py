@@ -86,7 +86,8 @@ class NeuronTuner:
         self._hooks = []
         for (layer, kind), idx in self.neurons.items():
             for proj in self.ffn.projections(layer, kind):
-                delta = NeuronDelta(proj.features(idx), proj.in_features, proj.bias is not None, proj.module.weight)
+                delta = NeuronDelta(proj.features(idx), proj.in_features, getattr(proj.module, "bias", None) is not None,
+                                    proj.module.weight)
                 proj.module.add_module(DELTA, delta)
                 self._hooks.append(proj.module.register_forward_hook(_add_delta))
                 self.deltas[f"layers.{layer}.{proj.path}"] = (proj, delta)

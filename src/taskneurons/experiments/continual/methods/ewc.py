@@ -121,4 +121,6 @@ class EWC(SeqFT):
 
     def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
         super().restore(lm, folders)
-        self.fisher = load_tensors(folders[-1] / "fisher.safetensors", lm.device)
+        params = dict(lm.model.named_parameters())  # sharded weights: each process keeps its shard of F
+        self.fisher = {n: sharding.like(f, params[n]) for n, f in
+                       load_tensors(folders[-1] / "fisher.safetensors", lm.device).items()}

@@ -70,8 +70,9 @@ def merge(tuner: NeuronTuner, masters: dict[str, dict[str, torch.Tensor | None]]
             proj.add_rows_(features, delta.weight, delta.bias)
             delta.active = False
             continue
-        master = masters.get(name) or {"index": features[:0], "weight": delta.weight.new_empty(0, delta.weight.shape[1]),
-                                       "bias": None if delta.bias is None else delta.bias.new_empty(0)}
+        empty = {"dtype": delta.weight.dtype, "device": features.device}  # plain, even where the deltas are sharded
+        master = masters.get(name) or {"index": features[:0], "weight": torch.empty(0, delta.weight.shape[1], **empty),
+                                       "bias": None if delta.bias is None else torch.empty(0, **empty)}
         new = features[~torch.isin(features, master["index"])]
         if len(new):  # first merged here: from the current weights (exact in float32)
             fresh = {"index": new, "weight": proj.weight_rows(new), "bias": proj.bias_entries(new)}

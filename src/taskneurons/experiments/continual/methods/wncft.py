@@ -46,6 +46,7 @@ from pathlib import Path
 
 import torch
 
+from .... import processes
 from ....errors import TaskNeuronsError
 from ....io import atomic_path
 from ....models import FFN, KINDS, LoadedModel
@@ -217,7 +218,7 @@ class WNCFT(NCFT):
         o, c = self.options, self.ctx.config
         tag = hashlib.sha256(f"{task.source}|{task.name}".encode()).hexdigest()[:8]
         path = self.ctx.shared / "task_vectors" / f"{task.name}.{tag}.n{o.n_vector}.len{c.max_length}.seed{c.seed}.safetensors"
-        if path.is_file():
+        if processes.broadcast(path.is_file()):  # as the main process sees it: every process takes one path
             return load_tensors(path)["vector"]
         examples = self.ctx.draw(task, "vector", o.n_vector, at_most=True)  # pool examples: never a test prompt
         vector = task_vector(lm, examples, c.eval_batch_size or c.batch_size, c.max_length)
