@@ -49,7 +49,8 @@ def _flag(name: str) -> bool:
 
 def check_launch() -> None:
     """Refuse, in one line, a launch this toolkit cannot run as asked: a sharding it does not know, FSDP version 1,
-    sharded weights in one process, DeepSpeed or Megatron-LM (not yet). Say, in one line, when a launch asked for several processes started one."""
+    sharded weights in one process, DeepSpeed or Megatron-LM (not yet). Say, in one line, when a launch asked for
+    several processes started one."""
     import warnings
 
     from .errors import TaskNeuronsError, TaskNeuronsWarning

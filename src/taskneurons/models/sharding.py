@@ -104,13 +104,10 @@ def editing(param: torch.Tensor):
         with torch.no_grad():
             yield param.data
         return
-    from torch.distributed.tensor import distribute_tensor
-
     whole = param.detach().full_tensor()
     with torch.no_grad():
         yield whole
-        mine = distribute_tensor(whole, param.device_mesh, param.placements, src_data_rank=None)
-        param.to_local().copy_(mine.to_local())
+        param.to_local().copy_(like(whole, param).to_local())
 
 
 def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:

@@ -174,7 +174,7 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = DE
     check_fits(estimate(lm.model, "score", batch_size, max_length, target_tokens=max_target_length), batch_size,
                lm.device)
     batches = batches_by_length(examples, batch_size)
-    rounds = math.ceil(len(batches) / processes.world())  # in round i, process r scores batch i * world + r
+    rounds = processes.rounds(len(batches))  # in round i, process r scores batch i * world + r
     done = _resume(checkpoint, config, state) if checkpoint else 0
     state.to(lm.device)
     was_training = lm.model.training
