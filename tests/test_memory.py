@@ -51,10 +51,19 @@ def test_sharded_plans_divide_weights_and_training_state_and_add_two_whole_block
     assert half.sharded == whole.parts["gradients"] + whole.parts["optimizer"]
 
 
+def test_a_zero2_plan_keeps_whole_weights_and_divides_the_training_state():
+    lm = load_model("tiny-llama")
+    whole = estimate(lm.model, "train", 4, 32)
+    zero2 = estimate(lm.model, "train", 4, 32, shards=2, whole_weights=True)
+    assert zero2.parts["weights"] == whole.parts["weights"] and "gathered blocks" not in zero2.parts
+    for name in ("gradients", "optimizer"):
+        assert zero2.parts[name] == -(-whole.parts[name] // 2)
+
+
 def test_a_sharded_plan_that_does_not_fit_names_the_process_count_that_does():
     lm = load_model("tiny-llama")
     plan = estimate(lm.model, "train", 4, 32, shards=2)
     rest = plan.total - plan.parts["weights"] - plan.parts["gradients"] - plan.parts["optimizer"]
     free = rest + int(plan.sharded / 3.5)  # the training state fits over 4 processes, not over 2 or 3
-    with pytest.raises(TaskNeuronsError, match=r"; or shard over 4 processes \(FSDP2\)$"):
+    with pytest.raises(TaskNeuronsError, match=r"; or shard over 4 processes \(FSDP2, ZeRO-3\)$"):
         check_fits(plan, 4, "cuda:0", free=free)

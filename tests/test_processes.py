@@ -138,22 +138,22 @@ def test_generalize_in_two_processes_equals_one(tmp_path):
         _same_outcomes(two[key], one[key], key)
 
 
-def test_a_deepspeed_launch_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+def test_a_megatron_launch_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
     import pytest
 
     from taskneurons.cli import main
     from taskneurons.errors import TaskNeuronsError
 
-    monkeypatch.setenv("ACCELERATE_USE_DEEPSPEED", "true")
+    monkeypatch.setenv("ACCELERATE_USE_MEGATRON_LM", "true")
     out = tmp_path / "run"
     assert main(["eval", "--model", "tiny-llama", "--task", str(SHARED_DATA / "sst2"), "--out", str(out)]) == 2
-    message = ("DeepSpeed is not supported yet (ACCELERATE_USE_DEEPSPEED is set by the launch): shard the model with "
-               "FSDP2 (accelerate launch --config_file configs/accelerate/fsdp2.yaml), or launch data parallel "
-               "(accelerate launch --num_processes N) (docs/scale.md)")
+    message = ("Megatron-LM is not supported yet (ACCELERATE_USE_MEGATRON_LM is set by the launch): shard the model "
+               "with FSDP2 or DeepSpeed ZeRO (configs/accelerate/), or launch data parallel (accelerate launch "
+               "--num_processes N) (docs/scale.md)")
     assert capsys.readouterr().err.splitlines() == [f"error: {message}"]
     assert not out.exists()
     lm = load_model("tiny-llama")
-    with pytest.raises(TaskNeuronsError, match=r"^DeepSpeed is not supported yet \(ACCELERATE_USE_DEEPSPEED is set"):
+    with pytest.raises(TaskNeuronsError, match=r"^Megatron-LM is not supported yet \(ACCELERATE_USE_MEGATRON_LM"):
         train(lm, EXAMPLES, list(lm.model.parameters()), TrainConfig(max_steps=1), progress=False)
 
 

@@ -8,6 +8,7 @@ results gathered on every process in the single-process order, and only the main
 """
 from __future__ import annotations
 
+import contextlib
 import os
 
 
@@ -24,23 +25,40 @@ def is_main() -> bool:
     return rank() == 0
 
 
-SHARDINGS = ("fsdp2",)  # what TASKNEURONS_SHARDING may ask for
-REFUSED_LAUNCHES = {"ACCELERATE_USE_DEEPSPEED": "DeepSpeed", "ACCELERATE_USE_MEGATRON_LM": "Megatron-LM"}
+SHARDINGS = ("fsdp2", "zero2", "zero3")  # what TASKNEURONS_SHARDING may ask for
+REFUSED_LAUNCHES = {"ACCELERATE_USE_MEGATRON_LM": "Megatron-LM"}
 
 
 def sharding() -> str | None:
-    """How the model's weights are shared out over the processes: ``"fsdp2"`` (every process holds 1/N of each
-    block, ``models/sharding.py``) when ``TASKNEURONS_SHARDING=fsdp2`` or ``accelerate launch`` asks for FSDP
-    (version 2); None (every process holds the whole model, data parallel) otherwise."""
+    """How the model is shared out over the processes (``models/sharding.py``): ``"fsdp2"`` (every process holds
+    1/N of each block) when ``TASKNEURONS_SHARDING=fsdp2`` or ``accelerate launch`` asks for FSDP (version 2);
+    ``"zero3"`` / ``"zero2"`` (DeepSpeed: 1/N of every parameter / whole weights, 1/N of the gradients and optimizer
+    state) when ``TASKNEURONS_SHARDING`` or ``accelerate launch`` asks for DeepSpeed with that ZeRO stage; None
+    (every process holds the whole model, data parallel) otherwise."""
     asked = os.environ.get("TASKNEURONS_SHARDING", "").strip().lower()
     if asked:
         return asked
+    if _flag("ACCELERATE_USE_DEEPSPEED"):
+        return f"zero{_zero_stage()}"
     return "fsdp2" if _flag("ACCELERATE_USE_FSDP") else None
 
 
+def _zero_stage() -> str:
+    """The ZeRO stage that ``accelerate launch`` asks for: ``--zero_stage``, or the stage of its DeepSpeed config file."""
+    stage = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE", "")
+    path = os.environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE", "")
+    if not stage and path:
+        import json
+
+        with open(path, encoding="utf-8") as f:
+            stage = json.load(f).get("zero_optimization", {}).get("stage", "")
+    return str(stage or "?")
+
+
 def sharded() -> bool:
-    """Whether the weights are sharded: then every forward pass is collective, so every process runs as many."""
-    return sharding() is not None
+    """Whether the weights are sharded (FSDP2, ZeRO-3): then every forward pass is collective, so every process
+    runs as many."""
+    return sharding() in ("fsdp2", "zero3")
 
 
 def _flag(name: str) -> bool:
@@ -48,8 +66,8 @@ def _flag(name: str) -> bool:
 
 
 def check_launch() -> None:
-    """Refuse, in one line, a launch this toolkit cannot run as asked: a sharding it does not know, FSDP version 1,
-    sharded weights in one process, DeepSpeed or Megatron-LM (not yet). Say, in one line, when a launch asked for
+    """Refuse, in one line, a launch this toolkit cannot run as asked: a sharding it does not know (a ZeRO stage
+    other than 2 or 3 among them), FSDP version 1, sharding in one process, Megatron-LM (not yet). Say, in one line, when a launch asked for
     several processes started one."""
     import warnings
 
@@ -61,19 +79,21 @@ def check_launch() -> None:
                       "--nproc_per_node N -m taskneurons.cli ... (docs/scale.md)", TaskNeuronsWarning, stacklevel=2)
     asked = sharding()
     if asked is not None and asked not in SHARDINGS:
-        raise TaskNeuronsError(f"TASKNEURONS_SHARDING={asked!r} is not one of {list(SHARDINGS)} (or unset: every "
-                               f"process holds the whole model)")
+        what = (f"ZeRO stage {asked[4:]!r} (accelerate launch) is not 2 or 3" if _flag("ACCELERATE_USE_DEEPSPEED")
+                and "TASKNEURONS_SHARDING" not in os.environ else f"TASKNEURONS_SHARDING={asked!r} is not one of "
+                f"{list(SHARDINGS)} (or unset: every process holds the whole model)")
+        raise TaskNeuronsError(what)
     if _flag("ACCELERATE_USE_FSDP") and os.environ.get("FSDP_VERSION", "1") != "2":
         raise TaskNeuronsError("FSDP version 1 is not supported: launch with --fsdp_version 2 (or fsdp_version: 2 "
                                "in the accelerate config; configs/accelerate/fsdp2.yaml, docs/scale.md)")
     if asked is not None and world() == 1:
-        raise TaskNeuronsError("sharded weights need several processes: launch with torchrun --nproc_per_node N or "
+        raise TaskNeuronsError(f"sharding ({asked}) needs several processes: launch with torchrun --nproc_per_node N or "
                                "accelerate launch (docs/scale.md), or unset TASKNEURONS_SHARDING")
     for flag, name in REFUSED_LAUNCHES.items():
         if _flag(flag):
             raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): shard the model with "
-                                   f"FSDP2 (accelerate launch --config_file configs/accelerate/fsdp2.yaml), or launch "
-                                   f"data parallel (accelerate launch --num_processes N) (docs/scale.md)")
+                                   f"FSDP2 or DeepSpeed ZeRO (configs/accelerate/), or launch data parallel "
+                                   f"(accelerate launch --num_processes N) (docs/scale.md)")
 
 
 def one_process_launched_as_several() -> bool:
@@ -88,7 +108,20 @@ def _state():
     from accelerate import PartialState
 
     # joins the launcher's process group the first time: nccl on GPUs, gloo on a machine without them
-    return PartialState(cpu=not torch.cuda.is_available())
+    with accelerate_plain():
+        return PartialState(cpu=not torch.cuda.is_available())
+
+
+@contextlib.contextmanager
+def accelerate_plain():
+    """Within: accelerate sees a plain multi-process launch where ``accelerate launch`` asked for DeepSpeed, because
+    DeepSpeed's engine is made here (``models/zero.py``), not by accelerate's ``prepare`` (which needs the model)."""
+    asked = os.environ.pop("ACCELERATE_USE_DEEPSPEED", None)
+    try:
+        yield
+    finally:
+        if asked is not None:
+            os.environ["ACCELERATE_USE_DEEPSPEED"] = asked
 
 
 def device(requested: str) -> str:

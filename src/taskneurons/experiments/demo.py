@@ -72,27 +72,31 @@ def fidelity_check(model: str, device: str, dtype: str) -> dict:
 
 def processes_check(model: str, out: Path, limit: int, device: str, dtype: str) -> dict:
     """``taskneurons eval`` of one demo task in 1 process, in 2 (each holding the whole model, scoring half the
-    batches) and in 2 with sharded weights (FSDP2: each holding half of every block); the outcomes are gathered,
-    so they must be the same, example for example."""
+    batches), in 2 with sharded weights (FSDP2: each holding half of every block) and in 2 under DeepSpeed ZeRO-3
+    (each holding half of every parameter; when deepspeed is installed); the outcomes are gathered, so they must be
+    the same, example for example."""
+    import importlib.util
     import os
     import subprocess
     import sys
 
+    runs = [(1, None), (2, None), (2, "fsdp2")] + [(2, "zero3")] * bool(importlib.util.find_spec("deepspeed"))
     found = {}
-    for n, sharded in ((1, False), (2, False), (2, True)):
-        name = f"{n} process{'es' if n > 1 else ''}{', sharded weights' if sharded else ''}"
-        path = out / f"eval_{n}_processes{'_sharded' if sharded else ''}.json"
+    for n, sharding in runs:
+        name = f"{n} process{'es' if n > 1 else ''}{f', {sharding}' if sharding else ''}"
+        path = out / f"eval_{n}_processes{f'_{sharding}' if sharding else ''}.json"
         command = ["-m", "taskneurons.cli", "eval", "--model", model, "--task", IDENTIFY_TASKS[0], "--limit", str(limit),
                    "--device", device, "--dtype", dtype, "--out", str(path)]
         launcher = ["-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(n)] if n > 1 else []
-        env = {**os.environ, **({"TASKNEURONS_SHARDING": "fsdp2"} if sharded else {})}
+        env = {**os.environ, **({"TASKNEURONS_SHARDING": sharding} if sharding else {})}
         subprocess.run([sys.executable, *launcher, *command], check=True, capture_output=True, env=env)
         found[name] = json.loads(path.read_text())["results"][0]
     first = next(iter(found.values()))
     same = all(r["outcomes"] == first["outcomes"] for r in found.values())
     print_table(f"{IDENTIFY_TASKS[0]}, {limit} test examples", ["processes", "score", "seconds"],
                 [[name, f"{r['score']:.1f}", f"{r['seconds']:.1f}"] for name, r in found.items()])
-    console.print(f"outcomes {'identical' if same else 'DIFFERENT'} in 1 process, 2, and 2 with sharded weights")
+    console.print(f"outcomes {'identical' if same else 'DIFFERENT'} in {', '.join(found)}"
+                  + ("" if len(runs) == 4 else " (ZeRO-3: pip install 'taskneurons[deepspeed]')"))
     if not same:
         raise TaskNeuronsError("a several-process evaluation differs from the 1-process one (a bug: please report it)")
     return {"identical": same, "score": first["score"], "n": first["n"], "runs": list(found)}

@@ -132,7 +132,7 @@ class Projection:
     @property
     def shape(self) -> tuple[int, int]:
         """(out_features, in_features), read without gathering a sharded weight."""
-        out, inp = self.module.weight.shape
+        out, inp = sharding.shape(self.module.weight)
         return (inp, out) if self.transposed else (out, inp)
 
     @property

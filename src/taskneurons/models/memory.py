@@ -29,10 +29,11 @@ import torch
 
 from .. import processes
 from ..errors import TaskNeuronsError
+from . import sharding
 from .ffn import FFN
 
 WORKS = ("rank", "generate", "score", "train", "train_neurons")
-SHARDED_PARTS = ("gradients", "optimizer", "deltas, gradients, optimizer")  # FSDP2 shards them with the weights
+SHARDED_PARTS = ("gradients", "optimizer", "deltas, gradients, optimizer")  # FSDP2 and ZeRO shard them
 GiB = 2 ** 30
 LABEL_CACHE_BYTES = GiB  # label ranking repeats the prompts' KV cache once per label, in chunks of at most this
 
@@ -49,7 +50,7 @@ class MemoryPlan:
     work: str
     parts: dict[str, int]
     per_example: int
-    shards: int = 1  # processes the weights and training state are sharded over (FSDP2)
+    shards: int = 1  # processes the training state (and the weights, but under ZeRO-2) is sharded over
     sharded: int = 0  # bytes of the training state (weights aside) over all processes: what more processes divide
 
     @property
@@ -64,15 +65,16 @@ class MemoryPlan:
 def estimate(model: torch.nn.Module, work: str, batch_size: int, max_length: int, k: float = 10.0,
              n_labels: int = 2, label_tokens: int = 1, new_tokens: int = 32, target_tokens: int | None = None,
              gradient_checkpointing: bool = False, trained: list[torch.nn.Parameter] | None = None,
-             shards: int | None = None) -> MemoryPlan:
+             shards: int | None = None, whole_weights: bool | None = None) -> MemoryPlan:
     """The plan of ``work`` (one of ``WORKS``) on ``model`` for one process's batches of ``batch_size`` x
     ``max_length`` tokens; ``target_tokens`` per example are trained or scored (default an eighth of
-    ``max_length``). ``shards``: the processes the weights are sharded over (default: this launch's, 1 unsharded);
-    weights, gradients and optimizer state are divided by it, and two whole blocks are added (the one computing
-    and the next one, gathered ahead)."""
+    ``max_length``). ``shards``: the processes the model is sharded over (default: this launch's, 1 unsharded);
+    gradients and optimizer state are divided by it, and so are the weights unless ``whole_weights`` (ZeRO-2; the
+    default: this launch's), with two whole blocks added (the one computing and the next one, gathered ahead)."""
     if work not in WORKS:
         raise TaskNeuronsError(f"work {work!r} is not one of {list(WORKS)}")
-    shards = shards or (processes.world() if processes.sharded() else 1)
+    shards = shards or (processes.world() if processes.sharding() else 1)
+    whole_weights = processes.sharding() == "zero2" if whole_weights is None else whole_weights
 
     def at(batch: int) -> dict[str, int]:
         return _parts(model, work, batch, max_length, k, n_labels, label_tokens, new_tokens,
@@ -81,11 +83,11 @@ def estimate(model: torch.nn.Module, work: str, batch_size: int, max_length: int
     parts = at(batch_size)
     per_example = sum(at(batch_size + 1).values()) - sum(parts.values())
     state = sum(parts.get(name, 0) for name in SHARDED_PARTS)
-    for name in ("weights", *SHARDED_PARTS):
+    for name in SHARDED_PARTS if whole_weights else ("weights", *SHARDED_PARTS):
         if name in parts:
             parts[name] = -(-parts[name] // shards)
-    if shards > 1:
-        parts["gathered blocks"] = 2 * max(sum(p.numel() * p.element_size() for p in block.parameters())
+    if shards > 1 and not whole_weights:
+        parts["gathered blocks"] = 2 * max(sum(sharding.numel(p) * p.element_size() for p in block.parameters())
                                            for block in FFN(model).blocks)
     return MemoryPlan(work, parts, per_example, shards, state)
 
@@ -95,12 +97,12 @@ def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, ta
     ffn, config = FFN(model), model.config
     size = next(model.parameters()).element_size()  # activations and cache in the weights' dtype
     layers, d, d_ff = ffn.n_layers, ffn.widths["outer"], ffn.widths["inner"]
-    vocab = model.get_output_embeddings().weight.shape[0]
+    vocab = sharding.shape(model.get_output_embeddings().weight)[0]
     heads = config.num_attention_heads
     kv_width = getattr(config, "num_key_value_heads", None) or heads
     kv_width *= getattr(config, "head_dim", None) or d // heads
     tokens = batch * length
-    parts = {"weights": sum(p.numel() * p.element_size() for p in model.parameters())}
+    parts = {"weights": sum(sharding.numel(p) * p.element_size() for p in model.parameters())}
     if work in ("rank", "generate"):
         cached = length + (new_tokens if work == "generate" else 0)
         cache = 2 * layers * batch * cached * kv_width * size
@@ -119,8 +121,8 @@ def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, ta
         parts["neuron gradients"] = 8 * tokens * (d + d_ff)
     elif work == "train":
         trained = list(model.parameters()) if trained is None else trained
-        parts["gradients"] = sum(p.numel() * p.element_size() for p in trained)
-        parts["optimizer"] = sum(8 * p.numel() + (4 * p.numel() if p.element_size() < 4 else 0) for p in trained)
+        parts["gradients"] = sum(sharding.numel(p) * p.element_size() for p in trained)
+        parts["optimizer"] = sum(8 * sharding.numel(p) + (4 * sharding.numel(p) if p.element_size() < 4 else 0) for p in trained)
     else:
         ups = len(ffn.projections(0, "inner"))
         deltas = layers * (math.ceil(d_ff * k / 100) * ups * d + math.ceil(d * k / 100) * d_ff)
@@ -157,7 +159,7 @@ def check_fits(plan: MemoryPlan, batch_size: int, device: torch.device | str, fr
     advice = f"batch_size {fits} fits" if fits else "no batch size fits: use gradient_checkpointing, a shorter max_length or more devices"
     rest = needed - sum(plan.parts.get(name, 0) for name in SHARDED_PARTS)  # what more processes do not divide
     if plan.sharded and rest < free:
-        advice += f"; or shard over {max(plan.shards + 1, -(-plan.sharded // (free - rest)))} processes (FSDP2)"
+        advice += f"; or shard over {max(plan.shards + 1, -(-plan.sharded // (free - rest)))} processes (FSDP2, ZeRO-3)"
     raise TaskNeuronsError(f"{plan.work} needs about {needed / GiB:.1f} GiB beyond the weights at batch_size "
                            f"{batch_size} ({plan.describe()}), {device} has {free / GiB:.1f} GiB free; {advice}")
 

@@ -1,6 +1,8 @@
-"""Sharded weights (FSDP2): the one module that shards a model and reads and edits sharded parameters.
+"""Sharded weights (FSDP2, DeepSpeed ZeRO-3): the one module that shards a model and reads and edits sharded parameters.
 
-When ``processes.sharding()`` is ``"fsdp2"``, :func:`shard` applies torch's own ``fully_shard`` right after loading:
+Under DeepSpeed (``processes.sharding()`` ``"zero2"`` or ``"zero3"``) every function here hands over to
+``models/zero.py``, which holds DeepSpeed's engines. When ``processes.sharding()`` is ``"fsdp2"``, :func:`shard`
+applies torch's own ``fully_shard`` right after loading:
 to every transformer block, then to the root (embeddings, final norm, head), over a 1-D mesh of all processes
 (cuda over nccl, the CPU over gloo). Each process then keeps 1/N of every parameter, as a DTensor; a block's
 whole weights exist only during its forward and backward passes. Modules added later (neuron-tuner deltas,
@@ -22,6 +24,12 @@ import torch
 from torch import nn
 
 from .. import processes
+from . import zero
+
+
+def deepspeed() -> bool:
+    """Whether DeepSpeed (ZeRO-2 or ZeRO-3) shares out the model, ``models/zero.py``."""
+    return (processes.sharding() or "").startswith("zero")
 
 
 def _dtensor():
@@ -31,8 +39,20 @@ def _dtensor():
 
 
 def is_sharded(tensor) -> bool:
-    """Whether ``tensor`` is a DTensor (a shard of a parameter under FSDP2)."""
+    """Whether ``tensor`` is a shard of a parameter (a DTensor under FSDP2, a partitioned parameter under ZeRO-3)."""
+    if deepspeed():
+        return zero.is_partitioned(tensor)
     return processes.sharded() and isinstance(tensor, _dtensor())
+
+
+def shape(tensor: torch.Tensor) -> torch.Size:
+    """The whole shape of ``tensor``, read without gathering it."""
+    return zero.shape(tensor) if deepspeed() else tensor.shape
+
+
+def numel(tensor: torch.Tensor) -> int:
+    """The whole number of elements of ``tensor``, read without gathering it."""
+    return zero.numel(tensor) if deepspeed() else tensor.numel()
 
 
 def _mesh(device: torch.device):
@@ -44,7 +64,10 @@ def _mesh(device: torch.device):
 
 
 def shard(model: nn.Module, blocks: list[nn.Module]) -> None:
-    """``fully_shard`` every block of ``blocks`` (the transformer layers), then ``model`` itself, in place."""
+    """``fully_shard`` every block of ``blocks`` (the transformer layers), then ``model`` itself, in place (ZeRO:
+    DeepSpeed partitions every parameter)."""
+    if deepspeed():
+        return zero.partition(model)
     from torch.distributed.fsdp import fully_shard
 
     mesh = _mesh(next(model.parameters()).device)
@@ -56,7 +79,7 @@ def shard(model: nn.Module, blocks: list[nn.Module]) -> None:
 def shard_trained(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Parameter]:
     """``params``, with every one that is not sharded yet sharded by ``fully_shard`` on the module that owns it.
     ``fully_shard`` replaces a module's parameters, so the returned list holds the new ones, in the same order."""
-    if not processes.sharded() or all(is_sharded(p) for p in params):
+    if processes.sharding() != "fsdp2" or all(is_sharded(p) for p in params):  # ZeRO: DeepSpeed's engine converts them
         return params
     from torch.distributed.fsdp import fully_shard
 
@@ -75,6 +98,8 @@ def shard_trained(model: nn.Module, params: list[nn.Parameter]) -> list[nn.Param
 
 def full(tensor: torch.Tensor) -> torch.Tensor:
     """The whole of ``tensor``, detached: gathered from every process when sharded, else ``tensor`` itself."""
+    if deepspeed():
+        return zero.full(tensor)
     tensor = tensor.detach()
     return tensor.full_tensor() if is_sharded(tensor) else tensor
 
@@ -88,7 +113,7 @@ def plain(tensor: torch.Tensor) -> torch.Tensor:
 def like(tensor: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
     """A whole ``tensor`` of ``param``'s shape as ``param`` holds it: this process's shard when ``param`` is
     sharded (and ``tensor`` is not yet), else ``tensor`` itself."""
-    if not is_sharded(param) or isinstance(tensor, _dtensor()):
+    if not isinstance(param, _dtensor()) or isinstance(tensor, _dtensor()):
         return tensor
     from torch.distributed.tensor import distribute_tensor
 
@@ -99,7 +124,11 @@ def like(tensor: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
 def editing(param: torch.Tensor):
     """A whole, plain tensor of ``param`` to edit in place. Unsharded: ``param``'s own data. Sharded: a gathered
     copy, of which each process writes its own shard back into ``param`` on exit (every process makes the same
-    edit, so no further communication)."""
+    edit, so no further communication; ZeRO-3 keeps the main process's edit)."""
+    if deepspeed():
+        with zero.editing(param) as whole:
+            yield whole
+        return
     if not is_sharded(param):
         with torch.no_grad():
             yield param.data
@@ -116,6 +145,8 @@ def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     that writes files); the other processes get an empty dict."""
     if not processes.sharded():
         return model.state_dict()
+    if deepspeed():
+        return zero.full_state_dict(model, set(_tied(model)))
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
     state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
@@ -142,6 +173,8 @@ def load_full_state_dict(model: nn.Module, read) -> None:
     problem = processes.broadcast(problem)  # every process stops, or none
     if problem:
         raise KeyError(problem)
+    if deepspeed():
+        return zero.load_full_state_dict(model, state, set(tied))
     set_model_state_dict(model, state, options=StateDictOptions(full_state_dict=True, broadcast_from_rank0=True))
 
 

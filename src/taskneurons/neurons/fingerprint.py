@@ -25,8 +25,8 @@ def model_fingerprint(model) -> str:
     h = hashlib.sha256()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            h.update(f"{name}:{tuple(p.shape)}:{p.dtype};".encode())
-            if p.device.type == "meta" or p.numel() == 0:
+            h.update(f"{name}:{tuple(sharding.shape(p))}:{p.dtype};".encode())
+            if p.device.type == "meta" or sharding.numel(p) == 0:
                 continue
             flat = sharding.full(p).reshape(-1)
             sample = flat[:: max(1, flat.numel() // SAMPLES)][:SAMPLES]

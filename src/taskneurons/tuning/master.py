@@ -16,13 +16,14 @@ SIXTEEN_BIT = (torch.bfloat16, torch.float16)
 
 
 class MasterWeights:
-    """For each trained parameter, the tensor the optimizer updates: a float32 copy of a 16-bit one, else itself."""
+    """For each trained parameter, the tensor the optimizer updates: a float32 copy of a 16-bit one, else itself
+    (itself always without ``copies``: DeepSpeed keeps its own)."""
 
-    def __init__(self, params: list[torch.nn.Parameter]):
+    def __init__(self, params: list[torch.nn.Parameter], copies: bool = True):
         if any(p.dtype == torch.float16 for p in params):
             raise TaskNeuronsError("training float16 weights overflows without a loss scaler; load the model in "
                                    "bfloat16 (trained through float32 master copies) or float32")
-        self.pairs = [(p, p.detach().float().clone().requires_grad_(True) if p.dtype in SIXTEEN_BIT else p)
+        self.pairs = [(p, p.detach().float().clone().requires_grad_(True) if copies and p.dtype in SIXTEEN_BIT else p)
                       for p in params]
 
     def optimized(self) -> list[torch.Tensor]:

@@ -107,7 +107,7 @@ class NeuronTuner:
         return (p for _, p in self.named_parameters())
 
     def num_trainable(self) -> int:
-        return sum(p.numel() for p in self.parameters())
+        return sum(sharding.numel(p) for p in self.parameters())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         """name -> the whole delta (gathered, when training sharded it)."""

@@ -5,6 +5,8 @@
 ``batch_size`` is the whole step's batch, shared out over the processes, each weighting its part's loss by its
 share of the batch's target tokens: any number of processes trains the same steps, to float rounding). With
 sharded weights (FSDP2, ``models/sharding.py``) the same loop runs; FSDP2 averages the gradients in place of DDP.
+Under DeepSpeed ZeRO (``models/zero.py``) the same loop runs through DeepSpeed's engine, which averages the
+gradients, clips and steps (keeping float32 masters of 16-bit parameters itself).
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from transformers import get_scheduler
 
 from .. import processes
 from ..errors import TaskNeuronsError
-from ..models import sharding
+from ..models import sharding, zero
 from ..models.memory import check_fits, estimate
 from ..tasks.base import Example, Task
 from ..tasks.batching import IGNORE, training_batch
@@ -109,27 +111,33 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     check_fits(estimate(model, "train", per_process, config.max_length, target_tokens=config.max_target_length,
                         gradient_checkpointing=config.gradient_checkpointing, trained=params),
                per_process, next(model.parameters()).device)
-    masters = MasterWeights(params)  # 16-bit parameters are updated through float32 copies
+    deepspeed = sharding.deepspeed()
+    masters = MasterWeights(params, copies=not deepspeed)  # 16-bit parameters are updated through float32 copies
     adamw = torch.optim.AdamW(masters.optimized(), lr=config.lr, weight_decay=config.weight_decay)
     restore = _train_only(model, params)
     checkpointing = config.gradient_checkpointing and not model.is_gradient_checkpointing
     marks = {k: model.__dict__[k] for k in ACCELERATE_MARKS if k in model.__dict__}
     was_training = model.training
     try:
-        if checkpointing:  # non-reentrant: the recomputed forward runs the neuron tuner's and LoRA's hooks as well
-            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-        if processes.sharded():  # FSDP2 synchronises the gradients itself (reduce-scatter): no DDP around it, and
-            wrapped, optimizer, loader = model, adamw, accelerator.prepare(loader)  # accelerate's FSDP2 prepare
-        else:  # would shard again; the loop steps the optimizer itself, once per optimizer step
-            wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
-        per_epoch = math.ceil(len(loader) / config.grad_accum)  # loader: this process's shard
-        total = config.max_steps or config.epochs * per_epoch
-        warmup = math.ceil(config.warmup_ratio * total)
-        name = "constant_with_warmup" if config.schedule == "constant" and warmup else config.schedule
-        scheduler = get_scheduler(name, adamw, num_warmup_steps=warmup, num_training_steps=total)
-        model.train()
-        return _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, config, total, progress,
-                     extra_loss)
+        with contextlib.ExitStack() as scope:
+            if checkpointing:  # non-reentrant: the recomputed forward runs the neuron tuner's and LoRA's hooks too
+                model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            if deepspeed:  # DeepSpeed's engine averages the gradients, clips and steps
+                engine = scope.enter_context(zero.training(model, params, adamw, per_process, config.grad_accum,
+                                                           config.max_grad_norm))
+                wrapped, optimizer, loader = engine, None, accelerator.prepare(loader)
+            elif processes.sharded():  # FSDP2 synchronises the gradients itself (reduce-scatter): no DDP around
+                wrapped, optimizer, loader = model, adamw, accelerator.prepare(loader)  # it, and accelerate's FSDP2
+            else:  # prepare would shard again; the loop steps the optimizer itself, once per optimizer step
+                wrapped, optimizer, loader = accelerator.prepare(model, adamw, loader)
+            per_epoch = math.ceil(len(loader) / config.grad_accum)  # loader: this process's shard
+            total = config.max_steps or config.epochs * per_epoch
+            warmup = math.ceil(config.warmup_ratio * total)
+            name = "constant_with_warmup" if config.schedule == "constant" and warmup else config.schedule
+            scheduler = get_scheduler(name, adamw, num_warmup_steps=warmup, num_training_steps=total)
+            model.train()
+            return _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, config, total,
+                         progress, extra_loss, engine if deepspeed else None)
     finally:
         for p in params:
             p.grad = None
@@ -143,7 +151,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
 
 
 def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, config, total, progress,
-          extra_loss) -> TrainResult:
+          extra_loss, engine) -> TrainResult:
     """The optimizer steps. One host sync per step (its loss and gradient norm, checked and logged together);
     the micro-batches' losses add up on the device."""
     result = TrainResult()
@@ -154,29 +162,26 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
     with bar:
         while result.steps < total:
             for batch in loader:
-                with accelerator.accumulate(wrapped):
+                with accelerator.accumulate(model if engine is not None else wrapped):  # (a DeepSpeed engine has no no_sync)
                     # the mean over the whole batch's target tokens, whichever process holds them: DDP averages
                     # the processes' gradients, so each one's sum is scaled by world / all target tokens
                     targets = accelerator.reduce((batch["labels"] != IGNORE).sum(), reduction="sum")
-                    with accelerator.autocast() if processes.sharded() else contextlib.nullcontext():  # what
-                        loss = target_loss(model, batch, reduction="sum", forward=wrapped)  # prepare() adds
+                    own = processes.sharded() or engine is not None  # no prepare() that adds autocast
+                    with accelerator.autocast() if own else contextlib.nullcontext():
+                        loss = target_loss(model, batch, reduction="sum", forward=wrapped)
                     loss = loss * (accelerator.num_processes / targets.clamp(min=1))
                     if extra_loss is not None:
                         loss = loss + sharding.plain(extra_loss(model))  # sharded weights: the whole sum
                     window, micro = window + loss.detach().float(), micro + 1
                     tokens += batch["attention_mask"].sum()
-                    accelerator.backward(loss)
+                    if engine is not None:
+                        engine.set_gradient_accumulation_boundary(accelerator.sync_gradients)
+                    (accelerator if engine is None else engine).backward(loss)
                     if accelerator.sync_gradients:
                         step_loss = accelerator.reduce(window, reduction="mean") / micro
-                        masters.take_grads()
-                        norm = None if config.max_grad_norm is None else \
-                            torch.nn.utils.clip_grad_norm_(masters.optimized(), config.max_grad_norm)
-                        result.losses.append(_check_finite(step_loss, norm, result.steps + 1, scheduler))
                         window, micro = torch.zeros_like(window), 0
-                        optimizer.step()
-                        optimizer.zero_grad(set_to_none=True)
-                        masters.put_weights()
-                        model.zero_grad(set_to_none=True)
+                        result.losses.append(_update(step_loss, result.steps + 1, engine, optimizer, masters,
+                                                     scheduler, config, model))
                 if not accelerator.sync_gradients:
                     continue
                 scheduler.step()
@@ -191,6 +196,25 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
     result.seconds = time.perf_counter() - start
     result.tokens = int(accelerator.reduce(tokens, "sum"))
     return result
+
+
+def _update(step_loss, step, engine, optimizer, masters, scheduler, config, model) -> float:
+    """One optimizer step; returns the step's loss, checked finite with the gradient norm before the update
+    (DeepSpeed's engine: the loss before, the norm as its step computes it; it skips a step that overflows)."""
+    if engine is not None:
+        _check_finite(step_loss, None, step, scheduler)
+        engine.step()
+        norm = engine.get_global_grad_norm() if config.max_grad_norm else None
+        return _check_finite(step_loss, None if norm is None else torch.as_tensor(float(norm)), step, scheduler)
+    masters.take_grads()
+    norm = None if config.max_grad_norm is None else \
+        torch.nn.utils.clip_grad_norm_(masters.optimized(), config.max_grad_norm)
+    loss = _check_finite(step_loss, norm, step, scheduler)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    masters.put_weights()
+    model.zero_grad(set_to_none=True)
+    return loss
 
 
 def _check_finite(loss: torch.Tensor, norm: torch.Tensor | None, step: int, scheduler) -> float:
@@ -259,9 +283,10 @@ def _accelerator(config: TrainConfig, cpu: bool) -> Accelerator:
     state = AcceleratorState._shared_state
     if state and state.get("_mixed_precision") not in (None, config.mixed_precision):
         AcceleratorState._reset_state()
-    accelerator = Accelerator(cpu=cpu, mixed_precision=config.mixed_precision,
-                              gradient_accumulation_steps=config.grad_accum,
-                              dataloader_config=DataLoaderConfiguration(split_batches=True))
+    with processes.accelerate_plain():  # DeepSpeed (ZeRO): the engine is ours, models/zero.py
+        accelerator = Accelerator(cpu=cpu, mixed_precision=config.mixed_precision,
+                                  gradient_accumulation_steps=config.grad_accum,
+                                  dataloader_config=DataLoaderConfiguration(split_batches=True))
     if config.batch_size % accelerator.num_processes:
         raise TaskNeuronsError(f"batch_size {config.batch_size} cannot be split over {accelerator.num_processes} "
                                f"processes; give a multiple of {accelerator.num_processes} (the batch is the whole "

@@ -58,6 +58,10 @@ class Continual:
         self.sequences: list[TaskSequence] = resolve_orders(config.orders, config.data_root)
         self.specs: list[MethodSpec] = method_specs(config.methods, config.method_options)
         self.reference = self._reference_spec()
+        whole = [s.label for s in self.specs if not s.cls.partitioned]
+        if whole and processes.sharding() == "zero3":
+            raise TaskNeuronsError(f"{whole[0]} cannot run under DeepSpeed ZeRO-3 yet (its loss reads whole weights "
+                                   f"outside the forward pass): shard with FSDP2 or ZeRO-2, or leave it out")
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),

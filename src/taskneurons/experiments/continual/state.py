@@ -33,6 +33,6 @@ def weights_digest(model: torch.nn.Module) -> str:
     h = hashlib.sha256()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            h.update(f"{name}:{tuple(p.shape)}:{p.dtype};".encode())
+            h.update(f"{name}:{tuple(sharding.shape(p))}:{p.dtype};".encode())
             h.update(sharding.full(p).cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
     return h.hexdigest()[:16]

@@ -89,6 +89,7 @@ class Method:
     title: ClassVar[str] = ""  # the default label in tables, e.g. "NCFT"
     kind: ClassVar[str] = "sequential"  # "sequential" | "isolated" | "joint"
     cumulative: ClassVar[bool] = False  # True: restoring needs every stage's state folder, not just the last
+    partitioned: ClassVar[bool] = True  # False: reads whole weights in its loss, so cannot run under ZeRO-3
     Options: ClassVar[type] = MethodOptions
 
     def __init__(self, options: MethodOptions, ctx: Context):

@@ -43,7 +43,7 @@ import torch
 
 from ....errors import TaskNeuronsError
 from ....io import write_json
-from ....models import LoadedModel
+from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tuning import train
 from ...kit.evaluation import merge_records
@@ -157,7 +157,7 @@ class EPI(SeqLoRA):
         new = self.add_adapter(lm)
         params = [p for n, p in lm.model.named_parameters() if ".lora_" in n and f".{new}." in n]
         result = train(lm, examples, params, self.ctx.train_config(self.options, lm), progress=self.ctx.progress)
-        return {**train_info(result, sum(p.numel() for p in params)), "adapters": len(self.adapters)}
+        return {**train_info(result, sum(sharding.numel(p) for p in params)), "adapters": len(self.adapters)}
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
         save_tensors(self.adapter_state(self.adapters[-1]), folder / "adapter.safetensors")

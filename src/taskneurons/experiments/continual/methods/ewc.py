@@ -80,6 +80,7 @@ class EWC(SeqFT):
     name = "ewc"
     title = "EWC"
     Options = EWCOptions
+    partitioned = False  # its penalty reads every weight outside the forward pass
 
     def __init__(self, options, ctx):
         super().__init__(options, ctx)

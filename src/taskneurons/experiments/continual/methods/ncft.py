@@ -71,7 +71,7 @@ def merge(tuner: NeuronTuner, masters: dict[str, dict[str, torch.Tensor | None]]
             delta.active = False
             continue
         empty = {"dtype": delta.weight.dtype, "device": features.device}  # plain, even where the deltas are sharded
-        master = masters.get(name) or {"index": features[:0], "weight": torch.empty(0, delta.weight.shape[1], **empty),
+        master = masters.get(name) or {"index": features[:0], "weight": torch.empty(0, sharding.shape(delta.weight)[1], **empty),
                                        "bias": None if delta.bias is None else torch.empty(0, **empty)}
         new = features[~torch.isin(features, master["index"])]
         if len(new):  # first merged here: from the current weights (exact in float32)

@@ -65,6 +65,7 @@ class OLoRA(SeqLoRA):
     name = "olora"
     title = "O-LoRA"
     Options = OLoRAOptions
+    partitioned = False  # its regulariser reads the adapters' weights outside the forward pass
 
     def setup(self, lm: LoadedModel, tasks: list[Task]) -> None:
         self.tasks = tasks
@@ -106,7 +107,7 @@ class OLoRA(SeqLoRA):
         params = [p for n, p in lm.model.named_parameters() if f".{new}." in n and ".lora_" in n]
         result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options, lm),
                        progress=self.ctx.progress, extra_loss=self.regularizer(lm, new))
-        return {**train_info(result, sum(p.numel() for p in params)), "adapters": len(self.adapters)}
+        return {**train_info(result, sum(sharding.numel(p) for p in params)), "adapters": len(self.adapters)}
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
         save_tensors(lora_state(lm.model), folder / "lora.safetensors")

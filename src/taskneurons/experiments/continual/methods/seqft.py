@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ....models import LoadedModel
+from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tuning import train
 from ....models.weights import load_weights, save_weights
@@ -23,7 +23,7 @@ def train_all_weights(method: Method, lm: LoadedModel, examples: list[Example],
     params = list(lm.model.parameters())
     result = train(lm, examples, params, method.ctx.train_config(method.options, lm, stages),
                    progress=method.ctx.progress, extra_loss=extra_loss)
-    return train_info(result, sum(p.numel() for p in params))
+    return train_info(result, sum(sharding.numel(p) for p in params))
 
 
 @register

@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 
 from ....errors import TaskNeuronsError
-from ....models import LoadedModel
+from ....models import LoadedModel, sharding
 from ....tasks import Task
 from ....tuning import add_lora, train
 from ..state import load_tensors, save_tensors
@@ -60,7 +60,7 @@ class SeqLoRA(Method):
         params = [p for n, p in lm.model.named_parameters() if ".lora_" in n]
         result = train(lm, self.ctx.train_examples(task), params, self.ctx.train_config(self.options, lm),
                        progress=self.ctx.progress)
-        return train_info(result, sum(p.numel() for p in params))
+        return train_info(result, sum(sharding.numel(p) for p in params))
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
         save_tensors(lora_state(lm.model), folder / "lora.safetensors")
