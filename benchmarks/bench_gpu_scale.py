@@ -6,6 +6,7 @@ ranking and greedy generation throughput; and the memory planner's estimate besi
     .venv/bin/python benchmarks/bench_gpu_scale.py [--batch 8] [--length 256] [--repeats 3] [--out gpu_scale.json]
 
 About 5 minutes on one H200. ``--small`` runs the same code on a scaled-down config (on the CPU in the tests).
+Its sharded counterpart, in several processes (FSDP2, ZeRO-3): ``bench_sharded.py``.
 """
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 """The sharded-training check (issue 25): a random-initialised model from Llama-2-7b's config, sharded over the
-processes with FSDP2 (``models/sharding.py``), trains a neuron-tuner step at k = 10% and a full fine-tuning step
-through ``train``; per process: seconds per step, the peak memory, and the memory planner's per-process estimate
-beside it.
+processes with FSDP2 or DeepSpeed ZeRO (``models/sharding.py``, ``models/zero.py``), trains a neuron-tuner step at
+k = 10% and a full fine-tuning step through ``train``; per process: seconds per step, the peak memory, and the
+memory planner's per-process estimate beside it.
 
     TASKNEURONS_SHARDING=fsdp2 torchrun --standalone --nproc_per_node 8 benchmarks/bench_sharded.py [--out sharded.json]
+    TASKNEURONS_SHARDING=zero3 torchrun --standalone --nproc_per_node 8 benchmarks/bench_sharded.py [--out zero3.json]
 
 ``--small`` runs the same code on a scaled-down config (on the CPU over gloo: ``--device cpu``).
 """
@@ -39,8 +40,8 @@ def peak_gib(device: str) -> float:
 
 
 def run(small: bool, batch: int, length: int, device: str) -> dict:
-    if not processes.sharded():
-        raise SystemExit("run under TASKNEURONS_SHARDING=fsdp2 (and torchrun --nproc_per_node N)")
+    if not processes.sharding():
+        raise SystemExit("run under TASKNEURONS_SHARDING=fsdp2, zero3 or zero2 (and torchrun --nproc_per_node N)")
     device = processes.device(device)
     dtype = torch.float32 if device == "cpu" else torch.bfloat16
     torch.manual_seed(0)
@@ -52,7 +53,8 @@ def run(small: bool, batch: int, length: int, device: str) -> dict:
     words = " ".join(f"w{i}" for i in range(length))
     examples = [Example(f"{words} {i}", "yes") for i in range(2 * batch)]
     config = TrainConfig(lr=1e-5, batch_size=batch, max_length=length, max_steps=2, log_every=1)
-    out = {"processes": processes.world(), "batch": batch, "length": length, "dtype": str(dtype)}
+    out = {"sharding": processes.sharding(), "processes": processes.world(), "batch": batch, "length": length,
+           "dtype": str(dtype)}
     generator = torch.Generator().manual_seed(0)
     masks = {kind: torch.rand(ffn.n_layers, width, generator=generator) < 0.1 for kind, width in ffn.widths.items()}
     with NeuronTuner(lm, NeuronSet(masks, {})) as tuner:

@@ -169,6 +169,42 @@ def test_ncft_trains_only_the_current_tasks_neurons(tmp_path):
     assert (first & second).is_empty() and first.count() == second.count()  # exclude_claimed: the next k% instead
 
 
+def test_random_ncft_trains_random_sets_of_ncfts_counts_drawn_afresh_per_stage_order_and_seed(tmp_path):
+    lm = load_model("tiny-llama")
+    tasks = [load_task(s) for s in SEQ]
+    ncft, random = build("ncft", context(tmp_path)), build("random_ncft", context(tmp_path))
+    assert type(random).draws(random.options) == []  # scope "layer": nothing scored
+    ncft.setup(lm, tasks)
+    random.setup(lm, tasks)
+    chosen = random.select(lm, 0, tasks[0])
+    wanted = ncft.select(lm, 0, tasks[0])
+    for kind in wanted.masks:  # NCFT's count in every (layer, kind), other neurons
+        assert torch.equal(chosen.masks[kind].sum(1), wanted.masks[kind].sum(1))
+    assert chosen != wanted and chosen == random.select(lm, 0, tasks[0])  # seeded: the same draw again
+    assert chosen != random.select(lm, 1, tasks[0])  # each stage its own draw
+    other_order = build("random_ncft", context(tmp_path))
+    other_order.setup(lm, tasks[::-1])
+    assert chosen != other_order.select(lm, 0, tasks[0])  # each order its own draw
+    other_seed = build("random_ncft", context(tmp_path))
+    other_seed.setup(lm, tasks)
+    other_seed.ctx.training_seed = 1
+    assert chosen != other_seed.select(lm, 0, tasks[0])  # each training seed its own draw
+    before = params(lm)
+    random.train_stage(lm, 0, tasks[0])
+    inside = neuron_mask(lm, random.sets[-1])
+    for name, p in lm.model.named_parameters():  # trained: its own neurons' slices, nothing else
+        changed = p.detach() != before[name]
+        assert not (changed & ~inside.get(id(p), torch.zeros_like(changed))).any(), name
+
+
+def test_ncft_against_random_ncft_is_a_claim_of_the_run_in_aa_and_bwt(tmp_path):
+    run = Continual(config(methods=["ncft", "random_ncft"]), tmp_path / "run", progress=False)
+    run()
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    for what in ("AA", "BWT"):
+        assert f"NCFT's {what} above Random NCFT's (a control beyond the paper)" in summary
+
+
 # --- W-NCFT --------------------------------------------------------------------------------------------
 
 def hand_sets(lm):
@@ -216,7 +252,7 @@ def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
 # --- bad input -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(methods=["ncfx"]), "unknown continual-learning method 'ncfx' (did you mean 'ncft'?); methods: ncft, wncft"),
+    (dict(methods=["ncfx"]), "unknown continual-learning method 'ncfx' (did you mean 'ncft'?); methods: ncft, random_ncft, wncft"),
     (dict(methods=[{"method": "ncft", "selectoin": {}}]), "method 'ncft' has no option 'selectoin' (did you mean 'selection'?)"),
     (dict(methods=[{"method": "ncft", "selection": {"k": 0}}]), "method 'ncft': option selection.k=0 is not a number in (0, 100]"),
     (dict(methods=["ncft", {"method": "ncft"}]), "two methods entries have the label 'NCFT'"),
@@ -272,16 +308,16 @@ def test_bad_input_on_the_command_line(tmp_path, capsys):
 
 # --- the demo ------------------------------------------------------------------------------------------
 
-def test_demo_compares_ncft_and_wncft_with_seqft_and_epi_and_writes_the_claims(tmp_path):
+def test_demo_compares_ncft_and_wncft_with_seqft_epi_and_random_ncft_and_writes_the_claims(tmp_path):
     from taskneurons.experiments.continual import run_continual_demo
 
     results = run_continual_demo("tiny-llama", tmp_path, n_train=8, n_eval=4, progress=False)
     order = results["orders"]["demo"]
     assert order["tasks"] == ["rotten_tomatoes", "bbc_news", "tweet_sentiment"]
-    assert list(order["methods"]) == ["SeqFT", "EPI", "NCFT", "W-NCFT"]
+    assert list(order["methods"]) == ["SeqFT", "EPI", "NCFT", "Random NCFT", "W-NCFT"]
     text = (tmp_path / "continual" / "summary.md").read_text()
     assert all(claim in text for claim in ("NCFT's AA above SeqFT's", "NCFT's AA above EPI's", "W-NCFT's AA above "
-                                           "NCFT's", "NCFT's BWT above SeqFT's"))
+                                           "NCFT's", "NCFT's BWT above SeqFT's", "NCFT's AA above Random NCFT's"))
     matrix = order["methods"]["NCFT"]["matrix"]
     assert matrix[2][0] is None and matrix[0][2] is not None  # only the tasks seen so far are evaluated
     fg = order["methods"]["NCFT"]["metrics"]["forgetting_rates"]  # against a[i][i]: no Per-Task FT in the demo

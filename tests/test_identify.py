@@ -10,6 +10,7 @@ from taskneurons.experiments.config import load_config
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.kit import evaluation as kit_evaluation
 from taskneurons.experiments.kit import selection as kit_selection
+from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet
 
 from .conftest import SHARED_DATA
@@ -97,6 +98,89 @@ def test_each_task_gets_its_own_random_controls_and_a_rerun_the_same(tmp_path, m
     assert sst2_0 != commongen_0 and sst2_1 != commongen_1 and sst2_0 != sst2_1
     assert sst2_0.counts_per_layer() == commongen_0.counts_per_layer()  # same counts, other neurons
     assert all(a == b for a, b in zip(first, drawn, strict=True))
+
+
+def test_matched_controls_are_their_own_claims_drawn_outside_each_set_with_its_general_importance(tmp_path,
+                                                                                                   monkeypatch):
+    from taskneurons.neurons import controls
+
+    drawn = []
+    original = controls.matched_like
+    monkeypatch.setattr(identify_module, "matched_like", lambda *a: drawn.append((a, original(*a))) or drawn[-1][1])
+    config = _config(deactivate_matrix=False, finetune_matrix=False, finetune_seeds=1, finetune_random_controls=1,
+                     matched_controls=2, finetune_matched_controls=1)
+    results = Identify(config, tmp_path / "run", progress=False)()
+    assert list(results["deactivation_matched"]["table"]) == ["Original", "Deactivate-Matched", "Deactivate-Task"]
+    assert list(results["finetuning_matched"]["table"]) == ["Zero-shot", "Train-Matched", "Train-Task"]
+    assert results["deactivation_matched"]["runs"]["Deactivate-Matched"] == {"sst2": 2, "commongen": 2}
+    assert len(drawn) == 2 * 2 + 2  # deactivation: 2 per task; fine-tuning: 1 per task
+    for (neurons, importance, seed, bins), control in drawn:
+        assert bins == 10 and not (control & neurons).count() and control.counts_per_layer() == neurons.counts_per_layer()
+    (sst2, importance, _, _), _ = drawn[0]
+    assert importance["inner"].shape == sst2.masks["inner"].shape  # the other task's score ranks, in [0, 1]
+    assert 0 <= float(importance["inner"].min()) and float(importance["inner"].max()) <= 1
+    summary = (tmp_path / "run" / "summary.md").read_text()
+    assert "## deactivation_matched" in summary and "(2 importance-matched)" in summary
+    from taskneurons.experiments.identify.report import claims
+
+    assert any("Deactivate-Matched" in c.text and "beyond the paper" in c.text for c in claims(results))
+
+
+def test_general_ability_pairs_each_deactivation_with_the_original_passage_by_passage(tmp_path):
+    config = _config(finetune=False, deactivate_matrix=False, random_controls=1, matched_controls=1,
+                     general_passages=3)
+    general = Identify(config, tmp_path / "run", progress=False)()["deactivation"]["general"]
+    assert list(general) == ["Original", "sst2's neurons off", "sst2's random control off",
+                             "sst2's matched control off", "commongen's neurons off", "commongen's random control off",
+                             "commongen's matched control off"]
+    base = general["Original"]["passages"]
+    for condition, r in list(general.items())[1:]:
+        diffs = [a - b for a, b in zip(r["passages"], base)]
+        assert r["change"]["mean"] == pytest.approx(sum(diffs) / 3) and r["change"]["n"] == 3
+    assert "## general ability" in (tmp_path / "run" / "summary.md").read_text()
+    assert (tmp_path / "run" / "plots" / "general_ability.png").stat().st_size > 1000
+
+
+def test_k_auto_takes_the_largest_k_whose_random_sets_cost_at_most_the_budget(tmp_path):
+    config = _config(finetune=False, deactivate_matrix=False, random_controls=1, selection={"n_score": 4, "k": "auto"},
+                     k_grid=[1, 50, 10], k_budget=100.0, n_dev=3)
+    results = Identify(config, tmp_path / "run", progress=False)()
+    chosen = results["auto_k"]
+    assert chosen["k"] == 50 and chosen["within_budget"] and [m["k"] for m in chosen["measured"]] == [50]
+    assert len(chosen["measured"][0]["costs"]) == 2  # two random draws per k
+    assert results["deactivation"]["neurons"]["sst2"]["fraction"] == pytest.approx(0.5, abs=0.02)
+    assert results["examples"]["sst2"]["dev:3"]  # dev examples: drawn from the pool, recorded
+    assert "k = 50% chosen by `auto`" in (tmp_path / "run" / "summary.md").read_text()
+
+
+@pytest.mark.parametrize("budget, k, tried", [(10.0, 5, [5]), (3.0, 0.5, [5, 2, 0.5])])
+def test_k_auto_goes_down_the_grid_until_a_cost_fits_else_keeps_the_smallest(monkeypatch, budget, k, tried):
+    import contextlib
+
+    from taskneurons.experiments.kit import auto_k
+    from taskneurons.experiments.kit.examples import ExamplePlan
+    from taskneurons.tasks import load_task
+
+    off = []
+    monkeypatch.setattr(auto_k, "deactivate", lambda lm, neurons, mode: off.append(neurons) or contextlib.nullcontext())
+    monkeypatch.setattr(auto_k, "evaluate", lambda *a, **kw: type("R", (), {"score": 50.0 - 10.0 * bool(off)})())
+    lm, task = load_model("tiny-llama"), load_task(str(SHARED_DATA / "sst2"))
+    chosen = auto_k.choose_k(lm, [ExamplePlan.make(task, 0, 4, seed=0)], _config(), budget, [2, 0.5, 5], n_dev=2)
+    assert chosen["k"] == k and chosen["within_budget"] == (budget >= 10)  # every random set costs 10 points
+    assert [m["k"] for m in chosen["measured"]] == tried and chosen["base"] == {"sst2": 50.0}
+
+
+def test_k_auto_is_refused_where_the_experiment_does_not_choose_k():
+    from taskneurons.experiments.continual.methods.base import make_options
+    from taskneurons.experiments.continual.methods import get_method
+
+    with pytest.raises(TaskNeuronsError, match=r"option ncft selection.k='auto' is chosen by identify only"):
+        make_options(get_method("ncft"), {"selection": {"k": "auto"}})
+
+
+def test_matched_controls_need_two_tasks():
+    with pytest.raises(TaskNeuronsError, match="matched controls need at least two tasks"):
+        _config(tasks=[str(SHARED_DATA / "sst2")], matched_controls=1)
 
 
 def test_a_run_folder_refuses_another_config(tmp_path):

@@ -92,6 +92,7 @@ class Run:
         self.check_inputs({f"weights of model {lm.name}": model_fingerprint(lm)})
         if not self._planned:
             k = (self.config.get("selection") or {}).get("k", 10.0)
+            k = max(self.config.get("k_grid") or [10.0]) if k == "auto" else k  # auto: at most the grid's largest
             console.print(memory.summary(lm.model, self.config["batch_size"], self.config["max_length"], k))
             self._planned = True
         return lm

@@ -97,7 +97,7 @@ class ParamSlice:
 
     def index(self, neurons: torch.Tensor) -> tuple:
         """An index that selects the given neurons' entries of ``param``."""
-        idx = [slice(None)] * self.param.dim()
+        idx = [slice(None)] * len(sharding.shape(self.param))  # a ZeRO-3 parameter's own data is empty
         idx[self.dim] = neurons.to(self.param.device) + self.offset
         return tuple(idx)
 

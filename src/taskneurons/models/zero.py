@@ -16,14 +16,14 @@ main process builds it while the others wait.
 from __future__ import annotations
 
 import contextlib
-import weakref
+import gc
 
 import torch
 from torch import nn
 
 from .. import processes
 
-_engines: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> its current DeepSpeed engine
+ENGINE = "_taskneurons_deepspeed_engine"  # where a model keeps its current engine (in its __dict__: no submodule)
 
 
 def _deepspeed():
@@ -70,14 +70,28 @@ def partition(model: nn.Module) -> None:
     """Stage 3: partition ``model``'s parameters over the processes and hook its modules (an engine without an
     optimizer). Stage 2 keeps whole weights: nothing to do."""
     if stage() == 3:
-        _release(model)
-        _engines[model] = _deepspeed().initialize(model=model, config=_config(_dtype(model)))[0]
+        release(model)
+        model.__dict__[ENGINE] = _deepspeed().initialize(model=model, config=_config(_dtype(model)))[0]
 
 
-def _release(model: nn.Module) -> None:
-    engine = _engines.pop(model, None)
-    if engine is not None:
-        engine.destroy()  # its hooks go; the parameters stay partitioned
+def release(model: nn.Module) -> None:
+    """Destroy ``model``'s engine, if any, and every reference DeepSpeed keeps to it (the parameters stay as they
+    are: partitioned under ZeRO-3), so that the engine's optimizer state, and the model once dropped, are freed."""
+    engine = model.__dict__.pop(ENGINE, None)
+    if engine is None:
+        return
+    from deepspeed.runtime.zero import parameter_offload
+
+    engine.destroy()  # its module and gradient hooks go, but not the two forward hooks over the engine itself
+    for hook in ("module_forward_pre_hook", "module_forward_post_hook"):
+        handle = getattr(engine, hook, None)
+        if handle is not None:
+            handle.remove()
+    parameter_offload.FWD_MODULE_STACK[:] = [m for m in parameter_offload.FWD_MODULE_STACK if m is not model]
+    del engine
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 @contextlib.contextmanager
@@ -85,17 +99,18 @@ def training(model: nn.Module, params: list[nn.Parameter], optimizer, micro_batc
              clip: float | None):
     """A DeepSpeed engine that trains ``params`` of ``model`` with ``optimizer`` (its ``step`` clips at ``clip``
     and steps at each accumulation boundary); on exit the model is left as :func:`partition` leaves it."""
-    _release(model)
+    release(model)
     config = _config(params[0].dtype, micro_batch, grad_accum, clip)  # float32 deltas of a 16-bit model: float32
-    engine = _deepspeed().initialize(model=model, optimizer=optimizer, model_parameters=params, config=config)[0]
     try:
-        yield engine
+        model.__dict__[ENGINE] = _deepspeed().initialize(model=model, optimizer=optimizer, model_parameters=params,
+                                                         config=config)[0]
+        yield model.__dict__[ENGINE]
     finally:
-        engine.destroy()
+        release(model)
         if stage() == 2:  # the trained parameters are views into one flat buffer: each gets its own storage back
             for p in params:
                 p.data = p.data.clone()
-        partition(model)
+        partition(model)  # hooked again (also when DeepSpeed failed to start)
 
 
 def gathered(params: list, edit: bool = False):

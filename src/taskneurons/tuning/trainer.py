@@ -205,7 +205,8 @@ def _update(step_loss, step, engine, optimizer, masters, scheduler, config, mode
         _check_finite(step_loss, None, step, scheduler)
         engine.step()
         norm = engine.get_global_grad_norm() if config.max_grad_norm else None
-        return _check_finite(step_loss, None if norm is None else torch.as_tensor(float(norm)), step, scheduler)
+        norm = torch.as_tensor(float("inf") if not engine.was_step_applied() else 0.0 if norm is None else float(norm))
+        return _check_finite(step_loss, norm, step, scheduler)  # a skipped step: its gradients overflowed
     masters.take_grads()
     norm = None if config.max_grad_norm is None else \
         torch.nn.utils.clip_grad_norm_(masters.optimized(), config.max_grad_norm)

@@ -55,6 +55,7 @@ class GeneralizeConfig(Settings):
         if not isinstance(self.groups, list) or not self.groups:
             raise TaskNeuronsError("option groups is empty: give 'a', 'b' or {name, train: [...], ood: [...]}")
         self.selection = nested(Selection, self.selection, "selection")
+        self.selection.fixed_k("")
         if self.selection.specificity != "none":
             raise TaskNeuronsError("option selection.specificity: generalize selects each task's top-p% by its score "
                                    "(specificity is an identify option); use 'none'")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...errors import TaskNeuronsError
 from ...neurons.deactivate import MODES
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
 
@@ -23,8 +24,14 @@ class IdentifyConfig(Settings):
     n_eval: int = 100  # test examples per task
     n_eval_generation: int | None = None  # test examples per generation task (None: n_eval); generating is slower
     random_controls: int = 5  # Deactivate-Random draws per task (each task its own, see kit.seeds)
+    matched_controls: int = 0  # (beyond the paper) Deactivate-Matched draws per task (neurons/controls.py)
+    matched_bins: int = 10  # (beyond the paper) quantile bins of general importance that a matched control follows
     deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
     deactivate_matrix: bool = True
+    k_budget: float = 3.0  # (beyond the paper) with selection.k auto: the most points a random k% may cost (the paper's ~3)
+    k_grid: list = field(default_factory=lambda: [10, 5, 2, 1, 0.5, 0.2, 0.1])  # (beyond the paper) the ks auto tries
+    n_dev: int = 32  # (beyond the paper) with selection.k auto: pool examples per task it measures on (never a test one)
+    general_passages: int = 0  # (beyond the paper) held-out general-text passages whose loss each deactivation costs
     harness_tasks: list = field(default_factory=list)  # lm-evaluation-harness tasks added to the deactivation table
     harness_include: str | None = None  # a folder of your own harness task YAMLs (e.g. on local JSON files)
     harness_limit: int | None = None  # examples per harness task (null: all)
@@ -35,6 +42,7 @@ class IdentifyConfig(Settings):
     finetune_matrix: bool = False
     finetune_seeds: int = 3  # Train-Task trainings per task, each with its own training seed
     finetune_random_controls: int = 3  # Train-Random per task: random draw r trained with training seed r
+    finetune_matched_controls: int = 0  # (beyond the paper) Train-Matched per task: matched draw r, training seed r
     neuron_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=1e-3))
 
     def __post_init__(self):
@@ -49,6 +57,19 @@ class IdentifyConfig(Settings):
         checks.integer("random_controls", self.random_controls)
         checks.integer("finetune_random_controls", self.finetune_random_controls)
         checks.integer("finetune_seeds", self.finetune_seeds)
+        checks.integer("matched_controls", self.matched_controls, minimum=0)
+        checks.integer("finetune_matched_controls", self.finetune_matched_controls, minimum=0)
+        checks.integer("matched_bins", self.matched_bins)
+        checks.integer("general_passages", self.general_passages, minimum=0)
+        checks.number("k_budget", self.k_budget, 0, 100)
+        checks.integer("n_dev", self.n_dev)
+        if not isinstance(self.k_grid, list) or not self.k_grid:
+            raise TaskNeuronsError(f"option k_grid={self.k_grid!r} is not a list of percentages")
+        for k in self.k_grid:
+            checks.number("k_grid", k, 0, 100)
+        if (self.matched_controls or self.finetune_matched_controls) and len(self.tasks) < 2:
+            raise TaskNeuronsError("matched controls need at least two tasks: a neuron's general importance is its "
+                                   "mean score rank over the other tasks")
         checks.integer("top_neurons", self.top_neurons, minimum=0)
         checks.string_list("harness_tasks", self.harness_tasks, allow_empty=True)
         checks.integer("harness_limit", self.harness_limit, optional=True)
@@ -65,7 +86,7 @@ class IdentifyConfig(Settings):
 
     def draws(self) -> list[tuple[str, int]]:
         """(role, n) of every draw from each task's pool: scoring, and the trainings this config runs."""
-        draws = [("score", self.selection.n_score)]
+        draws = [("score", self.selection.n_score)] + [("dev", self.n_dev)] * (self.selection.k == "auto")
         draws += [("train", self.multitask.n_train)] if self.original == "multitask" else []
         draws += [("train", self.neuron_training.n_train)] if self.finetune else []
         return draws

@@ -20,19 +20,25 @@ from pathlib import Path
 
 from ... import processes
 from ...errors import TaskNeuronsError
+from ...evaluation.general import general_loss
 from ...evaluation.harness import check_harness_tasks
 from ...io import write_json, write_text
 from ...models import LoadedModel
 from ...models.weights import load_weights, save_weights
 from ...neurons import NeuronSet, deactivate
+from ...neurons.controls import general_importance, matched_like
 from ...neurons.top_examples import most_active, top_scored
 from ...report.console import console
 from ...tasks import Task, load_task
+from ...tasks.general import general_text
 from ...tuning import NeuronTuner, train
 from ..kit import control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
+from ..kit.auto_k import choose_k
+from ..kit.auto_k import describe as describe_k
+from ..kit.stats import paired_gap
 from ..run import Run, option_defaults
 from .config import IdentifyConfig, deactivation_tag
-from .report import plot, show, summary, tables
+from .report import controlled, plot, show, summary, tables
 
 
 class Identify:
@@ -47,6 +53,19 @@ class Identify:
         self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
         self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
+        self.selection, self.auto_k = config.selection, None  # with k "auto": chosen on the Original (choose_k)
+
+    def choose_k(self, lm: LoadedModel) -> None:
+        """(Beyond the paper) with ``selection.k: auto``, the k this run selects with: the largest of ``k_grid`` whose
+        random sets cost ``lm`` at most ``k_budget`` points on dev examples of the tasks (``kit/auto_k.py``)."""
+        c = self.config
+        if c.selection.k != "auto":
+            return
+        plans = [self.plans[t.name] for t in self.tasks]
+        self.auto_k = self.run.step("auto_k", lambda: choose_k(lm, plans, c, c.k_budget, c.k_grid, c.n_dev,
+                                                               mode=c.deactivation_mode))
+        self.selection = replace(c.selection, k=self.auto_k["k"])
+        console.print(describe_k(self.auto_k))
 
     # --- building blocks -------------------------------------------------------------------------------
     def evaluate(self, lm: LoadedModel, task: Task) -> dict:
@@ -61,9 +80,9 @@ class Identify:
             sets = {name: NeuronSet.load(p) for name, p in paths.items()}
             for name, neurons in sets.items():
                 neurons.validate(lm.ffn)
-                if neurons.provenance.get("selection", asdict(c.selection)) != asdict(c.selection):
+                if neurons.provenance.get("selection", asdict(self.selection)) != asdict(self.selection):
                     raise TaskNeuronsError(f"{paths[name]}.json was selected with {neurons.provenance['selection']}, "
-                                           f"this run selects with {asdict(c.selection)}; delete it to select again, "
+                                           f"this run selects with {asdict(self.selection)}; delete it to select again, "
                                            f"or choose another --out")
             return sets
         scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
@@ -71,7 +90,7 @@ class Identify:
         ranked = c.selection.specific(scores)
         sets = {}
         for name, path in paths.items():
-            sets[name] = c.selection.neurons(ranked[name], provenance={"model_role": tag, "seed": c.seed})
+            sets[name] = self.selection.neurons(ranked[name], provenance={"model_role": tag, "seed": c.seed})
             sets[name].save(path)
         return sets
 
@@ -95,28 +114,75 @@ class Identify:
     def deactivation(self) -> dict:
         c = self.config
         lm = self.original_model()
+        self.choose_k(lm)  # on the Original, which the deactivations measure
         tag = deactivation_tag(c.original)
         sets = self.neuron_sets(lm, tag)
         names = [t.name for t in self.tasks]
         original = {t.name: self.run.step(f"deact/original/{t.name}", lambda t=t: self.evaluate(lm, t)) for t in self.tasks}
-        matrix, randoms = {}, {}
+        matrix, randoms, matched = {}, {}, {}
+        importance = self.importance(lm, tag) if c.matched_controls else {}
         for i in self.tasks:
             for j in (self.tasks if c.deactivate_matrix else [i]):
                 def deactivated(i=i, j=j):
                     with deactivate(lm, sets[i.name], mode=c.deactivation_mode):
                         return self.evaluate(lm, j)
                 matrix.setdefault(i.name, {})[j.name] = [self.run.step(f"deact/task={i.name}/{j.name}", deactivated)]
-            for index in range(c.random_controls):
-                def random_control(i=i, index=index):
-                    control = sets[i.name].random_like(control_seed(c.seed, i.name, index))
-                    with deactivate(lm, control, mode=c.deactivation_mode):
-                        return self.evaluate(lm, i)
-                randoms.setdefault(i.name, []).append(self.run.step(f"deact/random{index}/{i.name}", random_control))
+            for kind, count in (("random", c.random_controls), ("matched", c.matched_controls)):
+                for index in range(count):
+                    def control(i=i, index=index, kind=kind):
+                        seed = control_seed(c.seed, i.name, index, kind)  # "random": as before
+                        drawn = (matched_like(sets[i.name], importance[i.name], seed, c.matched_bins)
+                                 if kind == "matched" else sets[i.name].random_like(seed))
+                        with deactivate(lm, drawn, mode=c.deactivation_mode):
+                            return self.evaluate(lm, i)
+                    step = self.run.step(f"deact/{kind}{index}/{i.name}", control)
+                    (matched if kind == "matched" else randoms).setdefault(i.name, []).append(step)
         return {**tables("Original", original, "Deactivate-Random", randoms, "Deactivate-Task", matrix, names, c,
                          "less"),
+                "matched": matched and controlled("Original", original, "Deactivate-Matched", matched,
+                                                  "Deactivate-Task", matrix, names, c, "less"),
                 "neurons": {n: {"count": sets[n].count(), "fraction": sets[n].fraction()} for n in names},
                 "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names},
-                "top_neurons": self.top_neurons(lm, tag), "harness": self.harness(lm, sets)}
+                "top_neurons": self.top_neurons(lm, tag), "harness": self.harness(lm, sets),
+                "general": self.general_ability(lm, sets, importance)}
+
+    def importance(self, lm: LoadedModel, tag: str) -> dict[str, dict]:
+        """Per task: every neuron's general importance, its mean score rank over the other tasks (what a matched
+        control follows, ``neurons/controls.py``)."""
+        c = self.config
+        scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
+                  for t in self.tasks}
+        return {name: general_importance([s for other, s in scores.items() if other != name]) for name in scores}
+
+    def general_ability(self, lm: LoadedModel, sets: dict[str, NeuronSet], importance: dict) -> dict:
+        """(Beyond the paper) the loss on ``general_passages`` held-out general-text passages (``tasks/general.py``)
+        of the Original and with each task's neurons, its first random control and its first matched control off,
+        each condition's change paired passage by passage ({} without ``general_passages``)."""
+        c = self.config
+        if not c.general_passages:
+            return {}
+        texts = general_text("eval", c.general_passages, c.seed)
+
+        def measured(neurons: NeuronSet | None):
+            def compute():
+                with deactivate(lm, neurons, mode=c.deactivation_mode) if neurons else contextlib.nullcontext():
+                    return general_loss(lm, texts, c.batch_size, c.max_length)
+            return compute
+        found = {"Original": self.run.step("general/original", measured(None))}
+        for name, neurons in sets.items():
+            controls = {"random": neurons.random_like(control_seed(c.seed, name, 0))}
+            if importance:
+                controls["matched"] = matched_like(neurons, importance[name], control_seed(c.seed, name, 0, "matched"),
+                                                   c.matched_bins)
+            found[f"{name}'s neurons off"] = self.run.step(f"general/task={name}", measured(neurons))
+            for kind, control in controls.items():
+                found[f"{name}'s {kind} control off"] = self.run.step(f"general/{kind}0/{name}", measured(control))
+        stat = {"n_boot": c.n_boot, "confidence": c.confidence, "seed": c.seed}
+        base = found["Original"]["passages"]
+        return {condition: {"loss": r["loss"], "passages": r["passages"], "tokens": r["tokens"],
+                            **({} if condition == "Original" else
+                               {"change": paired_gap([r["passages"]], [base], **stat).to_dict()})}
+                for condition, r in found.items()}
 
     def harness(self, lm: LoadedModel, sets: dict[str, NeuronSet]) -> dict:
         """General abilities: the harness tasks' metrics on the Original, with each task's neurons off, and with
@@ -176,7 +242,8 @@ class Identify:
             return {**outcome, "final_loss": result.losses[-1] if result.losses else None,
                     "trainable": tuner.num_trainable()}
 
-        matrix, randoms = {}, {}
+        matrix, randoms, matched = {}, {}, {}
+        importance = self.importance(lm, "base") if c.finetune_matched_controls else {}
         for i in self.tasks:
             # row i: task i's neurons trained on task j's data (the diagonal is Train-Task)
             for j in (self.tasks if c.finetune_matrix else [i]):
@@ -189,7 +256,14 @@ class Identify:
                     control = sets[i.name].random_like(control_seed(c.seed, i.name, index, "train"))
                     return trained(control, i, i, index)
                 randoms.setdefault(i.name, []).append(self.run.step(f"ft/random{index}/{i.name}", random_control))
-        return tables("Zero-shot", zero_shot, "Train-Random", randoms, "Train-Task", matrix, names, c, "greater")
+            for index in range(c.finetune_matched_controls):
+                def matched_control(i=i, index=index):
+                    seed = control_seed(c.seed, i.name, index, "train-matched")
+                    return trained(matched_like(sets[i.name], importance[i.name], seed, c.matched_bins), i, i, index)
+                matched.setdefault(i.name, []).append(self.run.step(f"ft/matched{index}/{i.name}", matched_control))
+        return {**tables("Zero-shot", zero_shot, "Train-Random", randoms, "Train-Task", matrix, names, c, "greater"),
+                "matched": matched and controlled("Zero-shot", zero_shot, "Train-Matched", matched, "Train-Task",
+                                                  matrix, names, c, "greater")}
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def __call__(self) -> dict:
@@ -198,13 +272,18 @@ class Identify:
     def results(self) -> dict:
         results = {"config": asdict(self.config),
                    "tasks": {t.name: {"kind": t.kind, "metric": t.metric, "source": t.source} for t in self.tasks}}
-        console.rule("deactivation")
-        results["deactivation"] = self.deactivation()
-        show(results["deactivation"], "deactivation", self.tasks)
-        if self.config.finetune:
-            console.rule("neuron-only fine-tuning")
-            results["finetuning"] = self.finetuning()
-            show(results["finetuning"], "fine-tuning", self.tasks)
+        parts = [("deactivation", "deactivation", self.deactivation)]
+        parts += [("finetuning", "neuron-only fine-tuning", self.finetuning)] if self.config.finetune else []
+        for part, title, compute in parts:
+            console.rule(title)
+            results[part] = compute()
+            matched = results[part].pop("matched")
+            show(results[part], title, self.tasks)
+            if matched:  # beyond the paper: the same condition against importance-matched controls
+                results[f"{part}_matched"] = matched
+                show(matched, f"{title}, importance-matched controls", self.tasks)
+        if self.auto_k:
+            results["auto_k"] = self.auto_k
         results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw
         write_json(self.run.path("results.json"), results)
         plot(results, self.run)

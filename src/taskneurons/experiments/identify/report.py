@@ -8,6 +8,7 @@ from ...report.html import Claim
 from ...report.markdown import markdown_table
 from ...report.plots import grouped_bars, heatmap
 from ...tasks import Task
+from ..kit.auto_k import describe as describe_k
 from ..kit.stats import adjust, mean_interval, paired_gap, per_example, specificity_interval
 from ..run import Run
 
@@ -51,6 +52,12 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
     return part
 
 
+def controlled(*args) -> dict:
+    """``tables`` of the same condition against another control (importance-matched, beyond the paper): its
+    table, gaps and claims, without the cross-task matrix, which the main part holds."""
+    return {k: v for k, v in tables(*args).items() if k not in ("matrix_change", "specificity")}
+
+
 def statistics_of(outcomes: dict, condition: str, control: str, names: list[str], stat: dict,
                   direction: str) -> dict:
     """``gap``: condition - control per task (Holm-adjusted together) and averaged over tasks (one test), with
@@ -63,7 +70,8 @@ def statistics_of(outcomes: dict, condition: str, control: str, names: list[str]
             "gap": {n: {**g.to_dict(), "verdict": g.verdict(direction)} for n, g in gaps.items()}}
 
 
-DIRECTIONS = {"deactivation": "less", "finetuning": "greater"}
+DIRECTIONS = {"deactivation": "less", "deactivation_matched": "less", "finetuning": "greater",
+              "finetuning_matched": "greater"}  # the parts, and the direction of their claims
 
 
 def restat(results: dict) -> dict:
@@ -116,25 +124,33 @@ def show(part: dict, title: str, tasks: list[Task]) -> None:
         sp = part["specificity"]
         print(f"specificity index (mean diagonal drop - mean off-diagonal drop): {sp['index']:+.1f} "
               f"[{sp['low']:+.1f}, {sp['high']:+.1f}]")
-    change = part["matrix_change"]
-    if all(len(change[i]) == len(names) for i in change):
+    change = part.get("matrix_change", {})
+    if change and all(len(change[i]) == len(names) for i in change):
         print_table(f"{title}: change of task j (columns) through task i's neurons (rows)", ["neurons of", *names],
                     [[i] + [f"{change[i][j]:+.1f}" for j in names] for i in names])
 
 
 def plot(results: dict, run: Run) -> None:
-    for part in ("deactivation", "finetuning"):
+    for part in DIRECTIONS:
         if part not in results:
             continue
         data = results[part]
-        grouped_bars(data["table"], f"{part} (k = {results['config']['selection']['k']}%), "
+        k = results["auto_k"]["k"] if results.get("auto_k") else results["config"]["selection"]["k"]
+        grouped_bars(data["table"], f"{part} (k = {k}%), "
                      f"{100 * results['config']['confidence']:g}% intervals over test examples", "score",
                      run.path("plots", f"{part}_table.png"), errors=data["intervals"])
-        change = data["matrix_change"]
+        change = data.get("matrix_change", {})
         names = list(change)
-        if all(len(change[i]) == len(names) for i in names):
+        if names and all(len(change[i]) == len(names) for i in names):
             heatmap([[change[i][j] for j in names] for i in names], names, names, f"{part}: score change",
                     run.path("plots", f"{part}_matrix.png"), xlabel="evaluated task", ylabel="neurons of task")
+    general = results["deactivation"].get("general") or {}
+    if general:
+        changes = {c: r["change"] for c, r in general.items() if "change" in r}
+        grouped_bars({"change of the general-text loss": {c: g["mean"] for c, g in changes.items()}},
+                     "general ability: loss change from the Original (nats/token)", "loss change",
+                     run.path("plots", "general_ability.png"),
+                     errors={"change of the general-text loss": {c: [g["low"], g["high"]] for c, g in changes.items()}})
     overlap = results["deactivation"]["overlap"]
     names = list(overlap)
     heatmap([[overlap[a][b] for b in names] for a in names], names, names, "Jaccard overlap of neuron sets",
@@ -151,15 +167,18 @@ def summary(results: dict) -> str:
     c, sel = results["config"], results["config"]["selection"]
     n_generation = f" ({c['n_eval_generation']} per generation task)" if c.get("n_eval_generation") else ""
     options = f" {sel['scorer_options']}" if sel["scorer_options"] else ""
+    k = f"{results['auto_k']['k']:g}% (auto)" if results.get("auto_k") else f"{sel['k']}%"
     out = [f"# Task-specific neurons of {c['model']}",
-           f"k = {sel['k']}% per {sel['scope']}, scorer {sel['scorer']}{options}, tokens "
+           f"k = {k} per {sel['scope']}, scorer {sel['scorer']}{options}, tokens "
            f"{sel['tokens']}, specificity {sel['specificity']}, {sel['n_score']} scoring examples, {c['n_eval']} test "
-           f"examples per task{n_generation}, Original = {c['original']}, {c['random_controls']} random controls per task, "
+           f"examples per task{n_generation}, Original = {c['original']}, {c['random_controls']} random controls per task "
+           f"({c.get('matched_controls', 0)} importance-matched), "
            f"Train-Task over {c['finetune_seeds']} training seeds, Train-Random over {c['finetune_random_controls']} "
            f"(draw, seed) pairs.",
            "Scored and trained examples come from each task's pool, disjoint from its test examples (results.json "
-           "`examples` lists them)."]
-    for part in ("deactivation", "finetuning"):
+           "`examples` lists them)."] + ([describe_k(results["auto_k"]) + " (beyond the paper)."]
+                                         if results.get("auto_k") else [])
+    for part in DIRECTIONS:
         if part not in results:
             continue
         names = list(results["tasks"])
@@ -174,8 +193,24 @@ def summary(results: dict) -> str:
                        f"drop, points): {sp['index']:+.1f} [{sp['low']:+.1f}, {sp['high']:+.1f}] "
                        f"({100 * c['confidence']:g}% bootstrap over test examples).")
         out.append(f"\n![{part}](plots/{part}_table.png)")
+    out += general_section(results.get("deactivation", {}).get("general") or {})
     out += harness_section(results.get("deactivation", {}).get("harness") or {})
     return "\n".join(out) + "\n"
+
+
+def general_section(general: dict) -> list[str]:
+    """(Beyond the paper) the loss on held-out general text per condition, and its change from the Original."""
+    if not general:
+        return []
+    rows = [[condition, f"{r['loss']:.3f}", "" if "change" not in r else
+             f"{r['change']['mean']:+.3f} [{r['change']['low']:+.3f}, {r['change']['high']:+.3f}]"]
+            for condition, r in general.items()]
+    n = len(general["Original"]["passages"])
+    return ["\n## general ability: loss on held-out general text (beyond the paper)\n",
+            markdown_table(["condition", "loss (nats/token)", "change [CI]"], rows), "",
+            f"{n} passages of general text in no task (tasks/general.py); each condition's change from the Original "
+            f"paired passage by passage: what switching a set of neurons off costs the model beyond its task.",
+            "\n![general ability](plots/general_ability.png)"]
 
 
 def harness_section(harness: dict) -> list[str]:
@@ -206,13 +241,14 @@ def claims(results: dict) -> list[Claim]:
     """Per part: the claim averaged over tasks and per task (from the gaps' intervals); deactivation with the full
     matrix: its diagonal dominates (the specificity index above 0)."""
     found = []
-    for part in ("deactivation", "finetuning"):
+    for part in DIRECTIONS:
         if part not in results:
             continue
         data = results[part]
         for name, gap in data["gap"].items():
             where = "on average over tasks" if name == "average" else f"on {name}"
-            found.append(Claim(f"{data['claim']} {where}", gap["verdict"],
+            beyond = " (a control beyond the paper)" if part.endswith("_matched") else ""
+            found.append(Claim(f"{data['claim']} {where}{beyond}", gap["verdict"],
                                f"gap {gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}], p={gap['p']:.2g}"
                                f"{holm_cell(gap)}, {gap_basis(gap)} ({gap['test']})"))
         if "specificity" in data:

@@ -28,7 +28,7 @@ class Selection:
     scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum} (grad_x_act's default)
     tokens: str = DEFAULT_TOKENS  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
     n_score: int = 64  # pool examples scored per task
-    k: float = 10.0  # percent of neurons kept per (layer, kind) with scope "layer" (the paper: 10; others beyond the paper)
+    k: float | str = 10.0  # percent of neurons kept per (layer, kind) with scope "layer" (the paper: 10; others, and "auto" in identify, beyond the paper)
     scope: str = "layer"  # "layer" | "global" (per kind) | "all"
     specificity: str = "none"  # "none": top k% by score (the paper) | (beyond the paper) relative | entropy | exclude_common
     specificity_options: dict = field(default_factory=dict)  # e.g. {eps: 0.1} (relative), {min_score: 1.0} (entropy)
@@ -37,7 +37,8 @@ class Selection:
         checks.mapping("scorer_options", self.scorer_options)
         checks.choice("tokens", self.tokens, TOKENS)
         checks.integer("n_score", self.n_score)
-        checks.number("k", self.k, 0, 100)
+        if self.k != "auto":  # "auto": chosen by the model (kit/auto_k.py), in identify
+            checks.number("k", self.k, 0, 100)
         checks.choice("scope", self.scope, SCOPES)
         checks.choice("specificity", self.specificity, SPECIFICITY_METHODS)
         checks.mapping("specificity_options", self.specificity_options)
@@ -48,6 +49,12 @@ class Selection:
             allowed = [p for p in inspect.signature(SCORERS.get(self.scorer)).parameters if p != "ffn"]
             raise TaskNeuronsError(f"option scorer_options={self.scorer_options!r}: scorer {self.scorer!r} takes "
                                    f"{allowed or 'no options'}") from None
+
+    def fixed_k(self, where: str) -> None:
+        """Refuse ``k: auto`` in one line where the experiment does not choose k (``where`` names it)."""
+        if self.k == "auto":
+            raise TaskNeuronsError(f"option {where}selection.k='auto' is chosen by identify only (not yet here); "
+                                   f"give a percentage")
 
     def scores(self, lm: LoadedModel, plan: ExamplePlan, settings: Settings, checkpoint=None,
                progress: bool = True) -> Scores:
@@ -87,5 +94,8 @@ class Selection:
 
     def neurons(self, scores: Scores, k: float | None = None, provenance: dict | None = None) -> NeuronSet:
         """The top ``k`` percent (default: this selection's k) of ``scores``."""
+        if k is None and self.k == "auto":
+            raise TaskNeuronsError("selection.k 'auto' is chosen by the experiment before any set is selected "
+                                   "(kit/auto_k.py)")
         return NeuronSet.from_scores(scores, self.k if k is None else k, self.scope,
                                      provenance={"selection": asdict(self), **(provenance or {})})

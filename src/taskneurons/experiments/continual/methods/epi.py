@@ -51,7 +51,7 @@ from ..state import load_tensors, save_tensors
 from .features import prompt_features
 from .base import register, train_info
 from .olora import OLoRA
-from .seqlora import LoRAOptions, SeqLoRA
+from .seqlora import LoRAOptions, SeqLoRA, copy_into
 
 IDENTIFY = ("mahalanobis", "cosine")
 ROUTING = ("example", "task")
@@ -147,7 +147,7 @@ class EPI(SeqLoRA):
         self.peft.base_model.set_adapter(name)  # only this task's private parameters run
 
     def adapter_state(self, name: str) -> dict[str, torch.Tensor]:
-        return {n: p.detach() for n, p in self.lm.model.named_parameters() if ".lora_" in n and f".{name}." in n}
+        return {n: p for n, p in self.lm.model.named_parameters() if ".lora_" in n and f".{name}." in n}
 
     # --- the runner's protocol --------------------------------------------------------------------------
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
@@ -178,9 +178,7 @@ class EPI(SeqLoRA):
             if sorted(tensors) != sorted(params):
                 raise TaskNeuronsError(f"{path}: holds LoRA weights {sorted(tensors)[:2]}..., the model has "
                                        f"{sorted(params)[:2]}...")
-            named = dict(lm.model.named_parameters())
-            for key, value in tensors.items():
-                named[key].copy_(value)
+            copy_into(params, tensors)
             self.stats.append(load_tensors(folder / "stats.safetensors"))
             self.counts.append(int(info["count"]))
 

@@ -42,6 +42,7 @@ class NCFTOptions(MethodOptions):
     def __post_init__(self):
         super().__post_init__()
         self.selection = nested(Selection, self.selection, "selection")
+        self.selection.fixed_k("ncft ")
         if self.selection.specificity != "none":
             raise TaskNeuronsError("option selection.specificity: NCFT scores one task at a time; use 'none'")
 

@@ -31,18 +31,23 @@ class LoRAOptions(MethodOptions):
                                    f"{self.dropout}")
 
 
-def lora_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {n: p.detach() for n, p in model.named_parameters() if ".lora_" in n}
+def lora_state(model: torch.nn.Module) -> dict[str, torch.nn.Parameter]:
+    """The LoRA parameters by name (the parameters themselves: a saver gathers them whole, ``state.save_tensors``)."""
+    return {n: p for n, p in model.named_parameters() if ".lora_" in n}
 
 
-@torch.no_grad()
 def load_lora_state(model: torch.nn.Module, tensors: dict[str, torch.Tensor], source: Path) -> None:
     params = lora_state(model)
     if sorted(params) != sorted(tensors):
         raise TaskNeuronsError(f"{source}: holds LoRA weights {sorted(tensors)[:2]}..., the model has {sorted(params)[:2]}...")
-    named = dict(model.named_parameters())
+    copy_into(params, tensors)
+
+
+def copy_into(params: dict[str, torch.nn.Parameter], tensors: dict[str, torch.Tensor]) -> None:
+    """Each whole tensor into its parameter (through ``sharding.editing``: a sharded one keeps its own shard)."""
     for name, value in tensors.items():
-        named[name].copy_(value)
+        with sharding.editing(params[name]) as whole:
+            whole.copy_(value)
 
 
 @register
