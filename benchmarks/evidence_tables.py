@@ -42,6 +42,7 @@ def calibration(path: Path) -> str:
 def identify(folder: Path) -> str:
     """An identify run's tables and claims, with its statistics recomputed from the outcomes it keeps."""
     from taskneurons.experiments.identify import report
+    from taskneurons.experiments.kit.auto_k import describe as describe_k
     from taskneurons.report.markdown import markdown_table
 
     results = report.restat(json.loads((folder / "results.json").read_text()))
@@ -51,6 +52,11 @@ def identify(folder: Path) -> str:
             table = markdown_table(["method", *names, "avg"], report.table_rows(results[part], names))
             out += [f"**{part}**", "", table, "", report.notes(results[part], results["config"]["confidence"]), ""]
     out += [f"- {c.verdict}: {c.text}: {c.evidence}" for c in report.claims(results)]
+    if results.get("auto_k"):  # beyond the paper: the k the model chose, and why
+        out += ["", describe_k(results["auto_k"]) + "."]
+    general = report.general_section(results["deactivation"].get("general") or {})
+    out += [f"\n**{line.strip(chr(10)).lstrip('# ')}**\n" if line.startswith("\n## ") else line
+            for line in general if not line.startswith("\n![")]  # a bold title here; its plot is in the run folder
     return "\n".join(out)
 
 

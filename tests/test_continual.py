@@ -197,12 +197,23 @@ def test_random_ncft_trains_random_sets_of_ncfts_counts_drawn_afresh_per_stage_o
         assert not (changed & ~inside.get(id(p), torch.zeros_like(changed))).any(), name
 
 
-def test_ncft_against_random_ncft_is_a_claim_of_the_run_in_aa_and_bwt(tmp_path):
-    run = Continual(config(methods=["ncft", "random_ncft"]), tmp_path / "run", progress=False)
+def test_ncft_and_wncft_against_their_random_sets_are_claims_of_the_run_in_aa_and_bwt(tmp_path):
+    options = {**TINY["method_options"], "random_wncft": TINY["method_options"]["wncft"]}
+    run = Continual(config(methods=["ncft", "random_ncft", "wncft", "random_wncft"], method_options=options),
+                    tmp_path / "run", progress=False)
     run()
     summary = (tmp_path / "run" / "summary.md").read_text()
-    for what in ("AA", "BWT"):
-        assert f"NCFT's {what} above Random NCFT's (a control beyond the paper)" in summary
+    for high, low in (("NCFT", "Random NCFT"), ("W-NCFT", "Random W-NCFT")):
+        for what in ("AA", "BWT"):
+            assert f"{high}'s {what} above {low}'s (a control beyond the paper)" in summary
+
+
+def test_general_ability_is_measured_after_each_stage_and_tabled(tmp_path):
+    Continual(config(methods=["ncft"], general_passages=2), tmp_path / "run", progress=False)()
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    losses = [stage["general_loss"] for stage in results["orders"]["custom1"]["methods"]["NCFT"]["train"]]
+    assert len(losses) == 2 and all(loss > 0 for loss in losses) and losses[0] != losses[1]  # the model moved
+    assert "General ability (beyond the paper)" in (tmp_path / "run" / "summary.md").read_text()
 
 
 # --- W-NCFT --------------------------------------------------------------------------------------------
@@ -252,7 +263,7 @@ def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
 # --- bad input -----------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("changes, message", [
-    (dict(methods=["ncfx"]), "unknown continual-learning method 'ncfx' (did you mean 'ncft'?); methods: ncft, random_ncft, wncft"),
+    (dict(methods=["ncfx"]), "unknown continual-learning method 'ncfx' (did you mean 'ncft'?); methods: ncft, wncft, random_ncft, random_wncft, seqft"),
     (dict(methods=[{"method": "ncft", "selectoin": {}}]), "method 'ncft' has no option 'selectoin' (did you mean 'selection'?)"),
     (dict(methods=[{"method": "ncft", "selection": {"k": 0}}]), "method 'ncft': option selection.k=0 is not a number in (0, 100]"),
     (dict(methods=["ncft", {"method": "ncft"}]), "two methods entries have the label 'NCFT'"),

@@ -178,6 +178,25 @@ def test_k_auto_is_refused_where_the_experiment_does_not_choose_k():
         make_options(get_method("ncft"), {"selection": {"k": "auto"}})
 
 
+def test_general_neurons_kept_out_of_each_set_make_a_part_of_their_own(tmp_path, monkeypatch):
+    from taskneurons.experiments.identify import beyond
+    from taskneurons.neurons import Scores
+
+    off = []
+    original = beyond.deactivate
+    monkeypatch.setattr(beyond, "deactivate", lambda lm, neurons, mode: off.append(neurons) or original(lm, neurons, mode))
+    config = _config(finetune=False, deactivate_matrix=False, random_controls=2, exclude_general=20.0)
+    results = Identify(config, tmp_path / "run", progress=False)()
+    part = results["deactivation_general_excluded"]
+    assert list(part["table"]) == ["Original", "Deactivate-Random", "Deactivate-Task (general out)"]
+    assert part["table"]["Deactivate-Random"] == results["deactivation"]["table"]["Deactivate-Random"]  # shared
+    general = NeuronSet.from_scores(Scores.load(tmp_path / "run" / "artifacts" / "original.general.scores"), 20.0)
+    for chosen, name in zip(off, ["sst2", "commongen"], strict=True):
+        own = NeuronSet.load(tmp_path / "run" / "artifacts" / f"original.{name}.neurons")
+        assert (chosen & general).is_empty() and not (own & general).is_empty()  # the top 20% general neurons: out
+        assert chosen.counts_per_layer() == own.counts_per_layer()  # k% still: the next best instead
+
+
 def test_matched_controls_need_two_tasks():
     with pytest.raises(TaskNeuronsError, match="matched controls need at least two tasks"):
         _config(tasks=[str(SHARED_DATA / "sst2")], matched_controls=1)

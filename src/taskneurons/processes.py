@@ -44,14 +44,17 @@ def sharding() -> str | None:
 
 
 def _zero_stage() -> str:
-    """The ZeRO stage that ``accelerate launch`` asks for: ``--zero_stage``, or the stage of its DeepSpeed config file."""
+    """The ZeRO stage ``accelerate launch`` asks for: ``--zero_stage``, or the stage in its DeepSpeed config file."""
     stage = os.environ.get("ACCELERATE_DEEPSPEED_ZERO_STAGE", "")
     path = os.environ.get("ACCELERATE_DEEPSPEED_CONFIG_FILE", "")
     if not stage and path:
         import json
 
-        with open(path, encoding="utf-8") as f:
-            stage = json.load(f).get("zero_optimization", {}).get("stage", "")
+        try:
+            with open(path, encoding="utf-8") as f:
+                stage = json.load(f).get("zero_optimization", {}).get("stage", "")
+        except (OSError, ValueError, AttributeError):  # unreadable: refused in one line as an unknown stage
+            stage = f"? ({path} is not a readable DeepSpeed config)"
     return str(stage or "?")
 
 
@@ -67,8 +70,8 @@ def _flag(name: str) -> bool:
 
 def check_launch() -> None:
     """Refuse, in one line, a launch this toolkit cannot run as asked: a sharding it does not know (a ZeRO stage
-    other than 2 or 3 among them), FSDP version 1, sharding in one process, Megatron-LM (not yet). Say, in one line, when a launch asked for
-    several processes started one."""
+    other than 2 or 3 among them), FSDP version 1, sharding in one process, Megatron-LM (not yet). Say, in one
+    line, when a launch asked for several processes started one."""
     import warnings
 
     from .errors import TaskNeuronsError, TaskNeuronsWarning
@@ -87,8 +90,8 @@ def check_launch() -> None:
         raise TaskNeuronsError("FSDP version 1 is not supported: launch with --fsdp_version 2 (or fsdp_version: 2 "
                                "in the accelerate config; configs/accelerate/fsdp2.yaml, docs/scale.md)")
     if asked is not None and world() == 1:
-        raise TaskNeuronsError(f"sharding ({asked}) needs several processes: launch with torchrun --nproc_per_node N or "
-                               "accelerate launch (docs/scale.md), or unset TASKNEURONS_SHARDING")
+        raise TaskNeuronsError(f"sharding ({asked}) needs several processes: launch with torchrun --nproc_per_node "
+                               f"N or accelerate launch (docs/scale.md), or unset TASKNEURONS_SHARDING")
     for flag, name in REFUSED_LAUNCHES.items():
         if _flag(flag):
             raise TaskNeuronsError(f"{name} is not supported yet ({flag} is set by the launch): shard the model with "

@@ -29,3 +29,14 @@ def general_loss(lm, texts: list[str], batch_size: int = 8, max_length: int = 25
     finally:
         model.train(was_training)
     return {"loss": sum(losses) / len(losses), "passages": losses, "tokens": tokens}
+
+
+def general_record(lm, settings) -> dict:
+    """``{"general_loss": ...}`` on the ``settings.general_passages`` held-out passages (``tasks/general.py``, drawn
+    at the run's seed), for a step record; ``{}`` when it is 0."""
+    if not getattr(settings, "general_passages", 0):
+        return {}
+    from ..tasks.general import general_text
+
+    texts = general_text("eval", settings.general_passages, settings.seed)
+    return {"general_loss": general_loss(lm, texts, settings.batch_size, settings.max_length)["loss"]}

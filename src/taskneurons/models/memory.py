@@ -122,7 +122,7 @@ def _parts(model, work, batch, length, k, n_labels, label_tokens, new_tokens, ta
     elif work == "train":
         trained = list(model.parameters()) if trained is None else trained
         parts["gradients"] = sum(sharding.numel(p) * p.element_size() for p in trained)
-        parts["optimizer"] = sum(8 * sharding.numel(p) + (4 * sharding.numel(p) if p.element_size() < 4 else 0) for p in trained)
+        parts["optimizer"] = sum((8 + (4 if p.element_size() < 4 else 0)) * sharding.numel(p) for p in trained)
     else:
         ups = len(ffn.projections(0, "inner"))
         deltas = layers * (math.ceil(d_ff * k / 100) * ups * d + math.ceil(d * k / 100) * d_ff)

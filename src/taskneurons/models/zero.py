@@ -48,8 +48,9 @@ def stage() -> int:
 
 def _config(dtype: torch.dtype, micro_batch: int = 1, grad_accum: int = 1, clip: float | None = None) -> dict:
     """The DeepSpeed config of this launch's stage: 16-bit training (float32 masters kept by DeepSpeed) exactly
-    when the weights (the trained ones, in a training) are 16-bit; clipping at ``clip`` (0: none; DeepSpeed's own default would clip at 1). Every
-    parameter is partitioned, however small (DeepSpeed's default keeps those under 1e5 elements whole)."""
+    when the weights (the trained ones, in a training) are 16-bit; clipping at ``clip`` (0: none; DeepSpeed's own
+    default would clip at 1). Every parameter is partitioned, however small (DeepSpeed's default keeps those under
+    1e5 elements whole)."""
     return {"train_micro_batch_size_per_gpu": micro_batch, "gradient_accumulation_steps": grad_accum,
             "gradient_clipping": clip or 0.0,
             "zero_optimization": {"stage": stage(), "stage3_param_persistence_threshold": 0},

@@ -36,6 +36,15 @@ class Scores:
     def n_layers(self) -> int:
         return next(iter(self.values.values())).shape[0]
 
+    def demoted(self, masks: dict[str, torch.Tensor]) -> Scores:
+        """These scores with every neuron of ``masks`` (kind -> bool [n_layers, width]) ranked below every other one
+        (finite values, the same order otherwise): a top k% of them takes the others first."""
+        values = {}
+        for kind, v in self.values.items():
+            v = v.float()
+            values[kind] = torch.where(masks[kind], v - (v.max() - v.min()) - 1.0, v)
+        return Scores(values, dict(self.meta))
+
     def layer_shares(self) -> dict[str, list[float]]:
         """kind -> percent of the kind's total |score| in each layer: where a task's scores sit (all 0 for a kind
         that scores 0 everywhere)."""

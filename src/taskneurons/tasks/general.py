@@ -47,3 +47,14 @@ def general_text(role: str, n: int, seed: int = 0) -> list[str]:
     if not 1 <= n <= len(pool):
         raise TaskNeuronsError(f"general text: {n} {role} passages asked for, between 1 and {len(pool)} exist")
     return random.Random(f"{seed}:{role}").sample(pool, n)
+
+
+def general_examples(n: int, seed: int = 0) -> list:
+    """``n`` "score" passages as Examples for a scorer: each passage's first half the prompt, the rest its target."""
+    from .base import Example
+
+    examples = []
+    for passage in general_text("score", n, seed):
+        words = passage.split()
+        examples.append(Example(" ".join(words[:len(words) // 2]), " " + " ".join(words[len(words) // 2:])))
+    return examples

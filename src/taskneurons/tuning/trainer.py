@@ -162,7 +162,7 @@ def _loop(accelerator, wrapped, model, optimizer, scheduler, loader, masters, co
     with bar:
         while result.steps < total:
             for batch in loader:
-                with accelerator.accumulate(model if engine is not None else wrapped):  # (a DeepSpeed engine has no no_sync)
+                with accelerator.accumulate(model if engine is not None else wrapped):  # an engine has no no_sync
                     # the mean over the whole batch's target tokens, whichever process holds them: DDP averages
                     # the processes' gradients, so each one's sum is scaled by world / all target tokens
                     targets = accelerator.reduce((batch["labels"] != IGNORE).sum(), reduction="sum")

@@ -42,6 +42,7 @@ class ContinualConfig(Settings):
     reference: str | None = "per_task_ft"  # A_i for FG: a method (name or label), "diagonal" (a[i][i]) or null
     eval_batch_size: int | None = None  # default: batch_size
     keep_states: str = "last"  # "last": keep only the latest stage's state of a method (what resuming needs) | "all"
+    general_passages: int = 0  # (beyond the paper) general-text passages whose loss is measured after each stage
     learn_margin: float = 5.0  # points Per-Task FT's A_i must beat zero-shot by on every task (the budget check)
 
     def __post_init__(self):
@@ -62,6 +63,7 @@ class ContinualConfig(Settings):
             checks.integer("training_seeds", seed, minimum=0)
         checks.number("learn_margin", self.learn_margin, 0.0, 100.0, low_open=False)
         checks.boolean("evaluate_unseen", self.evaluate_unseen)
+        checks.integer("general_passages", self.general_passages, minimum=0)
         checks.string_list("also_evaluate", self.also_evaluate, allow_empty=True)
         for name in self.also_evaluate:
             checks.choice("also_evaluate", name, CLASSIFICATION_METHODS)

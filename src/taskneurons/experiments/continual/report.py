@@ -233,7 +233,19 @@ def summary_markdown(results: dict, plots: list[str]) -> str:
         for method in also:
             out += [markdown_table(gap_header(ev, method), order_gap_rows(order, method)), ""]
         out += [f"![{p}]({p})" for p in plots if p.startswith(f"plots/{name}/")] + [""]
+        out += general_rows(order)
     return "\n".join(out)
+
+
+def general_rows(order: dict) -> list[str]:
+    """(Beyond the paper) the loss on held-out general text after each stage, per sequential method."""
+    losses = {label: [stage.get("general_loss") for stage in m.get("train", [])]
+              for label, m in order["methods"].items() if any("general_loss" in s for s in m.get("train", []))}
+    if not losses:
+        return []
+    rows = [[label] + [fmt(v) if v is None else f"{v:.3f}" for v in values] for label, values in losses.items()]
+    return ["General ability (beyond the paper): loss on held-out general text (nats/token) after each stage", "",
+            markdown_table(["method", *[f"after {t}" for t in order["tasks"]]], rows), ""]
 
 
 def write(results: dict, run: Run) -> None:

@@ -25,6 +25,7 @@ from rich.markup import escape
 
 from ... import processes
 from ...errors import TaskNeuronsError
+from ...evaluation.general import general_record
 from ...io import atomic_folder
 from ...models import LoadedModel
 from ...report.console import console
@@ -58,10 +59,6 @@ class Continual:
         self.sequences: list[TaskSequence] = resolve_orders(config.orders, config.data_root)
         self.specs: list[MethodSpec] = method_specs(config.methods, config.method_options)
         self.reference = self._reference_spec()
-        whole = [s.label for s in self.specs if not s.cls.partitioned]
-        if whole and processes.sharding() == "zero3":
-            raise TaskNeuronsError(f"{whole[0]} cannot run under DeepSpeed ZeRO-3 yet (its loss reads whole weights "
-                                   f"outside the forward pass): shard with FSDP2 or ZeRO-2, or leave it out")
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),
@@ -108,8 +105,7 @@ class Continual:
         return {**build(self.config.eval_method), **({"also": {m: build(m) for m in also}} if also else {})}
 
     def zero_shot(self, tasks: list[Task]) -> list[dict]:
-        lm = None
-        records = []
+        lm, records = None, []
         for task in tasks:
             def compute(task=task):
                 nonlocal lm
@@ -123,11 +119,9 @@ class Continual:
         """The step result after ``stage``: every task's score and per-example outcomes (None when not evaluated)."""
         records = {}
         for i, task in enumerate(tasks):
-            if i > stage and not self.config.evaluate_unseen:
-                records[task.name] = None
-                continue
-            records[task.name] = method.evaluate_task(lm, stage, i, lambda positions, task=task:
-                                                      self.score(lm, task, positions))
+            seen = i <= stage or self.config.evaluate_unseen
+            records[task.name] = method.evaluate_task(lm, stage, i, lambda positions, task=task: self.score(
+                lm, task, positions)) if seen else None
         return self.stage_record(records)
 
     def stage_record(self, records: dict[str, dict | None]) -> dict:
@@ -181,7 +175,7 @@ class Continual:
                 info = method.train_stage(lm, j, task)
                 with atomic_folder(stage_dir(j)) as tmp:  # written as a whole, by the main process only
                     method.save(lm, tmp)
-                info["weights"] = weights_digest(lm.model)
+                info.update(weights=weights_digest(lm.model), **general_record(lm, self.config))  # after the stage
                 self.run.step(train_key(j), lambda: info)
                 if j and not spec.cls.cumulative and self.config.keep_states == "last" and processes.is_main():
                     shutil.rmtree(stage_dir(j - 1), ignore_errors=True)
@@ -291,9 +285,8 @@ class Continual:
         return self.run.complete(self.results)
 
     def results(self) -> dict:
-        results = {"config": asdict(self.config), "methods": {s.label: {"method": s.cls.name, "kind": s.cls.kind,
-                                                                          "options": asdict(s.options)} for s in self.specs},
-                   "orders": {}}
+        methods = {s.label: dict(method=s.cls.name, kind=s.cls.kind, options=asdict(s.options)) for s in self.specs}
+        results = {"config": asdict(self.config), "methods": methods, "orders": {}}
         for seq in self.sequences:
             for training_seed in self.config.training_seeds:
                 name = run_name(seq.name, training_seed)

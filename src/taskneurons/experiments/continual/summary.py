@@ -69,8 +69,8 @@ def aggregate(results: dict) -> dict:
 CLAIMED = [("ncft", "seqft"), ("ncft", "seqlora"), ("ncft", "epi"), ("wncft", "ncft"), ("olora", "ncft")]
 # and in backward transfer (less forgetting: BWT above, i.e. closer to 0 from below)
 CLAIMED_BWT = [("ncft", "seqft")]
-# beyond the paper (issue 27): NCFT's choice of neurons matters, in AA and in BWT, against random sets of its size
-CONTROLS = [("ncft", "random_ncft")]
+# beyond the paper (issue 27): NCFT's (W-NCFT's) choice of neurons matters, in AA and in BWT, against random sets
+CONTROLS = [("ncft", "random_ncft"), ("wncft", "random_wncft")]
 
 
 def budget_check(results: dict) -> list[Claim]:
@@ -97,7 +97,8 @@ def budget_check(results: dict) -> list[Claim]:
 
 
 def claims(results: dict) -> list[Claim]:
-    """The budget check, then for every pair of CLAIMED methods in the run (and of CONTROLS, in AA and BWT): AA of the first above the second's, by
+    """The budget check, then for every pair of CLAIMED methods in the run (and of CONTROLS, in AA and BWT): AA of
+    the first above the second's, by
     the paired gap over the test examples after the last stage (the same examples for both methods); and for
     CLAIMED_BWT, BWT of the first above the second's, each example's change from right after its task's stage to
     the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Both methods run the same orders on

@@ -28,9 +28,10 @@ class IdentifyConfig(Settings):
     matched_bins: int = 10  # (beyond the paper) quantile bins of general importance that a matched control follows
     deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
     deactivate_matrix: bool = True
-    k_budget: float = 3.0  # (beyond the paper) with selection.k auto: the most points a random k% may cost (the paper's ~3)
+    k_budget: float = 3.0  # (beyond the paper) with selection.k auto: the most points a random k% may cost
     k_grid: list = field(default_factory=lambda: [10, 5, 2, 1, 0.5, 0.2, 0.1])  # (beyond the paper) the ks auto tries
-    n_dev: int = 32  # (beyond the paper) with selection.k auto: pool examples per task it measures on (never a test one)
+    n_dev: int = 32  # (beyond the paper) with selection.k auto: pool examples per task it measures (no test one)
+    exclude_general: float = 0.0  # (beyond the paper) top % of general-text neurons kept out of each set
     general_passages: int = 0  # (beyond the paper) held-out general-text passages whose loss each deactivation costs
     harness_tasks: list = field(default_factory=list)  # lm-evaluation-harness tasks added to the deactivation table
     harness_include: str | None = None  # a folder of your own harness task YAMLs (e.g. on local JSON files)
@@ -61,6 +62,7 @@ class IdentifyConfig(Settings):
         checks.integer("finetune_matched_controls", self.finetune_matched_controls, minimum=0)
         checks.integer("matched_bins", self.matched_bins)
         checks.integer("general_passages", self.general_passages, minimum=0)
+        checks.number("exclude_general", self.exclude_general, 0, 100, low_open=False)
         checks.number("k_budget", self.k_budget, 0, 100)
         checks.integer("n_dev", self.n_dev)
         if not isinstance(self.k_grid, list) or not self.k_grid:

@@ -20,28 +20,24 @@ from pathlib import Path
 
 from ... import processes
 from ...errors import TaskNeuronsError
-from ...evaluation.general import general_loss
 from ...evaluation.harness import check_harness_tasks
 from ...io import write_json, write_text
 from ...models import LoadedModel
 from ...models.weights import load_weights, save_weights
 from ...neurons import NeuronSet, deactivate
-from ...neurons.controls import general_importance, matched_like
+from ...neurons.controls import matched_like
 from ...neurons.top_examples import most_active, top_scored
 from ...report.console import console
 from ...tasks import Task, load_task
-from ...tasks.general import general_text
 from ...tuning import NeuronTuner, train
 from ..kit import control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
-from ..kit.auto_k import choose_k
-from ..kit.auto_k import describe as describe_k
-from ..kit.stats import paired_gap
 from ..run import Run, option_defaults
+from .beyond import BeyondPaper
 from .config import IdentifyConfig, deactivation_tag
 from .report import controlled, plot, show, summary, tables
 
 
-class Identify:
+class Identify(BeyondPaper):
     def __init__(self, config: IdentifyConfig, out: Path, progress: bool = True):
         self.config, self.progress = config, progress
         self.tasks = [load_task(name, data_root=config.data_root) for name in config.tasks]
@@ -54,18 +50,6 @@ class Identify:
         self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
         self.selection, self.auto_k = config.selection, None  # with k "auto": chosen on the Original (choose_k)
-
-    def choose_k(self, lm: LoadedModel) -> None:
-        """(Beyond the paper) with ``selection.k: auto``, the k this run selects with: the largest of ``k_grid`` whose
-        random sets cost ``lm`` at most ``k_budget`` points on dev examples of the tasks (``kit/auto_k.py``)."""
-        c = self.config
-        if c.selection.k != "auto":
-            return
-        plans = [self.plans[t.name] for t in self.tasks]
-        self.auto_k = self.run.step("auto_k", lambda: choose_k(lm, plans, c, c.k_budget, c.k_grid, c.n_dev,
-                                                               mode=c.deactivation_mode))
-        self.selection = replace(c.selection, k=self.auto_k["k"])
-        console.print(describe_k(self.auto_k))
 
     # --- building blocks -------------------------------------------------------------------------------
     def evaluate(self, lm: LoadedModel, task: Task) -> dict:
@@ -85,8 +69,7 @@ class Identify:
                                            f"this run selects with {asdict(self.selection)}; delete it to select again, "
                                            f"or choose another --out")
             return sets
-        scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
-                  for t in self.tasks}
+        scores = self.scores(lm, tag)
         ranked = c.selection.specific(scores)
         sets = {}
         for name, path in paths.items():
@@ -144,45 +127,8 @@ class Identify:
                 "neurons": {n: {"count": sets[n].count(), "fraction": sets[n].fraction()} for n in names},
                 "overlap": {a: {b: sets[a].jaccard(sets[b]) for b in names} for a in names},
                 "top_neurons": self.top_neurons(lm, tag), "harness": self.harness(lm, sets),
-                "general": self.general_ability(lm, sets, importance)}
-
-    def importance(self, lm: LoadedModel, tag: str) -> dict[str, dict]:
-        """Per task: every neuron's general importance, its mean score rank over the other tasks (what a matched
-        control follows, ``neurons/controls.py``)."""
-        c = self.config
-        scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
-                  for t in self.tasks}
-        return {name: general_importance([s for other, s in scores.items() if other != name]) for name in scores}
-
-    def general_ability(self, lm: LoadedModel, sets: dict[str, NeuronSet], importance: dict) -> dict:
-        """(Beyond the paper) the loss on ``general_passages`` held-out general-text passages (``tasks/general.py``)
-        of the Original and with each task's neurons, its first random control and its first matched control off,
-        each condition's change paired passage by passage ({} without ``general_passages``)."""
-        c = self.config
-        if not c.general_passages:
-            return {}
-        texts = general_text("eval", c.general_passages, c.seed)
-
-        def measured(neurons: NeuronSet | None):
-            def compute():
-                with deactivate(lm, neurons, mode=c.deactivation_mode) if neurons else contextlib.nullcontext():
-                    return general_loss(lm, texts, c.batch_size, c.max_length)
-            return compute
-        found = {"Original": self.run.step("general/original", measured(None))}
-        for name, neurons in sets.items():
-            controls = {"random": neurons.random_like(control_seed(c.seed, name, 0))}
-            if importance:
-                controls["matched"] = matched_like(neurons, importance[name], control_seed(c.seed, name, 0, "matched"),
-                                                   c.matched_bins)
-            found[f"{name}'s neurons off"] = self.run.step(f"general/task={name}", measured(neurons))
-            for kind, control in controls.items():
-                found[f"{name}'s {kind} control off"] = self.run.step(f"general/{kind}0/{name}", measured(control))
-        stat = {"n_boot": c.n_boot, "confidence": c.confidence, "seed": c.seed}
-        base = found["Original"]["passages"]
-        return {condition: {"loss": r["loss"], "passages": r["passages"], "tokens": r["tokens"],
-                            **({} if condition == "Original" else
-                               {"change": paired_gap([r["passages"]], [base], **stat).to_dict()})}
-                for condition, r in found.items()}
+                "general": self.general_ability(lm, sets, importance),
+                "general_excluded": self.general_excluded(lm, tag, original, randoms)}
 
     def harness(self, lm: LoadedModel, sets: dict[str, NeuronSet]) -> dict:
         """General abilities: the harness tasks' metrics on the Original, with each task's neurons off, and with
@@ -209,8 +155,7 @@ class Identify:
         """Per task: its ``top_neurons`` highest-ranked neurons (by the selection's ranking) and the test examples
         on which each is most active, with their text (what the report shows: what does this neuron do?)."""
         c = self.config
-        scores = {t.name: c.selection.scores_in(self.run, tag, lm, self.plans[t.name], c, self.progress)
-                  for t in self.tasks}
+        scores = self.scores(lm, tag)
         ranked = c.selection.specific(scores)
 
         def compute(task: Task) -> dict:
@@ -277,11 +222,12 @@ class Identify:
         for part, title, compute in parts:
             console.rule(title)
             results[part] = compute()
-            matched = results[part].pop("matched")
+            beyond = {key: results[part].pop(key, None) for key in ("matched", "general_excluded")}
             show(results[part], title, self.tasks)
-            if matched:  # beyond the paper: the same condition against importance-matched controls
-                results[f"{part}_matched"] = matched
-                show(matched, f"{title}, importance-matched controls", self.tasks)
+            for key, found in beyond.items():  # beyond the paper: another control, or sets without general neurons
+                if found:
+                    results[f"{part}_{key}"] = found
+                    show(found, f"{title}, {key.replace('_', ' ')}", self.tasks)
         if self.auto_k:
             results["auto_k"] = self.auto_k
         results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw

@@ -70,8 +70,8 @@ def statistics_of(outcomes: dict, condition: str, control: str, names: list[str]
             "gap": {n: {**g.to_dict(), "verdict": g.verdict(direction)} for n, g in gaps.items()}}
 
 
-DIRECTIONS = {"deactivation": "less", "deactivation_matched": "less", "finetuning": "greater",
-              "finetuning_matched": "greater"}  # the parts, and the direction of their claims
+DIRECTIONS = {"deactivation": "less", "deactivation_matched": "less", "deactivation_general_excluded": "less",
+              "finetuning": "greater", "finetuning_matched": "greater"}  # the parts, and the direction of their claims
 
 
 def restat(results: dict) -> dict:
@@ -247,7 +247,8 @@ def claims(results: dict) -> list[Claim]:
         data = results[part]
         for name, gap in data["gap"].items():
             where = "on average over tasks" if name == "average" else f"on {name}"
-            beyond = " (a control beyond the paper)" if part.endswith("_matched") else ""
+            beyond = (" (a control beyond the paper)" if part.endswith("_matched") else
+                      " (general neurons kept out, beyond the paper)" if part.endswith("_general_excluded") else "")
             found.append(Claim(f"{data['claim']} {where}{beyond}", gap["verdict"],
                                f"gap {gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}], p={gap['p']:.2g}"
                                f"{holm_cell(gap)}, {gap_basis(gap)} ({gap['test']})"))

@@ -17,6 +17,7 @@ from ...models import LoadedModel
 from ...neurons import SCORERS, SPECIFICITY_METHODS, NeuronSet, Scores, make_scorer, score_neurons, specific_scores
 from ...neurons.attribution import DEFAULT_SCORER, DEFAULT_TOKENS, TOKENS
 from ...neurons.neuron_set import SCOPES
+from ...tasks.general import general_examples
 from . import checks
 from .examples import ExamplePlan
 from .settings import Settings
@@ -28,7 +29,7 @@ class Selection:
     scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum} (grad_x_act's default)
     tokens: str = DEFAULT_TOKENS  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
     n_score: int = 64  # pool examples scored per task
-    k: float | str = 10.0  # percent of neurons kept per (layer, kind) with scope "layer" (the paper: 10; others, and "auto" in identify, beyond the paper)
+    k: float | str = 10.0  # percent of neurons kept (the paper: 10; other values and "auto" beyond the paper)
     scope: str = "layer"  # "layer" | "global" (per kind) | "all"
     specificity: str = "none"  # "none": top k% by score (the paper) | (beyond the paper) relative | entropy | exclude_common
     specificity_options: dict = field(default_factory=dict)  # e.g. {eps: 0.1} (relative), {min_score: 1.0} (entropy)
@@ -82,6 +83,19 @@ class Selection:
             return scores
         lm = lm() if callable(lm) else lm
         scores = self.scores(lm, plan, settings, run.path("checkpoints", name), progress)
+        scores.save(path)
+        return scores
+
+    def general_scores_in(self, run, tag: str, lm: LoadedModel, settings: Settings, progress: bool = True) -> Scores:
+        """(Beyond the paper) the scorer on ``n_score`` general-text passages (``tasks/general.py``: in no task), as
+        the artifact ``artifacts/<tag>.general.scores``: what every task's neurons are compared with."""
+        path = run.path("artifacts", f"{tag}.general.scores")
+        if processes.broadcast(Path(f"{path}.json").is_file()):
+            return Scores.load(path)
+        scores = score_neurons(lm, general_examples(self.n_score, settings.seed), scorer=self.scorer,
+                               tokens=self.tokens, batch_size=settings.batch_size, max_length=settings.max_length,
+                               task="general", progress=progress, checkpoint=run.path("checkpoints", f"{tag}.general"),
+                               max_target_length=settings.max_length // 2, **self.scorer_options)
         scores.save(path)
         return scores
 

@@ -5,7 +5,7 @@
 from .base import METHODS, Context, Method, MethodOptions, MethodSpec, draws, get_method, method_specs, register
 
 # importing a method's module registers it
-from . import ncft, random_ncft, wncft, seqft, seqlora, olora, epi, replay, ewc, per_task_ft, multitask_ft  # noqa: E402,F401,I001
+from . import ncft, wncft, random_ncft, seqft, seqlora, olora, epi, replay, ewc, per_task_ft, multitask_ft  # noqa: E402,F401,I001
 
 __all__ = ["METHODS", "Context", "Method", "MethodOptions", "MethodSpec", "draws", "get_method", "method_specs",
            "register"]

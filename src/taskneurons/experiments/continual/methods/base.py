@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
+from .... import processes
 from ....errors import TaskNeuronsError
 from ....models import LoadedModel
 from ....registry import Registry, suggest
@@ -193,6 +194,10 @@ def method_specs(entries: list, shared_options: dict | None = None) -> list[Meth
                                    f"methods: {', '.join(METHODS)}")
         cls = get_method(name)
         specs.append(MethodSpec(str(label or cls.title), cls, make_options(cls, {**shared_options.get(name, {}), **values})))
+    whole = [s.label for s in specs if not s.cls.partitioned]
+    if whole and processes.sharding() == "zero3":
+        raise TaskNeuronsError(f"{whole[0]} cannot run under DeepSpeed ZeRO-3 yet (its loss reads whole weights "
+                               f"outside the forward pass): shard with FSDP2 or ZeRO-2, or leave it out")
     labels = [s.label for s in specs]
     repeated = sorted({l for l in labels if labels.count(l) > 1})
     if repeated:

@@ -26,7 +26,7 @@ import torch
 
 from ....errors import TaskNeuronsError
 from ....models import LoadedModel, sharding
-from ....neurons import NeuronSet, Scores
+from ....neurons import NeuronSet
 from ....tasks import Task
 from ....tuning import NeuronTuner, train
 from ...kit import Selection, nested
@@ -47,15 +47,6 @@ class NCFTOptions(MethodOptions):
             raise TaskNeuronsError("option selection.specificity: NCFT scores one task at a time; use 'none'")
 
 
-def demote(scores: Scores, claimed: NeuronSet) -> Scores:
-    """Scores where every claimed neuron ranks below every other one (finite values, same order otherwise)."""
-    values = {}
-    for kind, v in scores.values.items():
-        v = v.float()
-        values[kind] = torch.where(claimed.masks[kind], v - (v.max() - v.min()) - 1.0, v)
-    return Scores(values, dict(scores.meta))
-
-
 @torch.no_grad()
 def merge(tuner: NeuronTuner, masters: dict[str, dict[str, torch.Tensor | None]]) -> None:
     """Fold ``tuner``'s trained deltas into the base weights for good (the tuner is to be removed next).
@@ -72,7 +63,8 @@ def merge(tuner: NeuronTuner, masters: dict[str, dict[str, torch.Tensor | None]]
             delta.active = False
             continue
         empty = {"dtype": delta.weight.dtype, "device": features.device}  # plain, even where the deltas are sharded
-        master = masters.get(name) or {"index": features[:0], "weight": torch.empty(0, sharding.shape(delta.weight)[1], **empty),
+        width = sharding.shape(delta.weight)[1]
+        master = masters.get(name) or {"index": features[:0], "weight": torch.empty(0, width, **empty),
                                        "bias": None if delta.bias is None else torch.empty(0, **empty)}
         new = features[~torch.isin(features, master["index"])]
         if len(new):  # first merged here: from the current weights (exact in float32)
@@ -117,7 +109,7 @@ class NCFT(Method):
         provenance = {"task": task.name, "stage": stage + 1, "method": self.name}
         if o.exclude_claimed and self.sets:
             claimed = self.claimed(lm)
-            chosen = selection.neurons(demote(scores, claimed), provenance=provenance)
+            chosen = selection.neurons(scores.demoted(claimed.masks), provenance=provenance)
             return NeuronSet({k: m & ~claimed.masks[k] for k, m in chosen.masks.items()},
                              {**chosen.provenance, "excluded_claimed": claimed.count()})
         return selection.neurons(scores, provenance=provenance)

@@ -5,7 +5,8 @@ Each stage trains a uniformly random set of neurons with exactly NCFT's count pe
 every task, stage, order and training seed (``kit.seeds.control_seed``); everything else (the neuron tuner, merging
 through float32 masters, resuming, ``exclude_claimed``) is NCFT's. With NCFT's default scope "layer" the count is
 k% of every (layer, kind) and nothing is scored; with scope "global" or "all" the counts follow NCFT's selection,
-so the task is scored as NCFT scores it.
+so the task is scored as NCFT scores it. Random W-NCFT (``random_wncft``) applies W-NCFT's reweighting at
+inference to such random sets.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from ....tasks import Task
 from ...kit.seeds import control_seed
 from .base import register
 from .ncft import NCFT
+from .wncft import WNCFT
 
 
 @register
@@ -24,7 +26,8 @@ class RandomNCFT(NCFT):
 
     @classmethod
     def draws(cls, options) -> list[tuple]:
-        return [] if options.selection.scope == "layer" else super().draws(options)
+        drawn = super().draws(options)
+        return [d for d in drawn if d[0] != "score"] if options.selection.scope == "layer" else drawn
 
     def select(self, lm: LoadedModel, stage: int, task: Task) -> NeuronSet:
         order = ">".join(t.name for t in self.tasks)  # each order draws its own sets
@@ -39,3 +42,10 @@ class RandomNCFT(NCFT):
         provenance = {"task": task.name, "stage": stage + 1, "method": self.name, "selection": {"k": selection.k,
                       "scope": selection.scope}}
         return NeuronSet(chosen.masks, {**chosen.provenance, **provenance})
+
+
+@register
+class RandomWNCFT(RandomNCFT, WNCFT):
+    name = "random_wncft"
+    title = "Random W-NCFT"
+    Options = WNCFT.Options
