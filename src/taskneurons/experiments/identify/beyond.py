@@ -2,16 +2,14 @@
 general importance for matched controls, the loss on general text, and sets with the general neurons kept out."""
 from __future__ import annotations
 
-import contextlib
 from dataclasses import replace
 
 from ...evaluation.general import general_loss
 from ...models import LoadedModel
 from ...neurons import NeuronSet, deactivate
-from ...neurons.controls import general_importance, matched_like
+from ...neurons.controls import general_importance
 from ...report.console import console
 from ...tasks.general import general_text
-from ..kit import control_seed
 from ..kit.auto_k import choose_k
 from ..kit.auto_k import describe as describe_k
 from ..kit.stats import paired_gap
@@ -53,15 +51,15 @@ class BeyondPaper:
                                         c.exclude_general, self.selection.scope)
         ranked = self.selection.specific(self.scores(lm, tag))
         runs = {}
-        for name, scores in ranked.items():
-            chosen = self.selection.neurons(scores.demoted(general.masks),
+        for task in self.tasks:
+            chosen = self.selection.neurons(ranked[task.name].demoted(general.masks),
                                             provenance={"excluded_general": c.exclude_general})
             chosen = NeuronSet({k: m & ~general.masks[k] for k, m in chosen.masks.items()}, chosen.provenance)
 
-            def compute(name=name, chosen=chosen):
+            def compute(task=task, chosen=chosen):
                 with deactivate(lm, chosen, mode=c.deactivation_mode):
-                    return self.evaluate(lm, next(t for t in self.tasks if t.name == name))
-            runs[name] = {name: [self.run.step(f"deact/task-general={name}/{name}", compute)]}
+                    return self.evaluate(lm, task)
+            runs[task.name] = {task.name: [self.run.step(f"deact/task-general={task.name}/{task.name}", compute)]}
         return controlled("Original", original, "Deactivate-Random", randoms, "Deactivate-Task (general out)", runs,
                           list(ranked), c, "less")
 
@@ -73,21 +71,8 @@ class BeyondPaper:
         if not c.general_passages:
             return {}
         texts = general_text("eval", c.general_passages, c.seed)
-
-        def measured(neurons: NeuronSet | None):
-            def compute():
-                with deactivate(lm, neurons, mode=c.deactivation_mode) if neurons else contextlib.nullcontext():
-                    return general_loss(lm, texts, c.batch_size, c.max_length)
-            return compute
-        found = {"Original": self.run.step("general/original", measured(None))}
-        for name, neurons in sets.items():
-            controls = {"random": neurons.random_like(control_seed(c.seed, name, 0))}
-            if importance:
-                controls["matched"] = matched_like(neurons, importance[name], control_seed(c.seed, name, 0, "matched"),
-                                                   c.matched_bins)
-            found[f"{name}'s neurons off"] = self.run.step(f"general/task={name}", measured(neurons))
-            for kind, control in controls.items():
-                found[f"{name}'s {kind} control off"] = self.run.step(f"general/{kind}0/{name}", measured(control))
+        found = self.switched_off(lm, sets, importance, "general",
+                                  lambda: general_loss(lm, texts, c.batch_size, c.max_length))
         stat = {"n_boot": c.n_boot, "confidence": c.confidence, "seed": c.seed}
         base = found["Original"]["passages"]
         return {condition: {"loss": r["loss"], "passages": r["passages"], "tokens": r["tokens"],

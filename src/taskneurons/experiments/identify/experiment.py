@@ -113,10 +113,8 @@ class Identify(BeyondPaper):
             for kind, count in (("random", c.random_controls), ("matched", c.matched_controls)):
                 for index in range(count):
                     def control(i=i, index=index, kind=kind):
-                        seed = control_seed(c.seed, i.name, index, kind)  # "random": as before
-                        drawn = (matched_like(sets[i.name], importance[i.name], seed, c.matched_bins)
-                                 if kind == "matched" else sets[i.name].random_like(seed))
-                        with deactivate(lm, drawn, mode=c.deactivation_mode):
+                        with deactivate(lm, self.control(sets[i.name], i.name, kind, index, importance),
+                                        mode=c.deactivation_mode):
                             return self.evaluate(lm, i)
                     step = self.run.step(f"deact/{kind}{index}/{i.name}", control)
                     (matched if kind == "matched" else randoms).setdefault(i.name, []).append(step)
@@ -130,6 +128,34 @@ class Identify(BeyondPaper):
                 "general": self.general_ability(lm, sets, importance),
                 "general_excluded": self.general_excluded(lm, tag, original, randoms)}
 
+    def control(self, neurons: NeuronSet, name: str, kind: str, index: int, importance: dict,
+                what: str | None = None) -> NeuronSet:
+        """Control ``index`` of task ``name``'s ``neurons``: "random" (uniform) or "matched" (importance-matched,
+        ``importance[name]``), seeded by (run seed, task, index, ``what``: by default ``kind``)."""
+        seed = control_seed(self.config.seed, name, index, what or kind)
+        if kind == "matched":
+            return matched_like(neurons, importance[name], seed, self.config.matched_bins)
+        return neurons.random_like(seed)
+
+    def switched_off(self, lm: LoadedModel, sets: dict[str, NeuronSet], importance: dict, prefix: str,
+                     measure) -> dict:
+        """``measure()`` on the Original, then with each task's neurons, its first random control and (with
+        ``importance``) its first matched control off: condition -> result, each a step ``<prefix>/...``."""
+        c = self.config
+
+        def measured(neurons: NeuronSet | None):
+            def compute():
+                with deactivate(lm, neurons, mode=c.deactivation_mode) if neurons else contextlib.nullcontext():
+                    return measure()
+            return compute
+        found = {"Original": self.run.step(f"{prefix}/original", measured(None))}
+        for name, neurons in sets.items():
+            found[f"{name}'s neurons off"] = self.run.step(f"{prefix}/task={name}", measured(neurons))
+            for kind in ["random"] + ["matched"] * bool(importance):
+                control = self.control(neurons, name, kind, 0, importance)
+                found[f"{name}'s {kind} control off"] = self.run.step(f"{prefix}/{kind}0/{name}", measured(control))
+        return found
+
     def harness(self, lm: LoadedModel, sets: dict[str, NeuronSet]) -> dict:
         """General abilities: the harness tasks' metrics on the Original, with each task's neurons off, and with
         its first random control off ({} without ``harness_tasks``)."""
@@ -138,18 +164,8 @@ class Identify(BeyondPaper):
             return {}
         from ...evaluation.harness import harness_evaluate
 
-        def measured(neurons: NeuronSet | None):
-            def compute():
-                with deactivate(lm, neurons, mode=c.deactivation_mode) if neurons else contextlib.nullcontext():
-                    return harness_evaluate(lm, c.harness_tasks, c.harness_include, c.harness_limit, c.batch_size,
-                                            c.seed)
-            return compute
-        found = {"Original": self.run.step("harness/original", measured(None))}
-        for name, neurons in sets.items():
-            found[f"{name}'s neurons off"] = self.run.step(f"harness/task={name}", measured(neurons))
-            random = neurons.random_like(control_seed(c.seed, name, 0))
-            found[f"{name}'s random control off"] = self.run.step(f"harness/random0/{name}", measured(random))
-        return found
+        return self.switched_off(lm, sets, {}, "harness", lambda: harness_evaluate(
+            lm, c.harness_tasks, c.harness_include, c.harness_limit, c.batch_size, c.seed))
 
     def top_neurons(self, lm: LoadedModel, tag: str) -> dict:
         """Per task: its ``top_neurons`` highest-ranked neurons (by the selection's ranking) and the test examples
@@ -196,16 +212,13 @@ class Identify(BeyondPaper):
                 matrix.setdefault(i.name, {})[j.name] = [self.run.step(
                     f"ft/task={i.name}/{j.name}/seed{s}", lambda i=i, j=j, s=s: trained(sets[i.name], j, j, s))
                     for s in seeds]
-            for index in range(c.finetune_random_controls):
-                def random_control(i=i, index=index):
-                    control = sets[i.name].random_like(control_seed(c.seed, i.name, index, "train"))
-                    return trained(control, i, i, index)
-                randoms.setdefault(i.name, []).append(self.run.step(f"ft/random{index}/{i.name}", random_control))
-            for index in range(c.finetune_matched_controls):
-                def matched_control(i=i, index=index):
-                    seed = control_seed(c.seed, i.name, index, "train-matched")
-                    return trained(matched_like(sets[i.name], importance[i.name], seed, c.matched_bins), i, i, index)
-                matched.setdefault(i.name, []).append(self.run.step(f"ft/matched{index}/{i.name}", matched_control))
+            for kind, count, found in (("random", c.finetune_random_controls, randoms),
+                                       ("matched", c.finetune_matched_controls, matched)):
+                for index in range(count):
+                    def control(i=i, index=index, kind=kind):
+                        what = "train" if kind == "random" else "train-matched"
+                        return trained(self.control(sets[i.name], i.name, kind, index, importance, what), i, i, index)
+                    found.setdefault(i.name, []).append(self.run.step(f"ft/{kind}{index}/{i.name}", control))
         return {**tables("Zero-shot", zero_shot, "Train-Random", randoms, "Train-Task", matrix, names, c, "greater"),
                 "matched": matched and controlled("Zero-shot", zero_shot, "Train-Matched", matched, "Train-Task",
                                                   matrix, names, c, "greater")}
