@@ -33,7 +33,7 @@ from taskneurons.experiments.continual.combine import combine_folders
 from taskneurons.experiments.continual.config import ALL_METHODS
 from taskneurons.experiments.continual.orders import order_number
 from taskneurons.experiments.continual.report import PAPER_TABLE5, fmt, fmt_interval, fmt_mean_std, markdown_table
-from taskneurons.experiments.continual.summary import claims
+from taskneurons.experiments.continual.claims import claims
 from taskneurons.experiments.continual.sweep import sweep_learning_rates, sweep_table, with_rates
 from taskneurons.report.console import print_table
 from taskneurons.io import write_json, write_text

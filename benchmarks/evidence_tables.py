@@ -42,6 +42,7 @@ def calibration(path: Path) -> str:
 def identify(folder: Path) -> str:
     """An identify run's tables and claims, with its statistics recomputed from the outcomes it keeps."""
     from taskneurons.experiments.identify import report
+    from taskneurons.experiments.identify.claims import claims
     from taskneurons.experiments.kit.auto_k import describe as describe_k
     from taskneurons.report.markdown import markdown_table
 
@@ -51,7 +52,7 @@ def identify(folder: Path) -> str:
         if part in results:
             table = markdown_table(["method", *names, "avg"], report.table_rows(results[part], names))
             out += [f"**{part}**", "", table, "", report.notes(results[part], results["config"]["confidence"]), ""]
-    out += [f"- {c.verdict}: {c.text}: {c.evidence}" for c in report.claims(results)]
+    out += [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims(results)]
     if results.get("auto_k"):  # beyond the paper: the k the model chose, and why
         out += ["", describe_k(results["auto_k"]) + "."]
     general = report.general_section(results["deactivation"].get("general") or {})
@@ -62,13 +63,13 @@ def identify(folder: Path) -> str:
 
 def continual(folder: Path) -> str:
     """A continual run's metrics across orders and its claims, recomputed from the outcomes it keeps."""
-    from taskneurons.experiments.continual import report, summary
+    from taskneurons.experiments.continual import claims, report, summary
     from taskneurons.report.markdown import markdown_table
 
     results = json.loads((folder / "results.json").read_text())
     results.update(summary.aggregate(results))
     lines = [markdown_table(*report.summary_rows(results)), ""]
-    return "\n".join(lines + [f"- {c.verdict}: {c.text}: {c.evidence}" for c in summary.claims(results)])
+    return "\n".join(lines + [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims.claims(results)])
 
 
 KINDS = {"calibration": calibration, "identify": identify, "continual": continual}

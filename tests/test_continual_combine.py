@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.continual import metrics, summary
+from taskneurons.experiments.continual import claims, metrics, summary
 from taskneurons.experiments.continual.combine import combine
 
 
@@ -36,8 +36,8 @@ def test_two_runs_combine_into_the_run_of_all_their_orders():
     got = combine([_run([1]), _run([2, 3])])
     assert got["config"]["orders"] == [1, 2, 3] and list(got["orders"]) == ["order1", "order2", "order3"]
     assert got["summary"] == one["summary"] and got["intervals"] == one["intervals"]
-    assert [(c.text, c.verdict, c.evidence) for c in summary.claims(got)] == \
-        [(c.text, c.verdict, c.evidence) for c in summary.claims(one)]
+    assert [(c.text, c.verdict, c.evidence) for c in claims.claims(got)] == \
+        [(c.text, c.verdict, c.evidence) for c in claims.claims(one)]
 
 
 def test_a_run_of_other_methods_adds_them_and_keeps_each_runs_draws():

@@ -120,7 +120,7 @@ def test_report_writes_intervals_with_their_n_and_test():
 
 
 def test_the_training_seeds_of_an_order_are_averaged_into_one_run():
-    from taskneurons.experiments.continual.summary import by_order
+    from taskneurons.experiments.continual.claims import by_order
 
     runs = {"order1": {"a": [100.0, 0.0]}, "order1.seed1": {"a": [0.0, 0.0]}, "order2": {"a": [100.0, 100.0]}}
     assert by_order(runs, list(runs)) == {"order1": {"a": [50.0, 0.0]}, "order2": {"a": [100.0, 100.0]}}

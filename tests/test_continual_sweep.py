@@ -53,7 +53,7 @@ def test_evaluate_on_is_checked_before_the_run_folder_exists(tmp_path):
 
 def fake_runs(monkeypatch, dev_aa):
     """Trials that return ``dev_aa(lr)`` without training."""
-    from taskneurons.experiments.continual import runner
+    from taskneurons.experiments.continual import experiment as runner
 
     class Fake:
         def __init__(self, config, out, progress=True):

@@ -1,9 +1,17 @@
 """The experiments' flags: each one gives the same config as its --set, and --help shows defaults and meanings."""
 import pytest
 
-from taskneurons.cli import EXPERIMENTS, build_parser, experiment_classes
+import dataclasses
+
+from taskneurons.cli import build_parser
 from taskneurons.experiments.config import load_config
-from taskneurons.flags import COMMON, flag_values, meanings, resolve
+from taskneurons.experiments.experiment import EXPERIMENTS
+from taskneurons.experiments.kit.options import meanings
+from taskneurons.flags import COMMON, flag_values, resolve
+
+
+def experiment_classes(command):
+    return EXPERIMENTS[command].load(), EXPERIMENTS[command].config_class()
 
 VALUES = {"model": ["tiny-qwen2"], "tasks": ["sst2", "rte"], "selection.k": ["2.5"],
           "selection.scorer": ["fisher"], "n_eval": ["7"], "methods": ["seqft", "ncft"], "orders": ["2", "3"],
@@ -55,7 +63,7 @@ def test_help_shows_each_flag_with_its_default_and_meaning(capsys):
     assert "random_controls = 5 # Deactivate-Random draws per task" in text  # the --set list
 
 
-def test_meanings_come_from_the_field_comments_of_the_class_and_its_bases():
+def test_meanings_come_from_the_fields_of_the_class_and_its_bases():
     found = meanings(experiment_classes("identify")[1])
     assert found["seed"].startswith("every sample and random control")  # Settings
     assert found["n_eval"] == "test examples per task"  # IdentifyConfig
@@ -71,3 +79,38 @@ def test_options_beyond_the_paper_say_so_in_their_help():
     missing = [(cls.__name__, name) for cls, names in labelled.items() for name in names
                if "beyond the paper" not in meanings(cls)[name]]
     assert not missing
+
+
+def option_classes():
+    """Every options dataclass a user sets: each experiment's config, its nested options (selection, trainings) and
+    every continual method's options (``method_options``), with the dotted name they are set by."""
+    from taskneurons.experiments.continual.methods import METHODS
+
+    found, todo = [], [(entry.name, entry.config_class()) for entry in EXPERIMENTS.values()]
+    todo += [(f"continual method_options.{name}", cls.Options) for name, cls in METHODS.items()]
+    while todo:
+        where, cls = todo.pop()
+        found.append((where, cls))
+        todo += [(f"{where}.{f.name}", f.type if isinstance(f.type, type) else type(f.default_factory()))
+                 for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING
+                 and dataclasses.is_dataclass(f.default_factory())]
+    return found
+
+
+def test_every_option_of_every_experiment_and_method_has_help():
+    unexplained = [f"{where}.{name}" for where, cls in option_classes() for name, text in meanings(cls).items()
+                   if len(text) < 8]
+    assert len(option_classes()) > 15 and not unexplained
+
+
+@pytest.mark.parametrize("command", list(EXPERIMENTS))
+def test_every_flag_shows_its_meaning_in_help(command, capsys):
+    with pytest.raises(SystemExit):
+        build_parser([command, "--help"]).parse_args([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    config = EXPERIMENTS[command].config_class()
+    for names, key in COMMON.items():
+        found = resolve(config, key)
+        if found:
+            owner, field = found
+            assert f"{' '.join(meanings(owner)[field.name].split())}; sets {key}" in text, names

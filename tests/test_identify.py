@@ -121,7 +121,7 @@ def test_matched_controls_are_their_own_claims_drawn_outside_each_set_with_its_g
     assert 0 <= float(importance["inner"].min()) and float(importance["inner"].max()) <= 1
     summary = (tmp_path / "run" / "summary.md").read_text()
     assert "## deactivation_matched" in summary and "(2 importance-matched)" in summary
-    from taskneurons.experiments.identify.report import claims
+    from taskneurons.experiments.identify.claims import claims
 
     assert any("Deactivate-Matched" in c.text and "beyond the paper" in c.text for c in claims(results))
 

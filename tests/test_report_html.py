@@ -8,9 +8,10 @@ import pytest
 
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.continual import summary as continual_views
+from taskneurons.experiments.continual import views as continual_views
+from taskneurons.experiments.continual import claims as continual_claims
 from taskneurons.experiments.identify import Identify, IdentifyConfig
-from taskneurons.experiments.identify import report as identify_views
+from taskneurons.experiments.identify import views as identify_views
 from taskneurons.experiments.pages import list_runs, write_index, write_report
 from taskneurons.experiments.run import Run
 
@@ -94,7 +95,6 @@ def test_top_neurons_are_the_highest_ranked_and_their_examples_the_most_active(i
 def test_the_placement_plot_shows_each_tasks_score_share_per_layer(tmp_path, monkeypatch, scope):
     import torch
 
-    from taskneurons.experiments import pages
     from taskneurons.neurons import NeuronSet
     from taskneurons.neurons.scores import Scores
 
@@ -105,16 +105,16 @@ def test_the_placement_plot_shows_each_tasks_score_share_per_layer(tmp_path, mon
     Scores({"inner": torch.ones(2, 2), "outer": torch.ones(2, 1)}).save(artifacts / "base.a.scores")  # not Original
     NeuronSet({"inner": torch.tensor([[True, False], [True, True]]), "outer": torch.tensor([[False], [True]])}).save(
         artifacts / "original.a.neurons")
-    plotted, heatmap = {}, pages.heatmap
+    plotted, heatmap = {}, identify_views.heatmap
 
     def spy(matrix, rows, *args, **kwargs):
         path = heatmap(matrix, rows, *args, **kwargs)
         plotted[path.name] = (matrix, rows)
         return path
 
-    monkeypatch.setattr(pages, "heatmap", spy)
+    monkeypatch.setattr(identify_views, "heatmap", spy)
     results = {"config": {"original": "multitask", "selection": {"scope": scope}}, "tasks": {"a": {}}}
-    section = pages.neuron_sections(tmp_path, results)[0]
+    section = identify_views.sections(tmp_path, results)[0]
     matrix, rows = plotted["score_by_layer.png"]
     assert rows == ["a inner", "a outer"] and [pytest.approx(row) for row in ([30.0, 70.0], [20.0, 80.0])] == matrix
     if scope == "layer":  # k% of every layer: a flat picture, not drawn
@@ -228,6 +228,6 @@ def test_the_budget_check_says_whether_per_task_ft_learnt_each_task_by_the_margi
                "methods": {"Per-Task FT": {"method": "per_task_ft"}},
                "orders": {"order1": {"zero_shot_outcomes": {"a": zero, "b": zero},
                                      "methods": {"Per-Task FT": {"final_outcomes": {"a": learnt, "b": zero}}}}}}
-    a, b = continual_views.budget_check(results)
+    a, b = continual_claims.budget_check(results)
     assert a.verdict == "holds" and "teaches a" in a.text and "+40.0" in a.evidence
     assert b.verdict == "does not hold"  # exactly zero-shot: the interval is the point 0, below the margin

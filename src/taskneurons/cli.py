@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import commands, processes
 from .errors import TaskNeuronsError, TaskNeuronsWarning
+from .experiments.experiment import EXPERIMENTS
 
 
 def _show_our_warnings() -> None:
@@ -82,34 +83,22 @@ def _add_model_args(p: argparse.ArgumentParser, default: str | None = None) -> N
 
 
 OTHER_MODEL = "apply a neuron set or deltas made on a model of another type on purpose (a warning, not an error)"
-EXPERIMENTS = {  # command (= its module of taskneurons.experiments) -> help
-    "identify": "find task-specific neurons; deactivation and fine-tuning evidence",
-    "continual": "continual learning: NCFT, W-NCFT and the baselines on task sequences",
-    "generalize": "overlap, parameter similarity and transfer of task-specific neurons",
-}
-
-
-def experiment_classes(command: str):
-    """(experiment class, config class) of an experiment command, e.g. (Identify, IdentifyConfig); imported
-    only when that command runs."""
-    import importlib
-
-    module, name = importlib.import_module(f"taskneurons.experiments.{command}"), command.capitalize()
-    return getattr(module, name), getattr(module, f"{name}Config")
 
 
 def cmd_experiment(args) -> None:
     from .experiments.config import load_config
     from .flags import flag_values
 
-    experiment, config = experiment_classes(args.command)
-    experiment(load_config(config, args.config, args.set, flag_values(args)), Path(args.out))()
+    experiment = EXPERIMENTS[args.command].load()
+    experiment(load_config(experiment.Config, args.config, args.set, flag_values(args)), Path(args.out))()
 
 
-def add_experiment(sub, command: str, text: str, details: bool) -> None:
+def add_experiment(sub, entry, details: bool) -> None:
     """The experiment's subcommand; with ``details`` (the command being run) its flags, built from its config
     class, and the list of every option (importing the config means importing torch: only when needed)."""
-    p = sub.add_parser(command, help=text, description=text, formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = entry.name
+    p = sub.add_parser(command, help=entry.help, description=entry.help,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--config", default=None, help="YAML file of options (listed below)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override one option (repeatable; nested ones by dots: selection.k=2)")
@@ -117,7 +106,7 @@ def add_experiment(sub, command: str, text: str, details: bool) -> None:
     if details:
         from .flags import add_flags, options_epilog
 
-        config = experiment_classes(command)[1]
+        config = entry.config_class()
         add_flags(p, config)
         p.config_class = config  # for Parser.hint
         p.epilog = options_epilog(config)
@@ -166,8 +155,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     ev.add_argument("--out", default=None, help="write results JSON here")
     ev.set_defaults(func=commands.cmd_eval)
 
-    for command, text in EXPERIMENTS.items():
-        add_experiment(sub, command, text, details=command == wanted)
+    for entry in EXPERIMENTS.values():
+        add_experiment(sub, entry, details=entry.name == wanted)
 
     rep = sub.add_parser("report", help="rebuild the HTML report of finished run folders (no model needed)")
     rep.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")

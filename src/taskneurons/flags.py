@@ -2,33 +2,18 @@
 
 A flag is a shorthand for ``--set KEY=VALUE``: its value is read as YAML, as ``--set`` reads it, and lands on the
 same (possibly nested) key, so ``--k 2`` and ``--set selection.k=2`` give the same config. A flag exists for an
-experiment only when its key is an option of that experiment's config. Each option's meaning is the comment
-beside its field in the dataclass source, shown by ``--help`` with the default.
+experiment only when its key is an option of that experiment's config. Each option's meaning is the help in its
+field's metadata (``kit.options.option``), shown by ``--help`` with the default.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
-import re
 
 # flag (and aliases) -> the dotted config key it sets
 COMMON = {("--model",): "model", ("--tasks",): "tasks", ("--k",): "selection.k", ("--scorer",): "selection.scorer",
           ("--n-eval", "--limit"): "n_eval", ("--methods",): "methods", ("--orders",): "orders",
           ("--device",): "device", ("--dtype",): "dtype", ("--seed",): "seed", ("--batch-size",): "batch_size"}
-_COMMENT = re.compile(r"^\s{4}(\w+)\s*:[^#]*?#\s*(.+)$")
-
-
-def meanings(cls) -> dict[str, str]:
-    """field name -> the comment beside it in the source of ``cls`` or of a class it extends."""
-    found: dict[str, str] = {}
-    for klass in reversed(cls.__mro__):
-        if dataclasses.is_dataclass(klass):
-            for line in inspect.getsource(klass).splitlines():
-                match = _COMMENT.match(line)
-                if match:
-                    found[match.group(1)] = match.group(2).strip()
-    return found
 
 
 def resolve(cls, key: str):
@@ -53,6 +38,8 @@ def default_of(field: dataclasses.Field):
 
 def add_flags(parser: argparse.ArgumentParser, cls) -> None:
     """Add every common flag whose key is an option of ``cls``; its value goes to ``args.flag_values[key]``."""
+    from .experiments.kit.options import meanings
+
     for names, key in COMMON.items():
         found = resolve(cls, key)
         if found is None:
@@ -60,7 +47,7 @@ def add_flags(parser: argparse.ArgumentParser, cls) -> None:
         owner, field = found
         default = default_of(field)
         many = isinstance(default, list) or key == "tasks"
-        meaning = meanings(owner).get(field.name, "")
+        meaning = meanings(owner)[field.name].replace("%", "%%")  # argparse formats help with %
         parser.add_argument(*names, dest=f"flag:{key}", nargs="+" if many else None, default=None,
                             metavar=field.name.upper(),
                             help=f"{meaning + '; ' if meaning else ''}sets {key} (default: {default!r})")
@@ -86,15 +73,13 @@ def flag_values(args: argparse.Namespace) -> dict:
 
 def options_epilog(cls) -> str:
     """Every option of ``cls`` (nested ones by dots) with its default and meaning, for ``--set``."""
+    from .experiments.kit.options import meanings
+
     lines = ["options for --config and --set KEY=VALUE (nested ones by dots, values as YAML):"]
-    found = meanings(cls)
     for field in dataclasses.fields(cls):
         default = default_of(field)
-        lines.append(f"  {field.name} = {default!r}" + (f"  # {found[field.name]}" if field.name in found else ""))
+        lines.append(f"  {field.name} = {default!r}  # {meanings(cls)[field.name]}")
         if dataclasses.is_dataclass(default):
-            inner = meanings(type(default))
-            for sub in dataclasses.fields(default):
-                value = getattr(default, sub.name)
-                lines.append(f"    {field.name}.{sub.name} = {value!r}"
-                             + (f"  # {inner[sub.name]}" if sub.name in inner else ""))
+            lines += [f"    {field.name}.{sub.name} = {getattr(default, sub.name)!r}  # {text}"
+                      for sub, text in zip(dataclasses.fields(default), meanings(type(default)).values())]
     return "\n".join(lines)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...evaluation import CLASSIFICATION_METHODS
 from ...tuning import TrainConfig
 from ..kit import Settings, TrainingSpec, checks, nested
 from ..kit.seeds import derive_seed
+from ..kit.options import option
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
 KEEP_STATES = ("last", "all")
@@ -23,27 +24,32 @@ EVALUATE_ON = ("test", "dev")
 
 @dataclass
 class ContinualConfig(Settings):
-    # classification by greedy generation + exact match, the paper's: label ranking hides forgetting of the format
-    eval_method: str = "generate"
-    # more classification methods each stage is also scored by (e.g. [rank]): the report compares them
-    also_evaluate: list = field(default_factory=list)
-    # sequences: paper orders (1-6, "order1"), lists of task names or specs, or {name: ..., tasks: [...]}
-    orders: list = field(default_factory=lambda: [1])
-    # methods: registered names, or {method: name, label: ..., <option>: value}; see `methods/`
-    methods: list = field(default_factory=lambda: list(ALL_METHODS))
-    method_options: dict = field(default_factory=dict)  # method name -> options for every entry of that method
-    training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=500))  # per stage; lr is the method's
-    n_eval: int = 200  # test examples per task
-    # each order runs once per training seed: the seed changes the training's data order and initialisations only
-    # (the same examples are trained and tested, so the runs are paired); intervals over runs count (order, seed)
-    training_seeds: list = field(default_factory=lambda: [0])
-    evaluate_on: str = "test"  # "dev": evaluate on each task's dev split instead (a learning-rate sweep; test unread)
-    evaluate_unseen: bool = True  # also score tasks not trained yet, and the base model (forward transfer needs it)
-    reference: str | None = "per_task_ft"  # A_i for FG: a method (name or label), "diagonal" (a[i][i]) or null
-    eval_batch_size: int | None = None  # default: batch_size
-    keep_states: str = "last"  # "last": keep only the latest stage's state of a method (what resuming needs) | "all"
-    general_passages: int = 0  # (beyond the paper) general-text passages whose loss is measured after each stage
-    learn_margin: float = 5.0  # points Per-Task FT's A_i must beat zero-shot by on every task (the budget check)
+    eval_method: str = option("generate",
+        "classification by greedy generation + exact match, the paper's: label ranking hides forgetting of the format")
+    also_evaluate: list = option(factory=list, help=
+        "more classification methods each stage is also scored by (e.g. [rank]): the report compares them")
+    orders: list = option(factory=lambda: [1], help=
+        'sequences: paper orders (1-6, "order1"), lists of task names or specs, or {name: ..., tasks: [...]}')
+    methods: list = option(factory=lambda: list(ALL_METHODS), help=
+        "methods: registered names, or {method: name, label: ..., <option>: value}; see `methods/`")
+    method_options: dict = option(factory=dict, help="method name -> options for every entry of that method")
+    training: TrainingSpec = option(factory=lambda: TrainingSpec(n_train=500), help="per stage; lr is the method's")
+    n_eval: int = option(200, "test examples per task")
+    training_seeds: list = option(factory=lambda: [0], help=
+        "each order runs once per training seed: the seed changes the training's data order and initialisations only "
+        "(the same examples are trained and tested, so the runs are paired); intervals over runs count (order, seed)")
+    evaluate_on: str = option("test",
+        '"dev": evaluate on each task\'s dev split instead (a learning-rate sweep; test unread)')
+    evaluate_unseen: bool = option(True,
+        "also score tasks not trained yet, and the base model (forward transfer needs it)")
+    reference: str | None = option("per_task_ft", 'A_i for FG: a method (name or label), "diagonal" (a[i][i]) or null')
+    eval_batch_size: int | None = option(None, "default: batch_size")
+    keep_states: str = option("last",
+        '"last": keep only the latest stage\'s state of a method (what resuming needs) | "all"')
+    general_passages: int = option(0,
+        "(beyond the paper) general-text passages whose loss is measured after each stage")
+    learn_margin: float = option(5.0,
+        "points Per-Task FT's A_i must beat zero-shot by on every task (the budget check)")
 
     def __post_init__(self):
         super().__post_init__()

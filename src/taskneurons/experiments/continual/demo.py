@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ...report.console import console
 from .config import ContinualConfig
-from .runner import Continual
+from .experiment import Continual
 
 SEQUENCE = ["rotten_tomatoes", "bbc_news", "tweet_sentiment"]
 

@@ -12,7 +12,7 @@ from ...report.markdown import markdown_table
 from ..run import Run
 from .metrics import MIN_RUNS, evaluation_view, mean_std
 from .plots import plot
-from .summary import claims
+from .claims import claims
 
 COLUMNS = [("average_accuracy", "AA"), ("backward_transfer", "BWT"), ("forward_transfer", "FWT"),
            ("final_forgetting_rate", "FG_N")]

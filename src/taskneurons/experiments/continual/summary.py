@@ -4,11 +4,8 @@ bootstrap interval over test examples (``kit.stats.task_means_interval``) and, f
 method, its AA and BWT minus the main method's (format forgetting, when the main one is exact match)."""
 from __future__ import annotations
 
-import numpy as np
-
-from ...report.html import Claim
-from ..kit.stats import order_gap, paired_gap, task_means_interval
-from .metrics import differences, evaluation_view, forgetting_outcomes, interval_over_runs
+from ..kit.stats import task_means_interval
+from .metrics import differences, evaluation_view, interval_over_runs
 
 KEYS = ["average_accuracy", "backward_transfer", "forward_transfer", "final_forgetting_rate"]
 GAP_KEYS = ["average_accuracy", "backward_transfer"]
@@ -63,98 +60,3 @@ def aggregate(results: dict) -> dict:
     if also:
         out["also"] = {m: {**across_orders(results, m), "gaps": format_gaps(results, m)} for m in also}
     return out
-
-
-# the paper's claims of Table 5 that a run can test: (method, method it beats in AA)
-CLAIMED = [("ncft", "seqft"), ("ncft", "seqlora"), ("ncft", "epi"), ("wncft", "ncft"), ("olora", "ncft")]
-# and in backward transfer (less forgetting: BWT above, i.e. closer to 0 from below)
-CLAIMED_BWT = [("ncft", "seqft")]
-# beyond the paper (issue 27): NCFT's (W-NCFT's) choice of neurons matters, in AA and in BWT, against random sets
-CONTROLS = [("ncft", "random_ncft"), ("wncft", "random_wncft")]
-
-
-def budget_check(results: dict) -> list[Claim]:
-    """Can the stage budget teach a task? Per-Task FT's A_i above zero-shot by more than ``learn_margin`` points
-    on each task (paired bootstrap over its test examples); forgetting is only measurable for tasks that were
-    learnt."""
-    c, found = results["config"], []
-    labels = [label for label, info in results.get("methods", {}).items() if info["method"] == "per_task_ft"]
-    seen = set()
-    for order in results["orders"].values():
-        zero = order.get("zero_shot_outcomes") or {}
-        for label in labels:
-            view = evaluation_view(order["methods"][label], c["eval_method"], c["eval_method"])
-            for task, outcomes in view["final_outcomes"].items():
-                if task in zero and (label, task) not in seen:
-                    seen.add((label, task))
-                    gap = paired_gap([outcomes], [zero[task]], c["n_boot"], c["confidence"], c["seed"])
-                    margin = c["learn_margin"]
-                    verdict = ("holds" if gap.low > margin else "does not hold" if gap.high < margin
-                               else "undecided at this n")
-                    found.append(Claim(f"the stage budget teaches {task}: {label}'s A_i beats zero-shot by more than "
-                                       f"{margin:g} points", verdict, f"{gap} over {gap.n} test examples ({gap.test})"))
-    return found
-
-
-def claims(results: dict) -> list[Claim]:
-    """The budget check, then for every pair of CLAIMED methods in the run (and of CONTROLS, in AA and BWT): AA of
-    the first above the second's, by
-    the paired gap over the test examples after the last stage (the same examples for both methods); and for
-    CLAIMED_BWT, BWT of the first above the second's, each example's change from right after its task's stage to
-    the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Both methods run the same orders on
-    the same test examples, so the orders are paired runs (``kit.stats.order_gap``: the spread of the per-order
-    gaps and the examples both counted; the training seeds of an order averaged first; with one order it holds
-    for that order). The gap is the mean over orders of each order's gap: for AA and BWT, of the metric's."""
-    c = results["config"]
-    finals, forgotten = {}, {}
-    for name, label, view in views(results, c["eval_method"]):
-        finals.setdefault(label, {})[name] = view["final_outcomes"]
-        if view.get("learnt_outcomes"):  # methods with stages
-            forgotten.setdefault(label, {})[name] = forgetting_outcomes(view)
-    by_method = {}
-    for label, info in results.get("methods", {}).items():
-        by_method.setdefault(info["method"], []).append(label)
-    found = budget_check(results)
-    for outcomes, pairs, what in ((finals, CLAIMED, "AA"), (forgotten, CLAIMED_BWT, "BWT"),
-                                  (finals, CONTROLS, "AA"), (forgotten, CONTROLS, "BWT")):
-        for high, low in pairs:
-            for a in [a for a in by_method.get(high, []) if a in outcomes]:
-                for b in [b for b in by_method.get(low, []) if b in outcomes]:
-                    shared = [o for o in outcomes[a] if o in outcomes[b]]
-                    if not shared:
-                        continue
-                    orders_a, orders_b = by_order(outcomes[a], shared), by_order(outcomes[b], shared)
-                    gap = order_gap(list(orders_a.values()), list(orders_b.values()), c["n_boot"], c["confidence"],
-                                    c["seed"])
-                    seeds = f" x {len(shared) // len(orders_a)} training seeds" if len(shared) > len(orders_a) else ""
-                    beyond = " (a control beyond the paper)" if pairs is CONTROLS else ""
-                    found.append(Claim(f"{a}'s {what} above {b}'s{beyond}", gap.verdict("greater"),
-                                       f"{gap} over {gap.n} test examples of {gap.tasks} task(s) in {len(orders_a)} "
-                                       f"order(s){seeds}{': for this order' if len(orders_a) == 1 else ''} "
-                                       f"({gap.test})"))
-    return found
-
-
-def by_order(runs: dict[str, dict[str, list]], names: list[str]) -> dict[str, dict[str, list]]:
-    """Each order's outcomes per task, averaged over its training seeds (runs ``<order>.seedN``): the seeds of
-    an order share what the order does, so the order is the unit of the run term."""
-    grouped: dict[str, list[dict]] = {}
-    for name in names:
-        grouped.setdefault(name.split(".seed")[0], []).append(runs[name])
-    return {order: {task: np.mean([run[task] for run in group], axis=0).tolist() for task in group[0]}
-            for order, group in grouped.items()}
-
-
-def headline(results: dict) -> str:
-    aa = {label: entry["average_accuracy"] for label, entry in results["summary"].items()}
-    return ", ".join(f"{label} AA {sum(v) / len(v):.1f}" for label, v in aa.items() if v and None not in v)
-
-
-def task_cells(results: dict) -> dict[str, str]:
-    """Per task: each method's final score in the first order, for the comparison page."""
-    order = next(iter(results["orders"].values()))
-    cells: dict[str, list[str]] = {}
-    for label, result in order["methods"].items():
-        for task, outcomes in result["final_outcomes"].items():
-            cells.setdefault(task, []).append(f"{label} {sum(outcomes) / max(len(outcomes), 1):.1f}")
-    return {task: ", ".join(values) for task, values in cells.items()}

@@ -37,7 +37,7 @@ def sweep_learning_rates(options: dict, out: Path, factors=FACTORS, n_tasks: int
 
     A best rate at the edge of the grid says the optimum may lie beyond it: the grid is then extended on that side
     by the ratio of its two outermost rates, up to ``extend`` times per side."""
-    from .runner import Continual
+    from .experiment import Continual
 
     config = ContinualConfig(**options)  # every value checked before any trial starts
     tasks = resolve_orders(config.orders, config.data_root)[0].specs[:n_tasks]

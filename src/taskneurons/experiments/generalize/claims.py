@@ -1,10 +1,10 @@
-"""What the HTML report and ``taskneurons runs`` show of a generalization run: the claims its intervals decide."""
+"""The claims a generalization run decides: per test task, similarity correlates with transfer (Table 4)."""
 from __future__ import annotations
 
 import math
 
 from ...report.html import Claim
-from ..identify.report import interval_verdict
+from ..kit.stats import interval_verdict
 
 
 def claims(results: dict) -> list[Claim]:
@@ -21,15 +21,3 @@ def claims(results: dict) -> list[Claim]:
                            f"Spearman {e['spearman']:+.2f} [{low:+.2f}, {high:+.2f}], permutation p="
                            f"{e['spearman_perm_p']:.2g}, n={e['n']} models (bootstrap over models)"))
     return found
-
-
-def headline(results: dict) -> str:
-    correlation = results.get("similarity", {}).get("correlation", {})
-    found = [f"{t} rho {e['spearman']:+.2f}" for t, e in correlation.items() if "spearman" in e]
-    return ", ".join(found) or f"parts: {', '.join(k for k in ('overlap', 'sweep', 'ablation') if k in results)}"
-
-
-def task_cells(results: dict) -> dict[str, str]:
-    correlation = results.get("similarity", {}).get("correlation", {})
-    return {t: f"rho {e['spearman']:+.2f} [{e['spearman_ci'][0]:+.2f}, {e['spearman_ci'][1]:+.2f}]"
-            for t, e in correlation.items() if "spearman" in e and math.isfinite(e["spearman"])}

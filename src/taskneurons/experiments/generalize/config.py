@@ -2,12 +2,13 @@
 before the run folder exists (the groups' tasks are checked by ``Generalize``)."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...analysis.similarity import DEFAULT_PAIRING, MATRICES, PAIRINGS, VECTORS
 from ...errors import TaskNeuronsError
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
 from .groups import POOLS, RATE_DEFINITIONS, SIMILARITY_NEURONS, TOTALS
+from ..kit.options import option
 
 PARTS = ("zero_shot", "sweep", "single_task", "ablation", "similarity")
 
@@ -21,34 +22,43 @@ def percentages(name: str, values, low_open: bool = True) -> None:
 
 @dataclass
 class GeneralizeConfig(Settings):
-    groups: list = field(default_factory=lambda: ["a", "b"])  # "a", "b", or {name, train: [...], ood: [...]}
-    proportions: list[float] = field(default_factory=lambda: [10, 30, 50, 70, 100])  # percent
-    selection: Selection = field(default_factory=Selection)  # scorer, tokens, n_score, scope; k: the similarity sets
-    n_eval: int = 100  # test examples per task
-    n_eval_generation: int | None = None  # test examples per generation task (default: n_eval)
-    training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=5e-4))  # neuron-only, per task
-    zero_shot: bool = True
-    sweep: bool = True
-    single_task: bool = True  # Figure 6
-    single_proportions: list[float] | None = None  # default: proportions
-    ablation: bool = True  # Tables 9-11
-    ablation_pairs: list = field(default_factory=lambda: [["a", "classification"], ["b", "generation"],
-                                                          ["b", "classification"]])
-    ablation_proportions: list[float] = field(default_factory=lambda: [10, 30, 50])
-    ablation_rates: list[float] = field(default_factory=lambda: [10, 30, 50, 70, 100])  # percent
-    ablation_total: str = "proportion"  # "proportion": p% of every (layer, kind) | "train_union": |union of top-p%|
-    ablation_rate: str = "share"  # "share" of the trained neurons from the test set | "jaccard" with it
-    ablation_pool: str = "complement"  # the rest from outside the test set | from the training union outside it
-    ablation_draws: int = 1  # random sets per cell, each from its own derived seed
-    similarity: bool = True  # Figure 3 and Table 4
-    similarity_models: list[str] | None = None  # tasks to fully fine-tune one model on (default: the groups' training tasks)
-    similarity_tests: list[str] | None = None  # test tasks (default: the groups' OOD tasks)
-    similarity_matrices: str = "both"  # "both" | (beyond the paper) "inner" (up/gate rows) | "outer" (down rows)
-    similarity_vector: str = "flatten"  # "flatten" (needs scope "layer") | (beyond the paper) "mean"
-    similarity_pairing: str = DEFAULT_PAIRING  # "shared_first" (beyond the paper: shared rows meet) | "index" (literal)
-    similarity_neurons: str = "base"  # which model scores the neurons: "base" | "finetuned" (M_i)
-    similarity_layers: list[int] | None = None  # layers averaged into one similarity for Table 4 (default: all)
-    full_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
+    groups: list = option(factory=lambda: ["a", "b"], help='"a", "b", or {name, train: [...], ood: [...]}')
+    proportions: list[float] = option(factory=lambda: [10, 30, 50, 70, 100],
+                                      help="p of the sweep: the union of the training tasks' top-p% neurons (percent)")
+    selection: Selection = option(factory=Selection, help="scorer, tokens, n_score, scope; k: the similarity sets")
+    n_eval: int = option(100, "test examples per task")
+    n_eval_generation: int | None = option(None, "test examples per generation task (default: n_eval)")
+    training: TrainingSpec = option(factory=lambda: TrainingSpec(n_train=200, lr=5e-4), help="neuron-only, per task")
+    zero_shot: bool = option(True, "the base model's score on every task")
+    sweep: bool = option(True, "Figure 2: joint training through the union of the top-p% neurons, ID and OOD")
+    single_task: bool = option(True, "Figure 6: each training task alone through its own top-p% neurons")
+    single_proportions: list[float] | None = option(None, "p of the single-task sweep (default: proportions)")
+    ablation: bool = option(True, "Tables 9-11: training through random sets with a preset overlap")
+    ablation_pairs: list = option(factory=lambda: [["a", "classification"], ["b", "generation"],
+                                                   ["b", "classification"]],
+                                  help="(group, OOD kind) pairs the overlap-controlled ablation trains")
+    ablation_proportions: list[float] = option(factory=lambda: [10, 30, 50],
+                                               help="p of the ablation's trained sets (percent)")
+    ablation_rates: list[float] = option(factory=lambda: [10, 30, 50, 70, 100],
+                                         help="overlap rates with the OOD set (percent)")
+    ablation_total: str = option("proportion",
+        '"proportion": p% of every (layer, kind) | "train_union": |union of top-p%|')
+    ablation_rate: str = option("share", '"share" of the trained neurons from the test set | "jaccard" with it')
+    ablation_pool: str = option("complement", "the rest from outside the test set | from the training union outside it")
+    ablation_draws: int = option(1, "random sets per cell, each from its own derived seed")
+    similarity: bool = option(True, "Figure 3 and Table 4: parameter similarity and its correlation with transfer")
+    similarity_models: list[str] | None = option(None,
+        "tasks to fully fine-tune one model on (default: the groups' training tasks)")
+    similarity_tests: list[str] | None = option(None, "test tasks (default: the groups' OOD tasks)")
+    similarity_matrices: str = option("both",
+        '"both" | (beyond the paper) "inner" (up/gate rows) | "outer" (down rows)')
+    similarity_vector: str = option("flatten", '"flatten" (needs scope "layer") | (beyond the paper) "mean"')
+    similarity_pairing: str = option(DEFAULT_PAIRING,
+        '"shared_first" (beyond the paper: shared rows meet) | "index" (literal)')
+    similarity_neurons: str = option("base", 'which model scores the neurons: "base" | "finetuned" (M_i)')
+    similarity_layers: list[int] | None = option(None, "layers averaged into one similarity for Table 4 (default: all)")
+    full_training: TrainingSpec = option(factory=lambda: TrainingSpec(n_train=200, lr=2e-5),
+        help="each full fine-tuning of the similarity part (one model per training task)")
 
     def __post_init__(self):
         super().__post_init__()

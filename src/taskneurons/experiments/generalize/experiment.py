@@ -21,55 +21,50 @@ Every training and evaluation is a cached step of the run folder (a rerun resume
 are recomputed from cached values. See docs/generalize.md for the data substitutions and every option."""
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 
-from ...io import write_json, write_text
-from ...report.console import console
+from ..experiment import Experiment
 from .ablation import ablation
 from .config import GeneralizeConfig
 from .lab import Lab
 from .overlap import overlap, zero_shot
-from .report import plot, show_ablation, show_overlap, show_similarity, show_single, show_sweep, summary
+from .report import show_ablation, show_overlap, show_similarity, show_single, show_sweep
 from .similarity import similarity
 from .sweep import single, sweep
 
 
-class Generalize:
+class Generalize(Experiment):
     """``Generalize(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
+
+    Config = GeneralizeConfig
+    views = "taskneurons.experiments.generalize.views"
 
     def __init__(self, config: GeneralizeConfig, out: Path, progress: bool = True):
         self.config = config
         self.lab = Lab(config, out, progress)  # every task, plan and group checked before the folder exists
-        self.run = self.lab.run
+        self.run, self.plans = self.lab.run, self.lab.plans  # every draw: made up front
 
-    def __call__(self) -> dict:
-        return self.run.complete(self.results)
+    def header(self) -> dict:
+        lab = self.lab
+        return {"tasks": {key: lab.describe_task(key) for key in lab.tasks},
+                "groups": {g.name: {"train": list(g.train), "ood": list(g.ood), "train_kind": lab.train_kind(g),
+                                    "stands_for": g.paper, "notes": list(g.notes)} for g in lab.groups}}
 
-    def results(self) -> dict:
+    def parts(self):
         c, lab = self.config, self.lab
         if c.similarity_layers and lab.n_layers is None:  # its config could not tell before the folder
             lab.check_similarity_layers(lab.base.ffn.n_layers)
-        results = {"config": asdict(c), "tasks": {key: lab.describe_task(key) for key in lab.tasks},
-                   "groups": {g.name: {"train": list(g.train), "ood": list(g.ood), "train_kind": lab.train_kind(g),
-                                       "stands_for": g.paper, "notes": list(g.notes)} for g in lab.groups},
-                   "examples": {}}  # filled below, once every part has asked for the lengths it needs
-        console.rule("overlap of task-specific neurons (Table 8)")
-        results["overlap"] = overlap(lab)
-        show_overlap(results)
-        for option, key, title, part, show in PARTS:
-            if getattr(c, option):
-                console.rule(title)
-                results[key] = part(lab)
-                show(results)
-        results["examples"] = {key: plan.to_dict() for key, plan in lab.plans.items()}  # every draw: made up front
-        write_json(self.run.path("results.json"), results)
-        plot(results, self.run)
-        write_text(self.run.path("summary.md"), summary(results))
-        return results
+        for option, key, title, part, _ in PARTS:
+            if option is None or getattr(c, option):
+                yield key, title, lambda part=part: part(lab)
+
+    def record(self, results: dict, key: str, title: str, value) -> None:
+        results[key] = value
+        next(show for _, k, _, _, show in PARTS if k == key)(results)
 
 
-PARTS = [  # (option, results key, title, part, what prints its table)
+PARTS = [  # (option that turns it on (None: always), results key, title, part, what prints its table)
+    (None, "overlap", "overlap of task-specific neurons (Table 8)", overlap, show_overlap),
     ("zero_shot", "zero_shot", "zero-shot", zero_shot, lambda results: None),
     ("sweep", "sweep", "proportion sweep: joint training through the union of the top-p% neurons (Figure 2)", sweep,
      show_sweep),

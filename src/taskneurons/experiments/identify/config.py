@@ -1,11 +1,12 @@
 """IdentifyConfig: every option of the identification experiment, checked before the run folder exists."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...neurons.deactivate import MODES
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
+from ..kit.options import option
 
 ORIGINALS = ("base", "multitask")
 
@@ -19,32 +20,42 @@ def deactivation_tag(original: str) -> str:
 
 @dataclass
 class IdentifyConfig(Settings):
-    tasks: list[str] = field(default_factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"])
-    selection: Selection = field(default_factory=Selection)  # scorer, tokens, n_score, k, scope
-    n_eval: int = 100  # test examples per task
-    n_eval_generation: int | None = None  # test examples per generation task (None: n_eval); generating is slower
-    random_controls: int = 5  # Deactivate-Random draws per task (each task its own, see kit.seeds)
-    matched_controls: int = 0  # (beyond the paper) Deactivate-Matched draws per task (neurons/controls.py)
-    matched_bins: int = 10  # (beyond the paper) quantile bins of general importance that a matched control follows
-    deactivation_mode: str = "activation"  # "activation" (hooks) | "weights" (zeroed slices)
-    deactivate_matrix: bool = True
-    k_budget: float = 3.0  # (beyond the paper) with selection.k auto: the most points a random k% may cost
-    k_grid: list = field(default_factory=lambda: [10, 5, 2, 1, 0.5, 0.2, 0.1])  # (beyond the paper) the ks auto tries
-    n_dev: int = 32  # (beyond the paper) with selection.k auto: pool examples per task it measures (no test one)
-    exclude_general: float = 0.0  # (beyond the paper) top % of general-text neurons kept out of each set
-    general_passages: int = 0  # (beyond the paper) held-out general-text passages whose loss each deactivation costs
-    harness_tasks: list = field(default_factory=list)  # lm-evaluation-harness tasks added to the deactivation table
-    harness_include: str | None = None  # a folder of your own harness task YAMLs (e.g. on local JSON files)
-    harness_limit: int | None = None  # examples per harness task (null: all)
-    top_neurons: int = 3  # per task, the top neurons whose most active test examples the report shows (0: none)
-    original: str = "multitask"  # the paper's: the base model fine-tuned on the tasks mixed (something to lose) | "base"
-    multitask: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=2e-5))
-    finetune: bool = True  # the Zero-shot / Train-Random / Train-Task table
-    finetune_matrix: bool = False
-    finetune_seeds: int = 3  # Train-Task trainings per task, each with its own training seed
-    finetune_random_controls: int = 3  # Train-Random per task: random draw r trained with training seed r
-    finetune_matched_controls: int = 0  # (beyond the paper) Train-Matched per task: matched draw r, training seed r
-    neuron_training: TrainingSpec = field(default_factory=lambda: TrainingSpec(n_train=200, lr=1e-3))
+    tasks: list[str] = option(factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"],
+                              help="task names, folders or files (taskneurons tasks list)")
+    selection: Selection = option(factory=Selection, help="scorer, tokens, n_score, k, scope")
+    n_eval: int = option(100, "test examples per task")
+    n_eval_generation: int | None = option(None,
+        "test examples per generation task (None: n_eval); generating is slower")
+    random_controls: int = option(5, "Deactivate-Random draws per task (each task its own, see kit.seeds)")
+    matched_controls: int = option(0, "(beyond the paper) Deactivate-Matched draws per task (neurons/controls.py)")
+    matched_bins: int = option(10,
+        "(beyond the paper) quantile bins of general importance that a matched control follows")
+    deactivation_mode: str = option("activation", '"activation" (hooks) | "weights" (zeroed slices)')
+    deactivate_matrix: bool = option(True,
+        "the full matrix: every task's set switched off on every task (the specificity index needs it)")
+    k_budget: float = option(3.0, "(beyond the paper) with selection.k auto: the most points a random k% may cost")
+    k_grid: list = option(factory=lambda: [10, 5, 2, 1, 0.5, 0.2, 0.1], help="(beyond the paper) the ks auto tries")
+    n_dev: int = option(32,
+        "(beyond the paper) with selection.k auto: pool examples per task it measures (no test one)")
+    exclude_general: float = option(0.0, "(beyond the paper) top % of general-text neurons kept out of each set")
+    general_passages: int = option(0,
+        "(beyond the paper) held-out general-text passages whose loss each deactivation costs")
+    harness_tasks: list = option(factory=list, help="lm-evaluation-harness tasks added to the deactivation table")
+    harness_include: str | None = option(None, "a folder of your own harness task YAMLs (e.g. on local JSON files)")
+    harness_limit: int | None = option(None, "examples per harness task (null: all)")
+    top_neurons: int = option(3, "per task, the top neurons whose most active test examples the report shows (0: none)")
+    original: str = option("multitask",
+        'the paper\'s: the base model fine-tuned on the tasks mixed (something to lose) | "base"')
+    multitask: TrainingSpec = option(factory=lambda: TrainingSpec(n_train=200, lr=2e-5),
+        help="the Original's multi-task full fine-tuning (original: multitask)")
+    finetune: bool = option(True, "the Zero-shot / Train-Random / Train-Task table")
+    finetune_matrix: bool = option(False, "also train task j through task i's neurons, for every pair")
+    finetune_seeds: int = option(3, "Train-Task trainings per task, each with its own training seed")
+    finetune_random_controls: int = option(3, "Train-Random per task: random draw r trained with training seed r")
+    finetune_matched_controls: int = option(0,
+        "(beyond the paper) Train-Matched per task: matched draw r, training seed r")
+    neuron_training: TrainingSpec = option(factory=lambda: TrainingSpec(n_train=200, lr=1e-3),
+        help="each neuron-only training (Train-Task, Train-Random, Train-Matched)")
 
     def __post_init__(self):
         super().__post_init__()

@@ -21,7 +21,6 @@ from pathlib import Path
 from ... import processes
 from ...errors import TaskNeuronsError
 from ...evaluation.harness import check_harness_tasks
-from ...io import write_json, write_text
 from ...models import LoadedModel
 from ...models.weights import load_weights, save_weights
 from ...neurons import NeuronSet, deactivate
@@ -31,13 +30,17 @@ from ...report.console import console
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
 from ..kit import control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
+from ..experiment import Experiment
 from ..run import Run, option_defaults
 from .beyond import BeyondPaper
 from .config import IdentifyConfig, deactivation_tag
-from .report import controlled, plot, show, summary, tables
+from .report import controlled, show, tables
 
 
-class Identify(BeyondPaper):
+class Identify(BeyondPaper, Experiment):
+    Config = IdentifyConfig
+    views = "taskneurons.experiments.identify.views"
+
     def __init__(self, config: IdentifyConfig, out: Path, progress: bool = True):
         self.config, self.progress = config, progress
         self.tasks = [load_task(name, data_root=config.data_root) for name in config.tasks]
@@ -224,27 +227,24 @@ class Identify(BeyondPaper):
                                                   matrix, names, c, "greater")}
 
     # --- the whole experiment ---------------------------------------------------------------------------
-    def __call__(self) -> dict:
-        return self.run.complete(self.results)
+    def header(self) -> dict:
+        return {"tasks": {t.name: {"kind": t.kind, "metric": t.metric, "source": t.source} for t in self.tasks}}
 
-    def results(self) -> dict:
-        results = {"config": asdict(self.config),
-                   "tasks": {t.name: {"kind": t.kind, "metric": t.metric, "source": t.source} for t in self.tasks}}
-        parts = [("deactivation", "deactivation", self.deactivation)]
-        parts += [("finetuning", "neuron-only fine-tuning", self.finetuning)] if self.config.finetune else []
-        for part, title, compute in parts:
-            console.rule(title)
-            results[part] = compute()
-            beyond = {key: results[part].pop(key, None) for key in ("matched", "general_excluded")}
-            show(results[part], title, self.tasks)
-            for key, found in beyond.items():  # beyond the paper: another control, or sets without general neurons
-                if found:
-                    results[f"{part}_{key}"] = found
-                    show(found, f"{title}, {key.replace('_', ' ')}", self.tasks)
+    def parts(self):
+        yield "deactivation", "deactivation", self.deactivation
+        if self.config.finetune:
+            yield "finetuning", "neuron-only fine-tuning", self.finetuning
+
+    def record(self, results: dict, key: str, title: str, value: dict) -> None:
+        """The part, and beside it what goes beyond the paper: another control, or sets without general neurons."""
+        beyond = {extra: value.pop(extra, None) for extra in ("matched", "general_excluded")}
+        results[key] = value
+        show(value, title, self.tasks)
+        for extra, found in beyond.items():
+            if found:
+                results[f"{key}_{extra}"] = found
+                show(found, f"{title}, {extra.replace('_', ' ')}", self.tasks)
+
+    def conclude(self, results: dict) -> None:
         if self.auto_k:
             results["auto_k"] = self.auto_k
-        results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw
-        write_json(self.run.path("results.json"), results)
-        plot(results, self.run)
-        write_text(self.run.path("summary.md"), summary(results))
-        return results

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,18 +21,21 @@ from ...tasks.general import general_examples
 from . import checks
 from .examples import ExamplePlan
 from .settings import Settings
+from .options import option
 
 
 @dataclass
 class Selection:
-    scorer: str = DEFAULT_SCORER  # grad_x_act (Eq. 3) | (beyond the paper) mean_abs_act | act_prob | fisher
-    scorer_options: dict = field(default_factory=dict)  # e.g. {aggregation: abs_sum} (grad_x_act's default)
-    tokens: str = DEFAULT_TOKENS  # which positions' activations count: "all" (Eq. 2 zeroes every position) | "target"
-    n_score: int = 64  # pool examples scored per task
-    k: float | str = 10.0  # percent of neurons kept (the paper: 10; other values and "auto" beyond the paper)
-    scope: str = "layer"  # "layer" | "global" (per kind) | "all"
-    specificity: str = "none"  # "none": top k% by score (the paper) | (beyond the paper) relative | entropy | exclude_common
-    specificity_options: dict = field(default_factory=dict)  # e.g. {eps: 0.1} (relative), {min_score: 1.0} (entropy)
+    scorer: str = option(DEFAULT_SCORER, "grad_x_act (Eq. 3) | (beyond the paper) mean_abs_act | act_prob | fisher")
+    scorer_options: dict = option(factory=dict, help="e.g. {aggregation: abs_sum} (grad_x_act's default)")
+    tokens: str = option(DEFAULT_TOKENS,
+        'which positions\' activations count: "all" (Eq. 2 zeroes every position) | "target"')
+    n_score: int = option(64, "pool examples scored per task")
+    k: float | str = option(10.0, 'percent of neurons kept (the paper: 10; other values and "auto" beyond the paper)')
+    scope: str = option("layer", '"layer" | "global" (per kind) | "all"')
+    specificity: str = option("none",
+        '"none": top k% by score (the paper) | (beyond the paper) relative | entropy | exclude_common')
+    specificity_options: dict = option(factory=dict, help="e.g. {eps: 0.1} (relative), {min_score: 1.0} (entropy)")
 
     def __post_init__(self):
         checks.mapping("scorer_options", self.scorer_options)

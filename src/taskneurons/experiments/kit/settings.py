@@ -11,6 +11,7 @@ from ...errors import TaskNeuronsError
 from ...evaluation.evaluate import CLASSIFICATION_METHODS
 from ...models.loading import DEFAULT_MODEL, DEVICE, DTYPES, check_model_spec
 from . import checks
+from .options import option
 
 GENERATION_CAP = 256
 # The shortest max_length: a target gets at most half of it (target_length), so 8 keeps a prompt's last 4 tokens
@@ -21,20 +22,23 @@ MIN_LENGTH = 8
 
 @dataclass
 class Settings:
-    model: str = DEFAULT_MODEL  # a built-in name, a local folder, a .gguf file or a hub id (owner/name)
-    device: str = "cpu"  # cpu | cuda | cuda:N | mps | auto (split over the visible GPUs)
-    dtype: str = "float32"
-    batch_size: int = 8
-    max_length: int = 256  # prompt + target tokens (at least MIN_LENGTH, 8)
-    max_new_tokens: int | None = None  # greedy generation of a generation task (null: from its references, below)
-    max_target_tokens: int | None = None  # target tokens trained and scored on (null: from the references, below)
-    # classification: "rank" (summed label log-likelihood) | "rank_mean" (per token) | "rank_eos" (label + EOS) |
-    # "generate" (greedy + exact match); evaluation.CLASSIFICATION_METHODS
-    eval_method: str = "rank"
-    seed: int = 0  # every sample and random control derives its seed from this one
-    n_boot: int = 2000  # bootstrap resamples of every interval
-    confidence: float = 0.95  # of every interval
-    data_root: str | None = None  # where built-in task names are folders (null: $TASKNEURONS_DATA, else ../shared/data)
+    model: str = option(DEFAULT_MODEL, "a built-in name, a local folder, a .gguf file or a hub id (owner/name)")
+    device: str = option("cpu", "cpu | cuda | cuda:N | mps | auto (split over the visible GPUs)")
+    dtype: str = option("float32", "float32 | bfloat16 | float16 (train in float32 on a CPU)")
+    batch_size: int = option(8, "examples per batch when scoring, training and evaluating")
+    max_length: int = option(256, "prompt + target tokens (at least 8)")
+    max_new_tokens: int | None = option(None,
+        "tokens generated for a generation task (null: from its references' lengths)")
+    max_target_tokens: int | None = option(None,
+        "target tokens trained and scored on (null: from the references' lengths)")
+    eval_method: str = option("rank",
+        'classification: "rank" (summed label log-likelihood) | "rank_mean" (per token) | "rank_eos" (label + EOS) | '
+        '"generate" (greedy + exact match); evaluation.CLASSIFICATION_METHODS')
+    seed: int = option(0, "every sample and random control derives its seed from this one")
+    n_boot: int = option(2000, "bootstrap resamples of every interval")
+    confidence: float = option(0.95, "confidence level of every interval")
+    data_root: str | None = option(None,
+        "where built-in task names are folders (null: $TASKNEURONS_DATA, else ../shared/data)")
 
     def __post_init__(self):
         if not isinstance(self.device, str) or not DEVICE.match(self.device):

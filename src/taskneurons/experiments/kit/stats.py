@@ -79,6 +79,11 @@ class Gap:
         return f"{self.mean:+.1f} [{self.low:+.1f}, {self.high:+.1f}], p={self.p:.3g}{adjusted}"
 
 
+def interval_verdict(low: float, high: float) -> str:
+    """The claim "the value is above 0" from its interval."""
+    return "holds" if low > 0 else "does not hold" if high < 0 else "undecided at this n"
+
+
 def per_example(runs: Sequence[Sequence[float]] | Sequence[float]) -> np.ndarray:
     """[examples]: an outcome list as is, or the mean over several runs' outcome lists (same examples)."""
     array = np.asarray(runs, dtype=float)

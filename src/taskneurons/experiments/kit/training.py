@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...registry import suggest
 from ...tuning import TrainConfig
 from . import checks
+from .options import option
 
 FROM_SETTINGS = ("batch_size", "max_length", "seed", "max_target_length")
 OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SETTINGS + ("lr", "epochs", "max_steps")]
@@ -20,11 +21,11 @@ OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM
 
 @dataclass
 class TrainingSpec:
-    n_train: int = 200  # pool examples per task
-    lr: float = 2e-5
-    epochs: int = 1
-    max_steps: int | None = None  # optimizer steps; overrides epochs
-    options: dict = field(default_factory=dict)  # other TrainConfig fields: weight_decay, schedule, warmup_ratio...
+    n_train: int = option(200, "pool examples per task")
+    lr: float = option(2e-5, "learning rate (AdamW)")
+    epochs: int = option(1, "passes over the n_train examples")
+    max_steps: int | None = option(None, "optimizer steps; overrides epochs")
+    options: dict = option(factory=dict, help="other TrainConfig fields: weight_decay, schedule, warmup_ratio...")
 
     def __post_init__(self):
         checks.integer("n_train", self.n_train)

@@ -26,14 +26,15 @@ from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
 from ...kit import ExamplePlan, checks, make_plans
+from ...kit.options import option
 
 
 @dataclass
 class MethodOptions:
     """Options every method has: its learning rate and other TrainConfig overrides."""
 
-    lr: float = 2e-5
-    train: dict = field(default_factory=dict)  # TrainConfig fields for this method only (e.g. {epochs: 2})
+    lr: float = option(2e-5, "the method's learning rate (continual's training spec has none)")
+    train: dict = option(factory=dict, help="TrainConfig fields for this method only (e.g. {epochs: 2})")
 
     def __post_init__(self):
         checks.number("lr", self.lr, 0, math.inf, low_open=False)

@@ -47,6 +47,7 @@ from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tuning import train
 from ...kit.evaluation import merge_records
+from ...kit.options import option
 from ..state import load_tensors, save_tensors
 from .features import prompt_features
 from .base import register, train_info
@@ -59,9 +60,10 @@ ROUTING = ("example", "task")
 
 @dataclass
 class EPIOptions(LoRAOptions):
-    identify: str = "mahalanobis"  # "mahalanobis" (EPI's: task means, shared covariance) | "cosine" (nearest mean)
-    shrinkage: float = 0.1  # Mahalanobis: covariance (1 - s) S + s (tr S / d) I; 0 < s <= 1 keeps it invertible
-    routing: str = "example"  # "example": each test prompt its own identified adapter | "task": a majority vote
+    identify: str = option("mahalanobis",
+        '"mahalanobis" (EPI\'s: task means, shared covariance) | "cosine" (nearest mean)')
+    shrinkage: float = option(0.1, "Mahalanobis: covariance (1 - s) S + s (tr S / d) I; 0 < s <= 1 keeps it invertible")
+    routing: str = option("example", '"example": each test prompt its own identified adapter | "task": a majority vote')
 
     def __post_init__(self):
         super().__post_init__()

@@ -20,6 +20,7 @@ from ....errors import TaskNeuronsError
 from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tasks.batching import training_batch
+from ...kit.options import option
 from ..state import load_tensors, save_tensors
 from .base import MethodOptions, register
 from .seqft import SeqFT, train_all_weights
@@ -27,10 +28,10 @@ from .seqft import SeqFT, train_all_weights
 
 @dataclass
 class EWCOptions(MethodOptions):
-    lam: float = 100.0  # penalty strength
-    n_fisher: int = 64  # training examples per Fisher estimate
-    gamma: float = 1.0  # decay of earlier tasks' Fisher (online EWC); 1: plain sum
-    normalize: bool = True  # divide F by its mean before applying lam
+    lam: float = option(100.0, "penalty strength")
+    n_fisher: int = option(64, "training examples per Fisher estimate")
+    gamma: float = option(1.0, "decay of earlier tasks' Fisher (online EWC); 1: plain sum")
+    normalize: bool = option(True, "divide F by its mean before applying lam")
 
     def __post_init__(self):
         super().__post_init__()

@@ -19,7 +19,7 @@ NeuronSet) and ``deltas`` (the trained neuron tuner).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -30,14 +30,15 @@ from ....neurons import NeuronSet
 from ....tasks import Task
 from ....tuning import NeuronTuner, train
 from ...kit import Selection, nested
+from ...kit.options import option
 from .base import Method, MethodOptions, register, train_info
 
 
 @dataclass
 class NCFTOptions(MethodOptions):
-    lr: float = 1e-3  # far fewer parameters than full fine-tuning: a higher rate (PAPER.md 3.6)
-    selection: Selection = field(default_factory=lambda: Selection(n_score=128))  # k, scope, scorer, tokens, n_score
-    exclude_claimed: bool = False  # True: never retrain a neuron an earlier task trained
+    lr: float = option(1e-3, "far fewer parameters than full fine-tuning: a higher rate (PAPER.md 3.6)")
+    selection: Selection = option(factory=lambda: Selection(n_score=128), help="k, scope, scorer, tokens, n_score")
+    exclude_claimed: bool = option(False, "True: never retrain a neuron an earlier task trained")
 
     def __post_init__(self):
         super().__post_init__()

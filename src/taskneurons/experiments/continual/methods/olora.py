@@ -26,6 +26,7 @@ from ....io import write_json
 from ....models import LoadedModel, sharding
 from ....tasks import Task
 from ....tuning import add_lora, train
+from ...kit.options import option
 from ..state import load_tensors, save_tensors
 from .base import register, train_info
 from .seqlora import LoRAOptions, SeqLoRA, load_lora_state, lora_state
@@ -35,9 +36,9 @@ NORMS = ("abs", "squared")
 
 @dataclass
 class OLoRAOptions(LoRAOptions):
-    lambda_orth: float = 0.5
-    lambda_l2: float = 0.0
-    orth_norm: str = "abs"  # "abs" (O-LoRA's code) | "squared" (the O-LoRA paper's formula)
+    lambda_orth: float = option(0.5, "weight of the orthogonality loss between the new adapter and earlier ones")
+    lambda_l2: float = option(0.0, "weight of the L2 penalty on the new adapter")
+    orth_norm: str = option("abs", '"abs" (O-LoRA\'s code) | "squared" (the O-LoRA paper\'s formula)')
 
     def __post_init__(self):
         super().__post_init__()

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from ....errors import TaskNeuronsError
 from ....models import LoadedModel
 from ....tasks import Example, Task
+from ...kit.options import option
 from .base import MethodOptions, register
 from .seqft import SeqFT, train_all_weights
 
 
 @dataclass
 class ReplayOptions(MethodOptions):
-    per_task: int = 20  # examples kept per finished task
+    per_task: int = option(20, "examples kept per finished task")
 
     def __post_init__(self):
         super().__post_init__()

@@ -12,17 +12,18 @@ from ....errors import TaskNeuronsError
 from ....models import LoadedModel, sharding
 from ....tasks import Task
 from ....tuning import add_lora, train
+from ...kit.options import option
 from ..state import load_tensors, save_tensors
 from .base import Method, MethodOptions, register, train_info
 
 
 @dataclass
 class LoRAOptions(MethodOptions):
-    lr: float = 3e-4
-    r: int = 8
-    alpha: int = 16
-    dropout: float = 0.0
-    target_modules: list | None = None  # default: the family's attention query and value projections
+    lr: float = option(3e-4, "learning rate of the adapters")
+    r: int = option(8, "LoRA rank")
+    alpha: int = option(16, "LoRA alpha (scaling alpha / r)")
+    dropout: float = option(0.0, "LoRA dropout")
+    target_modules: list | None = option(None, "default: the family's attention query and value projections")
 
     def __post_init__(self):
         super().__post_init__()

@@ -53,6 +53,7 @@ from ....models import FFN, KINDS, LoadedModel
 from ....neurons import NeuronSet
 from ....neurons.deactivate import scaled
 from ....tasks import Example, Task
+from ...kit.options import option
 from ..state import load_tensors, save_tensors
 from .base import register
 from .features import prompt_features
@@ -65,10 +66,12 @@ SHARED_DEFAULT = {"scale": "sum", "snapshot": "mean"}  # each reading's own: the
 
 @dataclass
 class WNCFTOptions(NCFTOptions):
-    reading: str = "snapshot"  # "snapshot" (beyond the paper: per-task snapshots) | "scale" (literal Eq. 12, measured 0)
-    shared: str | None = None  # neurons of several tasks: "sum" | "mean" of their weights (null: scale sum, snapshot mean)
-    n_vector: int = 1000  # training samples per task vector (paper: 1000)
-    temperature: float = 1.0  # softmax temperature on the cosine similarities (paper: none, i.e. 1)
+    reading: str = option("snapshot",
+        '"snapshot" (beyond the paper: per-task snapshots) | "scale" (literal Eq. 12, measured 0)')
+    shared: str | None = option(None,
+        'neurons of several tasks: "sum" | "mean" of their weights (null: scale sum, snapshot mean)')
+    n_vector: int = option(1000, "training samples per task vector (paper: 1000)")
+    temperature: float = option(1.0, "softmax temperature on the cosine similarities (paper: none, i.e. 1)")
 
     def __post_init__(self):
         super().__post_init__()

@@ -1,4 +1,4 @@
-"""The continual-learning runner: every method on every task sequence, stage by stage, resumable.
+"""The continual-learning experiment: every method on every task sequence, stage by stage, resumable.
 
 For a sequence of N tasks and a sequential method, stage j trains on task j (``method.train_stage``), saves the
 method's state into ``<out>/<order>/<method>/stage<j>`` (written to a temporary folder, then renamed), records
@@ -33,6 +33,7 @@ from ...tasks import Task
 from ..kit import keep_lengths, make_plans
 from ..kit.evaluation import evaluate_plan_methods
 from ..kit.stats import task_means_interval
+from ..experiment import Experiment
 from ..run import Run, option_defaults
 from . import metrics, report, summary
 from .config import ContinualConfig
@@ -51,8 +52,11 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
 
 
-class Continual:
+class Continual(Experiment):
     """``Continual(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
+
+    Config = ContinualConfig
+    views = "taskneurons.experiments.continual.views"
 
     def __init__(self, config: ContinualConfig, out: Path, progress: bool = True):
         self.config, self.progress = config, progress
@@ -235,7 +239,7 @@ class Continual:
                     "final_outcomes": outcomes}
         return {"kind": "joint", **self.by_method(final), "train": [result["train"]]}
 
-    # --- the whole experiment ---------------------------------------------------------------------------
+    # --- one run: a sequence with a training seed ---------------------------------------------------------
     def _seed_suffix(self) -> str:
         """What a step key of a run with a training seed other than 0 ends with (none for 0: the run as it was)."""
         return run_name("", self.ctx.training_seed)
@@ -245,7 +249,6 @@ class Continual:
         self.ctx.training_seed = training_seed
         name = run_name(seq.name, training_seed)
         tasks = self.tasks[seq.name]
-        console.rule(f"{name}: {' -> '.join(t.name for t in tasks)}")
         zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None
         methods: dict[str, dict] = {}
         for spec in self.specs:
@@ -281,20 +284,24 @@ class Continual:
                                                                            c.confidence, c.seed)}
         return {"zero_shot": zero_m, "reference": reference}
 
-    def __call__(self) -> dict:
-        return self.run.complete(self.results)
-
-    def results(self) -> dict:
+    # --- the whole experiment ---------------------------------------------------------------------------
+    def header(self) -> dict:
         methods = {s.label: dict(method=s.cls.name, kind=s.cls.kind, options=asdict(s.options)) for s in self.specs}
-        results = {"config": asdict(self.config), "methods": methods, "orders": {}}
+        return {"methods": methods, "orders": {}}
+
+    def parts(self):
+        """One part per run: each sequence once per training seed."""
         for seq in self.sequences:
             for training_seed in self.config.training_seeds:
-                name = run_name(seq.name, training_seed)
-                results["orders"][name] = self.run_sequence(seq, training_seed)
-                report.show_order(name, results["orders"][name], results["config"])
-        results["examples"] = {name: plan.to_dict() for name, plan in self.plans.items()}  # every draw made
+                name, tasks = run_name(seq.name, training_seed), self.tasks[seq.name]
+                yield name, f"{name}: {' -> '.join(t.name for t in tasks)}", \
+                    lambda seq=seq, training_seed=training_seed: self.run_sequence(seq, training_seed)
+
+    def record(self, results: dict, key: str, title: str, value: dict) -> None:
+        results["orders"][key] = value
+        report.show_order(key, value, results["config"])
+
+    def conclude(self, results: dict) -> None:
         results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)
-        report.write(results, self.run)
-        return results
 

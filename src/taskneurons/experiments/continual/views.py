@@ -1,0 +1,36 @@
+"""What the report and ``taskneurons runs`` show of a continual run: its claims, headline and per-task cells, and
+the summary restated from the outcomes (statistics across orders recomputed)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ...report.html import Section
+from .claims import claims
+from .report import summary_markdown, write
+from .summary import aggregate
+
+__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write"]
+
+
+def refreshed(results: dict, out: Path) -> tuple[dict, str]:
+    results = {**results, **aggregate(results)}
+    return results, summary_markdown(results, [str(p.relative_to(out)) for p in sorted((out / "plots").rglob("*.png"))])
+
+
+def sections(out: Path, results: dict) -> list[Section]:
+    return []
+
+
+def headline(results: dict) -> str:
+    aa = {label: entry["average_accuracy"] for label, entry in results["summary"].items()}
+    return ", ".join(f"{label} AA {sum(v) / len(v):.1f}" for label, v in aa.items() if v and None not in v)
+
+
+def task_cells(results: dict) -> dict[str, str]:
+    """Per task: each method's final score in the first order, for the comparison page."""
+    order = next(iter(results["orders"].values()))
+    cells: dict[str, list[str]] = {}
+    for label, result in order["methods"].items():
+        for task, outcomes in result["final_outcomes"].items():
+            cells.setdefault(task, []).append(f"{label} {sum(outcomes) / max(len(outcomes), 1):.1f}")
+    return {task: ", ".join(values) for task, values in cells.items()}

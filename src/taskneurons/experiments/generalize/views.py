@@ -1,0 +1,40 @@
+"""What the report and ``taskneurons runs`` show of a generalization run: its claims, headline and per-task
+cells, and its summary."""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ...io import write_json, write_text
+from ...report.html import Section
+from ..run import Run
+from .claims import claims
+from .report import plot, summary
+
+__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write"]
+
+
+def write(results: dict, run: Run) -> None:
+    write_json(run.path("results.json"), results)
+    plot(results, run)
+    write_text(run.path("summary.md"), summary(results))
+
+
+def refreshed(results: dict, out: Path) -> tuple[dict, str]:
+    return results, summary(results)
+
+
+def sections(out: Path, results: dict) -> list[Section]:
+    return []
+
+
+def headline(results: dict) -> str:
+    correlation = results.get("similarity", {}).get("correlation", {})
+    found = [f"{t} rho {e['spearman']:+.2f}" for t, e in correlation.items() if "spearman" in e]
+    return ", ".join(found) or f"parts: {', '.join(k for k in ('overlap', 'sweep', 'ablation') if k in results)}"
+
+
+def task_cells(results: dict) -> dict[str, str]:
+    correlation = results.get("similarity", {}).get("correlation", {})
+    return {t: f"rho {e['spearman']:+.2f} [{e['spearman_ci'][0]:+.2f}, {e['spearman_ci'][1]:+.2f}]"
+            for t, e in correlation.items() if "spearman" in e and math.isfinite(e["spearman"])}
