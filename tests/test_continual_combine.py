@@ -40,6 +40,17 @@ def test_two_runs_combine_into_the_run_of_all_their_orders():
         [(c.text, c.verdict, c.evidence) for c in claims.claims(one)]
 
 
+def test_runs_of_other_training_seeds_combine_into_the_runs_of_every_order_and_seed():
+    seeds = _run([1, 2])
+    seeds["config"]["training_seeds"] = [1]
+    seeds["orders"] = {f"{name}.seed1": order for name, order in seeds["orders"].items()}
+    got = combine([_run([1, 2]), seeds])
+    assert got["config"]["orders"] == [1, 2] and got["config"]["training_seeds"] == [0, 1]
+    assert list(got["orders"]) == ["order1", "order2", "order1.seed1", "order2.seed1"]
+    (aa, *_) = [c for c in claims.claims(got) if "AA" in c.text]
+    assert "in 2 order(s) x 2 training seeds" in aa.evidence
+
+
 def test_a_run_of_other_methods_adds_them_and_keeps_each_runs_draws():
     other = _run([2])
     other["config"]["methods"] = ["seqft", "olora"]

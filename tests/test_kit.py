@@ -137,3 +137,16 @@ def test_a_rare_long_label_is_never_cut(tiny):
     settings = Settings(model="tiny-llama", max_length=256)
     from taskneurons.tasks.batching import encode_target
     assert settings.target_length([plan], lm.tokenizer) == len(encode_target(lm.tokenizer, "a much longer label"))
+
+
+def test_a_neuron_set_records_the_k_it_was_selected_with_once():
+    import torch
+
+    from taskneurons.experiments.kit import Selection
+    from taskneurons.neurons import Scores
+
+    scores = Scores({"inner": torch.arange(20.0).reshape(2, 10), "outer": torch.arange(8.0).reshape(2, 4)})
+    neurons = Selection(k=10.0).neurons(scores, k=50)  # generalize's top-50% set
+    assert neurons.provenance["k"] == 50 and "k" not in neurons.provenance["selection"]
+    assert neurons.count("inner") == 10 and Selection.recorded(neurons.provenance)["k"] == 50
+    assert Selection.recorded({"k": 5}) is None  # not made by a Selection

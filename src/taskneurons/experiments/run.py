@@ -31,11 +31,13 @@ class Run:
     """One run folder. ``tasks``: the loaded tasks the run reads, whose data fingerprints the folder records
     (with the model's weights, :meth:`load_model`), so that a resumed run on changed inputs is refused."""
 
-    def __init__(self, out: Path, config: dict, experiment: str, tasks=(), defaults: dict | None = None):
+    def __init__(self, out: Path, config: dict, experiment: str, tasks=(), defaults: dict | None = None,
+                 tuned_k: float | None = None):
         """``defaults``: the config class's defaults (:func:`option_defaults`): a folder made before an option
-        existed resumes when the option is at its default (the run computes what it computed then)."""
+        existed resumes when the option is at its default (the run computes what it computed then). ``tuned_k``:
+        the largest percent of neurons the run trains through the neuron tuner (None: none), for the memory plan."""
         self.out = Path(out)
-        self._defaults = defaults or {}
+        self._defaults, self.tuned_k = defaults or {}, tuned_k
         self.config, self.experiment = config, experiment
         self._lock, problem, self._planned = None, None, False
         if processes.is_main():  # of several processes of one run, the main one holds the folder for all
@@ -91,9 +93,7 @@ class Run:
         lm = load_model(self.config["model"], device=self.config["device"], dtype=self.config["dtype"])
         self.check_inputs({f"weights of model {lm.name}": model_fingerprint(lm)})
         if not self._planned:
-            k = (self.config.get("selection") or {}).get("k", 10.0)
-            k = max(self.config.get("k_grid") or [10.0]) if k == "auto" else k  # auto: at most the grid's largest
-            console.print(memory.summary(lm.model, self.config["batch_size"], self.config["max_length"], k))
+            console.print(memory.summary(lm.model, self.config["batch_size"], self.config["max_length"], self.tuned_k))
             self._planned = True
         return lm
 

@@ -164,11 +164,13 @@ def check_fits(plan: MemoryPlan, batch_size: int, device: torch.device | str, fr
                            f"{batch_size} ({plan.describe()}), {device} has {free / GiB:.1f} GiB free; {advice}")
 
 
-def summary(model: torch.nn.Module, batch_size: int, max_length: int, k: float = 10.0) -> str:
-    """One line of estimated peaks for the usual works at this batch, for the start of a run."""
+def summary(model: torch.nn.Module, batch_size: int, max_length: int, k: float | None = 10.0) -> str:
+    """One line of estimated peaks for the usual works at this batch, for the start of a run (``k``: the percent
+    of neurons the run trains through the neuron tuner; None: no such training)."""
     plans = {"ranking": estimate(model, "rank", batch_size, max_length),
              "scoring": estimate(model, "score", batch_size, max_length),
-             "full fine-tuning": estimate(model, "train", batch_size, max_length),
-             f"neuron tuner at {k:g}%": estimate(model, "train_neurons", batch_size, max_length, k=k)}
+             "full fine-tuning": estimate(model, "train", batch_size, max_length)}
+    if k is not None:
+        plans[f"neuron tuner at {k:g}%"] = estimate(model, "train_neurons", batch_size, max_length, k=k)
     shown = ", ".join(f"{name} {plan.total / GiB:.2f}" for name, plan in plans.items())
     return f"memory, estimated peaks at batch {batch_size} x {max_length} tokens (GiB): {shown}"

@@ -1,7 +1,8 @@
 """Several continual runs of one setting read as one: e.g. order 1 with every method in one run folder and orders 2
 and 3 with four of them in another, each sized to finish in a session. Runs combine when everything that decides
-a number is the same (the config but its orders, methods and per-method options; each method label meaning the
-same method with the same options in every run; the same examples drawn per task) and their orders are distinct;
+a number is the same (the config but its orders, training seeds, methods and per-method options; each method label
+meaning the same method with the same options in every run; the same examples drawn per task) and their runs
+(order and training seed) are distinct;
 the metrics across orders and the claims are then computed as for one run (``summary.aggregate``)."""
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 from ...errors import TaskNeuronsError
 from .summary import aggregate
 
-# what each run may choose for itself: which orders and methods it ran (the options are checked per method label)
-PER_RUN = {"orders", "methods", "method_options"}
+# what each run may choose for itself: which orders, training seeds and methods it ran (the options are checked per
+# method label)
+PER_RUN = {"orders", "training_seeds", "methods", "method_options"}
 # what a task's plan records beside its draws: where its data was read (paths differ between machines) and its
 # target lengths (recorded by the runs whose methods needed them); never a reason to refuse combining
 NOT_DRAWS = {"files", "lengths"}
@@ -48,7 +50,10 @@ def combine(runs: list[dict]) -> dict:
     specs = []  # every run's method entries, each once
     for results in runs:
         specs += [m for m in results["config"]["methods"] if m not in specs]
-    combined["config"]["orders"] = [o for results in runs for o in results["config"]["orders"]]
+    for key in ("orders", "training_seeds"):  # every run's, each once (orders may be lists or mappings)
+        found = combined["config"][key] = []
+        for value in (v for results in runs for v in results["config"].get(key, [0])):
+            found += [] if value in found else [value]
     combined["config"]["methods"] = specs
     combined.update(aggregate(combined))
     return combined

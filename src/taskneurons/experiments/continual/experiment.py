@@ -67,7 +67,9 @@ class Continual(Experiment):
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),
                                 config.evaluate_on)
-        self.run = Run(Path(out), asdict(config), "continual", tasks, option_defaults(ContinualConfig))
+        ks = [s.options.selection.k for s in self.specs if hasattr(s.options, "selection")]  # NCFT and its kin
+        self.run = Run(Path(out), asdict(config), "continual", tasks, option_defaults(ContinualConfig),
+                       tuned_k=max(ks, default=None))
         keep_lengths(self.plans, self.run)
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
 

@@ -35,7 +35,8 @@ class Lab:
         self.n_layers = model_layers(config.model) if config.similarity_layers else None  # None: not read
         self.check_similarity_layers(self.n_layers)
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
-        self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig))  # only now: every value above was valid
+        self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig),
+                       tuned_k=max(config.proportions))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}

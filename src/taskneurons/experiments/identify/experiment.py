@@ -29,7 +29,7 @@ from ...neurons.top_examples import most_active, top_scored
 from ...report.console import console
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
-from ..kit import control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
+from ..kit import Selection, control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
 from ..experiment import Experiment
 from ..run import Run, option_defaults
 from .beyond import BeyondPaper
@@ -50,7 +50,9 @@ class Identify(BeyondPaper, Experiment):
         if config.harness_tasks:  # a name found wrong after the folder exists would block the corrected command
             check_harness_tasks(config.harness_tasks, config.harness_include)
         self.plans = make_plans(self.tasks, config.seed, config.n_eval_for, lambda t: config.draws())
-        self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig))  # only now: every value above was valid
+        k = max(config.k_grid) if config.selection.k == "auto" else config.selection.k  # auto: at most the grid's
+        self.run = Run(out, asdict(config), "identify", self.tasks, option_defaults(IdentifyConfig),
+                       tuned_k=k if config.finetune else None)  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
         self.selection, self.auto_k = config.selection, None  # with k "auto": chosen on the Original (choose_k)
 
@@ -67,8 +69,9 @@ class Identify(BeyondPaper, Experiment):
             sets = {name: NeuronSet.load(p) for name, p in paths.items()}
             for name, neurons in sets.items():
                 neurons.validate(lm.ffn)
-                if neurons.provenance.get("selection", asdict(self.selection)) != asdict(self.selection):
-                    raise TaskNeuronsError(f"{paths[name]}.json was selected with {neurons.provenance['selection']}, "
+                recorded = Selection.recorded(neurons.provenance)
+                if recorded not in (None, asdict(self.selection)):
+                    raise TaskNeuronsError(f"{paths[name]}.json was selected with {recorded}, "
                                            f"this run selects with {asdict(self.selection)}; delete it to select again, "
                                            f"or choose another --out")
             return sets

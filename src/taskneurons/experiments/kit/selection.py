@@ -114,5 +114,14 @@ class Selection:
         if k is None and self.k == "auto":
             raise TaskNeuronsError("selection.k 'auto' is chosen by the experiment before any set is selected "
                                    "(kit/auto_k.py)")
+        how = {key: value for key, value in asdict(self).items() if key not in ("k", "scope")}  # the set's own
         return NeuronSet.from_scores(scores, self.k if k is None else k, self.scope,
-                                     provenance={"selection": asdict(self), **(provenance or {})})
+                                     provenance={"selection": how, **(provenance or {})})
+
+    @staticmethod
+    def recorded(provenance: dict) -> dict | None:
+        """The selection a neuron set says it was made with (None: not by a Selection); its k and scope are
+        recorded once, as the set's own."""
+        if "selection" not in provenance:
+            return None
+        return {**provenance["selection"], "k": provenance.get("k"), "scope": provenance.get("scope")}
