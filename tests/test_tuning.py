@@ -310,3 +310,18 @@ def test_gradient_checkpointing_trains_the_same_steps(tuned):
         results.append([p.detach().clone() for p in params])
     for plain, recomputed in zip(*results):
         torch.testing.assert_close(recomputed, plain, rtol=1e-5, atol=1e-7)
+
+
+def test_trainable_only_sets_exactly_the_chosen_flags_and_puts_every_flag_back_after_an_error():
+    import torch
+
+    from taskneurons.models.grads import trainable_only
+
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.Linear(2, 2))
+    model[1].bias.requires_grad_(False)
+    before = [p.requires_grad for p in model.parameters()]
+    with pytest.raises(RuntimeError):
+        with trainable_only(model, [model[1].bias]):
+            assert [p.requires_grad for p in model.parameters()] == [False, False, False, True]
+            raise RuntimeError
+    assert [p.requires_grad for p in model.parameters()] == before == [True, True, True, False]

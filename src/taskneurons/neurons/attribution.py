@@ -24,6 +24,7 @@ from .. import __version__, processes
 from ..errors import TaskNeuronsError
 from ..io import atomic_path
 from ..models import LoadedModel
+from ..models.grads import trainable_only
 from ..models.inputs import position_kwargs
 from ..models.memory import check_fits, estimate
 from ..tasks import Example
@@ -39,19 +40,6 @@ TOKENS = ("target", "all")
 # every position): the variant the fidelity study found estimates the loss change of zeroing best.
 DEFAULT_SCORER = "grad_x_act"
 DEFAULT_TOKENS = "all"
-
-
-@contextlib.contextmanager
-def frozen(model: torch.nn.Module):
-    """Parameters without requires_grad for a while: no weight gradients, less saved for backward."""
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield
-    finally:
-        for p, flag in flags:
-            p.requires_grad_(flag)
 
 
 @contextlib.contextmanager
@@ -133,7 +121,7 @@ def score_batch(lm: LoadedModel, scorer: Scorer, batch: dict[str, torch.Tensor],
     where = counted_positions(batch, tokens)
     positions = where.flatten().nonzero().squeeze(1)
     rows = positions // where.shape[1]  # the example (row of the batch) of each counted token
-    with frozen(lm.model), observed(lm, scorer, positions, rows):
+    with trainable_only(lm.model), observed(lm, scorer, positions, rows):  # frozen
         if scorer.needs_grad:
             with _embeddings_as_leaf(lm.model) as leaf:  # inside the forward: sharded embeddings are whole there
                 loss = target_loss(lm.model, batch)

@@ -19,6 +19,7 @@ trains outer neuron m through down_proj row m, the neuron's pre-norm input, and 
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import torch
@@ -29,6 +30,7 @@ from .. import __version__
 from ..errors import TaskNeuronsError
 from ..models import sharding
 from ..models.ffn import FFN, KINDS, Projection
+from ..models.grads import trainable_only
 from ..neurons import artifact
 from ..neurons.fingerprint import check_made_on, model_identity
 from ..neurons.neuron_set import NeuronSet
@@ -79,9 +81,8 @@ class NeuronTuner:
         self.neurons = _selection(neurons, self.ffn)  # (layer, kind) -> sorted LongTensor
         if any(hasattr(m, DELTA) for m in self.model.modules()):
             raise TaskNeuronsError("the model already has a neuron tuner attached; remove() it first")
-        self._grad_flags = [(p, p.requires_grad) for p in self.model.parameters()]
-        for p in self.model.parameters():
-            p.requires_grad_(False)
+        self._frozen = contextlib.ExitStack()  # every base parameter frozen until remove()
+        self._frozen.enter_context(trainable_only(self.model))
         self.deltas: dict[str, tuple[Projection, NeuronDelta]] = {}  # name -> (tuned module, its delta)
         self._hooks = []
         for (layer, kind), idx in self.neurons.items():
@@ -154,8 +155,7 @@ class NeuronTuner:
         for proj, _ in self.deltas.values():
             if hasattr(proj.module, DELTA):
                 delattr(proj.module, DELTA)
-        for p, flag in self._grad_flags:
-            p.requires_grad_(flag)
+        self._frozen.close()
         self._saved = None
 
     def __enter__(self) -> NeuronTuner:

@@ -29,6 +29,7 @@ from transformers import get_scheduler
 from .. import processes
 from ..errors import TaskNeuronsError
 from ..models import sharding, zero
+from ..models.grads import trainable_only
 from ..models.memory import check_fits, estimate
 from ..tasks.base import Example, Task
 from ..tasks.batching import IGNORE, training_batch
@@ -114,7 +115,8 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     deepspeed = sharding.deepspeed()
     masters = MasterWeights(params, copies=not deepspeed)  # 16-bit parameters are updated through float32 copies
     adamw = torch.optim.AdamW(masters.optimized(), lr=config.lr, weight_decay=config.weight_decay)
-    restore = _train_only(model, params)
+    restore = contextlib.ExitStack()  # every requires_grad flag back at the end
+    restore.enter_context(trainable_only(model, params))
     checkpointing = config.gradient_checkpointing and not model.is_gradient_checkpointing
     marks = {k: model.__dict__[k] for k in ACCELERATE_MARKS if k in model.__dict__}
     was_training = model.training
@@ -143,7 +145,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
             p.grad = None
         if checkpointing:
             model.gradient_checkpointing_disable()
-        restore()
+        restore.close()
         for k in ACCELERATE_MARKS:  # accelerate's autocast wrapper and mark go: the next train() prepares afresh
             model.__dict__.pop(k, None)
         model.__dict__.update(marks)
@@ -261,20 +263,6 @@ def _check_params(model: torch.nn.Module, params) -> list[torch.nn.Parameter]:
         raise TaskNeuronsError(f"{foreign} of the {len(unique)} parameters to train are not the model's "
                                f"(a removed neuron tuner, or another model?)")
     return unique
-
-
-def _train_only(model: torch.nn.Module, params: list[torch.nn.Parameter]) -> Callable[[], None]:
-    """requires_grad on exactly ``params``; returns the function that puts every flag back."""
-    flags = [(p, p.requires_grad) for p in model.parameters()]
-    chosen = {id(p) for p in params}
-    for p in model.parameters():
-        p.requires_grad_(id(p) in chosen)
-
-    def restore():
-        for p, flag in flags:
-            p.requires_grad_(flag)
-
-    return restore
 
 
 def _accelerator(config: TrainConfig, cpu: bool) -> Accelerator:

@@ -18,6 +18,7 @@ import torch
 
 from ....errors import TaskNeuronsError
 from ....models import LoadedModel, sharding
+from ....models.grads import trainable_only
 from ....tasks import Example, Task
 from ....tasks.batching import training_batch
 from ...kit.options import option
@@ -46,26 +47,22 @@ def fisher_diagonal(lm: LoadedModel, examples: list[Example], batch_size: int, m
     model = lm.model
     params = dict(model.named_parameters())
     fisher = {n: torch.zeros_like(p, dtype=torch.float32) for n, p in params.items()}
-    flags = {n: p.requires_grad for n, p in params.items()}
     was_training = model.training
     model.eval()
     batches = 0
     try:
-        for p in params.values():
-            p.requires_grad_(True)
-        for start in range(0, len(examples), batch_size):
-            batch = training_batch(lm.tokenizer, examples[start:start + batch_size], max_length, max_target_length)
-            batch = {k: v.to(lm.device) for k, v in batch.items()}
-            model.zero_grad(set_to_none=True)
-            model(**batch).loss.backward()  # into .grad: sharded weights (FSDP2) get their gradient only there
-            for n, p in params.items():
-                if p.grad is not None:
-                    fisher[n] += p.grad.detach().float() ** 2
-            batches += 1
+        with trainable_only(model, params.values()):
+            for start in range(0, len(examples), batch_size):
+                batch = training_batch(lm.tokenizer, examples[start:start + batch_size], max_length, max_target_length)
+                batch = {k: v.to(lm.device) for k, v in batch.items()}
+                model.zero_grad(set_to_none=True)
+                model(**batch).loss.backward()  # into .grad: sharded weights (FSDP2) get their gradient only there
+                for n, p in params.items():
+                    if p.grad is not None:
+                        fisher[n] += p.grad.detach().float() ** 2
+                batches += 1
     finally:
         model.zero_grad(set_to_none=True)
-        for n, p in params.items():
-            p.requires_grad_(flags[n])
         model.train(was_training)
     return {n: f / max(1, batches) for n, f in fisher.items()}
 
