@@ -29,7 +29,7 @@ from taskneurons.analysis.overlap import share
 from taskneurons.experiments.continual.methods.ncft import merge
 from taskneurons.experiments.continual.orders import resolve_orders
 from taskneurons.experiments.continual.report import markdown_table
-from taskneurons.experiments.continual.experiment import slug
+from taskneurons.experiments.continual.stages import slug
 from taskneurons.evaluation.metrics import normalize_label
 from taskneurons.evaluation.predict import generate
 from taskneurons.experiments.kit.stats import paired_gap

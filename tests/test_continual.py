@@ -131,10 +131,10 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
 
 def test_every_method_gets_the_same_optimizer_steps_per_stage():
     c = config(training={"n_train": 10, "epochs": 2}, batch_size=4)
-    assert c.train_config(1e-3).max_steps == 2 * 3  # epochs x ceil(10 / 4)
-    assert c.train_config(1e-3, stages=3).max_steps == 18
-    assert c.train_config(1e-3, {"grad_accum": 3}).max_steps == 2 * 3  # a method's override of the batching
-    assert c.train_config(1e-3, {"max_steps": 5}).max_steps == 5  # a method's own budget, on purpose
+    assert c.stage_spec(1e-3).max_steps == 2 * 3  # epochs x ceil(10 / 4)
+    assert c.stage_spec(1e-3, stages=3).max_steps == 18
+    assert c.stage_spec(1e-3, {"grad_accum": 3}).max_steps == 2 * 3  # a method's override of the batching
+    assert c.stage_spec(1e-3, {"max_steps": 5}).max_steps == 5  # a method's own budget, on purpose
 
 
 def test_a_test_only_task_is_trained_on_a_part_of_its_test_split_never_on_evaluated_examples(tmp_path):
@@ -273,7 +273,9 @@ def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
     (dict(orders=[7]), "unknown order 7"),
     (dict(orders=[[]]), "sequence 'custom1' is empty"),
     (dict(methods=[]), "option methods=[] is not a non-empty list of method names"),
-    (dict(training={"options": {"lr_rate": 1}}), "option training.options.lr_rate cannot be set here"),
+    (dict(training={"options": {"weight_decay": 1}}), "option training.options: its fields sit in the spec itself now"),
+    (dict(training={"lr_rate": 1}), "option training has no field 'lr_rate'"),
+    (dict(methods=[{"method": "seqft", "train": {"n_train": 5}}]), "method 'seqft': train option(s) ['n_train'] cannot"),
     (dict(n_eval=0), "option n_eval=0 is not an integer >= 1"),
     (dict(seed="abc"), "option seed='abc' is not an integer >= 0"),
     (dict(methods=[{"method": "replay", "per_task": "5"}]), "method 'replay': option per_task='5' is not an integer"),

@@ -104,9 +104,31 @@ def test_settings_refuse_bad_values_in_one_line(changes, message):
 
 
 def test_a_training_spec_takes_sizes_and_seed_from_the_settings():
-    spec = TrainingSpec(n_train=4, lr=1e-3, options={"weight_decay": 0.1})
+    spec = TrainingSpec(n_train=4, lr=1e-3, weight_decay=0.1)
     config = spec.for_settings(Settings(model="tiny-llama", batch_size=3, max_length=40, seed=7))
     assert (config.lr, config.batch_size, config.max_length, config.seed, config.weight_decay) == (1e-3, 3, 40, 7, 0.1)
+    assert spec.for_settings(Settings(model="tiny-llama"), seed=11).seed == 11
+
+
+def test_a_training_spec_holds_every_train_config_field_the_settings_do_not_own():
+    import dataclasses
+
+    from taskneurons.experiments.kit.training import FROM_SETTINGS
+    from taskneurons.tuning import TrainConfig
+
+    spec, config = dataclasses.fields(TrainingSpec), dataclasses.fields(TrainConfig)
+    assert {f.name for f in spec} == {f.name for f in config} - set(FROM_SETTINGS) | {"n_train"}
+    assert all(f.default == c.default for f in spec for c in config if f.name == c.name)  # the same defaults
+
+
+@pytest.mark.parametrize("values, message", [
+    ({"schedule": "bogus"}, "option schedule 'bogus' is not one of"),
+    ({"lr": -1.0}, "option lr must be a finite number >= 0, got -1.0"),
+    ({"weight_decay": "x"}, "option weight_decay='x' is not a number"),
+])
+def test_a_training_spec_refuses_bad_values_in_one_line(values, message):
+    with pytest.raises(TaskNeuronsError, match=message.replace("(", r"\(")):
+        TrainingSpec(**values)
 
 
 def test_yaml_reads_exponent_numbers_as_numbers(tmp_path):

@@ -84,7 +84,7 @@ RENAMED = {
     "finetune_random_seeds": ("finetune_random_controls", "a number of draws now: [0] is 1"),
     "ablation_seeds": ("ablation_draws", "a number of draws now: [0] is 1"),
     "data_dir": ("data_root", ""), "n_test": ("n_eval", ""), "n_train": ("training.n_train", ""),
-    "epochs": ("training.epochs", ""), "max_steps": ("training.max_steps", ""), "train": ("training.options", ""),
+    "epochs": ("training.epochs", ""), "max_steps": ("training.max_steps", ""), "train": ("training", "its fields sit in training itself"),
 }
 
 

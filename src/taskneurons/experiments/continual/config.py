@@ -6,15 +6,13 @@ the kit's ``Settings``; every value is checked here, before the run folder exist
 """
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...evaluation import CLASSIFICATION_METHODS
-from ...tuning import TrainConfig
 from ..kit import Settings, TrainingSpec, checks, nested
-from ..kit.seeds import derive_seed
+from ..kit.seeds import training_seed
 from ..kit.options import option
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
@@ -80,19 +78,17 @@ class ContinualConfig(Settings):
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)
 
-    def seed_for(self, training_seed: int) -> int:
-        """The base seed of a run's training: the run's ``seed`` for training seed 0 (so one seed is the run as it
-        always was), a seed derived from both otherwise."""
-        return self.seed if training_seed == 0 else derive_seed(self.seed, "training", training_seed) % 2 ** 31
+    def seed_for(self, run: int) -> int:
+        """The base seed of a run's training (``run``: its training seed): the run's ``seed`` for training seed 0
+        (so one seed is the run as it always was), ``kit.training_seed`` otherwise."""
+        return self.seed if run == 0 else training_seed(self.seed, run)
 
-    def train_config(self, lr: float, overrides: dict | None = None, target_length: int | None = None,
-                     stages: int = 1, training_seed: int = 0) -> TrainConfig:
-        """The TrainConfig of one method: the shared training spec with the method's lr and its ``train`` overrides,
+    def stage_spec(self, lr: float, overrides: dict | None = None, stages: int = 1) -> TrainingSpec:
+        """The training spec of one method: the run's with the method's lr and its ``train`` overrides, merged once,
         for ``stages`` stages' optimizer steps: the same budget for every method (Replay's extra examples share a
         stage's steps; Multi-Task FT trains all N tasks in N stages' steps); a method's own ``train.max_steps``
         changes its budget on purpose."""
-        shared = self.training.for_settings(self, target_length)
-        per_epoch = math.ceil(math.ceil(self.training.n_train / shared.batch_size) / shared.grad_accum)
+        shared = self.training
+        per_epoch = math.ceil(math.ceil(shared.n_train / self.batch_size) / shared.grad_accum)
         steps = stages * (shared.max_steps or shared.epochs * per_epoch)
-        return dataclasses.replace(shared, lr=lr, seed=self.seed_for(training_seed),
-                                   **{"max_steps": steps, **(overrides or {})})
+        return shared.overridden({"lr": lr, "max_steps": steps, **(overrides or {})}, "train")

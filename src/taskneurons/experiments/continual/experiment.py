@@ -15,9 +15,8 @@ FT) once per set of tasks. The base model's zero-shot scores are computed once p
 from __future__ import annotations
 
 import gc
-import re
 import shutil
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from accelerate.utils import set_seed
@@ -40,16 +39,8 @@ from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, get_method, method_specs
 from .methods.base import make_options
 from .orders import TaskSequence, resolve_orders
+from .stages import Stages, run_name, slug
 from .state import weights_digest
-
-
-def run_name(sequence: str, training_seed: int) -> str:
-    """A run's name: its sequence's, with ``.seedN`` for a training seed N other than 0 (0: the run as it was)."""
-    return sequence + (f".seed{training_seed}" if training_seed else "")
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
 
 
 class Continual(Experiment):
@@ -139,37 +130,38 @@ class Continual(Experiment):
         return self.by_method(by)
 
     # --- the three kinds of method ----------------------------------------------------------------------
+    def prepared(self, spec: MethodSpec, tasks: list[Task]) -> tuple[LoadedModel, Method]:
+        """A fresh base model and ``spec``'s method, seeded by the run's training seed (any random initialisation
+        depends on the seed only, not on what ran before) and set up for ``tasks``."""
+        lm, method = self.base_model(), spec.build(self.ctx)
+        set_seed(self.config.seed_for(self.ctx.training_seed))
+        method.setup(lm, tasks)
+        return lm, method
+
     def sequential(self, spec: MethodSpec, name: str, tasks: list[Task]) -> dict:
         """``name``: the run's (its sequence's, with the training seed when not 0)."""
-        n, prefix = len(tasks), f"{name}/{spec.label}"
-        folder = self.run.out / slug(name) / slug(spec.label)
-        stage_dir = lambda j: folder / f"stage{j + 1}"  # noqa: E731
-        train_key = lambda j: f"{prefix}/stage{j + 1}/train"  # noqa: E731
-        eval_key = lambda j: f"{prefix}/stage{j + 1}/eval"  # noqa: E731
-        if not all(self.run.has(key) for key in [*map(eval_key, range(n)), f"{prefix}/describe"]):  # killed before
-            self._continue(spec, name, tasks, folder, stage_dir, train_key, eval_key)  # its last step: resume there
-        trains = [self.run.load(train_key(j)) for j in range(n)]
-        evals = [self.run.load(eval_key(j)) for j in range(n)]
+        stages = Stages(name, spec.label, self.run.out / slug(name) / slug(spec.label), len(tasks))
+        if not all(self.run.has(key) for key in [*stages.keys("eval"), stages.describe]):  # killed before its last
+            self._continue(spec, tasks, stages)  # step: resume there
+        trains = [self.run.load(key) for key in stages.keys("train")]
+        evals = [self.run.load(key) for key in stages.keys("eval")]
         names = [task.name for task in tasks]
-        described = self.run.load(f"{prefix}/describe")
         matrices = self.by_method(lambda m: metrics.stage_matrix([self.view(e, m) for e in evals], names))
-        return {"kind": "sequential", **matrices, "train": trains, "describe": described}
+        return {"kind": "sequential", **matrices, "train": trains, "describe": self.run.load(stages.describe)}
 
-    def _continue(self, spec, name, tasks, folder, stage_dir, train_key, eval_key) -> None:
-        n = len(tasks)
+    def _continue(self, spec: MethodSpec, tasks: list[Task], stages: Stages) -> None:
+        n, name = stages.n, stages.name
         trained = 0
-        while trained < n and self.run.has(train_key(trained)):
+        while trained < n and self.run.has(stages.key(trained, "train")):
             trained += 1
-        needed = [stage_dir(j) for j in range(trained)] if spec.cls.cumulative else [stage_dir(j) for j in range(trained)][-1:]
+        done = [stages.state(j) for j in range(trained)]
+        needed = done if spec.cls.cumulative else done[-1:]
         missing = [str(d) for d in needed if not d.is_dir()]
         if missing:
             raise TaskNeuronsError(f"run folder {self.run.out}: the state {missing[0]} of a finished stage is missing; "
-                                   f"delete {folder} and the matching steps, or choose another --out")
-        lm = self.base_model()
-        method = spec.build(self.ctx)
+                                   f"delete {stages.folder} and the matching steps, or choose another --out")
+        lm, method = self.prepared(spec, tasks)
         base_seed = self.config.seed_for(self.ctx.training_seed)
-        set_seed(base_seed)  # any random initialisation depends on the seed only, not on what ran before
-        method.setup(lm, tasks)
         if trained:
             console.print(escape(f"[{name} · {spec.label}] resuming after stage {trained}/{n}"))
             method.restore(lm, needed)
@@ -179,21 +171,21 @@ class Continual(Experiment):
                 console.print(f"{where}: training")
                 set_seed(base_seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
                 info = method.train_stage(lm, j, task)
-                with atomic_folder(stage_dir(j)) as tmp:  # written as a whole, by the main process only
+                with atomic_folder(stages.state(j)) as tmp:  # written as a whole, by the main process only
                     method.save(lm, tmp)
                 info.update(weights=weights_digest(lm.model), **general_record(lm, self.config))  # after the stage
-                self.run.step(train_key(j), lambda: info)
+                self.run.step(stages.key(j, "train"), lambda: info)
                 if j and not spec.cls.cumulative and self.config.keep_states == "last" and processes.is_main():
-                    shutil.rmtree(stage_dir(j - 1), ignore_errors=True)
+                    shutil.rmtree(stages.state(j - 1), ignore_errors=True)
             elif j < trained - 1:
-                if not self.run.has(eval_key(j)):
+                if not self.run.has(stages.key(j, "eval")):
                     raise TaskNeuronsError(f"run folder {self.run.out}: stage {j + 1} of {spec.label} on {name} was "
                                            f"trained but never evaluated, and later stages exist; choose another --out")
                 continue
-            if not self.run.has(eval_key(j)):
+            if not self.run.has(stages.key(j, "eval")):
                 console.print(f"{where}: evaluating {n if self.config.evaluate_unseen else j + 1} task(s)")
-            self.run.step(eval_key(j), lambda: self.evaluate_stage(method, lm, tasks, j))
-        self.run.step(f"{name}/{spec.label}/describe", method.describe)
+            self.run.step(stages.key(j, "eval"), lambda: self.evaluate_stage(method, lm, tasks, j))
+        self.run.step(stages.describe, method.describe)
         del lm, method
         gc.collect()
 
@@ -203,10 +195,7 @@ class Continual(Experiment):
         for task in tasks:
             def compute(task=task):
                 console.print(f"[{spec.label}] {task.name}: training from the base model")
-                lm = self.base_model()
-                method = spec.build(self.ctx)
-                set_seed(self.config.seed_for(self.ctx.training_seed))
-                method.setup(lm, [task])
+                lm, method = self.prepared(spec, [task])
                 info = method.train_stage(lm, 0, task)
                 return {**self.score(lm, task), "train": info}
             results.append(self.run.step(f"{spec.label}/task={task.name}{self._seed_suffix()}", compute))
@@ -225,10 +214,7 @@ class Continual(Experiment):
     def joint(self, spec: MethodSpec, tasks: list[Task]) -> dict:
         def compute():
             console.print(f"[{spec.label}] training on {len(tasks)} tasks together")
-            lm = self.base_model()
-            method = spec.build(self.ctx)
-            set_seed(self.config.seed_for(self.ctx.training_seed))
-            method.setup(lm, tasks)
+            lm, method = self.prepared(spec, tasks)
             info = method.train_joint(lm, tasks)
             return {**self.stage_record({t.name: self.score(lm, t) for t in tasks}), "train": info}
         result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}{self._seed_suffix()}",
@@ -248,7 +234,7 @@ class Continual(Experiment):
 
     def run_sequence(self, seq: TaskSequence, training_seed: int = 0) -> dict:
         """One run: ``seq`` trained with ``training_seed`` (its name gains ``.seedN`` unless N is 0)."""
-        self.ctx.training_seed = training_seed
+        self.ctx = replace(self.ctx, training_seed=training_seed)  # the methods built from now on: this run's
         name = run_name(seq.name, training_seed)
         tasks = self.tasks[seq.name]
         zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None

@@ -15,7 +15,7 @@ Every step is cached in the run folder, so rerunning the same command resumes.
 from __future__ import annotations
 
 import contextlib
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
 from ... import processes
@@ -201,8 +201,8 @@ class Identify(BeyondPaper, Experiment):
 
         def trained(neurons: NeuronSet, train_task: Task, eval_task: Task, seed_index: int) -> dict:
             examples = self.plans[train_task.name].draw("train", c.neuron_training.n_train)
-            config = replace(c.neuron_training.for_settings(c, c.target_length([self.plans[train_task.name]], lm.tokenizer)),
-                             seed=training_seed(c.seed, train_task.name, seed_index))
+            config = c.neuron_training.for_settings(c, c.target_length([self.plans[train_task.name]], lm.tokenizer),
+                                                    seed=training_seed(c.seed, train_task.name, seed_index))
             with NeuronTuner(lm, neurons) as tuner:
                 result = train(lm, examples, tuner.parameters(), config, progress=self.progress)
                 outcome = self.evaluate(lm, eval_task)

@@ -9,6 +9,7 @@ def control_seed(run_seed: int, task: str, index: int, what: str = "random") -> 
     return derive_seed(run_seed, "control", what, task, index)
 
 
-def training_seed(run_seed: int, task: str, index: int) -> int:
-    """The training seed of training ``index`` on ``task`` (32 bits: what ``accelerate.set_seed`` takes)."""
-    return derive_seed(run_seed, "training", task, index) % 2 ** 32
+def training_seed(run_seed: int, *what) -> int:
+    """The seed of one training, named by ``what`` (identify: task and index; continual: the run's training seed)
+    (32 bits: what ``accelerate.set_seed`` takes)."""
+    return derive_seed(run_seed, "training", *what) % 2 ** 32

@@ -1,52 +1,58 @@
-"""TrainingSpec: how many examples one training uses and its hyper-parameters.
+"""TrainingSpec: how many examples one training uses and its hyper-parameters, flat.
 
-Batch size, maximum length and seed come from the experiment's Settings, so a spec holds only what differs
-between trainings: ``n_train`` and the other TrainConfig fields (lr, epochs, max_steps, weight_decay, ...).
+Batch size, maximum length, the target cut and the seed come from the experiment's Settings, so a spec holds every
+other TrainConfig field (lr, epochs, max_steps, weight_decay, schedule, ...) and ``n_train``; a test keeps the two
+in step. A continual method's ``train`` options override fields of the run's spec, merged once
+(:meth:`TrainingSpec.overridden`).
 """
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass
+from types import SimpleNamespace
+from typing import ClassVar
 
 from ...errors import TaskNeuronsError
-from ...registry import suggest
 from ...tuning import TrainConfig
 from . import checks
 from .options import option
 
 FROM_SETTINGS = ("batch_size", "max_length", "seed", "max_target_length")
-OPTIONS = [f.name for f in dataclasses.fields(TrainConfig) if f.name not in FROM_SETTINGS + ("lr", "epochs", "max_steps")]
 
 
 @dataclass
 class TrainingSpec:
+    MOVED: ClassVar[dict] = {"options": "its fields sit in the spec itself now (e.g. training: {weight_decay: 0.1})"}
+
     n_train: int = option(200, "pool examples per task")
     lr: float = option(2e-5, "learning rate (AdamW)")
     epochs: int = option(1, "passes over the n_train examples")
-    max_steps: int | None = option(None, "optimizer steps; overrides epochs")
-    options: dict = option(factory=dict, help="other TrainConfig fields: weight_decay, schedule, warmup_ratio...")
+    max_steps: int | None = option(None, "optimizer steps; overrides epochs (the examples are cycled)")
+    grad_accum: int = option(1, "micro-batches per optimizer step")
+    weight_decay: float = option(0.0, "AdamW's decoupled weight decay")
+    warmup_ratio: float = option(0.0, "share of the steps the rate warms up over, in [0, 1)")
+    schedule: str = option("linear", "learning-rate schedule: linear | cosine | constant")
+    mixed_precision: str = option("no", "accelerate's mixed precision: no | bf16 | fp16")
+    max_grad_norm: float | None = option(1.0, "gradient clipping norm (null: none)")
+    gradient_checkpointing: bool = option(False, "recompute activations in the backward pass: less memory, ~30% "
+                                                 "more time")
+    log_every: int = option(10, "optimizer steps between loss lines")
 
     def __post_init__(self):
         checks.integer("n_train", self.n_train)
-        checks.number("lr", self.lr, 0, math.inf, low_open=False)
-        checks.integer("epochs", self.epochs)
-        checks.integer("max_steps", self.max_steps, optional=True)
-        checks.mapping("options", self.options)
-        for key in self.options:
-            if key not in OPTIONS:
-                where = " (set by the experiment's settings)" if key in FROM_SETTINGS else suggest(str(key), OPTIONS)
-                raise TaskNeuronsError(f"option options.{key} cannot be set here{where}; options: {', '.join(OPTIONS)}")
-        try:  # the options' values (schedule, warmup_ratio...) are checked by TrainConfig
-            self.config(batch_size=1, max_length=1, seed=0)
-        except TypeError as e:
-            raise TaskNeuronsError(f"option options={self.options!r}: {e}") from None
+        checks.field_types(TrainingSpec, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)})
+        try:  # every value (lr >= 0, schedule, warmup_ratio...) is checked by TrainConfig itself
+            self.for_settings(SimpleNamespace(batch_size=1, max_length=1, seed=0))
+        except TaskNeuronsError as e:
+            raise TaskNeuronsError(f"option {e}") from None
 
-    def config(self, batch_size: int, max_length: int, seed: int, max_target_length: int | None = None) -> TrainConfig:
-        return TrainConfig(lr=self.lr, epochs=self.epochs, max_steps=self.max_steps, batch_size=batch_size,
-                           max_length=max_length, seed=seed, max_target_length=max_target_length, **self.options)
+    def overridden(self, changes: dict, where: str) -> TrainingSpec:
+        """This spec with ``changes`` (field -> value; ``where`` names them in an error), checked."""
+        return checks.nested(TrainingSpec, {**dataclasses.asdict(self), **changes}, where)
 
-    def for_settings(self, settings, target_length: int | None = None) -> TrainConfig:
+    def for_settings(self, settings, target_length: int | None = None, seed: int | None = None) -> TrainConfig:
         """The TrainConfig of this spec under an experiment's Settings (``target_length``: see
-        ``Settings.target_length``)."""
-        return self.config(settings.batch_size, settings.max_length, settings.seed, target_length)
+        ``Settings.target_length``; ``seed``: the training's, default the settings')."""
+        fields = {key: value for key, value in dataclasses.asdict(self).items() if key != "n_train"}
+        return TrainConfig(batch_size=settings.batch_size, max_length=settings.max_length,
+                           seed=settings.seed if seed is None else seed, max_target_length=target_length, **fields)

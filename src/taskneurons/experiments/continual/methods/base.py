@@ -25,7 +25,7 @@ from ....models import LoadedModel
 from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
-from ...kit import ExamplePlan, checks, make_plans
+from ...kit import ExamplePlan, TrainingSpec, checks, make_plans
 from ...kit.options import option
 
 
@@ -34,7 +34,8 @@ class MethodOptions:
     """Options every method has: its learning rate and other TrainConfig overrides."""
 
     lr: float = option(2e-5, "the method's learning rate (continual's training spec has none)")
-    train: dict = option(factory=dict, help="TrainConfig fields for this method only (e.g. {epochs: 2})")
+    train: dict = option(factory=dict, help="fields of the run's training spec for this method only (e.g. "
+                                            "{epochs: 2, weight_decay: 0.1}); lr is its own option")
 
     def __post_init__(self):
         checks.number("lr", self.lr, 0, math.inf, low_open=False)
@@ -64,10 +65,11 @@ class Context:
         return self.plan(task).draw(role, n, at_most)
 
     def train_config(self, options: MethodOptions, lm: LoadedModel, stages: int = 1) -> TrainConfig:
-        """The method's TrainConfig for ``stages`` stages' steps; targets are cut to the run's
-        ``Settings.target_length`` over its tasks."""
-        length = self.config.target_length(list(self.plans.values()), lm.tokenizer)
-        return self.config.train_config(options.lr, options.train, length, stages, self.training_seed)
+        """The method's TrainConfig for ``stages`` stages' steps (``ContinualConfig.stage_spec``), seeded by the
+        run's training seed; targets are cut to the run's ``Settings.target_length`` over its tasks."""
+        c = self.config
+        length = c.target_length(list(self.plans.values()), lm.tokenizer)
+        return c.stage_spec(options.lr, options.train, stages).for_settings(c, length, c.seed_for(self.training_seed))
 
 
 def draws(config, specs: list[MethodSpec]) -> list[tuple]:
@@ -137,7 +139,7 @@ class Method:
 METHODS: Registry[type[Method]] = Registry("continual-learning method")
 register = METHODS.register  # class decorator: add a method to the registry, once
 get_method = METHODS.get
-SHARED_TRAINING = {"lr", "seed"}  # lr: each method's own option; seed: the run's, for every method
+SHARED_TRAINING = {"lr", "n_train"}  # lr: each method's own option; n_train: the run's draws, for every method
 
 
 def make_options(cls: type[Method], values: dict) -> MethodOptions:
@@ -152,14 +154,11 @@ def make_options(cls: type[Method], values: dict) -> MethodOptions:
         options = cls.Options(**values)
     except TaskNeuronsError as e:
         raise TaskNeuronsError(f"method {cls.name!r}: {e}") from None
-    fields = {f.name for f in dataclasses.fields(TrainConfig)} - SHARED_TRAINING
-    if set(options.train) - fields:
-        raise TaskNeuronsError(f"method {cls.name!r}: train option(s) {sorted(set(options.train) - fields)} cannot be "
-                               f"set per method; allowed: {sorted(fields)} (lr is the method's own option)")
-    try:  # the values, too, before any run folder exists
-        TrainConfig(lr=options.lr, **options.train)
-    except (TaskNeuronsError, TypeError) as e:
-        raise TaskNeuronsError(f"method {cls.name!r}: train {options.train}: {e}") from None
+    allowed = sorted({f.name for f in dataclasses.fields(TrainingSpec)} - SHARED_TRAINING)
+    if set(options.train) - set(allowed):
+        raise TaskNeuronsError(f"method {cls.name!r}: train option(s) {sorted(set(options.train) - set(allowed))} "
+                               f"cannot be set per method; allowed: {allowed} (lr is the method's own option)")
+    TrainingSpec().overridden({"lr": options.lr, **options.train}, f"method_options.{cls.name}.train")  # the values
     return options
 
 
