@@ -231,3 +231,12 @@ def test_the_budget_check_says_whether_per_task_ft_learnt_each_task_by_the_margi
     a, b = continual_claims.budget_check(results)
     assert a.verdict == "holds" and "teaches a" in a.text and "+40.0" in a.evidence
     assert b.verdict == "does not hold"  # exactly zero-shot: the interval is the point 0, below the margin
+
+
+def test_a_results_file_todays_claims_cannot_read_is_refused_in_one_line(tmp_path):
+    (tmp_path / "results.json").write_text(json.dumps({"config": {"eval_method": "generate"}}))  # no orders
+    (tmp_path / "run.json").write_text(json.dumps({"experiment": "continual", "version": "0.0.1"}))
+    with pytest.raises(TaskNeuronsError, match=r"results.json was written by a version of taskneurons whose results "
+                                               r"this one cannot read \(KeyError: 'orders'\).*\(0.0.1\)$"):
+        write_report(tmp_path)
+    assert not (tmp_path / "report.html").exists()

@@ -88,7 +88,13 @@ def page_of(out: Path) -> Page:
                                                   f"</pre></details>"))
     links = [(name, name) for name in ("results.json", "summary.md", "config.yaml", "run.json") if (out / name).is_file()]
     links += [(str(p.relative_to(out)), str(p.relative_to(out))) for p in sorted((out / "artifacts").glob("*.neurons.json"))]
-    return Page(title[2:].strip(), header(out, results, experiment), views.claims(results), sections, links)
+    try:
+        claims = views.claims(results)
+    except (KeyError, TypeError, ValueError) as e:  # a results.json today's claims cannot read
+        raise TaskNeuronsError(f"{out}/results.json was written by a version of taskneurons whose results this one "
+                               f"cannot read ({type(e).__name__}: {e}); rerun its command to rewrite it, or use the "
+                               f"version that wrote it ({read_state(out).get('version', 'unknown')})") from None
+    return Page(title[2:].strip(), header(out, results, experiment), claims, sections, links)
 
 
 def write_report(out: Path) -> Path:
