@@ -369,3 +369,17 @@ def test_training_seeds_give_paired_runs_of_each_order(tmp_path):
     assert len(both["summary"]["SeqFT"]["average_accuracy"]) == 2  # one value per run
     with pytest.raises(TaskNeuronsError, match=r"option training_seeds=\[1, 1\] is not a non-empty list of distinct"):
         config(training_seeds=[1, 1])
+
+
+def test_ncft_with_k_auto_trains_at_the_k_the_run_chose_on_dev_examples(tmp_path):
+    methods = [{"method": "ncft", "selection": {"k": "auto", "n_score": 2}}]
+    c = config(methods=methods, reference=None, evaluate_unseen=False, k_grid=[50, 10], k_budget=100.0, n_dev=3)
+    results = Continual(c, tmp_path / "run", progress=False)()
+    assert results["auto_k"]["k"] == 50 and results["auto_k"]["within_budget"]  # the grid's largest within budget
+    expected = NeuronSet.random(load_model("tiny-llama").ffn, 50, 0, "layer")  # 50% of every (layer, kind)
+    sets = NeuronSet.load(tmp_path / "run" / "custom1" / "NCFT" / "stage2" / "neurons")  # the last stage's set
+    assert sets.provenance["k"] == 50 and sets.count() == expected.count()
+    for plan in results["examples"].values():  # the dev examples that chose k are never evaluated
+        assert not set(plan["dev:3"]["indices"]) & set(plan["eval"]["indices"]) or \
+            plan["dev:3"]["split"] != plan["eval"]["split"]
+    assert "k = 50% chosen by `auto`" in (tmp_path / "run" / "summary.md").read_text()

@@ -171,11 +171,11 @@ def test_k_auto_goes_down_the_grid_until_a_cost_fits_else_keeps_the_smallest(mon
 
 
 def test_k_auto_is_refused_where_the_experiment_does_not_choose_k():
-    from taskneurons.experiments.continual.methods.base import make_options
-    from taskneurons.experiments.continual.methods import get_method
+    from taskneurons.experiments.generalize import GeneralizeConfig
 
-    with pytest.raises(TaskNeuronsError, match=r"option ncft selection.k='auto' is chosen by identify only"):
-        make_options(get_method("ncft"), {"selection": {"k": "auto"}})
+    with pytest.raises(TaskNeuronsError, match=r"option selection.k='auto' is chosen by identify and continual's NCFT "
+                                               r"only \(not yet here\)"):
+        GeneralizeConfig(model="tiny-llama", selection={"k": "auto"})
 
 
 def test_general_neurons_kept_out_of_each_set_make_a_part_of_their_own(tmp_path, monkeypatch):

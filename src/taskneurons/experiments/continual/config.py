@@ -13,6 +13,7 @@ from ...errors import TaskNeuronsError
 from ...evaluation import CLASSIFICATION_METHODS
 from ..kit import Settings, TrainingSpec, checks, nested
 from ..kit.seeds import training_seed
+from ..kit.auto_k import AutoKOptions
 from ..kit.options import option
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
@@ -21,7 +22,7 @@ EVALUATE_ON = ("test", "dev")
 
 
 @dataclass
-class ContinualConfig(Settings):
+class ContinualConfig(AutoKOptions, Settings):
     eval_method: str = option("generate",
         "classification by greedy generation + exact match, the paper's: label ranking hides forgetting of the format")
     also_evaluate: list = option(factory=list, help=
@@ -77,6 +78,7 @@ class ContinualConfig(Settings):
         if not isinstance(self.methods, list) or not self.methods:
             raise TaskNeuronsError(f"option methods={self.methods!r} is not a non-empty list of method names")
         checks.mapping("method_options", self.method_options)
+        self.check_auto_k()
 
     def seed_for(self, run: int) -> int:
         """The base seed of a run's training (``run``: its training seed): the run's ``seed`` for training seed 0

@@ -5,8 +5,8 @@ method's state into ``<out>/<order>/<method>/stage<j>`` (written to a temporary 
 the training step, then scores every task of the sequence on its test split: one batched evaluation pass per
 task (greedy generation + exact match by default, ``eval_method``), and one more per method of
 ``also_evaluate`` (e.g. label ranking), kept beside the main scores in the stage's step. That fills column j of
-the accuracy matrix a[i][j] (and of one matrix per ``also_evaluate`` method). Each of these steps is cached in the run folder (``Run.step``), so
-killing the run and rerunning the same command restores the last finished stage's state and goes on; the
+the accuracy matrix a[i][j] (and of one matrix per ``also_evaluate`` method). Each of these steps is cached in
+the run folder (``Run.step``), so killing the run and rerunning the same command restores the last finished stage's state and goes on; the
 result is the one of an uninterrupted run (training is seeded per call, and restoring is bit-exact).
 
 Isolated methods (Per-Task FT) train each task once per run, shared by every order; joint ones (Multi-Task
@@ -30,14 +30,16 @@ from ...models import LoadedModel
 from ...report.console import console
 from ...tasks import Task
 from ..kit import keep_lengths, make_plans
+from ..kit.auto_k import choose_k
+from ..kit.auto_k import describe as describe_k
 from ..kit.evaluation import evaluate_plan_methods
 from ..kit.stats import task_means_interval
 from ..experiment import Experiment
 from ..run import Run, option_defaults
 from . import metrics, report, summary
 from .config import ContinualConfig
-from .methods import Context, Method, MethodSpec, draws, get_method, method_specs
-from .methods.base import make_options
+from .methods import Context, Method, MethodSpec, draws, method_specs
+from .methods.base import auto_k_specs, reference_spec
 from .orders import TaskSequence, resolve_orders
 from .stages import Stages, run_name, slug
 from .state import weights_digest
@@ -53,33 +55,18 @@ class Continual(Experiment):
         self.config, self.progress = config, progress
         self.sequences: list[TaskSequence] = resolve_orders(config.orders, config.data_root)
         self.specs: list[MethodSpec] = method_specs(config.methods, config.method_options)
-        self.reference = self._reference_spec()
+        self.reference = reference_spec(config, self.specs)  # added to the specs when missing
         self.tasks = {seq.name: seq.load() for seq in self.sequences}  # bad task specs fail before the run folder exists
         tasks = [t for sequence in self.tasks.values() for t in sequence]
         self.plans = make_plans(tasks, config.seed, lambda t: config.n_eval, lambda t: draws(config, self.specs),
                                 config.evaluate_on)
-        ks = [s.options.selection.k for s in self.specs if hasattr(s.options, "selection")]  # NCFT and its kin
+        ks = [max(config.k_grid) if s.options.selection.k == "auto" else s.options.selection.k  # NCFT and its kin
+              for s in self.specs if hasattr(s.options, "selection")]
         self.run = Run(Path(out), asdict(config), "continual", tasks, option_defaults(ContinualConfig),
                        tuned_k=max(ks, default=None))
         keep_lengths(self.plans, self.run)
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
-
-    def _reference_spec(self) -> MethodSpec | None:
-        """The method whose diagonal is A_i ("diagonal" and null need none); added to the list if missing."""
-        ref = self.config.reference
-        if ref in (None, "diagonal"):
-            return None
-        for spec in self.specs:
-            if ref in (spec.label, spec.cls.name):
-                break
-        else:
-            cls = get_method(ref)
-            spec = MethodSpec(cls.title, cls, make_options(cls, self.config.method_options.get(ref, {})))
-            self.specs.append(spec)
-        if spec.cls.kind == "joint":
-            raise TaskNeuronsError(f"reference {ref!r} trains all tasks jointly: it has no per-task score A_i; "
-                                   f"use per_task_ft, 'diagonal' or null")
-        return spec
+        self.auto_k = None  # with selection.k auto: chosen when the run starts (choose_k)
 
     # --- building blocks -------------------------------------------------------------------------------
     def base_model(self) -> LoadedModel:
@@ -277,8 +264,23 @@ class Continual(Experiment):
         methods = {s.label: dict(method=s.cls.name, kind=s.cls.kind, options=asdict(s.options)) for s in self.specs}
         return {"methods": methods, "orders": {}}
 
+    def choose_k(self) -> None:
+        """With NCFT's (or its kin's) ``selection.k: auto``, the k they select with, chosen once per run on the base
+        model (``kit/auto_k.py``: the largest of ``k_grid`` whose random sets cost at most ``k_budget`` points on
+        ``n_dev`` dev examples of every task of the run; beyond the paper)."""
+        auto = auto_k_specs(self.specs)
+        if not auto:
+            return
+        c = self.config
+        self.auto_k = self.run.step("auto_k", lambda: choose_k(self.base_model(), list(self.plans.values()), c,
+                                                               c.k_budget, c.k_grid, c.n_dev))
+        for spec in auto:
+            spec.options = replace(spec.options, selection=replace(spec.options.selection, k=self.auto_k["k"]))
+        console.print(describe_k(self.auto_k))
+
     def parts(self):
-        """One part per run: each sequence once per training seed."""
+        """One part per run: each sequence once per training seed (after choosing k, when it is "auto")."""
+        self.choose_k()
         for seq in self.sequences:
             for training_seed in self.config.training_seeds:
                 name, tasks = run_name(seq.name, training_seed), self.tasks[seq.name]
@@ -290,6 +292,8 @@ class Continual(Experiment):
         report.show_order(key, value, results["config"])
 
     def conclude(self, results: dict) -> None:
+        if self.auto_k:
+            results["auto_k"] = self.auto_k
         results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 from ...io import write_json, write_text
 from ...report.console import console, print_table
 from ...report.markdown import markdown_table
+from ..kit.auto_k import describe as describe_k
 from ..run import Run
+from .claims import claims
 from .metrics import MIN_RUNS, evaluation_view, mean_std
 from .plots import plot
-from .claims import claims
 
 COLUMNS = [("average_accuracy", "AA"), ("backward_transfer", "BWT"), ("forward_transfer", "FWT"),
            ("final_forgetting_rate", "FG_N")]
@@ -167,7 +168,8 @@ def summary_gap_rows(results: dict, method: str) -> list[list[str]]:
 
 def summary_notes(results: dict) -> list[str]:
     sizes = {t: n for order in results["orders"].values() for t, n in task_sizes(order).items()}
-    return [runs_note(results), examples_note(sizes, results["config"], pooled=len(results["orders"]) > 1)]
+    chosen = [describe_k(results["auto_k"]) + " (beyond the paper)."] if results.get("auto_k") else []
+    return [runs_note(results), examples_note(sizes, results["config"], pooled=len(results["orders"]) > 1), *chosen]
 
 
 def claim_lines(results: dict) -> list[str]:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from ...errors import TaskNeuronsError
 from ...neurons.deactivate import MODES
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
+from ..kit.auto_k import AutoKOptions
 from ..kit.options import option
 
 ORIGINALS = ("base", "multitask")
@@ -19,7 +20,7 @@ def deactivation_tag(original: str) -> str:
 
 
 @dataclass
-class IdentifyConfig(Settings):
+class IdentifyConfig(AutoKOptions, Settings):
     tasks: list[str] = option(factory=lambda: ["rotten_tomatoes", "bbc_news", "tweet_sentiment", "bbc_headline"],
                               help="task names, folders or files (taskneurons tasks list)")
     selection: Selection = option(factory=Selection, help="scorer, tokens, n_score, k, scope")
@@ -33,10 +34,6 @@ class IdentifyConfig(Settings):
     deactivation_mode: str = option("activation", '"activation" (hooks) | "weights" (zeroed slices)')
     deactivate_matrix: bool = option(True,
         "the full matrix: every task's set switched off on every task (the specificity index needs it)")
-    k_budget: float = option(3.0, "(beyond the paper) with selection.k auto: the most points a random k% may cost")
-    k_grid: list = option(factory=lambda: [10, 5, 2, 1, 0.5, 0.2, 0.1], help="(beyond the paper) the ks auto tries")
-    n_dev: int = option(32,
-        "(beyond the paper) with selection.k auto: pool examples per task it measures (no test one)")
     exclude_general: float = option(0.0, "(beyond the paper) top % of general-text neurons kept out of each set")
     general_passages: int = option(0,
         "(beyond the paper) held-out general-text passages whose loss each deactivation costs")
@@ -74,12 +71,7 @@ class IdentifyConfig(Settings):
         checks.integer("matched_bins", self.matched_bins)
         checks.integer("general_passages", self.general_passages, minimum=0)
         checks.number("exclude_general", self.exclude_general, 0, 100, low_open=False)
-        checks.number("k_budget", self.k_budget, 0, 100)
-        checks.integer("n_dev", self.n_dev)
-        if not isinstance(self.k_grid, list) or not self.k_grid:
-            raise TaskNeuronsError(f"option k_grid={self.k_grid!r} is not a list of percentages")
-        for k in self.k_grid:
-            checks.number("k_grid", k, 0, 100)
+        self.check_auto_k()
         if (self.matched_controls or self.finetune_matched_controls) and len(self.tasks) < 2:
             raise TaskNeuronsError("matched controls need at least two tasks: a neuron's general importance is its "
                                    "mean score rank over the other tasks")

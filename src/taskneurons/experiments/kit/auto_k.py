@@ -9,14 +9,36 @@ task (never a test example), and returns its measurements with it, so that the r
 from __future__ import annotations
 
 import statistics
+from dataclasses import dataclass
 
+from ...errors import TaskNeuronsError
 from ...evaluation import evaluate
 from ...models import LoadedModel
 from ...neurons import NeuronSet, deactivate
 from ...tasks.sampling import derive_seed
 from .evaluation import new_tokens
+from . import checks
 from .examples import ExamplePlan
+from .options import option
 from .settings import Settings
+
+
+@dataclass
+class AutoKOptions:
+    """The options of ``selection.k: auto``, for the experiments that offer it (identify, continual's NCFT)."""
+
+    k_budget: float = option(3.0, "(beyond the paper) with selection.k auto: the most points a random k% may cost")
+    k_grid: list = option(factory=lambda: [10, 5, 2, 1, 0.5, 0.2, 0.1], help="(beyond the paper) the ks auto tries")
+    n_dev: int = option(32, "(beyond the paper) with selection.k auto: pool examples per task it measures (no test "
+                            "one)")
+
+    def check_auto_k(self) -> None:
+        checks.number("k_budget", self.k_budget, 0, 100)
+        checks.integer("n_dev", self.n_dev)
+        if not isinstance(self.k_grid, list) or not self.k_grid:
+            raise TaskNeuronsError(f"option k_grid={self.k_grid!r} is not a list of percentages")
+        for k in self.k_grid:
+            checks.number("k_grid", k, 0, 100)
 
 
 def choose_k(lm: LoadedModel, plans: list[ExamplePlan], settings: Settings, budget: float, grid: list[float],

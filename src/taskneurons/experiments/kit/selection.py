@@ -57,8 +57,8 @@ class Selection:
     def fixed_k(self, where: str) -> None:
         """Refuse ``k: auto`` in one line where the experiment does not choose k (``where`` names it)."""
         if self.k == "auto":
-            raise TaskNeuronsError(f"option {where}selection.k='auto' is chosen by identify only (not yet here); "
-                                   f"give a percentage")
+            raise TaskNeuronsError(f"option {where}selection.k='auto' is chosen by identify and continual's NCFT "
+                                   f"only (not yet here); give a percentage")
 
     def scores(self, lm: LoadedModel, plan: ExamplePlan, settings: Settings, checkpoint=None,
                progress: bool = True) -> Scores:

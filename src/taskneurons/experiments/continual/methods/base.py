@@ -73,9 +73,16 @@ class Context:
 
 
 def draws(config, specs: list[MethodSpec]) -> list[tuple]:
-    """What a run draws from every task's pool: the training examples, and what the methods add (their
-    ``draws(options)``: NCFT's scored examples, W-NCFT's task-vector prompts)."""
-    return [("train", config.training.n_train)] + [d for spec in specs for d in spec.cls.draws(spec.options)]
+    """What a run draws from every task's pool: the training examples, what the methods add (their
+    ``draws(options)``: NCFT's scored examples, W-NCFT's task-vector prompts) and, with a k chosen by the run
+    (``auto_k_specs``), its dev examples."""
+    dev = [("dev", config.n_dev)] if auto_k_specs(specs) else []
+    return [("train", config.training.n_train)] + [d for spec in specs for d in spec.cls.draws(spec.options)] + dev
+
+
+def auto_k_specs(specs: list[MethodSpec]) -> list[MethodSpec]:
+    """The methods whose ``selection.k`` is "auto" (NCFT and its kin): the run chooses it once, on the base model."""
+    return [s for s in specs if getattr(getattr(s.options, "selection", None), "k", None) == "auto"]
 
 
 def train_info(result: TrainResult, trainable: int) -> dict:
@@ -203,3 +210,22 @@ def method_specs(entries: list, shared_options: dict | None = None) -> list[Meth
     if repeated:
         raise TaskNeuronsError(f"two methods entries have the label {repeated[0]!r}; give each a distinct label")
     return specs
+
+
+def reference_spec(config, specs: list[MethodSpec]) -> MethodSpec | None:
+    """The method whose diagonal is A_i for FG (``config.reference``; "diagonal" and null need none), appended to
+    ``specs`` when the run does not list it."""
+    ref = config.reference
+    if ref in (None, "diagonal"):
+        return None
+    for spec in specs:
+        if ref in (spec.label, spec.cls.name):
+            break
+    else:
+        cls = get_method(ref)
+        spec = MethodSpec(cls.title, cls, make_options(cls, config.method_options.get(ref, {})))
+        specs.append(spec)
+    if spec.cls.kind == "joint":
+        raise TaskNeuronsError(f"reference {ref!r} trains all tasks jointly: it has no per-task score A_i; "
+                               f"use per_task_ft, 'diagonal' or null")
+    return spec

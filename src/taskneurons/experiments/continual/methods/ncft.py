@@ -37,13 +37,13 @@ from .base import Method, MethodOptions, register, train_info
 @dataclass
 class NCFTOptions(MethodOptions):
     lr: float = option(1e-3, "far fewer parameters than full fine-tuning: a higher rate (PAPER.md 3.6)")
-    selection: Selection = option(factory=lambda: Selection(n_score=128), help="k, scope, scorer, tokens, n_score")
+    selection: Selection = option(factory=lambda: Selection(n_score=128), help="k (or auto: the run's k_budget, "
+                                  "k_grid and n_dev choose it on the base model), scope, scorer, tokens, n_score")
     exclude_claimed: bool = option(False, "True: never retrain a neuron an earlier task trained")
 
     def __post_init__(self):
         super().__post_init__()
-        self.selection = nested(Selection, self.selection, "selection")
-        self.selection.fixed_k("ncft ")
+        self.selection = nested(Selection, self.selection, "selection")  # k "auto": chosen by the run (choose_k)
         if self.selection.specificity != "none":
             raise TaskNeuronsError("option selection.specificity: NCFT scores one task at a time; use 'none'")
 
