@@ -206,3 +206,24 @@ def test_similarity_layers_are_checked_on_the_models_config_before_the_folder_ex
         Generalize(_config(similarity_layers=[1, 99]), tmp_path / "run", progress=False)
     assert not (tmp_path / "run").exists()
     Generalize(_config(similarity_layers=[1]), tmp_path / "run", progress=False)  # the corrected command starts
+
+
+def test_a_sweep_point_with_two_trainings_averages_them_and_counts_them_as_runs(tmp_path):
+    from taskneurons.experiments.kit.stats import mean_interval
+
+    groups = [{"name": "g", "train": ["amazon_yang"], "ood": ["sst2_yang"]}]
+    one = Generalize(_config(groups=groups, proportions=[50], single_task=False, ablation=False, similarity=False,
+                             zero_shot=False), tmp_path / "one", progress=False)()
+    two = Generalize(_config(groups=groups, proportions=[50], single_task=False, ablation=False, similarity=False,
+                             zero_shot=False, sweep_seeds=2), tmp_path / "two", progress=False)()
+    first, second = (json.loads((tmp_path / "two" / "steps" / name).read_text())
+                     for name in ("sweep_g_p=50.json", "sweep_g_p=50_seed1.json"))
+    alone = json.loads((tmp_path / "one" / "steps" / "sweep_g_p=50.json").read_text())
+    assert {**first, "seconds": 0} == {**alone, "seconds": 0}  # the first training: the run's seed, as before
+    assert first["final_loss"] != second["final_loss"]  # the second: its own training seed
+    point = two["sweep"]["g"]["50"]
+    assert point["runs"] == 2 and point["ood"]["sst2_yang"] == pytest.approx(
+        (first["scores"]["sst2_yang"] + second["scores"]["sst2_yang"]) / 2)
+    runs = [first["outcomes"]["sst2_yang"], second["outcomes"]["sst2_yang"]]
+    assert point["intervals"]["sst2_yang"] == mean_interval(runs, 100, 0.95, 0)  # over examples and the 2 runs
+    assert point["lines"]["ID"]["runs"] == 2 and one["sweep"]["g"]["50"]["lines"]["ID"]["runs"] == 1

@@ -71,7 +71,7 @@ def ablation(lab: Lab) -> dict:
                 natural = lab.run.step(f"ablation/{g.name}/{kind}/p={pct(p)}/own",
                                        lambda own=own: lab.train_and_evaluate(own, g.train, tests))
             else:
-                own, natural = train_union, sweep_point(lab, g, p)
+                own, natural = train_union, sweep_point(lab, g, p)[0]  # the run's seed, as every cell
             original[pct(p)] = {"jaccard": 100 * own.jaccard(target), "share": 100 * share(own, target),
                                  "score": mean({t: natural["scores"][t] for t in tests}), "neurons": natural["neurons"],
                                  "set": "combined top-p%" if c.ablation_total == "proportion" else "union of top-p%"}

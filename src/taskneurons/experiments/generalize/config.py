@@ -31,6 +31,8 @@ class GeneralizeConfig(Settings):
     training: TrainingSpec = option(factory=lambda: TrainingSpec(n_train=200, lr=5e-4), help="neuron-only, per task")
     zero_shot: bool = option(True, "the base model's score on every task")
     sweep: bool = option(True, "Figure 2: joint training through the union of the top-p% neurons, ID and OOD")
+    sweep_seeds: int = option(1, "(beyond the paper) trainings per sweep point, each with its own training seed (the "
+                                 "first: the run's seed); with 2 or more the intervals count them as runs")
     single_task: bool = option(True, "Figure 6: each training task alone through its own top-p% neurons")
     single_proportions: list[float] | None = option(None, "p of the single-task sweep (default: proportions)")
     ablation: bool = option(True, "Tables 9-11: training through random sets with a preset overlap")
@@ -76,7 +78,7 @@ class GeneralizeConfig(Settings):
         percentages("ablation_rates", self.ablation_rates, low_open=False)
         if self.single_proportions is not None:
             percentages("single_proportions", self.single_proportions)
-        for name in ("n_eval", "ablation_draws"):
+        for name in ("n_eval", "ablation_draws", "sweep_seeds"):
             checks.integer(name, getattr(self, name))
         checks.integer("n_eval_generation", self.n_eval_generation, optional=True)
         for name in PARTS:

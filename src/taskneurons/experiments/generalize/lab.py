@@ -152,14 +152,15 @@ class Lab:
     def training_examples(self, keys, n_train: int) -> list:
         return [ex for key in keys for ex in self.plans[key].draw("train", n_train)]
 
-    def train_and_evaluate(self, neurons: NeuronSet, train_keys, eval_keys) -> dict:
-        """Train the base model jointly on ``train_keys`` through ``neurons`` only; evaluate; the model is left as
-        it was (the tuner is removed)."""
+    def train_and_evaluate(self, neurons: NeuronSet, train_keys, eval_keys, seed: int | None = None) -> dict:
+        """Train the base model jointly on ``train_keys`` through ``neurons`` only (``seed``: the training's, default
+        the run's); evaluate; the model is left as it was (the tuner is removed)."""
         c, lm = self.config, self.base
         examples = self.training_examples(train_keys, c.training.n_train)
         with NeuronTuner(lm, neurons) as tuner:
             length = c.target_length([self.plans[k] for k in train_keys], lm.tokenizer)
-            result = train(lm, examples, tuner.parameters(), c.training.for_settings(c, length), progress=self.progress)
+            result = train(lm, examples, tuner.parameters(), c.training.for_settings(c, length, seed),
+                           progress=self.progress)
             records = {key: self.evaluate(lm, key) for key in eval_keys}
             trainable = tuner.num_trainable()
         return {"scores": {k: r["score"] for k, r in records.items()},
