@@ -74,6 +74,9 @@ def sections(out: Path, results: dict) -> list:
     return []
 
 
+PAGE_PLOTS = ()  # plots that ``sections`` draws
+
+
 def write(results: dict, run: Run) -> None:
     write_json(run.path("results.json"), results)
     write_text(run.path("summary.md"), summary(results))

@@ -108,7 +108,7 @@ def test_two_runs_of_one_setting_combine_into_the_run_of_both_orders(tmp_path):
     both = json.loads((tmp_path / "both" / "results.json").read_text())
     assert combined["summary"] == both["summary"] and combined["intervals"] == both["intervals"]
     text = (tmp_path / "combined" / "benchmark.md").read_text()
-    assert "NCFT's AA above SeqFT's" in text and "of 2 task(s) in 2 order(s) (two-level" in text
+    assert "NCFT's AA above SeqFT's" in text and "of 2 task(s) in 2 run(s) (2 order(s) x 1 training seed(s)) (two-level" in text
 
 
 def test_combining_a_folder_without_results_is_one_line_and_exit_2(tmp_path, capsys):

@@ -48,7 +48,10 @@ def test_runs_of_other_training_seeds_combine_into_the_runs_of_every_order_and_s
     assert got["config"]["orders"] == [1, 2] and got["config"]["training_seeds"] == [0, 1]
     assert list(got["orders"]) == ["order1", "order2", "order1.seed1", "order2.seed1"]
     (aa, *_) = [c for c in claims.claims(got) if "AA" in c.text]
-    assert "in 2 order(s) x 2 training seeds" in aa.evidence
+    assert "in 4 run(s) (2 order(s) x 2 training seed(s))" in aa.evidence
+    uneven = combine([_run([1, 2]), {**seeds, "orders": {"order1.seed1": seeds["orders"]["order1.seed1"]}}])
+    (aa, *_) = [c for c in claims.claims(uneven) if "AA" in c.text]
+    assert "in 3 run(s) (2 order(s), 1-2 training seeds each)" in aa.evidence
 
 
 def test_a_run_of_other_methods_adds_them_and_keeps_each_runs_draws():

@@ -30,7 +30,7 @@ def test_the_built_in_experiments_are_registered_lazily():
     assert done.stdout.split() == ["['identify',", "'continual',", "'generalize']", "False"]
     for entry in EXPERIMENTS.values():
         assert issubclass(entry.load(), Experiment) and entry.load().views == entry.views
-        assert {"claims", "headline", "task_cells", "refreshed", "sections", "write"} <= set(dir(entry.view()))
+        assert {"claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"} <= set(dir(entry.view()))
 
 
 def test_a_wrong_experiment_name_gets_the_closest_one():

@@ -204,7 +204,7 @@ def test_matched_controls_need_two_tasks():
 
 def test_a_run_folder_refuses_another_config(tmp_path):
     Identify(_config(finetune=False, deactivate_matrix=False, random_controls=1), tmp_path, progress=False)()
-    with pytest.raises(TaskNeuronsError, match="made with another config \\(differs in selection\\)"):
+    with pytest.raises(TaskNeuronsError, match="made with another config \\(differs in selection.k\\)"):
         Identify(_config(finetune=False, deactivate_matrix=False, random_controls=1,
                          selection={"n_score": 4, "k": 20.0}), tmp_path, progress=False)
 

@@ -76,6 +76,8 @@ def test_identify_report_parses_references_what_exists_and_shows_every_table(ide
     for neuron in results["deactivation"]["top_neurons"]["sst2"]:
         assert f"L{neuron['layer']} {neuron['kind']} #{neuron['index']}" in text
     assert json.loads((out / "run.json").read_text())["state"] == "finished"
+    html = (out / "report.html").read_text()  # each plot once: the placement heatmap in its section, not again below
+    assert html.count('alt="share of the task') == 1 and 'alt="score_by_layer"' not in html
 
 
 def test_top_neurons_are_the_highest_ranked_and_their_examples_the_most_active(identify_run):
@@ -151,7 +153,7 @@ def test_continual_claims_are_paired_over_the_final_test_examples():
                                                  "SeqFT": {"final_outcomes": {"a": worse, "b": better}}}}}}
     (claim,) = continual_views.claims(results)
     assert claim.text == "NCFT's AA above SeqFT's" and claim.verdict == "holds"
-    assert "+25.0" in claim.evidence and "80 test examples of 2 task(s) in 1 order(s): for this order" in claim.evidence
+    assert "+25.0" in claim.evidence and "80 test examples of 2 task(s) in 1 run(s) (1 order(s) x 1 training seed(s)): for this order" in claim.evidence
     results["orders"]["order1"]["methods"]["SeqFT"]["final_outcomes"]["a"] = better
     (claim,) = continual_views.claims(results)
     assert claim.verdict == "undecided at this n"
@@ -168,7 +170,7 @@ def test_continual_claims_draw_an_example_in_every_order_at_once():
                           for name, ncft in (("order1", x), ("order2", x[::-1]))}}
     (claim,) = continual_views.claims(results)
     assert claim.evidence.startswith("+50.0 [+50.0, +50.0]")
-    assert "40 test examples of 1 task(s) in 2 order(s) (two-level" in claim.evidence
+    assert "40 test examples of 1 task(s) in 2 run(s) (2 order(s) x 1 training seed(s)) (two-level" in claim.evidence
 
 
 def test_the_bwt_claim_pairs_each_example_from_its_learning_to_the_end():
@@ -181,7 +183,7 @@ def test_the_bwt_claim_pairs_each_example_from_its_learning_to_the_end():
     aa, bwt = continual_views.claims(results)
     assert aa.text == "NCFT's AA above SeqFT's" and aa.verdict == "undecided at this n"  # the same 50.0 each
     assert bwt.text == "NCFT's BWT above SeqFT's" and bwt.verdict == "holds"
-    assert "+65.0" in bwt.evidence and "40 test examples of 1 task(s) in 1 order(s): for this order" in bwt.evidence  # -10 vs -75
+    assert "+65.0" in bwt.evidence and "40 test examples of 1 task(s) in 1 run(s) (1 order(s) x 1 training seed(s)): for this order" in bwt.evidence  # -10 vs -75
 
 
 def test_report_command_rebuilds_pages_and_an_index_of_several_runs(identify_run, tmp_path, capsys):

@@ -49,6 +49,23 @@ def test_a_folder_made_before_an_option_existed_resumes_at_its_default_only(tmp_
         Run(tmp_path, {"a": 1, "b": [0, 1]}, "identify", defaults={"b": [0]})
 
 
+def test_a_folder_made_when_training_specs_had_options_resumes_with_the_flat_spec(tmp_path):
+    from dataclasses import asdict
+
+    from taskneurons.experiments.continual import ContinualConfig
+    from taskneurons.experiments.run import option_defaults
+
+    config = asdict(ContinualConfig(model="tiny-llama", training={"n_train": 8, "weight_decay": 0.1}))
+    old = {**config, "training": {"n_train": 8, "lr": 2e-5, "epochs": 1, "max_steps": None,
+                                  "options": {"weight_decay": 0.1}}}  # as written before December 4, 2026
+    Run(tmp_path, old, "continual")._lock.close()
+    defaults = option_defaults(ContinualConfig)
+    Run(tmp_path, config, "continual", defaults=defaults)._lock.close()  # the same run: it resumes
+    other = {**config, "training": {**config["training"], "weight_decay": 0.2}}
+    with pytest.raises(TaskNeuronsError, match=r"another config \(differs in training.weight_decay\)"):
+        Run(tmp_path, other, "continual", defaults=defaults)
+
+
 # --- run.json states are true (issue 24) ----------------------------------------------------------------------
 RECORDING = """
 import os, sys, time

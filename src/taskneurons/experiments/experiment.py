@@ -7,8 +7,9 @@ An experiment is one package under ``experiments/`` with the same files:
 - ``experiment.py``: an :class:`Experiment` subclass: ``Config``, ``__init__`` (tasks, example plans, the run
   folder, in that order) and :meth:`Experiment.parts` (what it computes, step by step, resumably);
 - ``views.py``: what the report and ``taskneurons runs`` show of a finished run: ``claims``, ``headline``,
-  ``task_cells``, ``refreshed`` (the results restated from their outcomes, and the summary written from them) and
-  ``sections`` (pages beyond the summary); ``write`` (results.json, plots, summary.md).
+  ``task_cells``, ``refreshed`` (the results restated from their outcomes, and the summary written from them),
+  ``sections`` (pages beyond the summary) and ``PAGE_PLOTS`` (the plots they draw); ``write`` (results.json,
+  plots, summary.md).
 
 and one line below (:func:`register_experiment`). Entries name their classes as ``"module:attribute"`` strings,
 imported only when used (as lm-evaluation-harness's registry does), so ``taskneurons --help`` lists every
@@ -41,7 +42,7 @@ class Entry:
     name: str
     help: str
     experiment: str  # "module:Class" of its Experiment subclass
-    views: str  # module of its views (claims, headline, task_cells, refreshed, sections, write)
+    views: str  # module of its views (claims, headline, task_cells, refreshed, sections, PAGE_PLOTS, write)
 
     def load(self) -> type[Experiment]:
         return load(self.experiment)

@@ -77,9 +77,14 @@ def page_of(out: Path) -> Page:
     if processes.is_main() and summary:
         write_text(out / "summary.md", summary)
     title, _, body = summary.partition("\n") if summary.startswith("# ") else (f"# {experiment} run", "", summary)
-    sections = [Section("Summary", markdown=body), *views.sections(out, results)]
-    shown = "".join(f"{s.markdown or ''}{s.html or ''}" for s in sections)
-    others = [p for p in sorted((out / "plots").rglob("*.png")) if str(p.relative_to(out)) not in shown]
+    try:  # what today's views read of the results
+        sections, claims = [Section("Summary", markdown=body), *views.sections(out, results)], views.claims(results)
+    except (KeyError, TypeError, ValueError) as e:
+        raise TaskNeuronsError(f"{out}/results.json was written by a version of taskneurons whose results this one "
+                               f"cannot read ({type(e).__name__}: {e}); rerun its command to rewrite it, or use the "
+                               f"version that wrote it ({read_state(out).get('version', 'unknown')})") from None
+    others = [p for p in sorted((out / "plots").rglob("*.png"))  # neither in the summary nor drawn by a section
+              if str(p.relative_to(out)) not in body and p.name not in views.PAGE_PLOTS]
     if others:
         sections.append(Section("More plots", html="".join(image_html(out, str(p.relative_to(out)), p.stem)
                                                             for p in others)))
@@ -88,12 +93,6 @@ def page_of(out: Path) -> Page:
                                                   f"</pre></details>"))
     links = [(name, name) for name in ("results.json", "summary.md", "config.yaml", "run.json") if (out / name).is_file()]
     links += [(str(p.relative_to(out)), str(p.relative_to(out))) for p in sorted((out / "artifacts").glob("*.neurons.json"))]
-    try:
-        claims = views.claims(results)
-    except (KeyError, TypeError, ValueError) as e:  # a results.json today's claims cannot read
-        raise TaskNeuronsError(f"{out}/results.json was written by a version of taskneurons whose results this one "
-                               f"cannot read ({type(e).__name__}: {e}); rerun its command to rewrite it, or use the "
-                               f"version that wrote it ({read_state(out).get('version', 'unknown')})") from None
     return Page(title[2:].strip(), header(out, results, experiment), claims, sections, links)
 
 

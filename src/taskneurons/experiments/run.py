@@ -60,9 +60,9 @@ class Run:
                 raise TaskNeuronsError(f"run folder {self.out}: config.yaml is not a mapping of options (damaged?); "
                                        f"move the folder aside or choose another --out")
             if previous != config:
-                added = {k for k in config if k not in previous and k in self._defaults and config[k] == self._defaults[k]}
-                changed = sorted(k for k in set(previous) | set(config) if previous.get(k) != config.get(k)
-                                 and k not in added)
+                now, before = flatten(config), moved(flatten(previous), flatten(config))
+                added = {k for k in now if k not in before and k in self._defaults and now[k] == self._defaults[k]}
+                changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in added)
                 if changed:
                     raise TaskNeuronsError(f"run folder {self.out} was made with another config (differs in "
                                            f"{', '.join(changed)}); rerun with the same config to resume, or choose "
@@ -209,15 +209,34 @@ def first_line(e: BaseException) -> str:
 
 
 def option_defaults(cls) -> dict:
-    """The default of every option of a config dataclass that has a plain one (a nested options class is left out:
-    its value is compared as it is)."""
+    """The default of every option of a config dataclass, nested ones by dotted keys (as :func:`flatten` writes a
+    config): a folder made before an option existed resumes when the option is at its default."""
+    return flatten({f.name: f.default if f.default is not dataclasses.MISSING else f.default_factory()
+                    for f in dataclasses.fields(cls)
+                    if f.default is not dataclasses.MISSING or f.default_factory is not dataclasses.MISSING},
+                   dataclasses.asdict)
+
+
+def flatten(values: dict, as_dict=None, prefix: str = "") -> dict:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}`` (an empty mapping adds no key; ``as_dict`` turns a nested dataclass
+    into a mapping first)."""
     found = {}
-    for f in dataclasses.fields(cls):
-        value = f.default if f.default is not dataclasses.MISSING else (
-            f.default_factory() if f.default_factory is not dataclasses.MISSING else dataclasses.MISSING)
-        if value is not dataclasses.MISSING and not dataclasses.is_dataclass(value):
-            found[f.name] = value
+    for key, value in values.items():
+        value = as_dict(value) if as_dict and dataclasses.is_dataclass(value) else value
+        if isinstance(value, dict):
+            found.update(flatten(value, as_dict, f"{prefix}{key}."))
+        else:
+            found[f"{prefix}{key}"] = value
     return found
+
+
+def moved(before: dict, now: dict) -> dict:
+    """A config written before a training spec was flat (``training.options.weight_decay``) read with today's keys
+    (``training.weight_decay``), so that its folder resumes."""
+    def today(key: str) -> str:
+        flat = ".".join(part for part in key.split(".") if part != "options")
+        return flat if flat != key and flat in now else key
+    return {today(key): value for key, value in before.items()}
 
 
 def lock(out: Path):

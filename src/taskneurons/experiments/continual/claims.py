@@ -8,6 +8,7 @@ import numpy as np
 from ...report.html import Claim
 from ..kit.stats import order_gap, paired_gap
 from .metrics import evaluation_view, forgetting_outcomes
+from .stages import runs_text
 from .summary import views
 
 
@@ -72,11 +73,10 @@ def claims(results: dict) -> list[Claim]:
                     orders_a, orders_b = by_order(outcomes[a], shared), by_order(outcomes[b], shared)
                     gap = order_gap(list(orders_a.values()), list(orders_b.values()), c["n_boot"], c["confidence"],
                                     c["seed"])
-                    seeds = f" x {len(shared) // len(orders_a)} training seeds" if len(shared) > len(orders_a) else ""
                     beyond = " (a control beyond the paper)" if pairs is CONTROLS else ""
                     found.append(Claim(f"{a}'s {what} above {b}'s{beyond}", gap.verdict("greater"),
-                                       f"{gap} over {gap.n} test examples of {gap.tasks} task(s) in {len(orders_a)} "
-                                       f"order(s){seeds}{': for this order' if len(orders_a) == 1 else ''} "
+                                       f"{gap} over {gap.n} test examples of {gap.tasks} task(s) in "
+                                       f"{runs_text(shared)}{': for this order' if len(orders_a) == 1 else ''} "
                                        f"({gap.test})"))
     return found
 

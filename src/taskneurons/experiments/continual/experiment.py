@@ -6,8 +6,9 @@ the training step, then scores every task of the sequence on its test split: one
 task (greedy generation + exact match by default, ``eval_method``), and one more per method of
 ``also_evaluate`` (e.g. label ranking), kept beside the main scores in the stage's step. That fills column j of
 the accuracy matrix a[i][j] (and of one matrix per ``also_evaluate`` method). Each of these steps is cached in
-the run folder (``Run.step``), so killing the run and rerunning the same command restores the last finished stage's state and goes on; the
-result is the one of an uninterrupted run (training is seeded per call, and restoring is bit-exact).
+the run folder (``Run.step``), so killing the run and rerunning the same command restores the last finished
+stage's state and goes on; the result is the one of an uninterrupted run (training is seeded per call, and
+restoring is bit-exact).
 
 Isolated methods (Per-Task FT) train each task once per run, shared by every order; joint ones (Multi-Task
 FT) once per set of tasks. The base model's zero-shot scores are computed once per task.
@@ -156,7 +157,7 @@ class Continual(Experiment):
             where = escape(f"[{name} · {spec.label}] stage {j + 1}/{n}: {task.name}")  # not rich markup
             if j >= trained:
                 console.print(f"{where}: training")
-                set_seed(base_seed + j)  # e.g. O-LoRA's new adapter: the same on resume as without a break
+                set_seed((base_seed + j) % 2 ** 32)  # e.g. O-LoRA's new adapter: as without a break
                 info = method.train_stage(lm, j, task)
                 with atomic_folder(stages.state(j)) as tmp:  # written as a whole, by the main process only
                     method.save(lm, tmp)
@@ -261,6 +262,7 @@ class Continual(Experiment):
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def header(self) -> dict:
+        self.choose_k()  # first: the methods' options then say which k they select with
         methods = {s.label: dict(method=s.cls.name, kind=s.cls.kind, options=asdict(s.options)) for s in self.specs}
         return {"methods": methods, "orders": {}}
 
@@ -279,8 +281,7 @@ class Continual(Experiment):
         console.print(describe_k(self.auto_k))
 
     def parts(self):
-        """One part per run: each sequence once per training seed (after choosing k, when it is "auto")."""
-        self.choose_k()
+        """One part per run: each sequence once per training seed."""
         for seq in self.sequences:
             for training_seed in self.config.training_seeds:
                 name, tasks = run_name(seq.name, training_seed), self.tasks[seq.name]

@@ -14,6 +14,7 @@ from ..run import Run
 from .claims import claims
 from .metrics import MIN_RUNS, evaluation_view, mean_std
 from .plots import plot
+from .stages import runs_text
 
 COLUMNS = [("average_accuracy", "AA"), ("backward_transfer", "BWT"), ("forward_transfer", "FWT"),
            ("final_forgetting_rate", "FG_N")]
@@ -102,8 +103,7 @@ def examples_note(sizes: dict[str, int], config: dict, pooled: bool = False) -> 
 
 def runs_note(results: dict) -> str:
     n, c = len(results["orders"]), results["config"]
-    seeds = len(c.get("training_seeds") or [0])
-    runs = f"{n} run(s) ({n // seeds} order(s) x {seeds} training seed(s))"
+    runs = runs_text(results["orders"])
     if n < MIN_RUNS:
         return f"CI (runs): none, {runs}: an interval needs at least {MIN_RUNS}; mean ± std (population) shown"
     return f"CI (runs): {c['confidence']:.0%} t-interval over {runs}, mean ± t·s/√n; cells: mean ± std [CI]"

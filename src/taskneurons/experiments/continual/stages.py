@@ -12,6 +12,19 @@ def run_name(sequence: str, training_seed: int) -> str:
     return sequence + (f".seed{training_seed}" if training_seed else "")
 
 
+def runs_text(names) -> str:
+    """How many runs the run names make, by order and training seed: "6 run(s) (3 order(s) x 2 training seed(s))",
+    or, when the orders have different numbers of seeds (combined runs), "3 run(s) (2 order(s), 1-2 training seeds
+    each)"."""
+    per_order: dict[str, int] = {}
+    for name in names:
+        order = name.split(".seed")[0]
+        per_order[order] = per_order.get(order, 0) + 1
+    counts = sorted(set(per_order.values()))
+    seeds = f"x {counts[0]} training seed(s)" if len(counts) == 1 else f"{counts[0]}-{counts[-1]} training seeds each"
+    return f"{sum(per_order.values())} run(s) ({len(per_order)} order(s){',' if len(counts) > 1 else ''} {seeds})"
+
+
 def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.=-]+", "_", text)
 

@@ -9,7 +9,8 @@ from .claims import claims
 from .report import summary_markdown, write
 from .summary import aggregate
 
-__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write"]
+__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"]
+PAGE_PLOTS = ()  # plots drawn by ``sections``: none
 
 
 def refreshed(results: dict, out: Path) -> tuple[dict, str]:

@@ -36,7 +36,7 @@ class Lab:
         self.check_similarity_layers(self.n_layers)
         self.plans = make_plans(list(self.tasks.values()), config.seed, lambda t: config.n_eval_of(t.kind), self.draws)
         self.run = Run(out, asdict(config), "generalize", self.tasks.values(), option_defaults(GeneralizeConfig),
-                       tuned_k=max(config.proportions))  # only now: every value above was valid
+                       tuned_k=tuned_k(config))  # only now: every value above was valid
         keep_lengths(self.plans, self.run)
         self._base: LoadedModel | None = None
         self._scores: dict[str, Scores] = {}
@@ -168,3 +168,11 @@ class Lab:
                 "neurons": neurons.count(), "fraction": neurons.fraction(), "trainable": trainable,
                 "n_train": len(examples), "steps": result.steps,
                 "final_loss": result.losses[-1] if result.losses else None, "seconds": result.seconds}
+
+
+def tuned_k(c) -> float | None:
+    """The largest percent of neurons a part trains through the neuron tuner (None: no part does), for the memory
+    plan: the sweeps' p, and the ablation's (whose cells train as many as the training union at most)."""
+    ks = [*(c.proportions if c.sweep else []), *((c.single_proportions or c.proportions) if c.single_task else []),
+          *(c.ablation_proportions if c.ablation else [])]
+    return 100.0 if c.ablation and c.ablation_total == "train_union" else max(ks, default=None)

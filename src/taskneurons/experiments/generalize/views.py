@@ -11,7 +11,8 @@ from ..run import Run
 from .claims import claims
 from .report import plot, summary
 
-__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write"]
+__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"]
+PAGE_PLOTS = ()  # plots drawn by ``sections``: none
 
 
 def write(results: dict, run: Run) -> None:

@@ -17,7 +17,8 @@ from .claims import claims
 from .config import deactivation_tag
 from .report import plot, restat, summary
 
-__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write"]
+__all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"]
+PAGE_PLOTS = ("score_by_layer.png", "neurons_by_layer.png")  # drawn by ``sections``, not listed under "More plots"
 
 
 def write(results: dict, run: Run) -> None:

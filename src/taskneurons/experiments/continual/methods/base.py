@@ -35,7 +35,7 @@ class MethodOptions:
 
     lr: float = option(2e-5, "the method's learning rate (continual's training spec has none)")
     train: dict = option(factory=dict, help="fields of the run's training spec for this method only (e.g. "
-                                            "{epochs: 2, weight_decay: 0.1}); lr is its own option")
+                                            "{max_steps: 20, weight_decay: 0.1}); lr is its own option")
 
     def __post_init__(self):
         checks.number("lr", self.lr, 0, math.inf, low_open=False)

@@ -39,8 +39,8 @@ class RandomNCFT(NCFT):
         else:
             counts = super().select(lm, stage, task)
         chosen = counts.random_like(seed, exclude=claimed)
-        provenance = {"task": task.name, "stage": stage + 1, "method": self.name, "selection": {"k": selection.k,
-                      "scope": selection.scope}}
+        provenance = {"task": task.name, "stage": stage + 1, "method": self.name, "k": selection.k,
+                      "scope": selection.scope}
         return NeuronSet(chosen.masks, {**chosen.provenance, **provenance})
 
 
