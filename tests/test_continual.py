@@ -273,7 +273,7 @@ def test_olora_regulariser_and_frozen_earlier_adapters(tmp_path):
     (dict(orders=[7]), "unknown order 7"),
     (dict(orders=[[]]), "sequence 'custom1' is empty"),
     (dict(methods=[]), "option methods=[] is not a non-empty list of method names"),
-    (dict(training={"options": {"weight_decay": 1}}), "option training.options: its fields sit in the spec itself now"),
+    (dict(training={"options": {"weight_decay": 1}, "weight_decay": 0}), "option training.options.weight_decay is also set"),
     (dict(training={"lr_rate": 1}), "option training has no field 'lr_rate'"),
     (dict(methods=[{"method": "seqft", "train": {"n_train": 5}}]), "method 'seqft': train option(s) ['n_train'] cannot"),
     (dict(n_eval=0), "option n_eval=0 is not an integer >= 1"),

@@ -121,6 +121,13 @@ def test_a_training_spec_holds_every_train_config_field_the_settings_do_not_own(
     assert all(f.default == c.default for f in spec for c in config if f.name == c.name)  # the same defaults
 
 
+def test_a_training_spec_written_with_options_reads_as_the_flat_spec():
+    from taskneurons.experiments.kit import nested
+
+    old = nested(TrainingSpec, {"n_train": 8, "lr": 1e-3, "options": {"weight_decay": 0.1}}, "multitask")
+    assert old == TrainingSpec(n_train=8, lr=1e-3, weight_decay=0.1)
+
+
 @pytest.mark.parametrize("values, message", [
     ({"schedule": "bogus"}, "option schedule 'bogus' is not one of"),
     ({"lr": -1.0}, "option lr must be a finite number >= 0, got -1.0"),

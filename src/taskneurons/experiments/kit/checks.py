@@ -51,10 +51,8 @@ def nested(cls, value, name: str):
         return value
     mapping(name, value)
     known = [f.name for f in dataclasses.fields(cls)]
-    moved = getattr(cls, "MOVED", {})  # old field -> where its values went
+    value = cls.upgraded(value, name) if hasattr(cls, "upgraded") else value  # as an older version wrote them
     for key in value:
-        if key in moved:
-            raise TaskNeuronsError(f"option {name}.{key}: {moved[key]}")
         if key not in known:
             raise TaskNeuronsError(f"option {name} has no field {key!r}{suggest(str(key), known)}; "
                                    f"fields: {', '.join(known)}")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import ClassVar
 
 from ...errors import TaskNeuronsError
 from ...tuning import TrainConfig
@@ -22,8 +21,6 @@ FROM_SETTINGS = ("batch_size", "max_length", "seed", "max_target_length")
 
 @dataclass
 class TrainingSpec:
-    MOVED: ClassVar[dict] = {"options": "its fields sit in the spec itself now (e.g. training: {weight_decay: 0.1})"}
-
     n_train: int = option(200, "pool examples per task")
     lr: float = option(2e-5, "learning rate (AdamW)")
     epochs: int = option(1, "passes over the n_train examples")
@@ -45,6 +42,18 @@ class TrainingSpec:
             self.for_settings(SimpleNamespace(batch_size=1, max_length=1, seed=0))
         except TaskNeuronsError as e:
             raise TaskNeuronsError(f"option {e}") from None
+
+    @staticmethod
+    def upgraded(values: dict, name: str) -> dict:
+        """A spec written before it was flat (``{n_train: 8, options: {weight_decay: 0.1}}``, as the evidence
+        configs of December 2026 are) read as today's (``{n_train: 8, weight_decay: 0.1}``)."""
+        if not isinstance(values.get("options"), dict):
+            return values
+        clash = sorted(set(values["options"]) & set(values) - {"options"})
+        if clash:
+            raise TaskNeuronsError(f"option {name}.options.{clash[0]} is also set directly; keep one (the spec is "
+                                   f"flat now)")
+        return {**{k: v for k, v in values.items() if k != "options"}, **values["options"]}
 
     def overridden(self, changes: dict, where: str) -> TrainingSpec:
         """This spec with ``changes`` (field -> value; ``where`` names them in an error), checked."""
