@@ -60,7 +60,7 @@ class Generalize(Experiment):
 
     def record(self, results: dict, key: str, title: str, value) -> None:
         results[key] = value
-        next(show for _, k, _, _, show in PARTS if k == key)(results)
+        SHOW[key](results)
 
 
 PARTS = [  # (option that turns it on (None: always), results key, title, part, what prints its table)
@@ -73,3 +73,4 @@ PARTS = [  # (option that turns it on (None: always), results key, title, part, 
     ("similarity", "similarity", "parameter similarity (Figure 3) and its correlation with transfer (Table 4)",
      similarity, show_similarity),
 ]
+SHOW = {key: show for _, key, _, _, show in PARTS}
