@@ -4,7 +4,6 @@ from __future__ import annotations
 import statistics
 
 from ...report.console import print_table
-from ...report.html import Claim
 from ...report.markdown import markdown_table
 from ...report.plots import grouped_bars, heatmap
 from ...tasks import Task
