@@ -8,6 +8,7 @@ results gathered on every process in the single-process order, and only the main
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 
@@ -104,6 +105,20 @@ def one_process_launched_as_several() -> bool:
     ``--cpu`` always takes its simple launcher, which starts one process and sets MASTER_ADDR for the N it
     was asked for, but no WORLD_SIZE."""
     return _flag("ACCELERATE_USE_CPU") and "MASTER_ADDR" in os.environ and "WORLD_SIZE" not in os.environ
+
+
+def _leave() -> None:
+    """Leave the process group at exit, before the interpreter tears down: left to the interpreter, gloo's threads
+    are sometimes destroyed still running and the process aborts ("terminate called without an active exception")
+    after its work is done."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+if world() > 1:
+    atexit.register(_leave)
 
 
 def _state():
