@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.fidelity import VARIANTS, attribution_fidelity
+from taskneurons.neurons.fidelity import VARIANTS, attribution_fidelity
 from taskneurons.experiments.kit import ExamplePlan
 from taskneurons.io import write_json
 from taskneurons.models import load_model

@@ -26,7 +26,7 @@ import time
 
 import numpy as np
 
-from taskneurons.experiments.kit.stats import examples_only_gap, order_gap, paired_gap, per_example
+from taskneurons.analysis.stats import examples_only_gap, order_gap, paired_gap, per_example
 
 
 def simulate(rng: np.random.Generator, gap: float, spread: float, runs: tuple[int, int], tasks: int,

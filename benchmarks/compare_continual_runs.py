@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from taskneurons.experiments.continual.metrics import forgetting_outcomes
-from taskneurons.experiments.kit.stats import paired_gap
+from taskneurons.analysis.stats import paired_gap
 
 
 def fail(message: str) -> None:

@@ -32,7 +32,7 @@ from taskneurons.experiments.continual.report import markdown_table
 from taskneurons.experiments.continual.stages import slug
 from taskneurons.evaluation.metrics import normalize_label
 from taskneurons.evaluation.predict import generate
-from taskneurons.experiments.kit.stats import paired_gap
+from taskneurons.analysis.stats import paired_gap
 from taskneurons.io import write_json, write_text
 from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet

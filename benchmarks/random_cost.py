@@ -5,7 +5,7 @@ for the largest k at which a random set costs at most 3 points on average. This 
 running) identify run folder, its Original (``original/model.safetensors``) and its test examples (the same
 plans, from its config.yaml), and for each k deactivates independent random draws of k% per (layer, kind), drawn
 as identify draws its controls (kit.seeds.control_seed), on every task. It prints, per k, the cost per task and
-averaged over tasks with a paired bootstrap interval over test examples (kit.stats.paired_gap). Every cell is
+averaged over tasks with a paired bootstrap interval over test examples (analysis.stats.paired_gap). Every cell is
 cached in ``--out`` (JSON), so rerunning resumes.
 
     .venv/bin/python benchmarks/random_cost.py --run runs/issue10-deact --ks 0.5 1 --draws 2
@@ -16,7 +16,7 @@ from pathlib import Path
 
 from taskneurons.experiments.identify import IdentifyConfig
 from taskneurons.experiments.kit import control_seed, evaluate_plan, make_plans
-from taskneurons.experiments.kit.stats import paired_gap
+from taskneurons.analysis.stats import paired_gap
 from taskneurons.io import read_yaml, write_json
 from taskneurons.models import load_model
 from taskneurons.models.weights import load_weights

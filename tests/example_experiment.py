@@ -7,8 +7,8 @@ from pathlib import Path
 
 from taskneurons.experiments.experiment import Experiment
 from taskneurons.experiments.kit import Settings, checks, evaluate_plan, make_plans
-from taskneurons.experiments.kit.options import option
-from taskneurons.experiments.kit.stats import interval_verdict, mean_interval
+from taskneurons.options import option
+from taskneurons.analysis.stats import interval_verdict, mean_interval
 from taskneurons.experiments.run import Run, option_defaults
 from taskneurons.io import write_json, write_text
 from taskneurons.report.html import Claim

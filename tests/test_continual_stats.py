@@ -6,7 +6,7 @@ import pytest
 
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.continual import metrics, report, summary
-from taskneurons.experiments.kit.stats import task_means_interval
+from taskneurons.analysis.stats import task_means_interval
 
 T_2 = 4.302652729911275  # Student t, 2 degrees of freedom, 97.5th percentile
 

@@ -7,7 +7,7 @@ import pytest
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.sweep import sweep_learning_rates, with_rates
-from taskneurons.experiments.kit.examples import ExamplePlan
+from taskneurons.tasks.plans import ExamplePlan
 from taskneurons.tasks import Example, Task, load_task
 
 from .test_continual import SEQ, TINY

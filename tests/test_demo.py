@@ -1,5 +1,5 @@
 """The demo end to end on a tiny model: every part runs, and its parts evaluate the same test examples."""
-from taskneurons.experiments.demo import run_demo
+from taskneurons.demo import run_demo
 
 
 def test_the_demo_runs_and_deactivates_a_multitask_original_against_five_random_draws(tmp_path):
@@ -24,7 +24,7 @@ def test_the_demos_options_are_checked_before_step_1(tmp_path, monkeypatch, caps
     import re
 
     from taskneurons.cli import main
-    from taskneurons.experiments import demo
+    from taskneurons import demo
 
     def no_step(*args, **kwargs):
         raise AssertionError("a step ran before the options were checked")

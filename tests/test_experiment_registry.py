@@ -6,7 +6,7 @@ import pytest
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.experiment import EXPERIMENTS, Entry, Experiment
-from taskneurons.experiments.pages import list_runs
+from taskneurons.pages import list_runs
 
 from .conftest import SHARED_DATA
 
@@ -62,7 +62,7 @@ def test_a_registered_experiment_has_its_flags_and_option_help(zero_shot, capsys
 
 
 def test_a_folder_whose_run_json_names_no_experiment_is_refused_in_one_line(tmp_path):
-    from taskneurons.experiments.pages import write_report
+    from taskneurons.pages import write_report
 
     (tmp_path / "results.json").write_text("{}")
     (tmp_path / "run.json").write_text(json.dumps({"experiment": "nope"}))

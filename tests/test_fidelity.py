@@ -1,7 +1,7 @@
 """Attribution fidelity on a tiny model: the default scorer estimates Eq. 2 (the loss change of zeroing a neuron)."""
 import torch
 
-from taskneurons.experiments.fidelity import attribution_fidelity, sample_neurons, true_changes
+from taskneurons.neurons.fidelity import attribution_fidelity, sample_neurons, true_changes
 from taskneurons.experiments.kit import Selection
 from taskneurons.models import load_model
 from taskneurons.neurons import NeuronSet, deactivate

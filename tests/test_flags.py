@@ -6,7 +6,7 @@ import dataclasses
 from taskneurons.cli import build_parser
 from taskneurons.experiments.config import load_config
 from taskneurons.experiments.experiment import EXPERIMENTS
-from taskneurons.experiments.kit.options import meanings
+from taskneurons.options import meanings
 from taskneurons.flags import COMMON, flag_values, resolve
 
 

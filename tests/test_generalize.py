@@ -209,7 +209,7 @@ def test_similarity_layers_are_checked_on_the_models_config_before_the_folder_ex
 
 
 def test_a_sweep_point_with_two_trainings_averages_them_and_counts_them_as_runs(tmp_path):
-    from taskneurons.experiments.kit.stats import mean_interval
+    from taskneurons.analysis.stats import mean_interval
 
     groups = [{"name": "g", "train": ["amazon_yang"], "ood": ["sst2_yang"]}]
     one = Generalize(_config(groups=groups, proportions=[50], single_task=False, ablation=False, similarity=False,

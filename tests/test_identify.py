@@ -158,7 +158,7 @@ def test_k_auto_goes_down_the_grid_until_a_cost_fits_else_keeps_the_smallest(mon
     import contextlib
 
     from taskneurons.experiments.kit import auto_k
-    from taskneurons.experiments.kit.examples import ExamplePlan
+    from taskneurons.tasks.plans import ExamplePlan
     from taskneurons.tasks import load_task
 
     off = []

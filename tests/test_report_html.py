@@ -12,7 +12,7 @@ from taskneurons.experiments.continual import views as continual_views
 from taskneurons.experiments.continual import claims as continual_claims
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.identify import views as identify_views
-from taskneurons.experiments.pages import list_runs, write_index, write_report
+from taskneurons.pages import list_runs, write_index, write_report
 from taskneurons.experiments.run import Run
 
 from .conftest import SHARED_DATA
@@ -134,7 +134,7 @@ def gap(mean, low, high, verdict):
 @pytest.mark.parametrize("low, high, verdict", [(-9.0, -2.0, "holds"), (1.0, 4.0, "does not hold"),
                                                 (-3.0, 2.0, "undecided at this n")])
 def test_identify_claims_follow_the_intervals(low, high, verdict):
-    from taskneurons.experiments.kit.stats import Gap
+    from taskneurons.analysis.stats import Gap
 
     computed = Gap((low + high) / 2, low, high, 0.01, 200, 1, (5, 1), 0.95).verdict("less")
     results = {"deactivation": {"claim": "Deactivate-Task lowers the score more than Deactivate-Random",

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.pages import list_runs
+from taskneurons.pages import list_runs
 from taskneurons.experiments.run import Run, current_state, read_state
 
 
@@ -126,7 +126,7 @@ def test_kill_9_of_any_rank_of_two_processes_leaves_no_run_that_says_running(tmp
 
 
 def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path, monkeypatch):
-    from taskneurons.experiments import pages
+    from taskneurons import pages
 
     run = Run(tmp_path, {"a": 1}, "identify")
 
@@ -146,7 +146,7 @@ def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path, monk
 def test_a_disk_that_fills_while_the_report_is_written_leaves_a_failed_run(tmp_path, monkeypatch, capsys):
     from taskneurons import io
     from taskneurons.cli import main
-    from taskneurons.experiments import pages
+    from taskneurons import pages
 
     from .conftest import SHARED_DATA
 

@@ -7,9 +7,9 @@ import pytest
 from .test_bench_scripts import _script
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.kit.stats import (Gap, adjust, holm, mean_interval, order_gap, paired_gap,
+from taskneurons.analysis.stats import (Gap, adjust, holm, mean_interval, order_gap, paired_gap,
                                               specificity_interval)
-from taskneurons.experiments.kit.variance import example_term, run_term
+from taskneurons.analysis.variance import example_term, run_term
 from taskneurons.neurons import specificity_index_from_outcomes
 
 

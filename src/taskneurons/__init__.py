@@ -21,7 +21,7 @@ _PUBLIC = {  # name -> the module that defines it
     "score_neurons": "taskneurons.neurons", "Scores": "taskneurons.neurons", "NeuronSet": "taskneurons.neurons",
     "deactivate": "taskneurons.neurons",
     "NeuronTuner": "taskneurons.tuning", "TrainConfig": "taskneurons.tuning", "train": "taskneurons.tuning",
-    "ExamplePlan": "taskneurons.experiments.kit", "control_seed": "taskneurons.experiments.kit",
+    "ExamplePlan": "taskneurons.tasks.plans", "control_seed": "taskneurons.experiments.kit",
     "EXPERIMENTS": "taskneurons.experiments.experiment",
     "Identify": "taskneurons.experiments.identify", "IdentifyConfig": "taskneurons.experiments.identify",
     "Continual": "taskneurons.experiments.continual", "ContinualConfig": "taskneurons.experiments.continual",

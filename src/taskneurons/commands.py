@@ -102,7 +102,7 @@ def modified(stack, lm, neurons: str | None, deltas: str | None, other_model: bo
 
 
 def cmd_report(args) -> None:
-    from .experiments.pages import write_index, write_report
+    from .pages import write_index, write_report
 
     folders = [Path(d) for d in args.run_dirs]
     if len(folders) == 1:
@@ -113,7 +113,7 @@ def cmd_report(args) -> None:
 
 
 def cmd_runs(args) -> None:
-    from .experiments.pages import list_runs
+    from .pages import list_runs
     from .report.console import print_table
 
     rows = list_runs(Path(args.dir))
@@ -123,7 +123,7 @@ def cmd_runs(args) -> None:
 
 
 def cmd_fidelity(args) -> None:
-    from .experiments.fidelity import VARIANTS, attribution_fidelity
+    from .neurons.fidelity import VARIANTS, attribution_fidelity
     from .experiments.kit import ExamplePlan
     from .models import load_model
     from .report.console import print_table
@@ -183,6 +183,6 @@ def cmd_export(args) -> None:
 
 
 def cmd_demo(args) -> None:
-    from .experiments.demo import run_demo
+    from .demo import run_demo
 
     run_demo(model=args.model, out=Path(args.out), limit=args.limit, device=args.device, dtype=args.dtype)

@@ -3,7 +3,7 @@
 A flag is a shorthand for ``--set KEY=VALUE``: its value is read as YAML, as ``--set`` reads it, and lands on the
 same (possibly nested) key, so ``--k 2`` and ``--set selection.k=2`` give the same config. A flag exists for an
 experiment only when its key is an option of that experiment's config. Each option's meaning is the help in its
-field's metadata (``kit.options.option``), shown by ``--help`` with the default.
+field's metadata (``options.option``), shown by ``--help`` with the default.
 """
 from __future__ import annotations
 
@@ -38,7 +38,7 @@ def default_of(field: dataclasses.Field):
 
 def add_flags(parser: argparse.ArgumentParser, cls) -> None:
     """Add every common flag whose key is an option of ``cls``; its value goes to ``args.flag_values[key]``."""
-    from .experiments.kit.options import meanings
+    from .options import meanings
 
     for names, key in COMMON.items():
         found = resolve(cls, key)
@@ -73,7 +73,7 @@ def flag_values(args: argparse.Namespace) -> dict:
 
 def options_epilog(cls) -> str:
     """Every option of ``cls`` (nested ones by dots) with its default and meaning, for ``--set``."""
-    from .experiments.kit.options import meanings
+    from .options import meanings
 
     lines = ["options for --config and --set KEY=VALUE (nested ones by dots, values as YAML):"]
     for field in dataclasses.fields(cls):

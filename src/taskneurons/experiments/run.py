@@ -132,7 +132,7 @@ class Run:
         """The experiment's ``compute`` (which writes results.json and summary.md), then the report page, while
         :meth:`recording`: the run is finished only once every file of :data:`RUN_FILES` exists."""
         from ..report.console import console
-        from .pages import write_report
+        from ..pages import write_report
 
         with self.recording(promised=RUN_FILES):
             results = compute()

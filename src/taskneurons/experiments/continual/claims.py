@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...report.html import Claim
-from ..kit.stats import order_gap, paired_gap
+from ...analysis.stats import order_gap, paired_gap
 from .metrics import evaluation_view, forgetting_outcomes
 from .stages import runs_text
 from .summary import views
@@ -49,7 +49,7 @@ def claims(results: dict) -> list[Claim]:
     the paired gap over the test examples after the last stage (the same examples for both methods); and for
     CLAIMED_BWT, BWT of the first above the second's, each example's change from right after its task's stage to
     the end (a[i][N] - a[i][i], tasks before the last) paired the same way. Both methods run the same orders on
-    the same test examples, so the orders are paired runs (``kit.stats.order_gap``: the spread of the per-order
+    the same test examples, so the orders are paired runs (``analysis.stats.order_gap``: the spread of the per-order
     gaps and the examples both counted; the training seeds of an order averaged first; with one order it holds
     for that order). The gap is the mean over orders of each order's gap: for AA and BWT, of the metric's."""
     c = results["config"]

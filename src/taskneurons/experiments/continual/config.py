@@ -14,7 +14,7 @@ from ...evaluation import CLASSIFICATION_METHODS
 from ..kit import Settings, TrainingSpec, checks, nested
 from ..kit.seeds import training_seed
 from ..kit.auto_k import AutoKOptions
-from ..kit.options import option
+from ...options import option
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
 KEEP_STATES = ("last", "all")

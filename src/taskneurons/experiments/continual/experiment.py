@@ -34,7 +34,7 @@ from ..kit import keep_lengths, make_plans
 from ..kit.auto_k import choose_k
 from ..kit.auto_k import describe as describe_k
 from ..kit.evaluation import evaluate_plan_methods
-from ..kit.stats import task_means_interval
+from ...analysis.stats import task_means_interval
 from ..experiment import Experiment
 from ..run import Run, option_defaults
 from . import metrics, report, summary
@@ -74,7 +74,7 @@ class Continual(Experiment):
         return self.run.load_model()
 
     def score(self, lm: LoadedModel, task: Task, positions: list[int] | None = None) -> dict:
-        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (kit.examples; only those at
+        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (tasks.plans; only those at
         ``positions`` when given), and the same by every ``also_evaluate`` method under ``"also"``."""
         c, plan = self.config, self.plans[task.name]
         plan = plan if positions is None else plan.subset(positions)

@@ -96,7 +96,7 @@ def examples_note(sizes: dict[str, int], config: dict, pooled: bool = False) -> 
     n = ", ".join(f"{t} {k}" for t, k in sizes.items())
     if pooled:
         return (f"CI (examples): {config['confidence']:.0%} two-level t interval over the test examples and the runs "
-                f"(kit.stats: an example's outcomes in every run, the runs' spread counted); n per task: {n}")
+                f"(analysis.stats: an example's outcomes in every run, the runs' spread counted); n per task: {n}")
     return (f"CI (examples): {config['confidence']:.0%} percentile bootstrap over test examples, each task's resampled, "
             f"{config['n_boot']} resamples: for this run; n per task: {n}")
 

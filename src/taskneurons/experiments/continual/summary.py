@@ -1,10 +1,10 @@
 """A run's metrics across its orders (split from ``report``): per method and evaluation method, each metric's
 value per order, its t-interval over the runs (orders x seeds; ``metrics.interval_over_runs``), AA's percentile
-bootstrap interval over test examples (``kit.stats.task_means_interval``) and, for every ``also_evaluate``
+bootstrap interval over test examples (``analysis.stats.task_means_interval``) and, for every ``also_evaluate``
 method, its AA and BWT minus the main method's (format forgetting, when the main one is exact match)."""
 from __future__ import annotations
 
-from ..kit.stats import task_means_interval
+from ...analysis.stats import task_means_interval
 from .metrics import differences, evaluation_view, interval_over_runs
 
 KEYS = ["average_accuracy", "backward_transfer", "forward_transfer", "final_forgetting_rate"]

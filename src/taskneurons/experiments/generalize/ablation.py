@@ -7,7 +7,7 @@ with ``ablation_total: proportion`` the top-p% per (layer, kind) of the training
 task's (layer, kind) row divided by its mean, then summed), with ``train_union`` the union of their top-p% sets
 (what the sweep trains). Its natural overlap is reported in the cells' definition (``ablation_rate``).
 
-Each cell's mean OOD score has an interval over its draws and the test examples (``kit.stats``: two-level with
+Each cell's mean OOD score has an interval over its draws and the test examples (``analysis.stats``: two-level with
 several draws, a bootstrap over examples for one)."""
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ...errors import TaskNeuronsError
 from ...models.ffn import KINDS
 from ...neurons import NeuronSet, Scores
 from ..kit import control_seed
-from ..kit.stats import task_means_interval
+from ...analysis.stats import task_means_interval
 from .groups import KIND_OF, SHORT, mean, pct
 from .lab import Lab
 from .sweep import sweep_point

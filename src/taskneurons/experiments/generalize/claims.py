@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 
 from ...report.html import Claim
-from ..kit.stats import interval_verdict
+from ...analysis.stats import interval_verdict
 
 
 def claims(results: dict) -> list[Claim]:

@@ -8,7 +8,7 @@ from ...analysis.similarity import DEFAULT_PAIRING, MATRICES, PAIRINGS, VECTORS
 from ...errors import TaskNeuronsError
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
 from .groups import POOLS, RATE_DEFINITIONS, SIMILARITY_NEURONS, TOTALS
-from ..kit.options import option
+from ...options import option
 
 PARTS = ("zero_shot", "sweep", "single_task", "ablation", "similarity")
 

@@ -1,6 +1,6 @@
 """Lab: what the parts of the generalization experiment share, built and checked before the run folder exists.
 
-The config, the groups, every task with its example plan (kit.examples), the run folder, the base model, and
+The config, the groups, every task with its example plan (tasks.plans), the run folder, the base model, and
 each task's base-model scores and top-p% sets (artifacts of the run folder, computed once)."""
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...analysis import union
 from ..kit.seeds import training_seed
-from ..kit.stats import mean_interval, task_means_interval
+from ...analysis.stats import mean_interval, task_means_interval
 from .groups import SHORT, Group, pct
 from .lab import Lab
 

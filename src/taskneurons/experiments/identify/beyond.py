@@ -12,7 +12,7 @@ from ...report.console import console
 from ...tasks.general import general_text
 from ..kit.auto_k import choose_k
 from ..kit.auto_k import describe as describe_k
-from ..kit.stats import paired_gap
+from ...analysis.stats import paired_gap
 from .report import controlled
 
 

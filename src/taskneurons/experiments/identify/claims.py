@@ -3,7 +3,7 @@ beyond the paper) on average over tasks and per task, and the cross-task matrix'
 from __future__ import annotations
 
 from ...report.html import Claim
-from ..kit.stats import interval_verdict
+from ...analysis.stats import interval_verdict
 from .report import DIRECTIONS, holm_cell
 
 

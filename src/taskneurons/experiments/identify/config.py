@@ -7,7 +7,7 @@ from ...errors import TaskNeuronsError
 from ...neurons.deactivate import MODES
 from ..kit import Selection, Settings, TrainingSpec, checks, nested
 from ..kit.auto_k import AutoKOptions
-from ..kit.options import option
+from ...options import option
 
 ORIGINALS = ("base", "multitask")
 

@@ -8,7 +8,7 @@ from ...report.markdown import markdown_table
 from ...report.plots import grouped_bars, heatmap
 from ...tasks import Task
 from ..kit.auto_k import describe as describe_k
-from ..kit.stats import adjust, mean_interval, paired_gap, per_example, specificity_interval
+from ...analysis.stats import adjust, mean_interval, paired_gap, per_example, specificity_interval
 from ..run import Run
 
 
@@ -27,7 +27,7 @@ def tables(reference: str, before: dict, control: str, controls: dict, condition
     random controls' records; ``runs[i][j]``: the records (one per seed) of task j through task i's neurons).
 
     The table holds mean scores; ``gap`` the paired difference condition - control per task and averaged over
-    tasks (kit.stats: two-level interval over examples and runs, p-value, per-task p Holm-adjusted, verdict for
+    tasks (analysis.stats: two-level interval over examples and runs, p-value, per-task p Holm-adjusted, verdict for
     the claim in ``direction``); ``intervals``
     each cell's interval of the mean; ``specificity`` (deactivation with the full matrix) the index of the
     cross-task matrix, whose drops are the deactivated task's scores below the Original's."""

@@ -1,9 +1,8 @@
-"""The kit the three experiments stand on: settings, task examples (evaluated ones disjoint from scored and
-trained ones by construction), selection,
-training specs, seeds for samples and random controls, and evaluation with per-example outcomes."""
+"""The kit the three experiments stand on: settings, selection, training specs, seeds for samples and random
+controls, and evaluation of an example plan (``tasks.plans``) with per-example outcomes."""
 from .checks import nested
 from .evaluation import evaluate_plan
-from .examples import ExamplePlan, keep_lengths, make_plans
+from ...tasks.plans import ExamplePlan, keep_lengths, make_plans
 from .seeds import control_seed, derive_seed, training_seed
 from .selection import Selection
 from .settings import Settings

@@ -18,8 +18,8 @@ from ...neurons import NeuronSet, deactivate
 from ...tasks.sampling import derive_seed
 from .evaluation import new_tokens
 from . import checks
-from .examples import ExamplePlan
-from .options import option
+from ...tasks.plans import ExamplePlan
+from ...options import option
 from .settings import Settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ...evaluation import EvalResult, evaluate
 from ...models import LoadedModel
-from .examples import ExamplePlan
+from ...tasks.plans import ExamplePlan
 from .settings import Settings
 
 

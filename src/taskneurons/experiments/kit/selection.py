@@ -19,9 +19,9 @@ from ...neurons.attribution import DEFAULT_SCORER, DEFAULT_TOKENS, TOKENS
 from ...neurons.neuron_set import SCOPES
 from ...tasks.general import general_examples
 from . import checks
-from .examples import ExamplePlan
+from ...tasks.plans import ExamplePlan
 from .settings import Settings
-from .options import option
+from ...options import option
 
 
 @dataclass

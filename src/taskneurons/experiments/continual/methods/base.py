@@ -26,7 +26,7 @@ from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
 from ...kit import ExamplePlan, TrainingSpec, checks, make_plans
-from ...kit.options import option
+from ....options import option
 
 
 @dataclass

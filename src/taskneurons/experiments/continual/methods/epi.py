@@ -47,7 +47,7 @@ from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tuning import train
 from ...kit.evaluation import merge_records
-from ...kit.options import option
+from ....options import option
 from ..state import load_tensors, save_tensors
 from .features import prompt_features
 from .base import register, train_info

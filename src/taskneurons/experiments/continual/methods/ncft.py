@@ -30,7 +30,7 @@ from ....neurons import NeuronSet
 from ....tasks import Task
 from ....tuning import NeuronTuner, train
 from ...kit import Selection, nested
-from ...kit.options import option
+from ....options import option
 from .base import Method, MethodOptions, register, train_info
 
 

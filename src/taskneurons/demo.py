@@ -9,15 +9,15 @@ import json
 import time
 from pathlib import Path
 
-from ..errors import TaskNeuronsError
-from ..models import load_model
-from ..report.console import console, print_table
-from ..io import write_json
-from ..tasks import list_demo_tasks, load_task
-from ..tasks.demo import N_TEST
-from .fidelity import attribution_fidelity
-from .identify import Identify, IdentifyConfig
-from .kit import ExamplePlan, Settings, evaluate_plan
+from .errors import TaskNeuronsError
+from .models import load_model
+from .report.console import console, print_table
+from .io import write_json
+from .tasks import list_demo_tasks, load_task
+from .tasks.demo import N_TEST
+from .neurons.fidelity import attribution_fidelity
+from .experiments.identify import Identify, IdentifyConfig
+from .experiments.kit import ExamplePlan, Settings, evaluate_plan
 
 EVAL_MAX_LENGTH = 128
 IDENTIFY_TASKS = ["rotten_tomatoes", "tweet_sentiment", "bbc_news"]
@@ -134,7 +134,7 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
     console.rule("1. zero-shot evaluation")
     settings = Settings(model=model, device=device, dtype=dtype, max_length=EVAL_MAX_LENGTH, max_new_tokens=24)
     zero_shot = {}
-    for t in tasks:  # the test examples the experiments below evaluate (kit.examples: seeded, stratified)
+    for t in tasks:  # the test examples the experiments below evaluate (tasks.plans: seeded, stratified)
         plan = ExamplePlan.make(t, zero_shot_size(t, limit), 0, settings.seed)
         zero_shot[t.name] = {"metric": t.metric, **evaluate_plan(lm, plan, settings)}
     print_table("zero-shot, test split", ["task", "metric", "score", "n"],
@@ -151,17 +151,17 @@ def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype:
     results["fidelity"] = fidelity_check(model, device, dtype)
 
     console.rule("3. generalization: neuron overlap and training only the union of top-p% neurons")
-    from .generalize import run_generalize_demo
+    from .experiments.generalize import run_generalize_demo
 
     results["generalize"] = run_generalize_demo(model, out / "generalize", device=device, dtype=dtype)
 
     console.rule("4. continual learning: NCFT (train only the current task's neurons), W-NCFT, SeqFT and EPI")
-    from .continual.demo import run_continual_demo
+    from .experiments.continual.demo import run_continual_demo
 
     results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit)
 
     console.rule("5. export: NCFT's first-stage neuron deltas as a PEFT LoRA adapter (any LoRA-serving engine)")
-    from ..export import export_lora
+    from .export import export_lora
 
     deltas = out / "continual" / "demo" / "NCFT" / "stage1" / "deltas"
     adapter = export_lora(load_model(model, device=device, dtype=dtype), deltas, out / "export" / "ncft_stage1_lora")

@@ -19,7 +19,7 @@ from ..analysis import correlate
 from ..errors import TaskNeuronsError
 from ..models import LoadedModel
 from ..models.ffn import KINDS
-from ..neurons import NeuronSet, deactivate, score_neurons
+from . import NeuronSet, deactivate, score_neurons
 from ..tasks import Example
 from ..tasks.batching import batches_by_length, training_batch
 from ..tasks.loss import target_loss

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import stats
 
-from ...errors import TaskNeuronsError
+from ..errors import TaskNeuronsError
 from .variance import Term, combined_df, example_term, residual_df, residual_mean_square, run_term, spread_term
 
 UNDECIDED = "undecided at this n"

@@ -26,10 +26,10 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ...errors import TaskNeuronsError
-from ...tasks import Example, Task
-from ...tasks.batching import encode_target
-from ...tasks.sampling import derive_seed, evaluation_sample, sample
+from ..errors import TaskNeuronsError
+from .base import Example, Task
+from .batching import encode_target
+from .sampling import derive_seed, evaluation_sample, sample
 
 EVAL_SPLITS = ("test", "dev", "train")
 POOL_SPLITS = ("train", "dev", "test")

@@ -15,13 +15,13 @@ from pathlib import Path
 
 from markupsafe import escape
 
-from .. import processes
-from ..errors import TaskNeuronsError
-from ..io import write_text
-from ..report.html import Page, Section, image_html, render
-from ..report.markdown import markdown_table
-from .experiment import folder_experiment
-from .run import current_state, read_state
+from . import processes
+from .errors import TaskNeuronsError
+from .io import write_text
+from .report.html import Page, Section, image_html, render
+from .report.markdown import markdown_table
+from .experiments.experiment import folder_experiment
+from .experiments.run import current_state, read_state
 
 
 def load_results(out: Path) -> dict:
