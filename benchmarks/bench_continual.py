@@ -32,6 +32,7 @@ from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.combine import combine_folders
 from taskneurons.experiments.continual.config import ALL_METHODS
 from taskneurons.experiments.continual.orders import order_number
+from taskneurons.experiments.continual.records import main_across
 from taskneurons.experiments.continual.report import PAPER_TABLE5, fmt, fmt_interval, fmt_mean_std, markdown_table
 from taskneurons.experiments.continual.claims import claims
 from taskneurons.experiments.continual.sweep import sweep_learning_rates, sweep_table, with_rates
@@ -63,17 +64,18 @@ def table(results: dict) -> tuple[list[str], list[list[str]]]:
     header = ["method", "AA (ours)", "runs", "AA 95% CI (test examples)", "AA (paper, Llama-2-7b)", "learnt (mean a_ii)",
               "BWT", "FWT", "FG_N", "s/step", "trainable"]
     rows = []
-    run_methods = {label.split(" (")[0] for label in results["summary"]}
-    labels = list(results["summary"]) + [label for label in PAPER_AA if label not in run_methods]
+    across = main_across(results)
+    run_methods = {label.split(" (")[0] for label in across["summary"]}
+    labels = list(across["summary"]) + [label for label in PAPER_AA if label not in run_methods]
     for label in labels:
-        entry = results["summary"].get(label)
+        entry = across["summary"].get(label)
         if entry is None:  # in the paper, not implemented here (EPI)
             rows.append([label, "not run", "-", "-", paper_value(label, _paper_orders(results)), "-", "-", "-", "-",
                          "-", "-"])
             continue
         trains = [t for order in _orders_of(results, label) for t in order["methods"][label]["train"]]
         per_step = [t["seconds_per_step"] for t in trains if t.get("seconds_per_step")]
-        intervals = results["intervals"].get(label, {})
+        intervals = across["intervals"].get(label, {})
 
         def show(key, signed=False):  # one order: its value; several: mean ± std [t-interval over orders]
             values = entry[key]
@@ -98,8 +100,9 @@ def _orders_of(results: dict, label: str) -> list[dict]:
 def _learnt(results: dict, label: str) -> str:
     """Each task's score right after its own stage, averaged over tasks and runs: how much a method learnt (BWT
     and FG are only comparable between methods that learnt alike); "-" for a joint method (no stages)."""
-    diagonals = [[row[i] for i, row in enumerate(o["methods"][label]["matrix"])]
-                 for o in _orders_of(results, label) if o["methods"][label].get("matrix")]
+    ev = results["config"]["eval_method"]
+    views = [o["methods"][label]["by_evaluation"][ev] for o in _orders_of(results, label)]
+    diagonals = [[row[i] for i, row in enumerate(v["matrix"])] for v in views if v.get("matrix")]
     values = [v for diagonal in diagonals for v in diagonal if v is not None]
     return f"{sum(values) / len(values):.1f}" if values else "-"
 
@@ -175,7 +178,8 @@ def write_benchmark(results: dict, out: str, preamble: list[str]) -> None:
     print_table(title, header, rows)
     # each claim of Table 5 the run can test, decided by its paired bootstrap interval over the test examples
     notes = [f"- {claim.verdict}: {claim.text}: {claim.evidence}" for claim in claims(results)]
-    same = [label for label in results["summary"] if label.startswith("W-NCFT") and "NCFT" in results["summary"]
+    summary = main_across(results)["summary"]
+    same = [label for label in summary if label.startswith("W-NCFT") and "NCFT" in summary
             and all(_digests(o, label) == _digests(o, "NCFT") for o in _orders_of(results, label))]
     if same:
         notes.append(f"- {', '.join(same)} trained exactly as NCFT (identical weight digests after every stage): "

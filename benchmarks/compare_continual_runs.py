@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from taskneurons.experiments.continual.metrics import forgetting_outcomes
+from taskneurons.experiments.continual.records import upgraded
 from taskneurons.analysis.stats import paired_gap
 
 
@@ -25,12 +26,12 @@ def fail(message: str) -> None:
 def method_view(spec: str, order: str | None) -> tuple[dict, dict, str]:
     """(results.json, the method's result in ``order``, order name) of ``RUN:LABEL``."""
     run, _, label = spec.rpartition(":")
-    results = json.loads((Path(run) / "results.json").read_text())
+    results = upgraded(json.loads((Path(run) / "results.json").read_text()))
     order = order or next(iter(results["orders"]))
     methods = results["orders"][order]["methods"]
     if label not in methods:
         fail(f"{run} has no method {label!r} in {order}; it has {sorted(methods)}")
-    return results, methods[label], order
+    return results, methods[label]["by_evaluation"][results["config"]["eval_method"]], order
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -66,7 +66,9 @@ def continual(folder: Path) -> str:
     from taskneurons.experiments.continual import claims, report, summary
     from taskneurons.report.markdown import markdown_table
 
-    results = json.loads((folder / "results.json").read_text())
+    from taskneurons.experiments.continual.records import upgraded
+
+    results = upgraded(json.loads((folder / "results.json").read_text()))
     results.update(summary.aggregate(results))
     lines = [markdown_table(*report.summary_rows(results)), ""]
     return "\n".join(lines + [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims.claims(results)])

@@ -84,7 +84,7 @@ def test_comparing_two_runs_gives_the_differences_of_their_aa_and_bwt(tmp_path):
     Continual(ContinualConfig(**options), tmp_path / "run", progress=False)()
     run = tmp_path / "run"
     found = _script("compare_continual_runs").main([f"{run}:NCFT-50", f"{run}:NCFT"])
-    summary = json.loads((run / "results.json").read_text())["summary"]
+    summary = json.loads((run / "results.json").read_text())["by_evaluation"]["rank"]["summary"]
     for gap, metric in (("aa_gap", "average_accuracy"), ("bwt_gap", "backward_transfer")):
         expected = summary["NCFT-50"][metric][0] - summary["NCFT"][metric][0]
         assert abs(found[gap]["mean"] - expected) < 1e-9, (gap, found[gap], expected)
@@ -106,7 +106,7 @@ def test_two_runs_of_one_setting_combine_into_the_run_of_both_orders(tmp_path):
                                      "--out", str(tmp_path / "combined")])
     combined = json.loads((tmp_path / "combined" / "combined.json").read_text())
     both = json.loads((tmp_path / "both" / "results.json").read_text())
-    assert combined["summary"] == both["summary"] and combined["intervals"] == both["intervals"]
+    assert combined["by_evaluation"] == both["by_evaluation"]
     text = (tmp_path / "combined" / "benchmark.md").read_text()
     assert "NCFT's AA above SeqFT's" in text and "of 2 task(s) in 2 run(s) (2 order(s) x 1 training seed(s)) (two-level" in text
 

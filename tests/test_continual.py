@@ -67,12 +67,14 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
     methods = order["methods"]
     assert list(methods) == ["SeqFT", "SeqLoRA", "O-LoRA", "EPI", "Replay", "EWC", "NCFT", "W-NCFT", "Per-Task FT",
                              "Multi-Task FT"]
-    assert order["tasks"] == ["sst2", "rte"] and len(order["zero_shot"]) == 2
-    assert order["evaluation"] == "generate" and list(order["also"]) == ["rank"]
-    for evaluation in ("generate", "rank"):  # the main scores, and those of also_evaluate beside them
-        scores = order if evaluation == "generate" else order["also"]["rank"]
+    assert order["tasks"] == ["sst2", "rte"] and len(order["by_evaluation"]["generate"]["zero_shot"]) == 2
+    assert order["evaluation"] == "generate" and list(order["by_evaluation"]) == ["generate", "rank"]
+    assert results["version"] == 2 and list(results["by_evaluation"]) == ["generate", "rank"]
+    for evaluation in ("generate", "rank"):  # the main scores, and those of also_evaluate, each its own peer
+        scores = order["by_evaluation"][evaluation]
         for label, result in methods.items():
-            view = result if evaluation == "generate" else result["also"]["rank"]
+            assert list(result["by_evaluation"]) == ["generate", "rank"], label
+            view = result["by_evaluation"][evaluation]
             if result["kind"] == "joint":
                 assert len(view["final"]) == 2 and view["metrics"]["average_accuracy"] == sum(view["final"]) / 2
                 assert view["n"] == [4, 4]
@@ -88,15 +90,16 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
             assert m["forgetting_rates"][1] == expected_fg
             ci = view["intervals"]["average_accuracy"]
             assert ci["low"] <= m["average_accuracy"] <= ci["high"] and ci["n"] == {"sst2": 4, "rte": 4}
-        per_task = (methods["Per-Task FT"] if evaluation == "generate" else methods["Per-Task FT"]["also"]["rank"])["matrix"]
+        per_task = methods["Per-Task FT"]["by_evaluation"][evaluation]["matrix"]
         assert scores["reference"] == [per_task[0][0], per_task[1][1]] and per_task[1][0] == scores["zero_shot"][1]
-    gaps = results["also"]["rank"]["gaps"]["NCFT"]["average_accuracy"]
-    ncft = methods["NCFT"]
-    assert gaps["per_order"] == [ncft["also"]["rank"]["metrics"]["average_accuracy"] - ncft["metrics"]["average_accuracy"]]
+    gaps = results["by_evaluation"]["rank"]["gaps"]["NCFT"]["average_accuracy"]
+    ncft = methods["NCFT"]["by_evaluation"]
+    assert gaps["per_order"] == [ncft["rank"]["metrics"]["average_accuracy"] - ncft["generate"]["metrics"]["average_accuracy"]]
+    assert "gaps" not in results["by_evaluation"]["generate"]
     assert gaps["low"] is None and "fewer than 3" in gaps["test"]  # one order: no interval over orders
     stage = json.loads((out / "steps" / "custom1_NCFT_stage2_eval.json").read_text())
-    assert stage["also"]["rank"]["scores"]["sst2"] == ncft["also"]["rank"]["matrix"][0][1]
-    assert len(stage["outcomes"]["rte"]) == len(stage["also"]["rank"]["outcomes"]["rte"]) == 4
+    assert stage["by_evaluation"]["rank"]["scores"]["sst2"] == ncft["rank"]["matrix"][0][1]
+    assert len(stage["by_evaluation"]["generate"]["outcomes"]["rte"]) == len(stage["by_evaluation"]["rank"]["outcomes"]["rte"]) == 4
     ncft, seqft = methods["NCFT"]["train"], methods["SeqFT"]["train"]
     assert ncft[0]["trainable"] < seqft[0]["trainable"] and ncft[0]["steps"] == 2
     assert 0.05 < ncft[0]["neuron_fraction"] < 0.15
@@ -111,7 +114,7 @@ def test_every_method_runs_through_the_command(tmp_path, capsys):
     assert json.loads((out / "custom1" / "O-LoRA" / "stage2" / "adapters.json").read_text())["adapters"] == ["default", "task2"]
     plots = ["NCFT.matrix.png", "seen_accuracy.png", "NCFT.rank.matrix.png", "seen_accuracy.rank.png"]
     for evaluation, suffix in (("generate", ""), ("rank", ".rank")):  # FG curves where some FG_j is defined
-        views = [r if evaluation == "generate" else r["also"]["rank"] for r in methods.values()]
+        views = [r["by_evaluation"][evaluation] for r in methods.values()]
         plots += [f"fg_curves{suffix}.png"] * any(v["metrics"].get("forgetting_rates", [None, None])[1] is not None
                                                     for v in views)
     for name in plots:
@@ -331,10 +334,11 @@ def test_demo_compares_ncft_and_wncft_with_seqft_epi_and_random_ncft_and_writes_
     text = (tmp_path / "continual" / "summary.md").read_text()
     assert all(claim in text for claim in ("NCFT's AA above SeqFT's", "NCFT's AA above EPI's", "W-NCFT's AA above "
                                            "NCFT's", "NCFT's BWT above SeqFT's", "NCFT's AA above Random NCFT's"))
-    matrix = order["methods"]["NCFT"]["matrix"]
+    ncft = order["methods"]["NCFT"]["by_evaluation"][order["evaluation"]]
+    matrix = ncft["matrix"]
     assert matrix[2][0] is None and matrix[0][2] is not None  # only the tasks seen so far are evaluated
-    fg = order["methods"]["NCFT"]["metrics"]["forgetting_rates"]  # against a[i][i]: no Per-Task FT in the demo
-    assert len(fg) == 3 and fg[0] is None and order["reference"] is None
+    fg = ncft["metrics"]["forgetting_rates"]  # against a[i][i]: no Per-Task FT in the demo
+    assert len(fg) == 3 and fg[0] is None and order["by_evaluation"][order["evaluation"]]["reference"] is None
     assert (tmp_path / "continual" / "results.json").is_file()
 
 
@@ -363,10 +367,11 @@ def test_training_seeds_give_paired_runs_of_each_order(tmp_path):
     both = Continual(config(methods=["seqft", "per_task_ft"], training_seeds=[0, 1]), tmp_path / "both", progress=False)()
     assert list(both["orders"]) == ["custom1", "custom1.seed1"]
     first, second = (both["orders"][name]["methods"]["SeqFT"] for name in ("custom1", "custom1.seed1"))
-    assert first["matrix"] == one["orders"]["custom1"]["methods"]["SeqFT"]["matrix"]  # seed 0: unchanged
+    ev = both["config"]["eval_method"]
+    assert first["by_evaluation"][ev]["matrix"] == one["orders"]["custom1"]["methods"]["SeqFT"]["by_evaluation"][ev]["matrix"]
     assert [t["weights"] for t in first["train"]] != [t["weights"] for t in second["train"]]  # another training
     assert both["examples"] == one["examples"]  # the same examples trained and tested: the runs are paired
-    assert len(both["summary"]["SeqFT"]["average_accuracy"]) == 2  # one value per run
+    assert len(both["by_evaluation"][ev]["summary"]["SeqFT"]["average_accuracy"]) == 2  # one value per run
     with pytest.raises(TaskNeuronsError, match=r"option training_seeds=\[1, 1\] is not a non-empty list of distinct"):
         config(training_seeds=[1, 1])
 

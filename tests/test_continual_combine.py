@@ -12,8 +12,9 @@ from taskneurons.experiments.continual.combine import combine
 def _method(k: int, shift: float) -> dict:
     a = [[100.0 - shift, 50.0 - 10 * k], [0.0, 50.0 + shift]]
     final = {"x": [100.0 - 20 * k, 0.0, 100.0], "y": [0.0, 100.0, 100.0 - 50 * (k % 2)]}
-    return {"kind": "sequential", "matrix": a, "n": [[3, 3], [3, 3]], "final_outcomes": final,
-            "learnt_outcomes": {"x": [100.0] * 3, "y": final["y"]}, "metrics": metrics.summarize(a, None, None)}
+    return {"kind": "sequential", "by_evaluation": {"generate": {
+        "matrix": a, "n": [[3, 3], [3, 3]], "final_outcomes": final, "learnt_outcomes": {"x": [100.0] * 3, "y": final["y"]},
+        "metrics": metrics.summarize(a, None, None)}}}
 
 
 def _run(orders: list[int]) -> dict:
@@ -21,7 +22,7 @@ def _run(orders: list[int]) -> dict:
     config = {"eval_method": "generate", "also_evaluate": [], "confidence": 0.95, "n_boot": 300, "seed": 0,
               "model": "tiny", "n_eval": 3, "orders": orders, "methods": ["ncft", "seqft"],
               "method_options": {"ncft": {"lr": 0.003}}}
-    return {"config": config,
+    return {"version": 2, "config": config,
             "methods": {"NCFT": {"method": "ncft", "options": {"lr": 0.003}},
                         "SeqFT": {"method": "seqft", "options": {"lr": 2e-5}}},
             "examples": {"x": {"eval": [4, 1, 7], "train:4": [0, 2, 3, 5]}, "y": {"eval": [9, 3, 2]}},
@@ -35,7 +36,7 @@ def test_two_runs_combine_into_the_run_of_all_their_orders():
     one.update(summary.aggregate(one))
     got = combine([_run([1]), _run([2, 3])])
     assert got["config"]["orders"] == [1, 2, 3] and list(got["orders"]) == ["order1", "order2", "order3"]
-    assert got["summary"] == one["summary"] and got["intervals"] == one["intervals"]
+    assert got["by_evaluation"] == one["by_evaluation"]
     assert [(c.text, c.verdict, c.evidence) for c in claims.claims(got)] == \
         [(c.text, c.verdict, c.evidence) for c in claims.claims(one)]
 
@@ -62,8 +63,9 @@ def test_a_run_of_other_methods_adds_them_and_keeps_each_runs_draws():
     other["examples"]["x"]["replay:2"] = [0, 5]
     got = combine([_run([1]), other])
     assert got["config"]["methods"] == ["ncft", "seqft", "olora"]
-    assert got["summary"]["O-LoRA"]["average_accuracy"] == [metrics.summarize(_method(2, 10.0)["matrix"], None,
-                                                                               None)["average_accuracy"]]
+    a = _method(2, 10.0)["by_evaluation"]["generate"]["matrix"]
+    assert got["by_evaluation"]["generate"]["summary"]["O-LoRA"]["average_accuracy"] == [
+        metrics.summarize(a, None, None)["average_accuracy"]]
     assert got["examples"]["x"] == {"eval": [4, 1, 7], "train:4": [0, 2, 3, 5], "replay:2": [0, 5]}
 
 

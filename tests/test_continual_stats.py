@@ -5,7 +5,7 @@ import math
 import pytest
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.continual import metrics, report, summary
+from taskneurons.experiments.continual import metrics, records, report, summary
 from taskneurons.analysis.stats import task_means_interval
 
 T_2 = 4.302652729911275  # Student t, 2 degrees of freedom, 97.5th percentile
@@ -56,12 +56,7 @@ def test_stage_matrix_with_the_n_behind_each_cell():
         metrics.stage_matrix(stages[:1], ["x", "y"])
 
 
-def test_views_and_differences():
-    record = {"score": 1.0, "also": {"rank": {"score": 2.0}}}
-    assert metrics.evaluation_view(record, "generate", "generate") is record
-    assert metrics.evaluation_view(record, "rank", "generate") == {"score": 2.0}
-    with pytest.raises(TaskNeuronsError, match="no scores by evaluation method 'rank_eos'"):
-        metrics.evaluation_view(record, "rank_eos", "generate")
+def test_differences():
     assert metrics.differences({"a": 5.0, "b": None}, {"a": 2.0, "b": 1.0}, ["a", "b"]) == {"a": 3.0, "b": None}
 
 
@@ -72,34 +67,92 @@ def _method(a, outcomes):
             "intervals": {"average_accuracy": task_means_interval([outcomes], n_boot=200)}}
 
 
+CONFIG = {"eval_method": "generate", "also_evaluate": ["rank"], "confidence": 0.95, "n_boot": 500, "seed": 0,
+          "model": "tiny", "n_eval": 2, "reference": "diagonal", "training": {"n_train": 4, "epochs": 1}}
+
+
+def _views(k: int) -> tuple[dict, dict]:
+    """Order k's NCFT by exact match, and by ranking (40 more)."""
+    return (_method([[100.0, 50.0 - 10 * k], [0.0, 50.0]], {"x": [100.0 - 20 * k, 0.0], "y": [0.0, 100.0]}),
+            _method([[100.0, 90.0], [50.0, 90.0]], {"x": [100.0, 80.0], "y": [100.0, 80.0]}))
+
+
 def _results(orders: int) -> dict:
-    """``orders`` orders of two tasks; NCFT scores by exact match, and (also) by ranking 40 more."""
+    """``orders`` orders of two tasks (records.Results, before the statistics across orders)."""
     out = {}
     for k in range(orders):
-        gen = _method([[100.0, 50.0 - 10 * k], [0.0, 50.0]], {"x": [100.0 - 20 * k, 0.0], "y": [0.0, 100.0]})
-        rank = _method([[100.0, 90.0], [50.0, 90.0]], {"x": [100.0, 80.0], "y": [100.0, 80.0]})
+        gen, rank = _views(k)
+        none = {"zero_shot": None, "reference": None}
+        out[f"order{k + 1}"] = {"tasks": ["x", "y"], "evaluation": "generate", "by_evaluation": {"generate": none,
+                                "rank": none}, "methods": {"NCFT": {"kind": "sequential", "by_evaluation":
+                                                                     {"generate": gen, "rank": rank}}}}
+    return {"version": 2, "config": CONFIG, "orders": out}
+
+
+def _results_v1(orders: int) -> dict:
+    """The same, as results.json was written before December 2026: the main method's at the top, ranking's under
+    "also", the statistics across orders by the main method at the top too."""
+    out = {}
+    for k in range(orders):
+        gen, rank = _views(k)
         out[f"order{k + 1}"] = {"tasks": ["x", "y"], "evaluation": "generate", "zero_shot": None, "reference": None,
                                 "also": {"rank": {"zero_shot": None, "reference": None}},
                                 "methods": {"NCFT": {"kind": "sequential", **gen, "also": {"rank": rank}}}}
-    return {"config": {"eval_method": "generate", "also_evaluate": ["rank"], "confidence": 0.95, "n_boot": 500,
-                       "seed": 0, "model": "tiny", "n_eval": 2, "reference": "diagonal",
-                       "training": {"n_train": 4, "epochs": 1}}, "orders": out}
+    results = {"config": CONFIG, "orders": out}
+    across = summary.aggregate(_results(orders))["by_evaluation"]
+    return {**results, **across["generate"], "also": {"rank": across["rank"]}}
 
 
 def test_across_orders_intervals_and_format_gaps_by_hand():
     results = _results(3)
     results.update(summary.aggregate(results))
+    main, rank = results["by_evaluation"]["generate"], results["by_evaluation"]["rank"]
     aa = [(50.0 + 50.0 - 10 * k) / 2 for k in range(3)]  # 50, 45, 40
-    assert results["summary"]["NCFT"]["average_accuracy"] == aa
-    ci = results["intervals"]["NCFT"]["average_accuracy"]
+    assert main["summary"]["NCFT"]["average_accuracy"] == aa
+    ci = main["intervals"]["NCFT"]["average_accuracy"]
     assert ci["mean"] == 45.0 and ci["high"] - 45.0 == pytest.approx(T_2 * 5.0 / math.sqrt(3))
-    bwt = results["intervals"]["NCFT"]["backward_transfer"]  # -50, -60, -70
+    bwt = main["intervals"]["NCFT"]["backward_transfer"]  # -50, -60, -70
     assert bwt["mean"] == -60.0 and bwt["low"] == pytest.approx(-60 - T_2 * 10 / math.sqrt(3))
-    examples = results["intervals"]["NCFT"]["average_accuracy_examples"]
+    examples = main["intervals"]["NCFT"]["average_accuracy_examples"]
     assert examples["mean"] == pytest.approx((50 + 45 + 40) / 3) and examples["n"] == {"x": 2, "y": 2}
-    gap = results["also"]["rank"]["gaps"]["NCFT"]["average_accuracy"]  # rank's AA 90 minus exact match's
+    gap = rank["gaps"]["NCFT"]["average_accuracy"]  # rank's AA 90 minus exact match's
     assert gap["per_order"] == [40.0, 45.0, 50.0] and gap["mean"] == 45.0 and gap["low"] is not None
-    assert results["also"]["rank"]["summary"]["NCFT"]["average_accuracy"] == [90.0] * 3
+    assert rank["summary"]["NCFT"]["average_accuracy"] == [90.0] * 3 and "gaps" not in main
+
+
+def test_results_of_the_old_layout_read_as_todays():
+    old = _results_v1(3)
+    new = _results(3)
+    new.update(summary.aggregate(new))
+    assert records.upgraded(old) == new
+    assert records.upgraded(new) is new
+    assert report.summary_markdown(records.upgraded(old), []) == report.summary_markdown(new, [])
+    with pytest.raises(TaskNeuronsError, match="^a continual results.json of version 3 cannot be read "
+                                               r"\(expected 2\)$"):
+        records.upgraded({**new, "version": 3})
+
+
+def test_cached_steps_of_the_old_layout_read_as_todays():
+    record = {"score": 50.0, "n": 2, "outcomes": [0.0, 100.0], "max_new_tokens": None, "train": {"steps": 2},
+              "also": {"rank": {"score": 100.0, "n": 2, "outcomes": [100.0, 100.0]}}}
+    assert records.upgraded_step(record, "generate") == {
+        "max_new_tokens": None, "train": {"steps": 2},
+        "by_evaluation": {"generate": {"score": 50.0, "n": 2, "outcomes": [0.0, 100.0]},
+                          "rank": {"score": 100.0, "n": 2, "outcomes": [100.0, 100.0]}}}
+    stage = {"scores": {"x": 50.0, "y": None}, "outcomes": {"x": [0.0, 100.0], "y": None}}
+    assert records.upgraded_step(stage, "rank") == {"by_evaluation": {"rank": stage}}
+    assert records.upgraded_step({"by_evaluation": {"rank": stage}}, "rank") == {"by_evaluation": {"rank": stage}}
+
+
+def test_records_of_parts_merge_back_in_place():
+    parts = [([1, 3], {"generate": {"score": 50.0, "n": 2, "outcomes": [100.0, 0.0]},
+                       "rank": {"score": 100.0, "n": 2, "outcomes": [100.0, 100.0]}}),
+             ([0, 2], {"generate": {"score": 0.0, "n": 2, "outcomes": [0.0, 0.0]},
+                       "rank": {"score": 50.0, "n": 2, "outcomes": [0.0, 100.0]}})]
+    assert records.merged(parts, 4) == {"generate": {"score": 25.0, "n": 4, "outcomes": [0.0, 100.0, 0.0, 0.0]},
+                                        "rank": {"score": 75.0, "n": 4, "outcomes": [0.0, 100.0, 100.0, 100.0]}}
+    with pytest.raises(ValueError, match="do not cover every evaluated example"):
+        records.merged(parts[:1], 4)
 
 
 def test_report_writes_intervals_with_their_n_and_test():

@@ -60,7 +60,8 @@ def fake_runs(monkeypatch, dev_aa):
             self.lr = config.method_options["seqft"]["lr"]
 
         def __call__(self):
-            return {"summary": {"SeqFT": {"average_accuracy": [dev_aa(self.lr)]}}}
+            return {"config": {"eval_method": "rank"},
+                    "by_evaluation": {"rank": {"summary": {"SeqFT": {"average_accuracy": [dev_aa(self.lr)]}}}}}
 
     monkeypatch.setattr(runner, "Continual", Fake)
 
@@ -102,6 +103,6 @@ def test_on_a_first_task_the_followers_train_exactly_as_the_method_they_follow(t
     labels = {entry["method"]: label for label, entry in results["methods"].items()}
     for follower, followed in SAME_ON_A_FIRST_TASK.items():
         ours, theirs = methods[labels[follower]], methods[labels[followed]]
-        assert ours["final_outcomes"] == theirs["final_outcomes"], follower
+        assert ours["by_evaluation"]["rank"]["final_outcomes"] == theirs["by_evaluation"]["rank"]["final_outcomes"], follower
         for key in ("first_loss", "final_loss", "weights"):  # isolated / joint methods record no weight digest
             assert ours["train"][0].get(key, theirs["train"][0][key]) == theirs["train"][0][key], (follower, key)

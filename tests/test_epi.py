@@ -65,8 +65,8 @@ def evaluated(method, lm, stage, index):
         active = list(method.peft.active_adapters)
         passes.append((positions, active, logits(lm)))
         used = range(8) if positions is None else positions
-        return {"score": 0.0, "n": len(used), "outcomes": [10 * p + method.adapters.index(active[0]) for p in used]}
-    return passes, method.evaluate_task(lm, stage, index, score)
+        return {"rank": {"score": 0.0, "n": len(used), "outcomes": [10 * p + method.adapters.index(active[0]) for p in used]}}
+    return passes, method.evaluate_task(lm, stage, index, score)["rank"]
 
 
 def test_backbone_frozen_only_the_current_adapter_trained_and_active(tmp_path):

@@ -144,17 +144,23 @@ def test_identify_claims_follow_the_intervals(low, high, verdict):
     assert [c.verdict for c in claims] == [verdict, verdict]  # the index's claim is "above 0": mirrored interval
 
 
+def _final(outcomes: dict, learnt: dict | None = None) -> dict:
+    """A continual method's result by exact match (records.MethodResult): its final outcomes per task (and each
+    task's right after its own stage)."""
+    return {"by_evaluation": {"generate": {"final_outcomes": outcomes, **({"learnt_outcomes": learnt} if learnt else {})}}}
+
+
 def test_continual_claims_are_paired_over_the_final_test_examples():
     better = [100.0] * 30 + [0.0] * 10
     worse = [100.0] * 10 + [0.0] * 30
     results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0},
                "methods": {"NCFT": {"method": "ncft"}, "SeqFT": {"method": "seqft"}},
-               "orders": {"order1": {"methods": {"NCFT": {"final_outcomes": {"a": better, "b": better}},
-                                                 "SeqFT": {"final_outcomes": {"a": worse, "b": better}}}}}}
+               "orders": {"order1": {"methods": {"NCFT": _final({"a": better, "b": better}),
+                                                 "SeqFT": _final({"a": worse, "b": better})}}}}
     (claim,) = continual_views.claims(results)
     assert claim.text == "NCFT's AA above SeqFT's" and claim.verdict == "holds"
     assert "+25.0" in claim.evidence and "80 test examples of 2 task(s) in 1 run(s) (1 order(s) x 1 training seed(s)): for this order" in claim.evidence
-    results["orders"]["order1"]["methods"]["SeqFT"]["final_outcomes"]["a"] = better
+    results["orders"]["order1"]["methods"]["SeqFT"]["by_evaluation"]["generate"]["final_outcomes"]["a"] = better
     (claim,) = continual_views.claims(results)
     assert claim.verdict == "undecided at this n"
 
@@ -165,8 +171,8 @@ def test_continual_claims_draw_an_example_in_every_order_at_once():
     x = [100.0] * 20 + [0.0] * 20
     results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0},
                "methods": {"NCFT": {"method": "ncft"}, "SeqFT": {"method": "seqft"}},
-               "orders": {name: {"methods": {"NCFT": {"final_outcomes": {"a": ncft}},
-                                             "SeqFT": {"final_outcomes": {"a": [0.0] * 40}}}}
+               "orders": {name: {"methods": {"NCFT": _final({"a": ncft}),
+                                             "SeqFT": _final({"a": [0.0] * 40})}}
                           for name, ncft in (("order1", x), ("order2", x[::-1]))}}
     (claim,) = continual_views.claims(results)
     assert claim.evidence.startswith("+50.0 [+50.0, +50.0]")
@@ -178,8 +184,8 @@ def test_the_bwt_claim_pairs_each_example_from_its_learning_to_the_end():
     results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0},
                "methods": {"NCFT": {"method": "ncft"}, "SeqFT": {"method": "seqft"}},
                "orders": {"order1": {"methods": {  # the last task (b) has nothing to forget: left out of BWT
-                   "NCFT": {"final_outcomes": {"a": kept, "b": lost}, "learnt_outcomes": {"a": learnt, "b": learnt}},
-                   "SeqFT": {"final_outcomes": {"a": lost, "b": kept}, "learnt_outcomes": {"a": learnt, "b": kept}}}}}}
+                   "NCFT": _final({"a": kept, "b": lost}, {"a": learnt, "b": learnt}),
+                   "SeqFT": _final({"a": lost, "b": kept}, {"a": learnt, "b": kept})}}}}
     aa, bwt = continual_views.claims(results)
     assert aa.text == "NCFT's AA above SeqFT's" and aa.verdict == "undecided at this n"  # the same 50.0 each
     assert bwt.text == "NCFT's BWT above SeqFT's" and bwt.verdict == "holds"
@@ -229,7 +235,7 @@ def test_the_budget_check_says_whether_per_task_ft_learnt_each_task_by_the_margi
     results = {"config": {"eval_method": "generate", "n_boot": 500, "confidence": 0.95, "seed": 0, "learn_margin": 5.0},
                "methods": {"Per-Task FT": {"method": "per_task_ft"}},
                "orders": {"order1": {"zero_shot_outcomes": {"a": zero, "b": zero},
-                                     "methods": {"Per-Task FT": {"final_outcomes": {"a": learnt, "b": zero}}}}}}
+                                     "methods": {"Per-Task FT": _final({"a": learnt, "b": zero})}}}}
     a, b = continual_claims.budget_check(results)
     assert a.verdict == "holds" and "teaches a" in a.text and "+40.0" in a.evidence
     assert b.verdict == "does not hold"  # exactly zero-shot: the interval is the point 0, below the margin

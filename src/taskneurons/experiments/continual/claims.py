@@ -7,7 +7,7 @@ import numpy as np
 
 from ...report.html import Claim
 from ...analysis.stats import order_gap, paired_gap
-from .metrics import evaluation_view, forgetting_outcomes
+from .metrics import forgetting_outcomes
 from .stages import runs_text
 from .summary import views
 
@@ -30,7 +30,7 @@ def budget_check(results: dict) -> list[Claim]:
     for order in results["orders"].values():
         zero = order.get("zero_shot_outcomes") or {}
         for label in labels:
-            view = evaluation_view(order["methods"][label], c["eval_method"], c["eval_method"])
+            view = order["methods"][label]["by_evaluation"][c["eval_method"]]
             for task, outcomes in view["final_outcomes"].items():
                 if task in zero and (label, task) not in seen:
                     seen.add((label, task))

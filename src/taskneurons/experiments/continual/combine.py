@@ -10,6 +10,7 @@ import json
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
+from .records import VERSION, upgraded
 from .summary import aggregate
 
 # what each run may choose for itself: which orders, training seeds and methods it ran (the options are checked per
@@ -24,8 +25,9 @@ def combine(runs: list[dict]) -> dict:
     """One ``results`` with every order of ``runs`` (a list of results.json contents), recomputed across orders."""
     if not runs:
         raise TaskNeuronsError("combine needs at least one run")
+    runs = [upgraded(results) for results in runs]
     first = runs[0]["config"]
-    combined = {"config": dict(first), "methods": {}, "orders": {}, "examples": {}}
+    combined = {"version": VERSION, "config": dict(first), "methods": {}, "orders": {}, "examples": {}}
     for number, results in enumerate(runs, 1):
         config = results["config"]
         differ = sorted(k for k in set(first) | set(config) if k not in PER_RUN and first.get(k) != config.get(k))

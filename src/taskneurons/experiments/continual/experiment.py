@@ -33,11 +33,12 @@ from ...tasks import Task
 from ..kit import keep_lengths, make_plans
 from ..kit.auto_k import choose_k
 from ..kit.auto_k import describe as describe_k
-from ..kit.evaluation import evaluate_plan_methods
+from ..kit.evaluation import evaluate_plan
 from ...analysis.stats import task_means_interval
 from ..experiment import Experiment
 from ..run import Run, option_defaults
 from . import metrics, report, summary
+from .records import VERSION, Record, evaluations, upgraded_step
 from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, method_specs
 from .methods.base import auto_k_specs, reference_spec
@@ -68,26 +69,29 @@ class Continual(Experiment):
         keep_lengths(self.plans, self.run)
         self.ctx = Context(config, self.run.out / "shared", progress, self.plans)
         self.auto_k = None  # with selection.k auto: chosen when the run starts (choose_k)
+        self.evaluations = evaluations(config)  # the main evaluation method first
 
     # --- building blocks -------------------------------------------------------------------------------
     def base_model(self) -> LoadedModel:
         return self.run.load_model()
 
-    def score(self, lm: LoadedModel, task: Task, positions: list[int] | None = None) -> dict:
-        """``{"score", "n", "outcomes"}`` on the task's evaluated examples (tasks.plans; only those at
-        ``positions`` when given), and the same by every ``also_evaluate`` method under ``"also"``."""
+    def score(self, lm: LoadedModel, task: Task, positions: list[int] | None = None) -> dict[str, Record]:
+        """The task's evaluated examples (tasks.plans; only those at ``positions`` when given) scored by each
+        evaluation method (a generation task is generated once: every method's record is the same)."""
         c, plan = self.config, self.plans[task.name]
         plan = plan if positions is None else plan.subset(positions)
-        return evaluate_plan_methods(lm, plan, c, c.also_evaluate, self.progress, c.eval_batch_size)
+        records: dict[str, Record] = {}
+        for m in self.evaluations:
+            if task.kind == "generation" and records:
+                records[m] = next(iter(records.values()))
+            else:
+                r = evaluate_plan(lm, plan, c, self.progress, c.eval_batch_size, m)
+                records[m] = Record(score=r["score"], n=r["n"], outcomes=r["outcomes"])
+        return records
 
-    def view(self, record: dict, method: str) -> dict:
-        """The part of a step or method result that ``method`` scored (metrics.evaluation_view)."""
-        return metrics.evaluation_view(record, method, self.config.eval_method)
-
-    def by_method(self, build) -> dict:
-        """``build(method)`` for the main evaluation method, with ``"also": {method: build(method)}`` beside."""
-        also = self.config.also_evaluate
-        return {**build(self.config.eval_method), **({"also": {m: build(m) for m in also}} if also else {})}
+    def step(self, key: str, compute) -> dict:
+        """``run.step``, a step cached by an older version read in today's layout (records.upgraded_step)."""
+        return upgraded_step(self.run.step(key, compute), self.config.eval_method)
 
     def zero_shot(self, tasks: list[Task]) -> list[dict]:
         lm, records = None, []
@@ -96,8 +100,8 @@ class Continual(Experiment):
                 nonlocal lm
                 lm = lm or self.base_model()
                 console.print(f"zero-shot: {task.name}")
-                return self.score(lm, task)
-            records.append(self.run.step(f"zero_shot/{task.name}", compute))
+                return {"by_evaluation": self.score(lm, task)}
+            records.append(self.step(f"zero_shot/{task.name}", compute))
         return records
 
     def evaluate_stage(self, method: Method, lm: LoadedModel, tasks: list[Task], stage: int) -> dict:
@@ -109,13 +113,12 @@ class Continual(Experiment):
                 lm, task, positions)) if seen else None
         return self.stage_record(records)
 
-    def stage_record(self, records: dict[str, dict | None]) -> dict:
-        """A step result from per-task records (None: not evaluated): ``{"scores", "outcomes"}`` by task, by the
-        main evaluation method, and the same by each other one under ``"also"``."""
-        def by(m: str) -> dict:
-            return {"scores": {k: r and self.view(r, m)["score"] for k, r in records.items()},
-                    "outcomes": {k: r and self.view(r, m)["outcomes"] for k, r in records.items()}}
-        return self.by_method(by)
+    def stage_record(self, records: dict[str, dict[str, Record] | None]) -> dict:
+        """A step result from per-task records by evaluation method (None: not evaluated): by each evaluation
+        method, ``{"scores", "outcomes"}`` by task (records.StageScores)."""
+        return {"by_evaluation": {m: {"scores": {k: r and r[m]["score"] for k, r in records.items()},
+                                      "outcomes": {k: r and r[m]["outcomes"] for k, r in records.items()}}
+                                  for m in self.evaluations}}
 
     # --- the three kinds of method ----------------------------------------------------------------------
     def prepared(self, spec: MethodSpec, tasks: list[Task]) -> tuple[LoadedModel, Method]:
@@ -132,10 +135,11 @@ class Continual(Experiment):
         if not all(self.run.has(key) for key in [*stages.keys("eval"), stages.describe]):  # killed before its last
             self._continue(spec, tasks, stages)  # step: resume there
         trains = [self.run.load(key) for key in stages.keys("train")]
-        evals = [self.run.load(key) for key in stages.keys("eval")]
+        evals = [upgraded_step(self.run.load(key), self.config.eval_method) for key in stages.keys("eval")]
         names = [task.name for task in tasks]
-        matrices = self.by_method(lambda m: metrics.stage_matrix([self.view(e, m) for e in evals], names))
-        return {"kind": "sequential", **matrices, "train": trains, "describe": self.run.load(stages.describe)}
+        return {"kind": "sequential", "train": trains, "describe": self.run.load(stages.describe),
+                "by_evaluation": {m: metrics.stage_matrix([e["by_evaluation"][m] for e in evals], names)
+                                  for m in self.evaluations}}
 
     def _continue(self, spec: MethodSpec, tasks: list[Task], stages: Stages) -> None:
         n, name = stages.n, stages.name
@@ -185,19 +189,20 @@ class Continual(Experiment):
                 console.print(f"[{spec.label}] {task.name}: training from the base model")
                 lm, method = self.prepared(spec, [task])
                 info = method.train_stage(lm, 0, task)
-                return {**self.score(lm, task), "train": info}
-            results.append(self.run.step(f"{spec.label}/task={task.name}{self._seed_suffix()}", compute))
+                return {"by_evaluation": self.score(lm, task), "train": info}
+            results.append(self.step(f"{spec.label}/task={task.name}{self._seed_suffix()}", compute))
         n = len(tasks)
 
         def bank(m: str) -> dict:
             def cell(i: int, j: int) -> dict | None:  # after stage j: task i <= j by its own model, a later one by the base
                 record = results[i] if i <= j else (zero[i] if zero else None)
-                return record and self.view(record, m)
+                return record and record["by_evaluation"][m]
             cells = [[cell(i, j) for j in range(n)] for i in range(n)]
             return {"matrix": [[c and c["score"] for c in row] for row in cells],
                     "n": [[c and len(c["outcomes"]) for c in row] for row in cells],
-                    "final_outcomes": {t.name: self.view(r, m)["outcomes"] for t, r in zip(tasks, results)}}
-        return {"kind": "isolated", **self.by_method(bank), "train": [r["train"] for r in results]}
+                    "final_outcomes": {t.name: r["by_evaluation"][m]["outcomes"] for t, r in zip(tasks, results)}}
+        return {"kind": "isolated", "train": [r["train"] for r in results],
+                "by_evaluation": {m: bank(m) for m in self.evaluations}}
 
     def joint(self, spec: MethodSpec, tasks: list[Task]) -> dict:
         def compute():
@@ -205,15 +210,15 @@ class Continual(Experiment):
             lm, method = self.prepared(spec, tasks)
             info = method.train_joint(lm, tasks)
             return {**self.stage_record({t.name: self.score(lm, t) for t in tasks}), "train": info}
-        result = self.run.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}{self._seed_suffix()}",
-                               compute)
+        result = self.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}{self._seed_suffix()}",
+                           compute)
 
         def final(m: str) -> dict:
-            view = self.view(result, m)
+            view = result["by_evaluation"][m]
             outcomes = {t.name: view["outcomes"][t.name] for t in tasks}
             return {"final": [view["scores"][t.name] for t in tasks], "n": [len(o) for o in outcomes.values()],
                     "final_outcomes": outcomes}
-        return {"kind": "joint", **self.by_method(final), "train": [result["train"]]}
+        return {"kind": "joint", "train": [result["train"]], "by_evaluation": {m: final(m) for m in self.evaluations}}
 
     # --- one run: a sequence with a training seed ---------------------------------------------------------
     def _seed_suffix(self) -> str:
@@ -226,39 +231,38 @@ class Continual(Experiment):
         name = run_name(seq.name, training_seed)
         tasks = self.tasks[seq.name]
         zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None
-        methods: dict[str, dict] = {}
-        for spec in self.specs:
-            if spec.cls.kind == "sequential":
-                methods[spec.label] = self.sequential(spec, name, tasks)
-            elif spec.cls.kind == "isolated":
-                methods[spec.label] = self.isolated(spec, tasks, zero)
-            else:
-                methods[spec.label] = self.joint(spec, tasks)
-        return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks],
-                "evaluation": self.config.eval_method, **self.by_method(lambda m: self.add_metrics(methods, m, zero)),
-                "zero_shot_outcomes": {t.name: r["outcomes"] for t, r in zip(tasks, zero)} if zero else None,
-                "methods": methods}
-
-    def add_metrics(self, methods: dict[str, dict], m: str, zero: list[dict] | None) -> dict:
-        """Each method's metrics and AA interval over test examples by evaluation method ``m``, into its view;
-        returns that evaluation's zero-shot scores and A_i."""
-        c = self.config
-        zero_m = [self.view(r, m)["score"] for r in zero] if zero else None
-        reference = None
-        if self.reference is not None:
-            ref = self.view(methods[self.reference.label], m)["matrix"]
-            reference = [ref[i][i] for i in range(len(ref))]
+        build = {"sequential": lambda spec: self.sequential(spec, name, tasks),
+                 "isolated": lambda spec: self.isolated(spec, tasks, zero), "joint": lambda spec: self.joint(spec, tasks)}
+        methods = {spec.label: build[spec.cls.kind](spec) for spec in self.specs}
+        main = self.config.eval_method
+        scores = {m: {"zero_shot": [r["by_evaluation"][m]["score"] for r in zero] if zero else None,
+                      "reference": self.reference_scores(methods, m)} for m in self.evaluations}
         for result in methods.values():
-            view = self.view(result, m)
-            if result["kind"] == "joint":
-                view["metrics"] = {"average_accuracy": sum(view["final"]) / len(view["final"]), "final": view["final"]}
-            else:
-                a = view["matrix"]
-                own = [a[i][i] for i in range(len(a))] if c.reference == "diagonal" else reference
-                view["metrics"] = metrics.summarize(a, zero_m, own)
-            view["intervals"] = {"average_accuracy": task_means_interval([view["final_outcomes"]], c.n_boot,
-                                                                           c.confidence, c.seed)}
-        return {"zero_shot": zero_m, "reference": reference}
+            result["by_evaluation"] = {m: {**view, **self.metrics(result["kind"], view, scores[m])}
+                                       for m, view in result["by_evaluation"].items()}
+        return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks], "evaluation": main,
+                "zero_shot_outcomes": {t.name: r["by_evaluation"][main]["outcomes"] for t, r in zip(tasks, zero)}
+                if zero else None, "by_evaluation": scores, "methods": methods}
+
+    def reference_scores(self, methods: dict[str, dict], m: str) -> list[float] | None:
+        """A_i by evaluation method ``m``: the reference method's (Per-Task FT's) score on each task."""
+        if self.reference is None:
+            return None
+        a = methods[self.reference.label]["by_evaluation"][m]["matrix"]
+        return [a[i][i] for i in range(len(a))]
+
+    def metrics(self, kind: str, view: dict, scores: dict) -> dict:
+        """A method's ``{"metrics", "intervals"}`` by one evaluation method (``view``: its result by it; ``scores``:
+        that evaluation's zero-shot scores and A_i); AA's interval is over test examples."""
+        c = self.config
+        if kind == "joint":
+            found = {"average_accuracy": sum(view["final"]) / len(view["final"]), "final": view["final"]}
+        else:
+            a = view["matrix"]
+            own = [a[i][i] for i in range(len(a))] if c.reference == "diagonal" else scores["reference"]
+            found = metrics.summarize(a, scores["zero_shot"], own)
+        return {"metrics": found, "intervals": {"average_accuracy": task_means_interval(
+            [view["final_outcomes"]], c.n_boot, c.confidence, c.seed)}}
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def header(self) -> dict:
@@ -295,6 +299,7 @@ class Continual(Experiment):
     def conclude(self, results: dict) -> None:
         if self.auto_k:
             results["auto_k"] = self.auto_k
+        results["version"] = VERSION
         results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)
 

@@ -157,17 +157,6 @@ def forgetting_outcomes(result: Mapping) -> dict[str, list[float]]:
     return {t: [end - start for end, start in zip(result["final_outcomes"][t], learnt[t])] for t in list(learnt)[:-1]}
 
 
-def evaluation_view(record: Mapping, method: str, main: str) -> Mapping:
-    """The part of a record (a step or method result) scored by evaluation ``method``: the record itself for the
-    run's ``main`` method, else its ``record["also"][method]``."""
-    if method == main:
-        return record
-    try:
-        return record["also"][method]
-    except KeyError:
-        raise TaskNeuronsError(f"a result has no scores by evaluation method {method!r} (also_evaluate)") from None
-
-
 def differences(a: Mapping, b: Mapping, keys: Sequence[str]) -> dict:
     """``{key: a[key] - b[key]}`` (None where either is None): e.g. AA by ranking minus AA by exact match."""
     return {k: None if a.get(k) is None or b.get(k) is None else a[k] - b[k] for k in keys}

@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 from ...io import atomic_path  # noqa: E402
 from ...report.plots import heatmap  # noqa: E402
 from ..run import Run  # noqa: E402
-from .metrics import evaluation_view  # noqa: E402
+from .records import evaluations  # noqa: E402
 
 
 def curves(series: dict[str, list[float | None]], xlabels: list[str], title: str, ylabel: str, path: Path,
@@ -43,8 +43,8 @@ def plot(results: dict, run: Run) -> list[str]:
     written = []
     main = results["config"]["eval_method"]
     for name, order in results["orders"].items():
-        for method in [main, *(results["config"].get("also_evaluate") or [])]:
-            views = {label: evaluation_view(r, method, main) for label, r in order["methods"].items()}
+        for method in evaluations(results["config"]):
+            views = {label: r["by_evaluation"][method] for label, r in order["methods"].items()}
             paths = order_plots(name, order["tasks"], views, method, "" if method == main else f".{method}", run)
             written += [str(path.relative_to(run.out)) for path in paths]
     return written

@@ -12,7 +12,8 @@ from ...report.markdown import markdown_table
 from ..kit.auto_k import describe as describe_k
 from ..run import Run
 from .claims import claims
-from .metrics import MIN_RUNS, evaluation_view, mean_std
+from .metrics import MIN_RUNS, mean_std
+from .records import main_across
 from .plots import plot
 from .stages import runs_text
 
@@ -55,13 +56,13 @@ def mean_ci(text_or_value, interval: dict | None, signed: bool = False) -> str:
 
 def task_sizes(order: dict) -> dict[str, int]:
     """task -> the n behind its final score (the same test examples for every method)."""
-    result = next(iter(order["methods"].values()))
+    result = next(iter(order["methods"].values()))["by_evaluation"][order["evaluation"]]
     return {t: len(outcomes) for t, outcomes in result["final_outcomes"].items()}
 
 
 def matrix_rows(order: dict, label: str, method: str | None = None) -> list[list[str]]:
-    result = evaluation_view(order["methods"][label], method or order["evaluation"], order["evaluation"])
-    zero = (order if method in (None, order["evaluation"]) else order["also"][method])["zero_shot"]
+    method = method or order["evaluation"]
+    result, zero = order["methods"][label]["by_evaluation"][method], order["by_evaluation"][method]["zero_shot"]
     rows = []
     for i, task in enumerate(order["tasks"]):
         counts = {c for c in (result["n"][i] if "matrix" in result else [result["n"][i]]) if c is not None}
@@ -72,15 +73,16 @@ def matrix_rows(order: dict, label: str, method: str | None = None) -> list[list
 
 
 def matrix_header(order: dict, label: str) -> list[str]:
-    result = order["methods"][label]
-    stages = [f"after {j + 1}" for j in range(len(order["tasks"]))] if "matrix" in result else ["joint"]
-    return ["task", "n"] + (["zero-shot"] if order["zero_shot"] else []) + stages
+    ev = order["evaluation"]
+    stages = [f"after {j + 1}" for j in range(len(order["tasks"]))] if "matrix" in order["methods"][label][
+        "by_evaluation"][ev] else ["joint"]
+    return ["task", "n"] + (["zero-shot"] if order["by_evaluation"][ev]["zero_shot"] else []) + stages
 
 
 def metric_rows(order: dict, method: str | None = None) -> list[list[str]]:
     rows = []
     for label, result in order["methods"].items():
-        view = evaluation_view(result, method or order["evaluation"], order["evaluation"])
+        view = result["by_evaluation"][method or order["evaluation"]]
         m = view["metrics"]
         rows.append([label, fmt(m["average_accuracy"]), fmt_interval(view["intervals"]["average_accuracy"])]
                     + [fmt(m.get(key), signed=key in SIGNED) for key, _ in COLUMNS[1:]]
@@ -128,9 +130,8 @@ def gap_header(main: str, other: str) -> list[str]:
 
 
 def order_gap_rows(order: dict, method: str) -> list[list[str]]:
-    main = order["evaluation"]
-    metrics_of = lambda m: {label: evaluation_view(r, m, main)["metrics"] for label, r in order["methods"].items()}  # noqa: E731
-    return gap_rows(metrics_of(main), metrics_of(method))
+    metrics_of = lambda m: {label: r["by_evaluation"][m]["metrics"] for label, r in order["methods"].items()}  # noqa: E731
+    return gap_rows(metrics_of(order["evaluation"]), metrics_of(method))
 
 
 def show_order(name: str, order: dict, config: dict) -> None:
@@ -138,7 +139,7 @@ def show_order(name: str, order: dict, config: dict) -> None:
     for label in order["methods"]:
         print_table(f"{name} · {label}: score of each task (rows) after each stage (columns), by {ev}",
                     matrix_header(order, label), matrix_rows(order, label))
-    print_table(f"{name}: continual-learning metrics by {ev} (FG_N against {'A_i' if order['reference'] else 'a_ii'})",
+    print_table(f"{name}: continual-learning metrics by {ev} (FG_N against {'A_i' if order['by_evaluation'][ev]['reference'] else 'a_ii'})",
                 metric_header(config["confidence"]), metric_rows(order))
     console.print(examples_note(task_sizes(order), config))
     for method in config.get("also_evaluate") or []:
@@ -151,8 +152,9 @@ def summary_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     header = ["method", *[f"AA {o}" for o in orders], "AA mean ± std", f"AA {conf:.0%} CI (runs)",
               f"AA {conf:.0%} CI (examples)", "BWT", "FWT", "FG_N"]
     rows = []
-    for label, entry in results["summary"].items():
-        ci = results["intervals"][label]
+    across = main_across(results)
+    for label, entry in across["summary"].items():
+        ci = across["intervals"][label]
         rows.append([label, *[fmt(v) for v in entry["average_accuracy"]], fmt_mean_std(entry["average_accuracy"]),
                      fmt_interval(ci["average_accuracy"]), fmt_interval(ci["average_accuracy_examples"])]
                     + [mean_ci(fmt_mean_std(entry[key], key in SIGNED), ci[key], key in SIGNED) for key, _ in COLUMNS[1:]])
@@ -160,10 +162,10 @@ def summary_rows(results: dict) -> tuple[list[str], list[list[str]]]:
 
 
 def summary_gap_rows(results: dict, method: str) -> list[list[str]]:
-    gaps = results["also"][method]["gaps"]
+    gaps = results["by_evaluation"][method]["gaps"]
     means = lambda summary: {label: {k: mean_std(v)[0] for k, v in e.items()} for label, e in summary.items()}  # noqa: E731
     gap_of = lambda label, key: mean_ci(gaps[label][key]["mean"], gaps[label][key], True)  # noqa: E731
-    return gap_rows(means(results["summary"]), means(results["also"][method]["summary"]), gap_of)
+    return gap_rows(means(main_across(results)["summary"]), means(results["by_evaluation"][method]["summary"]), gap_of)
 
 
 def summary_notes(results: dict) -> list[str]:
@@ -196,8 +198,9 @@ def paper_rows(results: dict) -> tuple[list[str], list[list[str]]]:
     for label, info in results.get("methods", {}).items():
         if info["method"] in PAPER_TABLE5 and orders:
             name, paper = PAPER_TABLE5[info["method"]]
-            ours = [results["orders"][o]["methods"].get(label, {}).get("metrics", {}).get("average_accuracy")
-                    for o in orders]
+            ev = results["config"]["eval_method"]
+            ours = [results["orders"][o]["methods"][label]["by_evaluation"][ev]["metrics"]["average_accuracy"]
+                    if label in results["orders"][o]["methods"] else None for o in orders]
             rows.append([f"{label} ({name})", *[fmt(v) for v in ours], *[f"{paper[int(o[5:]) - 1]:.1f}" for o in orders]])
     return header, rows
 

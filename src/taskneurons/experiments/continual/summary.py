@@ -1,11 +1,12 @@
-"""A run's metrics across its orders (split from ``report``): per method and evaluation method, each metric's
-value per order, its t-interval over the runs (orders x seeds; ``metrics.interval_over_runs``), AA's percentile
-bootstrap interval over test examples (``analysis.stats.task_means_interval``) and, for every ``also_evaluate``
-method, its AA and BWT minus the main method's (format forgetting, when the main one is exact match)."""
+"""A run's metrics across its orders (split from ``report``): per evaluation method and method, each metric's
+value per order, its t-interval over the runs (orders x seeds; ``metrics.interval_over_runs``), AA's interval
+over test examples (``analysis.stats.task_means_interval``) and, for every ``also_evaluate`` method, its AA and
+BWT minus the main method's (format forgetting, when the main one is exact match): ``records.Across``."""
 from __future__ import annotations
 
 from ...analysis.stats import task_means_interval
-from .metrics import differences, evaluation_view, interval_over_runs
+from .metrics import differences, interval_over_runs
+from .records import evaluations
 
 KEYS = ["average_accuracy", "backward_transfer", "forward_transfer", "final_forgetting_rate"]
 GAP_KEYS = ["average_accuracy", "backward_transfer"]
@@ -13,19 +14,18 @@ GAP_KEYS = ["average_accuracy", "backward_transfer"]
 
 def views(results: dict, method: str):
     """(order name, method label, the method's result by evaluation ``method``) for every order and method."""
-    main = results["config"]["eval_method"]
     for name, order in results["orders"].items():
         for label, result in order["methods"].items():
-            yield name, label, evaluation_view(result, method, main)
+            yield name, label, result["by_evaluation"][method]
 
 
-def across_orders(results: dict, method: str | None = None) -> dict:
+def across_orders(results: dict, method: str) -> dict:
     """``{"summary": {label: {metric: [value per order]}}, "intervals": {label: {metric: interval over runs,
-    "average_accuracy_examples": interval over test examples}}}`` by evaluation ``method`` (default: the main)."""
+    "average_accuracy_examples": interval over test examples}}}`` by evaluation ``method``."""
     c = results["config"]
     summary: dict[str, dict] = {}
     finals: dict[str, list] = {}
-    for _, label, view in views(results, method or c["eval_method"]):
+    for _, label, view in views(results, method):
         entry = summary.setdefault(label, {key: [] for key in KEYS})
         for key in KEYS:
             entry[key].append(view["metrics"].get(key))
@@ -43,7 +43,7 @@ def format_gaps(results: dict, method: str) -> dict:
     main = results["config"]["eval_method"]
     per_order: dict[str, dict] = {}
     for name, label, view in views(results, method):
-        main_view = evaluation_view(results["orders"][name]["methods"][label], main, main)
+        main_view = results["orders"][name]["methods"][label]["by_evaluation"][main]
         gap = differences(view["metrics"], main_view["metrics"], GAP_KEYS)
         entry = per_order.setdefault(label, {key: [] for key in GAP_KEYS})
         for key in GAP_KEYS:
@@ -53,10 +53,8 @@ def format_gaps(results: dict, method: str) -> dict:
 
 
 def aggregate(results: dict) -> dict:
-    """What ``results`` gains across orders: ``summary`` and ``intervals`` (main evaluation method), and per
-    ``also_evaluate`` method ``also[m] = {"summary", "intervals", "gaps"}``."""
-    out = across_orders(results)
-    also = results["config"].get("also_evaluate") or []
-    if also:
-        out["also"] = {m: {**across_orders(results, m), "gaps": format_gaps(results, m)} for m in also}
-    return out
+    """What ``results`` gains across orders: ``by_evaluation[m] = {"summary", "intervals"}`` per evaluation
+    method, with ``"gaps"`` for each ``also_evaluate`` one."""
+    main, *also = evaluations(results["config"])
+    return {"by_evaluation": {main: across_orders(results, main),
+                              **{m: {**across_orders(results, m), "gaps": format_gaps(results, m)} for m in also}}}

@@ -21,6 +21,7 @@ from ...report.console import console
 from .config import ContinualConfig
 from .methods.base import method_specs
 from .orders import resolve_orders
+from .records import main_across
 
 FACTORS = (1 / 3, 1.0, 3.0)
 FOLLOWS = {"wncft": "ncft"}  # a method that trains as another takes that one's rate
@@ -52,7 +53,7 @@ def sweep_learning_rates(options: dict, out: Path, factors=FACTORS, n_tasks: int
                  "method_options": {**config.method_options, name: {**config.method_options.get(name, {}), "lr": lr}}}
         console.print(f"learning-rate sweep: {name} at lr {lr:g} on the dev split of {', '.join(tasks)}")
         result = Continual(ContinualConfig(**alone), Path(out) / name / f"lr={lr:g}", progress=progress)()
-        return {"lr": lr, "dev_aa": next(iter(result["summary"].values()))["average_accuracy"][0]}
+        return {"lr": lr, "dev_aa": next(iter(main_across(result)["summary"].values()))["average_accuracy"][0]}
 
     for name in [n for n in names if follows.get(n) not in names]:
         default = method_specs([name], config.method_options)[0].options.lr

@@ -132,9 +132,9 @@ class Method:
         return contextlib.nullcontext()
 
     def evaluate_task(self, lm: LoadedModel, stage: int, index: int, score) -> dict:
-        """Task ``index``'s record after ``stage``: ``score(None)`` evaluates all its test examples inside
-        :meth:`evaluation`. A method that treats examples differently (EPI's per-example routing) calls
-        ``score(positions)`` on subsets instead and merges them (``kit.evaluation.merge_records``)."""
+        """Task ``index``'s records by evaluation method after ``stage``: ``score(None)`` evaluates all its test
+        examples inside :meth:`evaluation`. A method that treats examples differently (EPI's per-example routing)
+        calls ``score(positions)`` on subsets instead and merges them (``records.merged``)."""
         with self.evaluation(lm, stage, index):
             return score(None)
 

@@ -46,7 +46,7 @@ from ....io import write_json
 from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tuning import train
-from ...kit.evaluation import merge_records
+from ..records import merged
 from ....options import option
 from ..state import load_tensors, save_tensors
 from .features import prompt_features
@@ -206,7 +206,7 @@ class EPI(SeqLoRA):
                 parts.append((positions, score(None if len(positions) == len(nearest) else positions)))
         finally:
             self.activate(self.adapters[-1])  # as after training: the latest task's adapter
-        return merge_records(parts, len(nearest))
+        return merged(parts, len(nearest))
 
     def describe(self) -> dict:
         """Identification of every (stage, task) cell: the chosen task, the votes, the per-example accuracy, and
