@@ -34,7 +34,6 @@ from ..kit import keep_lengths, make_plans
 from ..kit.auto_k import choose_k
 from ..kit.auto_k import describe as describe_k
 from ..kit.evaluation import evaluate_plan
-from ...analysis.stats import task_means_interval
 from ..experiment import Experiment
 from ..run import Run, option_defaults
 from . import metrics, report, summary
@@ -233,16 +232,19 @@ class Continual(Experiment):
         zero = self.zero_shot(tasks) if self.config.evaluate_unseen else None
         build = {"sequential": lambda spec: self.sequential(spec, name, tasks),
                  "isolated": lambda spec: self.isolated(spec, tasks, zero), "joint": lambda spec: self.joint(spec, tasks)}
-        methods = {spec.label: build[spec.cls.kind](spec) for spec in self.specs}
-        main = self.config.eval_method
+        trained = {spec.label: build[spec.cls.kind](spec) for spec in self.specs}
+        c, main = self.config, self.config.eval_method
         scores = {m: {"zero_shot": [r["by_evaluation"][m]["score"] for r in zero] if zero else None,
-                      "reference": self.reference_scores(methods, m)} for m in self.evaluations}
-        for result in methods.values():
-            result["by_evaluation"] = {m: {**view, **self.metrics(result["kind"], view, scores[m])}
-                                       for m, view in result["by_evaluation"].items()}
+                      "reference": self.reference_scores(trained, m)} for m in self.evaluations}
+
+        def measured(result: dict) -> dict:  # each view with its metrics and AA's interval
+            return {**result, "by_evaluation": {m: {**view, **metrics.of_view(
+                result["kind"], view, scores[m]["zero_shot"], scores[m]["reference"], c.reference == "diagonal",
+                c.n_boot, c.confidence, c.seed)} for m, view in result["by_evaluation"].items()}}
         return {"tasks": [t.name for t in tasks], "sources": [t.source for t in tasks], "evaluation": main,
                 "zero_shot_outcomes": {t.name: r["by_evaluation"][main]["outcomes"] for t, r in zip(tasks, zero)}
-                if zero else None, "by_evaluation": scores, "methods": methods}
+                if zero else None, "by_evaluation": scores,
+                "methods": {label: measured(result) for label, result in trained.items()}}
 
     def reference_scores(self, methods: dict[str, dict], m: str) -> list[float] | None:
         """A_i by evaluation method ``m``: the reference method's (Per-Task FT's) score on each task."""
@@ -250,19 +252,6 @@ class Continual(Experiment):
             return None
         a = methods[self.reference.label]["by_evaluation"][m]["matrix"]
         return [a[i][i] for i in range(len(a))]
-
-    def metrics(self, kind: str, view: dict, scores: dict) -> dict:
-        """A method's ``{"metrics", "intervals"}`` by one evaluation method (``view``: its result by it; ``scores``:
-        that evaluation's zero-shot scores and A_i); AA's interval is over test examples."""
-        c = self.config
-        if kind == "joint":
-            found = {"average_accuracy": sum(view["final"]) / len(view["final"]), "final": view["final"]}
-        else:
-            a = view["matrix"]
-            own = [a[i][i] for i in range(len(a))] if c.reference == "diagonal" else scores["reference"]
-            found = metrics.summarize(a, scores["zero_shot"], own)
-        return {"metrics": found, "intervals": {"average_accuracy": task_means_interval(
-            [view["final_outcomes"]], c.n_boot, c.confidence, c.seed)}}
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def header(self) -> dict:

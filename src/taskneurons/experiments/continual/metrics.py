@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 from scipy import stats
 
+from ...analysis.stats import task_means_interval
 from ...errors import TaskNeuronsError
 
 Matrix = Sequence[Sequence[float | None]]
@@ -109,6 +110,20 @@ def summarize(a: Matrix, zero_shot: Sequence[float | None] | None = None,
         "seen_average": seen_average(a),
         "final": [a[i][-1] for i in range(size(a))],
     }
+
+
+def of_view(kind: str, view: Mapping, zero_shot: Sequence[float | None] | None, reference: Sequence[float] | None,
+            diagonal: bool, n_boot: int, confidence: float, seed: int) -> dict:
+    """A method's ``{"metrics", "intervals"}`` from its result by one evaluation method (``view``: its matrix, or
+    for a joint method its final scores); FG against ``reference`` (A_i), or against a[i][i] when ``diagonal``;
+    AA's interval is over the test examples."""
+    if kind == "joint":
+        found = {"average_accuracy": sum(view["final"]) / len(view["final"]), "final": view["final"]}
+    else:
+        a = view["matrix"]
+        found = summarize(a, zero_shot, [a[i][i] for i in range(len(a))] if diagonal else reference)
+    return {"metrics": found, "intervals": {"average_accuracy": task_means_interval(
+        [view["final_outcomes"]], n_boot, confidence, seed)}}
 
 
 def mean_std(values: Sequence[float | None]) -> tuple[float | None, float | None]:
