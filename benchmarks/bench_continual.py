@@ -27,11 +27,11 @@ import sys
 from pathlib import Path
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.config import apply_override
+from taskneurons.configs.files import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.combine import combine_folders
 from taskneurons.experiments.continual.config import ALL_METHODS
-from taskneurons.experiments.continual.orders import order_number
+from taskneurons.tasks.orders import order_number
 from taskneurons.experiments.continual.records import main_across
 from taskneurons.experiments.continual.report import PAPER_TABLE5, fmt, fmt_interval, fmt_mean_std, markdown_table
 from taskneurons.experiments.continual.claims import claims

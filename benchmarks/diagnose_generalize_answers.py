@@ -15,7 +15,7 @@ import argparse
 import json
 from pathlib import Path
 
-from taskneurons.experiments.config import load_config
+from taskneurons.configs.files import load_config
 from taskneurons.experiments.generalize import GeneralizeConfig
 from taskneurons.experiments.generalize.lab import Lab
 from taskneurons.experiments.generalize.similarity import full_finetune

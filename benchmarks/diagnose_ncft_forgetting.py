@@ -27,7 +27,7 @@ import torch
 from taskneurons.analysis.correlation import correlate
 from taskneurons.analysis.overlap import share
 from taskneurons.experiments.continual.methods.ncft import merge
-from taskneurons.experiments.continual.orders import resolve_orders
+from taskneurons.tasks.orders import resolve_orders
 from taskneurons.experiments.continual.report import markdown_table
 from taskneurons.experiments.continual.stages import slug
 from taskneurons.evaluation.metrics import normalize_label

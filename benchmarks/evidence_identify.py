@@ -7,7 +7,7 @@ import argparse
 import statistics
 from pathlib import Path
 
-from taskneurons.experiments.config import load_config
+from taskneurons.configs.files import load_config
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.identify.report import PAPER
 

@@ -6,10 +6,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from taskneurons.experiments.experiment import Experiment
-from taskneurons.experiments.kit import Settings, checks, evaluate_plan, make_plans
-from taskneurons.options import option
+from taskneurons.configs import checks
+from taskneurons.experiments.kit import Settings, evaluate_plan, make_plans
+from taskneurons.configs.options import option
 from taskneurons.analysis.stats import interval_verdict, mean_interval
-from taskneurons.experiments.run import Run, option_defaults
+from taskneurons.runs import Run, option_defaults
 from taskneurons.io import write_json, write_text
 from taskneurons.report.html import Claim
 from taskneurons.report.markdown import markdown_table

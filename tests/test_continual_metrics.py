@@ -5,7 +5,7 @@ import pytest
 
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.continual import metrics
-from taskneurons.experiments.continual.orders import ORDERS, resolve_orders
+from taskneurons.tasks.orders import ORDERS, resolve_orders
 
 from .conftest import SHARED_DATA
 

@@ -4,10 +4,11 @@ import pytest
 import dataclasses
 
 from taskneurons.cli import build_parser
-from taskneurons.experiments.config import load_config
+from taskneurons.configs.files import load_config
 from taskneurons.experiments.experiment import EXPERIMENTS
-from taskneurons.options import meanings
-from taskneurons.flags import COMMON, flag_values, resolve
+from taskneurons.configs.options import meanings
+from taskneurons.configs.options import resolve
+from taskneurons.flags import COMMON, flag_values
 
 
 def experiment_classes(command):

@@ -7,13 +7,13 @@ import torch
 
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.experiments.config import load_config
+from taskneurons.configs.files import load_config
 from taskneurons.experiments.generalize import GROUPS, Generalize, GeneralizeConfig, run_generalize_demo
 from taskneurons.experiments.generalize import lab as lab_module
 from taskneurons.experiments.generalize import similarity as similarity_module
 from taskneurons.experiments.kit import evaluation as kit_evaluation
 from taskneurons.experiments.kit import selection as kit_selection
-from taskneurons.experiments.run import Run
+from taskneurons.runs import Run
 from taskneurons.neurons import NeuronSet
 
 from .conftest import SHARED_DATA

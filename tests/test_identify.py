@@ -6,7 +6,7 @@ import pytest
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.experiments.identify import experiment as identify_module
-from taskneurons.experiments.config import load_config
+from taskneurons.configs.files import load_config
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.kit import evaluation as kit_evaluation
 from taskneurons.experiments.kit import selection as kit_selection

@@ -13,7 +13,7 @@ from taskneurons import hub
 from taskneurons.cli import main
 from taskneurons.errors import TaskNeuronsError, TaskNeuronsWarning
 from taskneurons.experiments.identify import Identify, IdentifyConfig
-from taskneurons.experiments.run import read_state
+from taskneurons.runs import read_state
 from taskneurons.neurons import NeuronSet, deactivate, model_fingerprint
 from taskneurons.neurons import artifact as artifact_module
 from taskneurons.tuning import NeuronTuner

@@ -102,7 +102,7 @@ def test_yaml_reads_an_exponent_as_the_number_every_user_means(tmp_path):
 
 def test_a_config_file_with_a_duplicated_key_is_refused(tmp_path):
     from taskneurons.errors import TaskNeuronsError
-    from taskneurons.experiments.config import load_config
+    from taskneurons.configs.files import load_config
     from taskneurons.experiments.identify import IdentifyConfig
 
     path = tmp_path / "c.yaml"
@@ -114,7 +114,7 @@ def test_a_config_file_with_a_duplicated_key_is_refused(tmp_path):
 
 def test_an_override_with_a_duplicated_key_is_refused():
     from taskneurons.errors import TaskNeuronsError
-    from taskneurons.experiments.config import load_config
+    from taskneurons.configs.files import load_config
     from taskneurons.experiments.identify import IdentifyConfig
 
     with pytest.raises(TaskNeuronsError) as info:

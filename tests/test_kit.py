@@ -122,7 +122,7 @@ def test_a_training_spec_holds_every_train_config_field_the_settings_do_not_own(
 
 
 def test_a_training_spec_written_with_options_reads_as_the_flat_spec():
-    from taskneurons.experiments.kit import nested
+    from taskneurons.configs.checks import nested
 
     old = nested(TrainingSpec, {"n_train": 8, "lr": 1e-3, "options": {"weight_decay": 0.1}}, "multitask")
     assert old == TrainingSpec(n_train=8, lr=1e-3, weight_decay=0.1)
@@ -139,7 +139,7 @@ def test_a_training_spec_refuses_bad_values_in_one_line(values, message):
 
 
 def test_yaml_reads_exponent_numbers_as_numbers(tmp_path):
-    from taskneurons.experiments.config import load_config
+    from taskneurons.configs.files import load_config
     from taskneurons.experiments.identify import IdentifyConfig
 
     path = tmp_path / "c.yaml"

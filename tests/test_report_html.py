@@ -13,7 +13,7 @@ from taskneurons.experiments.continual import claims as continual_claims
 from taskneurons.experiments.identify import Identify, IdentifyConfig
 from taskneurons.experiments.identify import views as identify_views
 from taskneurons.pages import list_runs, write_index, write_report
-from taskneurons.experiments.run import Run
+from taskneurons.runs import Run
 
 from .conftest import SHARED_DATA
 

@@ -8,7 +8,7 @@ import pytest
 from taskneurons.experiments.continual import Continual
 from taskneurons.experiments.generalize import Generalize
 from taskneurons.experiments.identify import Identify
-from taskneurons.experiments.run import Run
+from taskneurons.runs import Run
 
 from .test_continual import config as continual_config
 from .test_generalize import _config as generalize_config

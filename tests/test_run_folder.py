@@ -12,7 +12,7 @@ import pytest
 
 from taskneurons.errors import TaskNeuronsError
 from taskneurons.pages import list_runs
-from taskneurons.experiments.run import Run, current_state, read_state
+from taskneurons.runs import Run, current_state, read_state
 
 
 def test_a_resumed_run_adds_its_wall_time_and_counts_sessions(tmp_path):
@@ -26,7 +26,7 @@ def test_a_resumed_run_adds_its_wall_time_and_counts_sessions(tmp_path):
 
 def test_a_second_process_on_the_same_run_folder_is_refused_in_one_line(tmp_path):
     held = Run(tmp_path, {"a": 1}, "identify")
-    code = ("import sys; from taskneurons.experiments.run import Run; from taskneurons.errors import TaskNeuronsError\n"
+    code = ("import sys; from taskneurons.runs import Run; from taskneurons.errors import TaskNeuronsError\n"
             "try:\n    Run(sys.argv[1], {'a': 1}, 'identify')\nexcept TaskNeuronsError as e:\n    print(e); sys.exit(2)")
     other = subprocess.run([sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True)
     assert other.returncode == 2 and other.stdout.startswith(f"run folder {tmp_path} is in use by another process")
@@ -53,7 +53,7 @@ def test_a_folder_made_when_training_specs_had_options_resumes_with_the_flat_spe
     from dataclasses import asdict
 
     from taskneurons.experiments.continual import ContinualConfig
-    from taskneurons.experiments.run import option_defaults
+    from taskneurons.runs import option_defaults
 
     config = asdict(ContinualConfig(model="tiny-llama", training={"n_train": 8, "weight_decay": 0.1}))
     old = {**config, "training": {"n_train": 8, "lr": 2e-5, "epochs": 1, "max_steps": None,
@@ -70,7 +70,7 @@ def test_a_folder_made_when_training_specs_had_options_resumes_with_the_flat_spe
 RECORDING = """
 import os, sys, time
 from taskneurons import processes
-from taskneurons.experiments.run import Run
+from taskneurons.runs import Run
 run = Run(sys.argv[1], {"a": 1}, "identify")
 with run.recording():
     processes.barrier()
@@ -125,9 +125,7 @@ def test_kill_9_of_any_rank_of_two_processes_leaves_no_run_that_says_running(tmp
     assert [row[2] for row in list_runs(tmp_path)] == ["interrupted (resumable)"]
 
 
-def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path, monkeypatch):
-    from taskneurons import pages
-
+def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path):
     run = Run(tmp_path, {"a": 1}, "identify")
 
     def compute():
@@ -135,9 +133,8 @@ def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path, monk
         (tmp_path / "summary.md").write_text("# run")
         return {}
 
-    monkeypatch.setattr(pages, "write_report", lambda out: out / "report.html")  # says it wrote, did not
     with pytest.raises(TaskNeuronsError, match=r"report.html not written; rerun the same command to write them"):
-        run.complete(compute)
+        run.complete(compute, lambda out: out / "report.html")  # says it wrote the page, did not
     state = read_state(tmp_path)
     assert state["state"] == "failed" and "report.html not written" in state["error"]
     assert list_runs(tmp_path)[0][2:] == ["failed", list_runs(tmp_path)[0][3], state["error"]]

@@ -58,7 +58,7 @@ class Parser(argparse.ArgumentParser):
             return ""
         config, key = getattr(command, "config_class", None), flag[2:].replace("-", "_")
         if config is not None:
-            from .experiments.config import renamed
+            from .configs.files import renamed
 
             if key in {f.name for f in dataclasses.fields(config)}:
                 return f" ({key} has no flag: --set {key}=VALUE)"
@@ -86,7 +86,7 @@ OTHER_MODEL = "apply a neuron set or deltas made on a model of another type on p
 
 
 def cmd_experiment(args) -> None:
-    from .experiments.config import load_config
+    from .configs.files import load_config
     from .flags import flag_values
 
     experiment = EXPERIMENTS[args.command].load()
@@ -213,7 +213,7 @@ def check_names(argv: list[str]) -> None:
     """The model and task names of a command, checked before torch and transformers are imported (seconds), so
     that a typo is answered at once. Only exact flags are read here, and the hub is not asked about a hub id;
     the full parse and every other check come after (and check these names again)."""
-    from .experiments.config import config_values
+    from .configs.files import config_values
     from .flags import COMMON, flag_values
     from .models.spec import check_model_name
     from .tasks.registry import check_task_name
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM during a run (experiments.run)
+    except KeyboardInterrupt as e:  # Ctrl-C, or SIGTERM during a run (runs.state)
         print(str(e) or "interrupted", file=sys.stderr)
         return 130
     return 0

@@ -10,35 +10,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from .configs.options import default_of, resolve
+
 # flag (and aliases) -> the dotted config key it sets
 COMMON = {("--model",): "model", ("--tasks",): "tasks", ("--k",): "selection.k", ("--scorer",): "selection.scorer",
           ("--n-eval", "--limit"): "n_eval", ("--methods",): "methods", ("--orders",): "orders",
           ("--device",): "device", ("--dtype",): "dtype", ("--seed",): "seed", ("--batch-size",): "batch_size"}
 
 
-def resolve(cls, key: str):
-    """(the dataclass holding the last part of dotted ``key``, that field) or None when ``cls`` has no such option."""
-    *parents, leaf = key.split(".")
-    for part in parents:
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        if part not in fields:
-            return None
-        cls = type(default_of(fields[part]))
-        if not dataclasses.is_dataclass(cls):
-            return None
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    return (cls, fields[leaf]) if leaf in fields else None
-
-
-def default_of(field: dataclasses.Field):
-    if field.default_factory is not dataclasses.MISSING:
-        return field.default_factory()
-    return field.default
-
-
 def add_flags(parser: argparse.ArgumentParser, cls) -> None:
     """Add every common flag whose key is an option of ``cls``; its value goes to ``args.flag_values[key]``."""
-    from .options import meanings
+    from .configs.options import meanings
 
     for names, key in COMMON.items():
         found = resolve(cls, key)
@@ -58,7 +40,7 @@ def flag_values(args: argparse.Namespace) -> dict:
     import yaml
 
     from .errors import TaskNeuronsError
-    from .experiments.config import parse
+    from .configs.files import parse
 
     values = {}
     for name, raw in vars(args).items():
@@ -73,7 +55,7 @@ def flag_values(args: argparse.Namespace) -> dict:
 
 def options_epilog(cls) -> str:
     """Every option of ``cls`` (nested ones by dots) with its default and meaning, for ``--set``."""
-    from .options import meanings
+    from .configs.options import meanings
 
     lines = ["options for --config and --set KEY=VALUE (nested ones by dots, values as YAML):"]
     for field in dataclasses.fields(cls):

@@ -21,7 +21,7 @@ from .io import write_text
 from .report.html import Page, Section, image_html, render
 from .report.markdown import markdown_table
 from .experiments.experiment import folder_experiment
-from .experiments.run import current_state, read_state
+from .runs import current_state, read_state
 
 
 def load_results(out: Path) -> dict:

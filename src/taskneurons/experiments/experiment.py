@@ -80,7 +80,9 @@ class Experiment:
     plans: dict
 
     def __call__(self) -> dict:
-        return self.run.complete(self.results)
+        from ..pages import write_report  # the face that draws a run's page (imported when a run ends)
+
+        return self.run.complete(self.results, write_report)
 
     def results(self) -> dict:
         from ..report.console import console

@@ -7,7 +7,7 @@
 from .config import ContinualConfig
 from .demo import run_continual_demo
 from .methods import METHODS, get_method
-from .orders import ORDERS, resolve_orders
+from ...tasks.orders import ORDERS, resolve_orders
 from .experiment import Continual
 
 __all__ = ["Continual", "ContinualConfig", "METHODS", "get_method", "ORDERS", "resolve_orders", "run_continual_demo"]

@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...evaluation import CLASSIFICATION_METHODS
-from ..kit import Settings, TrainingSpec, checks, nested
+from ...configs import checks
+from ...configs.checks import nested
+from ..kit import Settings, TrainingSpec
 from ..kit.seeds import training_seed
 from ..kit.auto_k import AutoKOptions
-from ...options import option
+from ...configs.options import option
 
 ALL_METHODS = ["seqft", "seqlora", "olora", "epi", "replay", "ewc", "ncft", "wncft", "per_task_ft", "multitask_ft"]
 KEEP_STATES = ("last", "all")

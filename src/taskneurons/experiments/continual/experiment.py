@@ -35,13 +35,13 @@ from ..kit.auto_k import choose_k
 from ..kit.auto_k import describe as describe_k
 from ..kit.evaluation import evaluate_plan
 from ..experiment import Experiment
-from ..run import Run, option_defaults
+from ...runs import Run, option_defaults
 from . import metrics, report, summary
 from .records import VERSION, Record, evaluations, upgraded_step
 from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, method_specs
 from .methods.base import auto_k_specs, reference_spec
-from .orders import TaskSequence, resolve_orders
+from ...tasks.orders import TaskSequence, resolve_orders
 from .stages import Stages, run_name, slug
 from .state import weights_digest
 

@@ -11,7 +11,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 
 from ...io import atomic_path  # noqa: E402
 from ...report.plots import heatmap  # noqa: E402
-from ..run import Run  # noqa: E402
+from ...runs import Run  # noqa: E402
 from .records import evaluations  # noqa: E402
 
 

@@ -10,7 +10,7 @@ from ...io import write_json, write_text
 from ...report.console import console, print_table
 from ...report.markdown import markdown_table
 from ..kit.auto_k import describe as describe_k
-from ..run import Run
+from ...runs import Run
 from .claims import claims
 from .metrics import MIN_RUNS, mean_std
 from .records import main_across

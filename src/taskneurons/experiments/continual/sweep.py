@@ -20,7 +20,7 @@ from ...io import write_json
 from ...report.console import console
 from .config import ContinualConfig
 from .methods.base import method_specs
-from .orders import resolve_orders
+from ...tasks.orders import resolve_orders
 from .records import main_across
 
 FACTORS = (1 / 3, 1.0, 3.0)

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 
 from ...analysis.similarity import DEFAULT_PAIRING, MATRICES, PAIRINGS, VECTORS
 from ...errors import TaskNeuronsError
-from ..kit import Selection, Settings, TrainingSpec, checks, nested
+from ...configs import checks
+from ...configs.checks import nested
+from ..kit import Selection, Settings, TrainingSpec
 from .groups import POOLS, RATE_DEFINITIONS, SIMILARITY_NEURONS, TOTALS
-from ...options import option
+from ...configs.options import option
 
 PARTS = ("zero_shot", "sweep", "single_task", "ablation", "similarity")
 

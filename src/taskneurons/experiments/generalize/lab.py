@@ -15,7 +15,7 @@ from ...neurons import NeuronSet, Scores
 from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
 from ..kit import evaluate_plan, keep_lengths, make_plans
-from ..run import Run, option_defaults
+from ...runs import Run, option_defaults
 from .config import GeneralizeConfig
 from .groups import GROUPS, KIND_OF, PAPER_TASKS, SHORT, Group
 

@@ -8,7 +8,7 @@ from ...report.console import print_table
 from ...report.curves import Panel, line_panels, mean
 from ...report.markdown import markdown_table
 from ...report.plots import heatmap
-from ..run import Run
+from ...runs import Run
 from .groups import PAPER_ABLATION, PAPER_ABLATION_ORIGINAL, PAPER_TABLE4, PAPER_TABLE8, SHORT, fmt, pct
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ...io import write_json, write_text
 from ...report.html import Section
-from ..run import Run
+from ...runs import Run
 from .claims import claims
 from .report import plot, summary
 

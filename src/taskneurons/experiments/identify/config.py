@@ -5,9 +5,11 @@ from dataclasses import dataclass
 
 from ...errors import TaskNeuronsError
 from ...neurons.deactivate import MODES
-from ..kit import Selection, Settings, TrainingSpec, checks, nested
+from ...configs import checks
+from ...configs.checks import nested
+from ..kit import Selection, Settings, TrainingSpec
 from ..kit.auto_k import AutoKOptions
-from ...options import option
+from ...configs.options import option
 
 ORIGINALS = ("base", "multitask")
 

@@ -31,7 +31,7 @@ from ...tasks import Task, load_task
 from ...tuning import NeuronTuner, train
 from ..kit import Selection, control_seed, evaluate_plan, keep_lengths, make_plans, training_seed
 from ..experiment import Experiment
-from ..run import Run, option_defaults
+from ...runs import Run, option_defaults
 from .beyond import BeyondPaper
 from .config import IdentifyConfig, deactivation_tag
 from .report import controlled, show, tables

@@ -9,7 +9,7 @@ from ...report.plots import grouped_bars, heatmap
 from ...tasks import Task
 from ..kit.auto_k import describe as describe_k
 from ...analysis.stats import adjust, mean_interval, paired_gap, per_example, specificity_interval
-from ..run import Run
+from ...runs import Run
 
 
 PAPER = {  # the paper's Tables 1 and 2 (Llama-2-7b, k = 10%): averages over its classification / generation tasks

@@ -12,7 +12,7 @@ from ...neurons import NeuronSet, Scores
 from ...report.html import Section, image_html
 from ...report.markdown import markdown_table
 from ...report.plots import heatmap
-from ..run import Run
+from ...runs import Run
 from .claims import claims
 from .config import deactivation_tag
 from .report import plot, restat, summary

@@ -1,6 +1,5 @@
 """The kit the three experiments stand on: settings, selection, training specs, seeds for samples and random
 controls, and evaluation of an example plan (``tasks.plans``) with per-example outcomes."""
-from .checks import nested
 from .evaluation import evaluate_plan
 from ...tasks.plans import ExamplePlan, keep_lengths, make_plans
 from .seeds import control_seed, derive_seed, training_seed

@@ -17,9 +17,9 @@ from ...models import LoadedModel
 from ...neurons import NeuronSet, deactivate
 from ...tasks.sampling import derive_seed
 from .evaluation import new_tokens
-from . import checks
+from ...configs import checks
 from ...tasks.plans import ExamplePlan
-from ...options import option
+from ...configs.options import option
 from .settings import Settings
 
 

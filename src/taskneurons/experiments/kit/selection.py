@@ -18,10 +18,10 @@ from ...neurons import SCORERS, SPECIFICITY_METHODS, NeuronSet, Scores, make_sco
 from ...neurons.attribution import DEFAULT_SCORER, DEFAULT_TOKENS, TOKENS
 from ...neurons.neuron_set import SCOPES
 from ...tasks.general import general_examples
-from . import checks
+from ...configs import checks
 from ...tasks.plans import ExamplePlan
 from .settings import Settings
-from ...options import option
+from ...configs.options import option
 
 
 @dataclass

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from ...errors import TaskNeuronsError
 from ...evaluation.evaluate import CLASSIFICATION_METHODS
 from ...models.loading import DEFAULT_MODEL, DEVICE, DTYPES, check_model_spec
-from . import checks
-from ...options import option
+from ...configs import checks
+from ...configs.options import option
 
 GENERATION_CAP = 256
 # The shortest max_length: a target gets at most half of it (target_length), so 8 keeps a prompt's last 4 tokens

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 from ...errors import TaskNeuronsError
 from ...tuning import TrainConfig
-from . import checks
-from ...options import option
+from ...configs import checks
+from ...configs.options import option
 
 FROM_SETTINGS = ("batch_size", "max_length", "seed", "max_target_length")
 

@@ -25,8 +25,9 @@ from ....models import LoadedModel
 from ....registry import Registry, suggest
 from ....tasks import Example, Task
 from ....tuning import TrainConfig, TrainResult
-from ...kit import ExamplePlan, TrainingSpec, checks, make_plans
-from ....options import option
+from ....configs import checks
+from ...kit import ExamplePlan, TrainingSpec, make_plans
+from ....configs.options import option
 
 
 @dataclass

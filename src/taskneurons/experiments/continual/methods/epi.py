@@ -47,7 +47,7 @@ from ....models import LoadedModel, sharding
 from ....tasks import Example, Task
 from ....tuning import train
 from ..records import merged
-from ....options import option
+from ....configs.options import option
 from ..state import load_tensors, save_tensors
 from .features import prompt_features
 from .base import register, train_info

@@ -21,7 +21,7 @@ from ....models import LoadedModel, sharding
 from ....models.grads import trainable_only
 from ....tasks import Example, Task
 from ....tasks.batching import training_batch
-from ....options import option
+from ....configs.options import option
 from ..state import load_tensors, save_tensors
 from .base import MethodOptions, register
 from .seqft import SeqFT, train_all_weights

@@ -29,8 +29,9 @@ from ....models import LoadedModel, sharding
 from ....neurons import NeuronSet
 from ....tasks import Task
 from ....tuning import NeuronTuner, train
-from ...kit import Selection, nested
-from ....options import option
+from ....configs.checks import nested
+from ...kit import Selection
+from ....configs.options import option
 from .base import Method, MethodOptions, register, train_info
 
 

@@ -26,7 +26,7 @@ from ....io import write_json
 from ....models import LoadedModel, sharding
 from ....tasks import Task
 from ....tuning import add_lora, train
-from ....options import option
+from ....configs.options import option
 from ..state import load_tensors, save_tensors
 from .base import register, train_info
 from .seqlora import LoRAOptions, SeqLoRA, load_lora_state, lora_state

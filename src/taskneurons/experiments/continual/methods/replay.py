@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from ....errors import TaskNeuronsError
 from ....models import LoadedModel
 from ....tasks import Example, Task
-from ....options import option
+from ....configs.options import option
 from .base import MethodOptions, register
 from .seqft import SeqFT, train_all_weights
 

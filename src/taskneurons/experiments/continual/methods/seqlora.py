@@ -12,7 +12,7 @@ from ....errors import TaskNeuronsError
 from ....models import LoadedModel, sharding
 from ....tasks import Task
 from ....tuning import add_lora, train
-from ....options import option
+from ....configs.options import option
 from ..state import load_tensors, save_tensors
 from .base import Method, MethodOptions, register, train_info
 

@@ -53,7 +53,7 @@ from ....models import FFN, KINDS, LoadedModel
 from ....neurons import NeuronSet
 from ....neurons.deactivate import scaled
 from ....tasks import Example, Task
-from ....options import option
+from ....configs.options import option
 from ..state import load_tensors, save_tensors
 from .base import register
 from .features import prompt_features

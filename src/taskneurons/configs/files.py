@@ -9,6 +9,7 @@ import yaml
 from ..errors import TaskNeuronsError
 from ..io import load_yaml, read_yaml, yaml_error
 from ..registry import suggest
+from .options import resolve
 
 
 parse = load_yaml  # the toolkit's one YAML loader (io.load_yaml): duplicate keys refused, 1e-3 a number
@@ -91,8 +92,6 @@ RENAMED = {
 def renamed(cls, key: str, where) -> str:
     """``<where>: option 'k' was renamed selection.k; ...`` when ``key`` is an old name of an option of ``cls``
     (``where``: the file or "the overrides"), else ""."""
-    from ..flags import resolve
-
     if key not in RENAMED or resolve(cls, RENAMED[key][0]) is None:
         return ""
     new, note = RENAMED[key]

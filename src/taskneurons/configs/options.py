@@ -20,3 +20,23 @@ def option(default: Any = dataclasses.MISSING, help: str = "", *, factory: Calla
 def meanings(cls) -> dict[str, str]:
     """Field name -> its meaning, for every field of the dataclass ``cls`` (inherited ones included)."""
     return {f.name: f.metadata.get("help", "") for f in dataclasses.fields(cls)}
+
+
+def resolve(cls, key: str):
+    """(the dataclass holding the last part of dotted ``key``, that field) or None when ``cls`` has no such option."""
+    *parents, leaf = key.split(".")
+    for part in parents:
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        if part not in fields:
+            return None
+        cls = type(default_of(fields[part]))
+        if not dataclasses.is_dataclass(cls):
+            return None
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    return (cls, fields[leaf]) if leaf in fields else None
+
+
+def default_of(field: dataclasses.Field):
+    if field.default_factory is not dataclasses.MISSING:
+        return field.default_factory()
+    return field.default

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ...errors import TaskNeuronsError
-from ...tasks import Task, load_task
-from ...tasks.registry import data_root as resolve_root
+from ..errors import TaskNeuronsError
+from .base import Task
+from .registry import load_task
+from .registry import data_root as resolve_root
 
 # Table 14 of the paper; names are the folders of ../shared/data.
 ORDERS: dict[int, list[str]] = {

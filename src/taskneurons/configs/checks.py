@@ -6,8 +6,8 @@ import math
 import types
 import typing
 
-from ...errors import TaskNeuronsError
-from ...registry import suggest
+from ..errors import TaskNeuronsError
+from ..registry import suggest
 
 
 def integer(name: str, value, minimum: int = 1, optional: bool = False) -> None:
