@@ -9,7 +9,8 @@ from ...io import write_json, write_text
 from ...report.html import Section
 from ...runs import Run
 from .claims import claims
-from .report import plot, summary
+from .plots import plot
+from .report import summary
 
 __all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"]
 PAGE_PLOTS = ()  # plots drawn by ``sections``: none
