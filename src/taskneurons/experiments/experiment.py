@@ -74,6 +74,7 @@ class Experiment:
 
     Config: ClassVar[type]
     views: ClassVar[str]
+    version: ClassVar[int] = 1  # of its results.json layout (its records module's schema)
 
     config: Any
     run: Any
@@ -87,7 +88,7 @@ class Experiment:
     def results(self) -> dict:
         from ..report.console import console
 
-        results = {"config": asdict(self.config), **self.header()}
+        results = {"version": self.version, "config": asdict(self.config), **self.header()}
         for key, title, compute in self.parts():
             console.rule(title)
             self.record(results, key, title, compute())

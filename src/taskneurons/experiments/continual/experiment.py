@@ -50,6 +50,7 @@ class Continual(Experiment):
     """``Continual(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
 
     Config = ContinualConfig
+    version = VERSION
     views = "taskneurons.experiments.continual.views"
 
     def __init__(self, config: ContinualConfig, out: Path, progress: bool = True):
@@ -288,7 +289,6 @@ class Continual(Experiment):
     def conclude(self, results: dict) -> None:
         if self.auto_k:
             results["auto_k"] = self.auto_k
-        results["version"] = VERSION
         results.update(summary.aggregate(results))  # summary, intervals (and also) across orders
         report.show_summary(results)
 

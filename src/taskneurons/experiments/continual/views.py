@@ -7,29 +7,29 @@ from pathlib import Path
 from ...report.html import Section
 from .claims import claims
 from .report import summary_markdown, write
-from .records import main_across, upgraded
+from .records import Results, main_across, upgraded
 from .summary import aggregate
 
 __all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"]
 PAGE_PLOTS = ()  # plots drawn by ``sections``: none
 
 
-def refreshed(results: dict, out: Path) -> tuple[dict, str]:
+def refreshed(results: Results, out: Path) -> tuple[dict, str]:
     results = upgraded(results)
     results = {**results, **aggregate(results)}
     return results, summary_markdown(results, [str(p.relative_to(out)) for p in sorted((out / "plots").rglob("*.png"))])
 
 
-def sections(out: Path, results: dict) -> list[Section]:
+def sections(out: Path, results: Results) -> list[Section]:
     return []
 
 
-def headline(results: dict) -> str:
+def headline(results: Results) -> str:
     aa = {label: entry["average_accuracy"] for label, entry in main_across(upgraded(results))["summary"].items()}
     return ", ".join(f"{label} AA {sum(v) / len(v):.1f}" for label, v in aa.items() if v and None not in v)
 
 
-def task_cells(results: dict) -> dict[str, str]:
+def task_cells(results: Results) -> dict[str, str]:
     """Per task: each method's final score in the first order, for the comparison page."""
     results = upgraded(results)
     order, ev = next(iter(results["orders"].values())), results["config"]["eval_method"]

@@ -31,12 +31,14 @@ from .overlap import overlap, zero_shot
 from .report import show_ablation, show_overlap, show_similarity, show_single, show_sweep
 from .similarity import similarity
 from .sweep import single, sweep
+from .records import VERSION
 
 
 class Generalize(Experiment):
     """``Generalize(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
 
     Config = GeneralizeConfig
+    version = VERSION
     views = "taskneurons.experiments.generalize.views"
 
     def __init__(self, config: GeneralizeConfig, out: Path, progress: bool = True):

@@ -35,10 +35,12 @@ from ...runs import Run, option_defaults
 from .beyond import BeyondPaper
 from .config import IdentifyConfig, deactivation_tag
 from .report import controlled, show, tables
+from .records import VERSION
 
 
 class Identify(BeyondPaper, Experiment):
     Config = IdentifyConfig
+    version = VERSION
     views = "taskneurons.experiments.identify.views"
 
     def __init__(self, config: IdentifyConfig, out: Path, progress: bool = True):

@@ -16,23 +16,24 @@ from ...runs import Run
 from .claims import claims
 from .config import deactivation_tag
 from .report import plot, restat, summary
+from .records import Results
 
 __all__ = ["claims", "headline", "task_cells", "refreshed", "sections", "write", "PAGE_PLOTS"]
 PAGE_PLOTS = ("score_by_layer.png", "neurons_by_layer.png")  # drawn by ``sections``, not listed under "More plots"
 
 
-def write(results: dict, run: Run) -> None:
+def write(results: Results, run: Run) -> None:
     write_json(run.path("results.json"), results)
     plot(results, run)
     write_text(run.path("summary.md"), summary(results))
 
 
-def refreshed(results: dict, out: Path) -> tuple[dict, str]:
+def refreshed(results: Results, out: Path) -> tuple[dict, str]:
     results = restat(results)
     return results, summary(results)
 
 
-def headline(results: dict) -> str:
+def headline(results: Results) -> str:
     parts = []
     for part, short in (("deactivation", "deact"), ("finetuning", "train")):
         if part in results:
@@ -41,7 +42,7 @@ def headline(results: dict) -> str:
     return "; ".join(parts)
 
 
-def task_cells(results: dict) -> dict[str, str]:
+def task_cells(results: Results) -> dict[str, str]:
     """Per task: Original -> Deactivate-Task and the gap against random, for the comparison page."""
     data = results.get("deactivation")
     if not data:
@@ -51,7 +52,7 @@ def task_cells(results: dict) -> dict[str, str]:
                f"[{data['gap'][n]['low']:+.1f}, {data['gap'][n]['high']:+.1f}])" for n in results["tasks"]}
 
 
-def placement_rows(out: Path, results: dict, suffix: str, values) -> tuple[list[list[float]], list[str]]:
+def placement_rows(out: Path, results: Results, suffix: str, values) -> tuple[list[list[float]], list[str]]:
     """One row per (task, kind) of ``values(artifact)`` (kind -> per-layer values), read from the deactivation's
     artifacts ``<tag>.<task>.<suffix>``, in the run's task order; tasks without the artifact are left out."""
     tag = deactivation_tag(results["config"]["original"])
@@ -72,7 +73,7 @@ def selected_shares(path: Path) -> dict[str, list[float]]:
     return {kind: [100 * n / neurons.widths[kind] for n in per_layer] for kind, per_layer in counts.items()}
 
 
-def placement_section(out: Path, results: dict) -> list[Section]:
+def placement_section(out: Path, results: Results) -> list[Section]:
     """Where each task's neurons are: the share of its score in each layer, per kind (it varies; the selected
     neurons under scope "layer" are k% of every layer, a flat picture), and under another scope also the share
     of each layer's neurons selected."""
@@ -91,7 +92,7 @@ def placement_section(out: Path, results: dict) -> list[Section]:
     return [Section("Where the neurons are", html=html)] if html else []
 
 
-def sections(out: Path, results: dict) -> list[Section]:
+def sections(out: Path, results: Results) -> list[Section]:
     """Identify: where each task's neurons are (layers x kinds), and what its top neurons respond to."""
     sections = placement_section(out, results)
     top = results.get("deactivation", {}).get("top_neurons") or {}
