@@ -72,13 +72,32 @@ def limited(task: Task, split: str, limit: int | None, seed: int) -> list[Exampl
 def evaluate(lm: LoadedModel, task: Task, split: str = "test", limit: int | None = None, method: str = "rank",
              batch_size: int = 8, max_length: int = 256, max_new_tokens: int = 64, progress: bool = True,
              examples: list[Example] | None = None, seed: int = 0) -> EvalResult:
-    """Score ``lm`` on ``task``: every example of ``split``, ``limit`` of them, or the given ``examples``.
-    ``limit``: the seeded, stratified sample the experiments evaluate on at run seed ``seed``
-    (``tasks.sampling.evaluation_sample``, as ``taskneurons eval --limit``), never the first ``limit``
-    records, which in a label-sorted file hold a few classes only.
-    Classification: ``method``, one of ``CLASSIFICATION_METHODS`` ("rank": label log-likelihood, the fast default;
-    "generate": greedy generation + exact match, the paper's way). Generation: greedy decoding + Rouge-L.
-    Per-example outcomes are kept."""
+    """Score ``lm`` on ``task``, keeping every example's outcome.
+
+    Args:
+        lm: the model (``load_model``).
+        task: the task (``load_task``).
+        split: which split to score.
+        limit: how many examples: the seeded, stratified sample the experiments evaluate on at run seed
+            ``seed`` (``tasks.sampling.evaluation_sample``, as ``taskneurons eval --limit``), never the first
+            ``limit`` records, which in a label-sorted file hold a few classes only. None: all of them.
+        method: for classification, one of ``CLASSIFICATION_METHODS`` ("rank": label log-likelihood, the fast
+            default; "generate": greedy generation + exact match, the paper's way). A generation task is always
+            decoded greedily and scored by Rouge-L.
+        batch_size, max_length, max_new_tokens: batching and lengths.
+        progress: show a progress bar.
+        examples: score these instead of a split.
+        seed: the run seed of the ``limit`` sample.
+
+    Returns:
+        An ``EvalResult``: ``score`` (percent), ``n``, ``outcomes`` (per example), the predictions.
+
+    Example:
+        >>> from taskneurons import evaluate, load_model, load_task
+        >>> result = evaluate(load_model("tiny-llama"), load_task("rotten_tomatoes"), limit=16, progress=False)
+        >>> result.n, len(result.outcomes), 0 <= result.score <= 100
+        (16, 16, True)
+    """
     ranking = CLASSIFICATION_METHODS.get(method).rank  # a wrong name: one line listing the right ones
     if examples is None:
         examples = limited(task, split, limit, seed)

@@ -51,8 +51,24 @@ def cache_dir() -> Path:
 
 
 def load_model(spec: str = DEFAULT_MODEL, device: str = "cpu", dtype: str = "float32") -> LoadedModel:
-    """Load ``spec`` on ``device`` (cpu, cuda, cuda:N, mps, or auto: split over the visible GPUs) in ``dtype``
-    (float32 / bfloat16 / float16), in eval mode. A file that is not a model (damaged, truncated) is one line."""
+    """Load a causal LM with its FFN map (where every neuron's weights are), in eval mode.
+
+    Args:
+        spec: a built-in name (``smollm2-135m``, ``gemma3-270m``, a tiny test model such as ``tiny-llama``), a
+            Hugging Face model folder or hub id, or a GGUF file.
+        device: cpu, cuda, cuda:N, mps, or auto (split over the visible GPUs).
+        dtype: float32, bfloat16 or float16.
+
+    Returns:
+        A ``LoadedModel``: ``model``, ``tokenizer``, ``ffn`` and ``name``. A file that is not a model (damaged,
+        truncated) is one line (``TaskNeuronsError``).
+
+    Example:
+        >>> from taskneurons import load_model
+        >>> lm = load_model("tiny-llama")
+        >>> lm.ffn.n_layers, lm.ffn.widths
+        (2, {'inner': 48, 'outer': 32})
+    """
     if dtype not in DTYPES:
         raise TaskNeuronsError(f"dtype {dtype!r} is not one of {list(DTYPES)}")
     check_model_spec(spec, device, name="model")

@@ -143,13 +143,32 @@ def score_neurons(lm: LoadedModel, examples: Sequence[Example], scorer: str = DE
                   batch_size: int = 8, max_length: int = 256, task: str = "", progress: bool = True,
                   checkpoint: str | Path | None = None, checkpoint_every: int = 20,
                   max_target_length: int | None = None, **options) -> Scores:
-    """Score every FFN neuron of ``lm`` on ``examples`` with the registered ``scorer``.
+    """Score every FFN neuron of ``lm`` by its importance for ``examples`` (the paper's Eq. 3: |gradient x
+    activation| summed over the examples' tokens).
 
-    ``tokens``: which positions' activations count ("all", the default: every non-padding position; "target":
-    those predicting target tokens). ``options`` go to the scorer (grad_x_act: ``aggregation``, default
-    "abs_sum"). The defaults are the experiments' (``Selection()``): one scoring default everywhere.
-    Under several processes each scores every ``world``-th batch and the sums are added up (``processes``); the
-    checkpoint holds the sums of all of them, and records how many processes made it.
+    Args:
+        lm: the model (``load_model``).
+        examples: the task data to score on (``Example`` list, e.g. a split of a ``Task``).
+        scorer: a registered scorer (``SCORERS``; default ``grad_x_act``).
+        tokens: which positions' activations count: "all" (the default: every non-padding position) or
+            "target" (those predicting target tokens). The defaults are the experiments' (``Selection()``).
+        batch_size, max_length, max_target_length: batching and lengths.
+        task: the task's name, recorded in the scores.
+        progress: show a progress bar.
+        checkpoint, checkpoint_every: a file to save the running sums to every so many batches (a rerun
+            resumes from it).
+        **options: for the scorer (grad_x_act: ``aggregation``, default "abs_sum").
+
+    Returns:
+        ``Scores``: one float tensor [layers, width] per kind ("inner", "outer"). Under several processes each
+        scores every ``world``-th batch and the sums are added up (``processes``).
+
+    Example:
+        >>> from taskneurons import load_model, load_task, score_neurons
+        >>> lm, task = load_model("tiny-llama"), load_task("rotten_tomatoes")
+        >>> scores = score_neurons(lm, task.splits["train"][:8], progress=False)
+        >>> {kind: tuple(values.shape) for kind, values in scores.values.items()}
+        {'inner': (2, 48), 'outer': (2, 32)}
     """
     if tokens not in TOKENS:
         raise TaskNeuronsError(f"tokens {tokens!r} is not one of {TOKENS}")

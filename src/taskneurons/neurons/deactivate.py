@@ -31,11 +31,31 @@ MODES = ("activation", "weights")
 
 @contextmanager
 def deactivate(target, neurons: NeuronSet, mode: str = "activation", other_model: bool = False):
-    """Deactivate ``neurons`` in ``target`` (a LoadedModel, an FFN or a ``(model, ffn)`` pair) inside the block.
+    """Deactivate ``neurons`` in ``target`` inside the ``with`` block; restore the model on exit.
 
-    The model is restored on exit, also when the block raises: hooks removed, weights bit-identical.
-    Nesting works; an empty set changes nothing. On a LoadedModel, a set made on a model of another type is
-    refused unless ``other_model`` (see :func:`~taskneurons.neurons.fingerprint.check_made_on`).
+    The model is restored also when the block raises: hooks removed, weights bit-identical. Nesting works; an
+    empty set changes nothing.
+
+    Args:
+        target: a LoadedModel, an FFN or a ``(model, ffn)`` pair.
+        neurons: the ``NeuronSet`` to switch off.
+        mode: "activation" (their activations set to 0 by hooks, the paper's way) or "weights" (their weight
+            slices zeroed, then put back).
+        other_model: allow a set made on a model of another type (refused otherwise, see
+            :func:`~taskneurons.neurons.fingerprint.check_made_on`).
+
+    Returns:
+        A context manager.
+
+    Example:
+        >>> from taskneurons import NeuronSet, deactivate, evaluate, load_model, load_task, score_neurons
+        >>> lm, task = load_model("tiny-llama"), load_task("rotten_tomatoes")
+        >>> neurons = NeuronSet.from_scores(score_neurons(lm, task.splits["train"][:8], progress=False), k=10)
+        >>> before = evaluate(lm, task, limit=16, progress=False).score
+        >>> with deactivate(lm, neurons):
+        ...     off = evaluate(lm, task, limit=16, progress=False).score
+        >>> evaluate(lm, task, limit=16, progress=False).score == before  # restored
+        True
     """
     ffn = _ffn(target)
     if mode not in MODES:

@@ -41,6 +41,17 @@ class NeuronSet:
 
     Provenance keys, where known: model, weight_hash, ffn_family, scorer, options, task, n_examples, k,
     scope, seed, version. Equality (``==``) compares the neurons only.
+
+    Args:
+        masks: one boolean tensor [layers, width] per kind ("inner", "outer").
+        provenance: where the set came from.
+
+    Example:
+        >>> from taskneurons import NeuronSet, load_model, load_task, score_neurons
+        >>> lm, task = load_model("tiny-llama"), load_task("rotten_tomatoes")
+        >>> neurons = NeuronSet.from_scores(score_neurons(lm, task.splits["train"][:8], progress=False), k=10)
+        >>> neurons.count("inner"), neurons.count("outer")  # 10% of each layer: 5 of 48 and 3 of 32, twice
+        (10, 6)
     """
 
     masks: dict[str, torch.Tensor]

@@ -57,7 +57,23 @@ def resolve_spec(spec: str | Path, root: str | Path | None = None) -> str:
 
 
 def load_task(spec: str | Path, data_root: str | Path | None = None, **options) -> Task:
-    """The Task for ``spec`` (see the module docstring), read once per process for the same options and files."""
+    """The Task a spec names, read once per process for the same options and files.
+
+    Args:
+        spec: a built-in name (a demo task such as ``rotten_tomatoes``, or a folder of the data root such as
+            ``agnews``), ``hf:<name>[:<config>]``, or a path to a file or folder (see the module docstring).
+        data_root: where the built-in folders are (default ``$TASKNEURONS_DATA``, else ``../shared/data``).
+        **options: for the reader (``name=`` renames the task; a wrong option gets the list of right ones).
+
+    Returns:
+        A ``Task``: its name, kind (classification or generation), metric, labels and splits of ``Example``.
+
+    Example:
+        >>> from taskneurons import load_task
+        >>> task = load_task("rotten_tomatoes")
+        >>> task.kind, task.metric, task.labels
+        ('classification', 'accuracy', ('negative', 'positive'))
+    """
     spec = resolve_spec(spec, data_root)
     key = (spec, freeze(options), _stamp(spec))
     if key not in _CACHE:

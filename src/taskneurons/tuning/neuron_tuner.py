@@ -65,11 +65,26 @@ def _add_delta(module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Te
 
 
 class NeuronTuner:
-    """Trainable deltas on the weight slices of ``neurons`` (a NeuronSet) in ``lm`` (a LoadedModel or a model).
+    """Trainable deltas on the weight slices of ``neurons`` in ``lm``: training them trains those neurons only.
 
-    ``ffn`` defaults to ``lm.ffn``. Use :meth:`parameters` as the parameters to train; :meth:`merge` folds the
-    deltas into the base weights (exactly undone by :meth:`unmerge`); :meth:`remove` detaches the tuner
+    Use :meth:`parameters` as the parameters to train; :meth:`merge` folds the deltas into the base weights
+    (exactly undone by :meth:`unmerge`); :meth:`save` / :meth:`load` keep them; :meth:`remove` detaches the tuner
     (as a context manager, on exit), leaving the base weights merged or not, as they are.
+
+    Args:
+        lm: a LoadedModel or a model.
+        neurons: the ``NeuronSet`` to train.
+        ffn: the FFN map (default ``lm.ffn``).
+
+    Example:
+        >>> from taskneurons import NeuronSet, NeuronTuner, TrainConfig, load_model, load_task, score_neurons, train
+        >>> lm, task = load_model("tiny-llama"), load_task("rotten_tomatoes")
+        >>> neurons = NeuronSet.from_scores(score_neurons(lm, task.splits["train"][:8], progress=False), k=10)
+        >>> with NeuronTuner(lm, neurons) as tuner:
+        ...     result = train(lm, task.splits["train"][:8], tuner.parameters(),
+        ...                    TrainConfig(lr=1e-3, max_steps=2, batch_size=4), progress=False)
+        >>> result.steps, sum(p.numel() for p in tuner.parameters())  # 16 neurons' slices
+        (2, 928)
     """
 
     def __init__(self, lm, neurons, *, ffn: FFN | None = None):

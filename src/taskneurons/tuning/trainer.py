@@ -92,11 +92,32 @@ class TrainResult:
 
 def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | None = None, progress: bool = True,
           extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None) -> TrainResult:
-    """Train ``lm.model`` on ``data`` (examples, a Task's train split, or several Tasks mixed), updating
-    only ``params`` (they must belong to the model; every other parameter is frozen meanwhile).
+    """Train ``lm.model`` on ``data``, updating only ``params`` (every other parameter is frozen meanwhile).
 
-    ``extra_loss(model)`` is added to each micro-batch's loss (e.g. a regulariser). A non-finite loss or
-    gradient raises TaskNeuronsError before its update is applied. The model is left in its previous mode.
+    A non-finite loss or gradient raises TaskNeuronsError before its update is applied. The model is left in
+    its previous mode.
+
+    Args:
+        lm: the model (``load_model``).
+        data: examples, a Task (its train split), or several Tasks mixed.
+        params: the parameters to train; they must belong to the model (e.g. ``NeuronTuner.parameters()``).
+        config: the training settings (``TrainConfig``: lr, epochs or max_steps, batch size, schedule...).
+        progress: show a progress bar.
+        extra_loss: ``extra_loss(model)`` added to each micro-batch's loss (e.g. a regulariser).
+
+    Returns:
+        A ``TrainResult``: ``losses``, ``steps``, ``seconds``, ``tokens``.
+
+    Example:
+        >>> import torch
+        >>> from taskneurons import TrainConfig, load_model, load_task, train
+        >>> lm, task = load_model("tiny-llama"), load_task("rotten_tomatoes")
+        >>> up = lm.model.model.layers[0].mlp.up_proj.weight
+        >>> before = up.detach().clone()
+        >>> result = train(lm, task.splits["train"][:8], [up], TrainConfig(lr=1e-3, max_steps=2, batch_size=4),
+        ...                progress=False)
+        >>> result.steps, torch.equal(up, before)
+        (2, False)
     """
     config = config or TrainConfig()
     processes.check_launch()

@@ -47,7 +47,25 @@ from .state import weights_digest
 
 
 class Continual(Experiment):
-    """``Continual(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
+    """Continual learning (the paper's section 6): every method (NCFT, W-NCFT and the baselines) on every task
+    sequence, stage by stage, with the accuracy matrix, AA, BWT, FWT and forgetting, and the claims across runs.
+
+    Args:
+        config: a ``ContinualConfig`` (``taskneurons continual --help``), checked when made.
+        out: the run folder (created; an existing one of the same config resumes where it stopped).
+        progress: show progress bars.
+
+    Returns:
+        Called, the results dict (``continual/records.Results``), also written to ``out/results.json`` with
+        ``summary.md``, plots and ``report.html``.
+
+    Example:
+        >>> from taskneurons import Continual, ContinualConfig
+        >>> config = ContinualConfig(model="tiny-llama", orders=[{"name": "mine", "tasks": ["rotten_tomatoes",
+        ...                          "bbc_news"]}], methods=["seqft", "ncft"], n_eval=8, training={"n_train": 8})
+        >>> results = Continual(config, "runs/continual")()  # doctest: +SKIP
+        >>> results["orders"]["mine"]["methods"]["NCFT"]["by_evaluation"]["generate"]["matrix"]  # doctest: +SKIP
+    """
 
     Config = ContinualConfig
     version = VERSION

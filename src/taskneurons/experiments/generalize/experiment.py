@@ -35,7 +35,28 @@ from .records import VERSION
 
 
 class Generalize(Experiment):
-    """``Generalize(config, out)()`` runs (or resumes) the whole experiment and returns the results dict."""
+    """Explain generalization (the paper's section 5): overlap of the tasks' neurons, training only the union of a
+    group's top-p% neurons (ID and OOD scores by p), the overlap ablation, and per-layer parameter similarity
+    correlated with transfer.
+
+    Args:
+        config: a ``GeneralizeConfig`` (``taskneurons generalize --help``), checked when made.
+        out: the run folder (created; an existing one of the same config resumes where it stopped).
+        progress: show progress bars.
+
+    Returns:
+        Called, the results dict (``generalize/records.Results``), also written to ``out/results.json`` with
+        ``summary.md``, plots and ``report.html``.
+
+    Example:
+        >>> from taskneurons import Generalize, GeneralizeConfig
+        >>> config = GeneralizeConfig(model="tiny-llama", groups=[{"name": "g", "train": ["rotten_tomatoes"],
+        ...                           "ood": ["tweet_sentiment"]}], proportions=[10, 100], n_eval=8,
+        ...                           similarity=False, ablation=False)
+        >>> results = Generalize(config, "runs/generalize")()  # doctest: +SKIP
+        >>> sorted(results["sweep"]["g"])  # doctest: +SKIP
+        ['10', '100']
+    """
 
     Config = GeneralizeConfig
     version = VERSION

@@ -39,6 +39,29 @@ from .records import VERSION
 
 
 class Identify(BeyondPaper, Experiment):
+    """Identify each task's neurons and prove they are its own (the paper's sections 3-4): switching them off
+    costs their task more than random (and importance-matched) sets do; training only them recovers fine-tuning's
+    gain (``finetune``). Every comparison carries its two-level interval and verdict.
+
+    Args:
+        config: an ``IdentifyConfig`` (every option with its help: ``taskneurons identify --help``), checked
+            when made.
+        out: the run folder (created; an existing one of the same config resumes where it stopped).
+        progress: show progress bars.
+
+    Returns:
+        Called, the results dict (``identify/records.Results``), also written to ``out/results.json`` with
+        ``summary.md``, plots and ``report.html``.
+
+    Example:
+        >>> from taskneurons import Identify, IdentifyConfig
+        >>> config = IdentifyConfig(model="tiny-llama", tasks=["rotten_tomatoes", "bbc_news"], n_eval=16,
+        ...                         selection={"k": 1, "n_score": 8}, random_controls=3)
+        >>> results = Identify(config, "runs/identify")()  # doctest: +SKIP
+        >>> results["deactivation"]["gap"]["average"]["verdict"]  # doctest: +SKIP
+        'holds'
+    """
+
     Config = IdentifyConfig
     version = VERSION
     views = "taskneurons.experiments.identify.views"
