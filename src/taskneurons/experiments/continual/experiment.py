@@ -31,8 +31,7 @@ from ...models import LoadedModel
 from ...report.console import console
 from ...tasks import Task
 from ..kit import keep_lengths, make_plans
-from ..kit.auto_k import choose_k
-from ..kit.auto_k import describe as describe_k
+from ..kit.auto_k import chosen_in
 from ..kit.evaluation import evaluate_plan
 from ..experiment import Experiment
 from ...runs import Run, option_defaults
@@ -285,12 +284,9 @@ class Continual(Experiment):
         auto = auto_k_specs(self.specs)
         if not auto:
             return
-        c = self.config
-        self.auto_k = self.run.step("auto_k", lambda: choose_k(self.base_model(), list(self.plans.values()), c,
-                                                               c.k_budget, c.k_grid, c.n_dev))
+        self.auto_k = chosen_in(self.run, self.base_model, list(self.plans.values()), self.config)
         for spec in auto:
             spec.options = replace(spec.options, selection=replace(spec.options.selection, k=self.auto_k["k"]))
-        console.print(describe_k(self.auto_k))
 
     def parts(self):
         """One part per run: each sequence once per training seed."""

@@ -10,8 +10,7 @@ from ...neurons import NeuronSet, deactivate
 from ...neurons.controls import general_importance
 from ...report.console import console
 from ...tasks.general import general_text
-from ..kit.auto_k import choose_k
-from ..kit.auto_k import describe as describe_k
+from ..kit.auto_k import chosen_in
 from ...analysis.stats import paired_gap
 from .report import controlled
 
@@ -23,11 +22,8 @@ class BeyondPaper:
         c = self.config
         if c.selection.k != "auto":
             return
-        plans = [self.plans[t.name] for t in self.tasks]
-        self.auto_k = self.run.step("auto_k", lambda: choose_k(lm, plans, c, c.k_budget, c.k_grid, c.n_dev,
-                                                               mode=c.deactivation_mode))
+        self.auto_k = chosen_in(self.run, lambda: lm, [self.plans[t.name] for t in self.tasks], c, c.deactivation_mode)
         self.selection = replace(c.selection, k=self.auto_k["k"])
-        console.print(describe_k(self.auto_k))
 
     def scores(self, lm: LoadedModel, tag: str) -> dict:
         c = self.config

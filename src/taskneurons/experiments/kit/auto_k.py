@@ -69,6 +69,17 @@ def choose_k(lm: LoadedModel, plans: list[ExamplePlan], settings: Settings, budg
             "measured": measured}
 
 
+def chosen_in(run, model, plans: list[ExamplePlan], settings, mode: str = "activation") -> dict:
+    """The run's ``auto_k`` step (:func:`choose_k` with the settings' ``k_budget``, ``k_grid`` and ``n_dev``, on
+    ``model()``, called only when the step is computed), its sentence printed."""
+    from ...report.console import console
+
+    found = run.step("auto_k", lambda: choose_k(model(), plans, settings, settings.k_budget, settings.k_grid,
+                                                settings.n_dev, mode=mode))
+    console.print(describe(found))
+    return found
+
+
 def describe(chosen: dict) -> str:
     """One sentence: which k ``auto`` chose, and why."""
     tried = ", ".join(f"{m['k']:g}%: {m['cost']:+.1f}" for m in chosen["measured"])
