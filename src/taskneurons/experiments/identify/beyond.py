@@ -8,7 +8,6 @@ from ...evaluation.general import general_loss
 from ...models import LoadedModel
 from ...neurons import NeuronSet, deactivate
 from ...neurons.controls import general_importance
-from ...report.console import console
 from ...tasks.general import general_text
 from ..kit.auto_k import chosen_in
 from ...analysis.stats import paired_gap
