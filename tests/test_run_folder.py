@@ -143,7 +143,7 @@ def test_a_run_whose_report_is_not_written_is_failed_not_finished(tmp_path):
 def test_a_disk_that_fills_while_the_report_is_written_leaves_a_failed_run(tmp_path, monkeypatch, capsys):
     from taskneurons import io
     from taskneurons.cli import main
-    from taskneurons import pages
+    from taskneurons.experiments import page
 
     from .conftest import SHARED_DATA
 
@@ -153,7 +153,7 @@ def test_a_disk_that_fills_while_the_report_is_written_leaves_a_failed_run(tmp_p
         with io.atomic_path(path):
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    monkeypatch.setattr(pages, "write_text", full_disk)
+    monkeypatch.setattr(page, "write_text", full_disk)
     out = tmp_path / "run"
     argv = ["identify", "--model", "tiny-llama", "--tasks", str(SHARED_DATA / "sst2"), "--out", str(out),
             "--set", "selection.n_score=4", "--n-eval", "4", "--batch-size", "4", "--set", "max_length=64",

@@ -13,7 +13,7 @@ An experiment is one package under ``experiments/`` with the same files:
 
 and one line below (:func:`register_experiment`). Entries name their classes as ``"module:attribute"`` strings,
 imported only when used (as lm-evaluation-harness's registry does), so ``taskneurons --help`` lists every
-experiment without importing torch. ``cli.py`` and ``pages.py`` iterate :data:`EXPERIMENTS`; neither names an
+experiment without importing torch. ``cli.py``, ``page.py`` and ``pages.py`` iterate :data:`EXPERIMENTS`; none names an
 experiment. ``docs/architecture.md`` shows a new experiment step by step.
 """
 from __future__ import annotations
@@ -66,7 +66,7 @@ class Experiment:
     """``SomeExperiment(config, out)()`` runs (or resumes) every part and returns the results dict.
 
     A subclass sets ``Config`` and ``views`` (its module, as in its entry), and in ``__init__`` checks every input
-    before it creates ``self.run`` (a ``run.Run``) and ``self.plans`` (task name -> ``kit.ExamplePlan``); it
+    before it creates ``self.run`` (a ``runs.Run``) and ``self.plans`` (task name -> ``kit.ExamplePlan``); it
     names its parts in :meth:`parts`. Each part's value lands under its key of the results, and its table prints
     as soon as it is done (:meth:`record`); then :meth:`conclude` adds what needs every part, and the views write
     results.json, the plots and summary.md, and the run folder the report page.
@@ -81,7 +81,7 @@ class Experiment:
     plans: dict
 
     def __call__(self) -> dict:
-        from ..pages import write_report  # the face that draws a run's page (imported when a run ends)
+        from .page import write_report  # imported when a run ends
 
         return self.run.complete(self.results, write_report)
 

@@ -1,12 +1,10 @@
 """One training loop for every method (full fine-tuning, LoRA, the neuron tuner), on ``accelerate``.
 
 ``train`` optimises exactly the parameters it is given with AdamW, on the target tokens of the examples
-(``tasks/batching.py``). The same code runs in one process or under ``accelerate launch`` (data parallel:
-``batch_size`` is the whole step's batch, shared out over the processes, each weighting its part's loss by its
-share of the batch's target tokens: any number of processes trains the same steps, to float rounding). With
-sharded weights (FSDP2, ``models/sharding.py``) the same loop runs; FSDP2 averages the gradients in place of DDP.
-Under DeepSpeed ZeRO (``models/zero.py``) the same loop runs through DeepSpeed's engine, which averages the
-gradients, clips and steps (keeping float32 masters of 16-bit parameters itself).
+(``tasks/batching.py``), in one process or under ``accelerate launch`` (data parallel: ``batch_size`` is the whole
+step's batch, each process weighting its part's loss by its share of the target tokens, so any number of processes
+trains the same steps, to float rounding). Sharded weights: FSDP2 (``models/sharding.py``) averages the gradients
+in place of DDP; DeepSpeed ZeRO's engine (``models/zero.py``) averages, clips and steps, keeping float32 masters.
 """
 from __future__ import annotations
 
@@ -94,8 +92,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
           extra_loss: Callable[[torch.nn.Module], torch.Tensor] | None = None) -> TrainResult:
     """Train ``lm.model`` on ``data``, updating only ``params`` (every other parameter is frozen meanwhile).
 
-    A non-finite loss or gradient raises TaskNeuronsError before its update is applied. The model is left in
-    its previous mode.
+    A non-finite loss or gradient raises TaskNeuronsError before its update is applied; the model's mode is kept.
 
     Args:
         lm: the model (``load_model``).
@@ -109,15 +106,14 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
         A ``TrainResult``: ``losses``, ``steps``, ``seconds``, ``tokens``.
 
     Example:
-        >>> import torch
         >>> from taskneurons import TrainConfig, load_model, load_task, train
         >>> lm, task = load_model("tiny-llama"), load_task("rotten_tomatoes")
         >>> up = lm.model.model.layers[0].mlp.up_proj.weight
         >>> before = up.detach().clone()
-        >>> result = train(lm, task.splits["train"][:8], [up], TrainConfig(lr=1e-3, max_steps=2, batch_size=4),
-        ...                progress=False)
-        >>> result.steps, torch.equal(up, before)
-        (2, False)
+        >>> train(lm, task.splits["train"][:8], [up], TrainConfig(max_steps=2, batch_size=4), progress=False).steps
+        2
+        >>> bool((up != before).any())
+        True
     """
     config = config or TrainConfig()
     processes.check_launch()

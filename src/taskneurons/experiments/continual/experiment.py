@@ -3,15 +3,13 @@
 For a sequence of N tasks and a sequential method, stage j trains on task j (``method.train_stage``), saves the
 method's state into ``<out>/<order>/<method>/stage<j>`` (written to a temporary folder, then renamed), records
 the training step, then scores every task of the sequence on its test split: one batched evaluation pass per
-task (greedy generation + exact match by default, ``eval_method``), and one more per method of
-``also_evaluate`` (e.g. label ranking), kept beside the main scores in the stage's step. That fills column j of
-the accuracy matrix a[i][j] (and of one matrix per ``also_evaluate`` method). Each of these steps is cached in
-the run folder (``Run.step``), so killing the run and rerunning the same command restores the last finished
-stage's state and goes on; the result is the one of an uninterrupted run (training is seeded per call, and
-restoring is bit-exact).
+task and evaluation method (``eval_method``, then each of ``also_evaluate``): column j of each method's
+accuracy matrix a[i][j]. Every step is cached in the run
+folder (``Run.step``): a rerun restores the last finished stage's state and goes on, as if uninterrupted.
 
 Isolated methods (Per-Task FT) train each task once per run, shared by every order; joint ones (Multi-Task
-FT) once per set of tasks. The base model's zero-shot scores are computed once per task.
+FT) once per set of tasks. The base model's zero-shot scores are computed once per task. Records:
+``records.py``.
 """
 from __future__ import annotations
 
@@ -253,7 +251,8 @@ class Continual(Experiment):
         trained = {spec.label: build[spec.cls.kind](spec) for spec in self.specs}
         c, main = self.config, self.config.eval_method
         scores = {m: {"zero_shot": [r["by_evaluation"][m]["score"] for r in zero] if zero else None,
-                      "reference": self.reference_scores(trained, m)} for m in self.evaluations}
+                      "reference": self.reference and metrics.diagonal(  # A_i: Per-Task FT's score per task
+                          trained[self.reference.label]["by_evaluation"][m]["matrix"])} for m in self.evaluations}
 
         def measured(result: dict) -> dict:  # each view with its metrics and AA's interval
             return {**result, "by_evaluation": {m: {**view, **metrics.of_view(
@@ -263,13 +262,6 @@ class Continual(Experiment):
                 "zero_shot_outcomes": {t.name: r["by_evaluation"][main]["outcomes"] for t, r in zip(tasks, zero)}
                 if zero else None, "by_evaluation": scores,
                 "methods": {label: measured(result) for label, result in trained.items()}}
-
-    def reference_scores(self, methods: dict[str, dict], m: str) -> list[float] | None:
-        """A_i by evaluation method ``m``: the reference method's (Per-Task FT's) score on each task."""
-        if self.reference is None:
-            return None
-        a = methods[self.reference.label]["by_evaluation"][m]["matrix"]
-        return [a[i][i] for i in range(len(a))]
 
     # --- the whole experiment ---------------------------------------------------------------------------
     def header(self) -> dict:

@@ -112,16 +112,21 @@ def summarize(a: Matrix, zero_shot: Sequence[float | None] | None = None,
     }
 
 
+def diagonal(a: Matrix) -> list[float | None]:
+    """a[i][i]: each task's score right after its own stage."""
+    return [a[i][i] for i in range(size(a))]
+
+
 def of_view(kind: str, view: Mapping, zero_shot: Sequence[float | None] | None, reference: Sequence[float] | None,
-            diagonal: bool, n_boot: int, confidence: float, seed: int) -> dict:
+            against_diagonal: bool, n_boot: int, confidence: float, seed: int) -> dict:
     """A method's ``{"metrics", "intervals"}`` from its result by one evaluation method (``view``: its matrix, or
-    for a joint method its final scores); FG against ``reference`` (A_i), or against a[i][i] when ``diagonal``;
-    AA's interval is over the test examples."""
+    for a joint method its final scores); FG against ``reference`` (A_i), or against a[i][i] when
+    ``against_diagonal``; AA's interval is over the test examples."""
     if kind == "joint":
         found = {"average_accuracy": sum(view["final"]) / len(view["final"]), "final": view["final"]}
     else:
         a = view["matrix"]
-        found = summarize(a, zero_shot, [a[i][i] for i in range(len(a))] if diagonal else reference)
+        found = summarize(a, zero_shot, diagonal(a) if against_diagonal else reference)
     return {"metrics": found, "intervals": {"average_accuracy": task_means_interval(
         [view["final_outcomes"]], n_boot, confidence, seed)}}
 
