@@ -70,6 +70,16 @@ class Experiment:
     names its parts in :meth:`parts`. Each part's value lands under its key of the results, and its table prints
     as soon as it is done (:meth:`record`); then :meth:`conclude` adds what needs every part, and the views write
     results.json, the plots and summary.md, and the run folder the report page.
+
+    Args:
+        config: the experiment's config (its ``Config``; every option with its help in ``taskneurons <name>
+            --help``), checked when made: a bad value fails before the run folder exists.
+        out: the run folder (created; a folder of the same config resumes where it stopped).
+        progress: show progress bars.
+
+    Returns:
+        Called: the results dict (the schema in the experiment's ``records.py``), also written to ``out``
+        (results.json, summary.md, plots/, report.html).
     """
 
     Config: ClassVar[type]

@@ -47,14 +47,8 @@ class Continual(Experiment):
     """Continual learning (the paper's section 6): every method (NCFT, W-NCFT and the baselines) on every task
     sequence, stage by stage, with the accuracy matrix, AA, BWT, FWT and forgetting, and the claims across runs.
 
-    Args:
-        config: a ``ContinualConfig`` (``taskneurons continual --help``), checked when made.
-        out: the run folder (created; an existing one of the same config resumes where it stopped).
-        progress: show progress bars.
-
-    Returns:
-        Called, the results dict (``continual/records.Results``), also written to ``out/results.json`` with
-        ``summary.md``, plots and ``report.html``.
+    ``Continual(config, out)()`` as every ``Experiment`` (its Args and Returns), with a ``ContinualConfig``
+    (``taskneurons continual --help``) and results of ``continual/records.Results``.
 
     Example:
         >>> from taskneurons import Continual, ContinualConfig

@@ -39,14 +39,8 @@ class Generalize(Experiment):
     group's top-p% neurons (ID and OOD scores by p), the overlap ablation, and per-layer parameter similarity
     correlated with transfer.
 
-    Args:
-        config: a ``GeneralizeConfig`` (``taskneurons generalize --help``), checked when made.
-        out: the run folder (created; an existing one of the same config resumes where it stopped).
-        progress: show progress bars.
-
-    Returns:
-        Called, the results dict (``generalize/records.Results``), also written to ``out/results.json`` with
-        ``summary.md``, plots and ``report.html``.
+    ``Generalize(config, out)()`` as every ``Experiment`` (its Args and Returns), with a ``GeneralizeConfig``
+    (``taskneurons generalize --help``) and results of ``generalize/records.Results``.
 
     Example:
         >>> from taskneurons import Generalize, GeneralizeConfig

@@ -43,15 +43,8 @@ class Identify(BeyondPaper, Experiment):
     costs their task more than random (and importance-matched) sets do; training only them recovers fine-tuning's
     gain (``finetune``). Every comparison carries its two-level interval and verdict.
 
-    Args:
-        config: an ``IdentifyConfig`` (every option with its help: ``taskneurons identify --help``), checked
-            when made.
-        out: the run folder (created; an existing one of the same config resumes where it stopped).
-        progress: show progress bars.
-
-    Returns:
-        Called, the results dict (``identify/records.Results``), also written to ``out/results.json`` with
-        ``summary.md``, plots and ``report.html``.
+    ``Identify(config, out)()`` as every ``Experiment`` (its Args and Returns), with a ``IdentifyConfig``
+    (``taskneurons identify --help``) and results of ``identify/records.Results``.
 
     Example:
         >>> from taskneurons import Identify, IdentifyConfig
