@@ -98,3 +98,4 @@ def main(argv=None) -> dict:
 if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     main()
+    processes.end(0)  # without the interpreter's finalization, where gloo's threads can abort a finished run

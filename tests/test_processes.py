@@ -79,6 +79,8 @@ run = {"identify": lambda out: Identify(identify_config(), out, progress=False),
        "continual": lambda out: Continual(continual_config(), out, progress=False),
        "generalize": lambda out: Generalize(generalize_config(), out, progress=False)}[sys.argv[1]]
 run(sys.argv[2])()
+from taskneurons import processes
+processes.end(0)  # as the command line ends (processes.end)
 """
 
 
@@ -168,3 +170,11 @@ def test_accelerate_launch_cpu_with_several_processes_says_it_started_one(tmp_pa
                     "launcher): this run is one process; for several on the CPU: torchrun --standalone "
                     "--nproc_per_node N -m taskneurons.cli ... (docs/scale.md)"]
     assert done.stdout.count("FFN map families") == 1  # one process ran
+
+
+def test_end_leaves_with_the_code_and_the_output_flushed():
+    code = "import sys; from taskneurons import processes; print('done', end=''); sys.stderr.write('last'); processes.end(5)"
+    for world in ("1", "2"):  # one process: sys.exit; several: os._exit, without the interpreter's finalization
+        done = subprocess.run([sys.executable, "-c", code], env={**os.environ, "WORLD_SIZE": world},
+                              capture_output=True, text=True, timeout=60)
+        assert (done.returncode, done.stdout, done.stderr) == (5, "done", "last"), world

@@ -297,6 +297,8 @@ from tests.test_scoring import EXAMPLES
 scores = score_neurons(load_model("tiny-llama"), EXAMPLES, batch_size=2, progress=False, checkpoint=sys.argv[1] + ".ck",
                        checkpoint_every=1)
 scores.save(sys.argv[1])  # the main process writes, the others' writes are dropped
+from taskneurons import processes
+processes.end(0)  # as the command line ends (processes.end)
 """
 
 

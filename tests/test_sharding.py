@@ -54,6 +54,7 @@ for lm in loaded if processes.is_main() else []:  # one process prints (their li
     print("down_proj", type(w).__name__, mine.numel(), "of", tuple(sharding.shape(w)), "data", w.data.numel())
 if processes.is_main():
     print("deepspeed trainings", len(engines))
+processes.end(0)  # as the command line ends (processes.end)
 """
 HALF = {"fsdp2": "down_proj DTensor 768 of (32, 48) data 1536",  # a DTensor's data is the whole, logically
         "zero3": "down_proj Parameter 768 of (32, 48) data 0",  # released outside the forward

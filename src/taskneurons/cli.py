@@ -263,5 +263,10 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def run() -> NoReturn:
+    """The ``taskneurons`` command: :func:`main`, then the process ends with its code (``processes.end``)."""
+    processes.end(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
