@@ -5,6 +5,7 @@ import argparse
 import dataclasses
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from . import commands, processes
 from .errors import TaskNeuronsError, TaskNeuronsWarning
