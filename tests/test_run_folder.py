@@ -164,3 +164,23 @@ def test_a_disk_that_fills_while_the_report_is_written_leaves_a_failed_run(tmp_p
     state = read_state(out)
     assert state["state"] == "failed" and state["error"].startswith(f"cannot write {out}/report.html")
     assert not (out / "report.html").exists() and list_runs(tmp_path)[0][2] == "failed"
+
+
+def test_the_code_version_names_the_commit_of_a_checkout_and_of_a_worktree(tmp_path):
+    from taskneurons import __version__
+    from taskneurons.runs import code_version
+
+    main = tmp_path / "main" / ".git"
+    (main / "refs" / "heads").mkdir(parents=True)
+    (main / "HEAD").write_text("ref: refs/heads/main\n")
+    (main / "refs" / "heads" / "main").write_text("0123456789abcdef\n")
+    assert code_version(tmp_path / "main") == f"{__version__} (0123456789)"
+    (main / "worktrees" / "w").mkdir(parents=True)  # a detached worktree, and one on a branch
+    (main / "worktrees" / "w" / "HEAD").write_text("fedcba9876543210\n")
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / ".git").write_text(f"gitdir: {main / 'worktrees' / 'w'}\n")
+    assert code_version(tmp_path / "w") == f"{__version__} (fedcba9876)"
+    (main / "worktrees" / "w" / "HEAD").write_text("ref: refs/heads/main\n")
+    (main / "worktrees" / "w" / "commondir").write_text("../..\n")
+    assert code_version(tmp_path / "w") == f"{__version__} (0123456789)"
+    assert code_version(tmp_path) == __version__  # not a checkout

@@ -146,15 +146,19 @@ def pid_alive(pid) -> bool:
         return True
 
 
-def code_version() -> str:
-    """The package version, and the git commit when the package runs from a checkout."""
+def code_version(root: Path | None = None) -> str:
+    """The package version, and the git commit when the package runs from a checkout (``root``: its top folder),
+    a worktree's included (its ``.git`` is a file naming the git folder)."""
     from .. import __version__
 
-    head = Path(__file__).resolve().parents[3] / ".git" / "HEAD"
+    git = (root or Path(__file__).resolve().parents[3]) / ".git"
     try:
-        ref = head.read_text().strip()
+        if git.is_file():
+            git = Path(git.read_text().split("gitdir:", 1)[1].strip())
+        ref = (git / "HEAD").read_text().strip()
         if ref.startswith("ref: "):
-            ref = (head.parent / ref[5:]).read_text().strip()
+            common = git / (git / "commondir").read_text().strip() if (git / "commondir").is_file() else git
+            ref = (common / ref[5:]).read_text().strip()
         return f"{__version__} ({ref[:10]})"
-    except OSError:
+    except (OSError, IndexError):
         return __version__
