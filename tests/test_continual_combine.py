@@ -69,6 +69,18 @@ def test_a_run_of_other_methods_adds_them_and_keeps_each_runs_draws():
     assert got["examples"]["x"] == {"eval": [4, 1, 7], "train:4": [0, 2, 3, 5], "replay:2": [0, 5]}
 
 
+def test_a_run_made_before_an_option_existed_combines_with_one_at_its_default():
+    from taskneurons.experiments.continual import ContinualConfig
+
+    old, new = _run([1]), _run([2])
+    old["config"]["training"] = {"n_train": 4, "options": {}}  # before the flat spec and k_budget
+    new["config"].update(training={"n_train": 4, "weight_decay": 0.0}, k_budget=ContinualConfig().k_budget)
+    assert list(combine([old, new])["orders"]) == ["order1", "order2"]
+    new["config"]["k_budget"] = 7.0  # set otherwise than the old run computed: another setting
+    with pytest.raises(TaskNeuronsError, match="run 2 differs from run 1 in k_budget"):
+        combine([old, new])
+
+
 @pytest.mark.parametrize("change, message", [
     (lambda r: r["config"].update(n_eval=5), "run 2 differs from run 1 in n_eval: only runs of one setting combine"),
     (lambda r: r["methods"]["NCFT"]["options"].update(lr=0.001), "run 2's 'NCFT' is not run 1's"),
