@@ -21,8 +21,8 @@ import yaml
 from .. import processes
 from ..errors import TaskNeuronsError
 from ..io import load_yaml, write_json, write_text
-from .state import (code_version, first_line, flatten, lock, moved, read_folder_file, read_state,
-                    record_ending, sigterm_interrupts)
+from .state import (code_version, config_differences, first_line, lock, read_folder_file, read_state, record_ending,
+                    sigterm_interrupts)
 
 
 class Run:
@@ -58,9 +58,7 @@ class Run:
                 raise TaskNeuronsError(f"run folder {self.out}: config.yaml is not a mapping of options (damaged?); "
                                        f"move the folder aside or choose another --out")
             if previous != config:
-                now, before = flatten(config), moved(flatten(previous), flatten(config))
-                added = {k for k in now if k not in before and k in self._defaults and now[k] == self._defaults[k]}
-                changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k) and k not in added)
+                changed = config_differences(previous, config, self._defaults)
                 if changed:
                     raise TaskNeuronsError(f"run folder {self.out} was made with another config (differs in "
                                            f"{', '.join(changed)}); rerun with the same config to resume, or choose "

@@ -85,6 +85,16 @@ def moved(before: dict, now: dict) -> dict:
     return {today(key): value for key, value in before.items()}
 
 
+def config_differences(a: dict, b: dict, defaults: dict) -> list[str]:
+    """The dotted keys where configs ``a`` and ``b`` differ as today's code reads them: an older layout's keys
+    moved (:func:`moved`), an option one of them predates taken at its default (``defaults``, as
+    :func:`option_defaults` gives them). A folder made before an option existed resumes; runs made before and after
+    combine."""
+    known = {**defaults, **flatten(a), **flatten(b)}
+    a, b = ({**defaults, **moved(flatten(c), known)} for c in (a, b))
+    return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k))
+
+
 def lock(out: Path):
     """An exclusive OS lock on ``out/.lock`` (released when the returned file is closed, also on a crash); a
     folder another process holds is one line, not a second writer."""

@@ -10,7 +10,8 @@ import json
 from pathlib import Path
 
 from ...errors import TaskNeuronsError
-from ...runs import flatten, moved, option_defaults
+from ...runs import option_defaults
+from ...runs.state import config_differences
 from .config import ContinualConfig
 from .records import VERSION, upgraded
 from .summary import aggregate
@@ -30,10 +31,10 @@ def combine(runs: list[dict]) -> dict:
     runs = [upgraded(results) for results in runs]
     first = runs[0]["config"]
     combined = {"version": VERSION, "config": dict(first), "methods": {}, "orders": {}, "examples": {}}
+    defaults = option_defaults(ContinualConfig)  # an option a run predates: at its default (as a resumed folder)
     for number, results in enumerate(runs, 1):
         config = results["config"]
-        a, b = comparable(first), comparable(config)
-        differ = sorted(k for k in set(a) | set(b) if k.split(".")[0] not in PER_RUN and a.get(k) != b.get(k))
+        differ = [k for k in config_differences(first, config, defaults) if k.split(".")[0] not in PER_RUN]
         if differ:
             raise TaskNeuronsError(f"run {number} differs from run 1 in {', '.join(differ)}: only runs of one "
                                    f"setting combine (they may differ in {', '.join(sorted(PER_RUN))})")
@@ -62,14 +63,6 @@ def combine(runs: list[dict]) -> dict:
     combined["config"]["methods"] = specs
     combined.update(aggregate(combined))
     return combined
-
-
-def comparable(config: dict) -> dict:
-    """A run's config by dotted keys as today's code reads it (``runs.moved``: an older layout's keys; options it
-    predates at their defaults, as a resumed run folder takes them), so runs made before and after a new option
-    combine."""
-    defaults = option_defaults(ContinualConfig)
-    return {**defaults, **moved(flatten(config), defaults)}
 
 
 def combine_folders(folders: list[str | Path]) -> dict:
