@@ -6,7 +6,8 @@ sequence, with the run's training budget, evaluated on each task's **dev** split
 examples are never read, the trained ones are disjoint from the dev ones by construction). The rate with the
 highest average accuracy after the last of those tasks wins; a tie keeps the rate nearest the method's default.
 The grid is each method's own default rate times ``factors``. W-NCFT takes NCFT's rate when both are run (its
-training is NCFT's; its difference from NCFT must stay the Eq. 12 reweighting alone). A one-task sweep (the
+training is NCFT's; its difference from NCFT must stay the Eq. 12 reweighting alone), and random NCFT (random W-NCFT)
+takes NCFT's too: a control must differ from its method in the neurons it trains alone. A one-task sweep (the
 default) also gives the methods that train exactly as another on a first task that other's rate instead of
 repeating its trials (``SAME_ON_A_FIRST_TASK``: Replay has no memory yet, EWC no anchor, Per-Task and Multi-Task FT
 one task: SeqFT; O-LoRA has no earlier adapter to be orthogonal to, EPI one adapter to route to: SeqLoRA).
@@ -24,7 +25,8 @@ from ...tasks.orders import resolve_orders
 from .records import main_across
 
 FACTORS = (1 / 3, 1.0, 3.0)
-FOLLOWS = {"wncft": "ncft"}  # a method that trains as another takes that one's rate
+# a method that trains as another (or is its control) takes that one's rate
+FOLLOWS = {"wncft": "ncft", "random_ncft": "ncft", "random_wncft": "ncft"}
 SAME_ON_A_FIRST_TASK = {"replay": "seqft", "ewc": "seqft", "per_task_ft": "seqft", "multitask_ft": "seqft",
                         "olora": "seqlora", "epi": "seqlora"}
 
