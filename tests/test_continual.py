@@ -211,6 +211,23 @@ def test_ncft_and_wncft_against_their_random_sets_are_claims_of_the_run_in_aa_an
             assert f"{high}'s {what} above {low}'s (a control beyond the paper)" in summary
 
 
+def test_wncft_adopts_ncfts_stages_and_equals_wncft_trained_alone(tmp_path):
+    options = {**TINY["method_options"], "random_ncft": TINY["method_options"]["ncft"],
+               "random_wncft": TINY["method_options"]["wncft"]}
+    methods = ["ncft", "random_ncft", "wncft", "random_wncft", {"method": "wncft", "label": "W-NCFT lr", "lr": 5e-3}]
+    together = Continual(config(methods=methods, method_options=options), tmp_path / "together", progress=False)()
+    alone = Continual(config(methods=["wncft", "random_wncft"], method_options=options), tmp_path / "alone",
+                      progress=False)()
+    ran, by_itself = together["orders"]["custom1"]["methods"], alone["orders"]["custom1"]["methods"]
+    for label, twin in (("W-NCFT", "NCFT"), ("Random W-NCFT", "Random NCFT")):
+        assert [stage["adopted_from"] for stage in ran[label]["train"]] == [twin, twin]
+        assert [stage["weights"] for stage in ran[label]["train"]] == [stage["weights"] for stage in ran[twin]["train"]]
+        assert [stage["weights"] for stage in ran[label]["train"]] == [stage["weights"] for stage in by_itself[label]["train"]]
+        assert ran[label]["by_evaluation"] == by_itself[label]["by_evaluation"]
+        assert not any("adopted_from" in stage for stage in by_itself[label]["train"])
+    assert not any("adopted_from" in stage for stage in ran["W-NCFT lr"]["train"])  # other training: its own
+
+
 def test_general_ability_is_measured_after_each_stage_and_tabled(tmp_path):
     Continual(config(methods=["ncft"], general_passages=2), tmp_path / "run", progress=False)()
     results = json.loads((tmp_path / "run" / "results.json").read_text())

@@ -34,10 +34,10 @@ from ..kit.evaluation import evaluate_plan
 from ..experiment import Experiment
 from ...runs import Run, option_defaults
 from . import metrics, report, summary
-from .records import VERSION, Record, evaluations, upgraded_step
+from .records import VERSION, Record, evaluations, stage_record, upgraded_step
 from .config import ContinualConfig
 from .methods import Context, Method, MethodSpec, draws, method_specs
-from .methods.base import auto_k_specs, reference_spec
+from .methods.base import adopted_from, auto_k_specs, reference_spec
 from ...tasks.orders import TaskSequence, resolve_orders
 from .stages import Stages, run_name, slug
 from .state import weights_digest
@@ -120,14 +120,7 @@ class Continual(Experiment):
             seen = i <= stage or self.config.evaluate_unseen
             records[task.name] = method.evaluate_task(lm, stage, i, lambda positions, task=task: self.score(
                 lm, task, positions)) if seen else None
-        return self.stage_record(records)
-
-    def stage_record(self, records: dict[str, dict[str, Record] | None]) -> dict:
-        """A step result from per-task records by evaluation method (None: not evaluated): by each evaluation
-        method, ``{"scores", "outcomes"}`` by task (records.StageScores)."""
-        return {"by_evaluation": {m: {"scores": {k: r and r[m]["score"] for k, r in records.items()},
-                                      "outcomes": {k: r and r[m]["outcomes"] for k, r in records.items()}}
-                                  for m in self.evaluations}}
+        return stage_record(records, self.evaluations)
 
     # --- the three kinds of method ----------------------------------------------------------------------
     def prepared(self, spec: MethodSpec, tasks: list[Task]) -> tuple[LoadedModel, Method]:
@@ -141,8 +134,9 @@ class Continual(Experiment):
     def sequential(self, spec: MethodSpec, name: str, tasks: list[Task]) -> dict:
         """``name``: the run's (its sequence's, with the training seed when not 0)."""
         stages = Stages(name, spec.label, self.run.out / slug(name) / slug(spec.label), len(tasks))
+        twin = adopted_from(spec, self.specs[:self.specs.index(spec)])
         if not all(self.run.has(key) for key in [*stages.keys("eval"), stages.describe]):  # killed before its last
-            self._continue(spec, tasks, stages)  # step: resume there
+            self._continue(spec, tasks, stages, twin and stages.sibling(twin.label))  # step: resume there
         trains = [self.run.load(key) for key in stages.keys("train")]
         evals = [upgraded_step(self.run.load(key), self.config.eval_method) for key in stages.keys("eval")]
         names = [task.name for task in tasks]
@@ -150,7 +144,9 @@ class Continual(Experiment):
                 "by_evaluation": {m: metrics.stage_matrix([e["by_evaluation"][m] for e in evals], names)
                                   for m in self.evaluations}}
 
-    def _continue(self, spec: MethodSpec, tasks: list[Task], stages: Stages) -> None:
+    def _continue(self, spec: MethodSpec, tasks: list[Task], stages: Stages, twin: Stages | None) -> None:
+        """Train (or, from ``twin``, the stages of an earlier method whose training this one's is, adopt) and
+        evaluate the stages not yet done."""
         n, name = stages.n, stages.name
         trained = 0
         while trained < n and self.run.has(stages.key(trained, "train")):
@@ -169,12 +165,20 @@ class Continual(Experiment):
         for j, task in enumerate(tasks):
             where = escape(f"[{name} · {spec.label}] stage {j + 1}/{n}: {task.name}")  # not rich markup
             if j >= trained:
-                console.print(f"{where}: training")
+                console.print(f"{where}: " + (f"{twin.label}'s stage (the same training)" if twin else "training"))
                 set_seed((base_seed + j) % 2 ** 32)  # e.g. O-LoRA's new adapter: as without a break
-                info = method.train_stage(lm, j, task)
+                if twin:
+                    method.adopt(lm, j, twin.state(j))
+                    info = {**self.run.load(twin.key(j, "train")), "adopted_from": twin.label}
+                else:
+                    info = method.train_stage(lm, j, task)
                 with atomic_folder(stages.state(j)) as tmp:  # written as a whole, by the main process only
                     method.save(lm, tmp)
-                info.update(weights=weights_digest(lm.model), **general_record(lm, self.config))  # after the stage
+                digest = weights_digest(lm.model)
+                if twin and info["weights"] != digest:
+                    raise TaskNeuronsError(f"{spec.label} adopted {twin.label}'s stage {j + 1} and its weights differ "
+                                           f"from those {twin.label} recorded (a bug: please report it)")
+                info.update(weights=digest, **({} if twin else general_record(lm, self.config)))  # after the stage
                 self.run.step(stages.key(j, "train"), lambda: info)
                 if j and not spec.cls.cumulative and self.config.keep_states == "last" and processes.is_main():
                     shutil.rmtree(stages.state(j - 1), ignore_errors=True)
@@ -218,7 +222,7 @@ class Continual(Experiment):
             console.print(f"[{spec.label}] training on {len(tasks)} tasks together")
             lm, method = self.prepared(spec, tasks)
             info = method.train_joint(lm, tasks)
-            return {**self.stage_record({t.name: self.score(lm, t) for t in tasks}), "train": info}
+            return {**stage_record({t.name: self.score(lm, t) for t in tasks}, self.evaluations), "train": info}
         result = self.step(f"{spec.label}/tasks={'+'.join(sorted(t.name for t in tasks))}{self._seed_suffix()}",
                            compute)
 

@@ -82,6 +82,14 @@ def evaluations(config) -> list[str]:
     return [get("eval_method"), *[m for m in get("also_evaluate") or [] if m != get("eval_method")]]
 
 
+def stage_record(records: dict[str, dict[str, Record] | None], methods: list[str]) -> dict:
+    """A step result from per-task records by evaluation method (None: not evaluated): by each of ``methods``,
+    ``{"scores", "outcomes"}`` by task (StageScores)."""
+    return {"by_evaluation": {m: {"scores": {k: r and r[m]["score"] for k, r in records.items()},
+                                  "outcomes": {k: r and r[m]["outcomes"] for k, r in records.items()}}
+                              for m in methods}}
+
+
 def main_across(results: dict) -> Across:
     """The run's statistics across its runs by its main evaluation method."""
     return results["by_evaluation"][results["config"]["eval_method"]]

@@ -3,7 +3,7 @@ where a sequential method's stages keep their state and step results."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 
@@ -46,6 +46,10 @@ class Stages:
 
     def keys(self, what: str) -> list[str]:
         return [self.key(j, what) for j in range(self.n)]
+
+    def sibling(self, label: str) -> Stages:
+        """Another method's stages of the same run."""
+        return replace(self, label=label, folder=self.folder.parent / slug(label))
 
     @property
     def describe(self) -> str:

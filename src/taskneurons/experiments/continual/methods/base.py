@@ -102,6 +102,7 @@ class Method:
     kind: ClassVar[str] = "sequential"  # "sequential" | "isolated" | "joint"
     cumulative: ClassVar[bool] = False  # True: restoring needs every stage's state folder, not just the last
     partitioned: ClassVar[bool] = True  # False: reads whole weights in its loss, so cannot run under ZeRO-3
+    trains_as: ClassVar[str] = ""  # a method whose training this one's is, stage for stage (``adopted_from``)
     Options: ClassVar[type] = MethodOptions
 
     def __init__(self, options: MethodOptions, ctx: Context):
@@ -119,6 +120,10 @@ class Method:
 
     def train_stage(self, lm: LoadedModel, stage: int, task: Task) -> dict:
         """Train on ``task`` (0-based ``stage`` of the sequence); returns what to report (``train_info``)."""
+        raise NotImplementedError
+
+    def adopt(self, lm: LoadedModel, stage: int, folder: Path) -> None:
+        """Instead of ``train_stage``, with a ``trains_as`` method: take its saved ``stage`` from ``folder``."""
         raise NotImplementedError
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
@@ -211,6 +216,17 @@ def method_specs(entries: list, shared_options: dict | None = None) -> list[Meth
     if repeated:
         raise TaskNeuronsError(f"two methods entries have the label {repeated[0]!r}; give each a distinct label")
     return specs
+
+
+def adopted_from(spec: MethodSpec, earlier: list[MethodSpec]) -> MethodSpec | None:
+    """The method of ``earlier`` whose stages ``spec`` would train again exactly (W-NCFT after an NCFT with the
+    same NCFT options): ``spec`` adopts its saved stages instead. The runs' training seed and examples are shared,
+    so the weights come out bit for bit as if trained (the runner checks their digest)."""
+    for other in earlier:
+        if other.cls.name == spec.cls.trains_as and all(
+                getattr(spec.options, f.name) == getattr(other.options, f.name) for f in dataclasses.fields(other.options)):
+            return other
+    return None
 
 
 def reference_spec(config, specs: list[MethodSpec]) -> MethodSpec | None:

@@ -133,7 +133,15 @@ class NCFT(Method):
 
     def restore(self, lm: LoadedModel, folders: list[Path]) -> None:
         for folder in folders:
-            tuner = NeuronTuner.load(folder / "deltas", lm)
-            merge(tuner, self.masters)
-            tuner.remove()
-            self.sets.append(NeuronSet.load(folder / "neurons"))
+            self._replay(lm, folder)
+
+    def adopt(self, lm: LoadedModel, stage: int, folder: Path) -> None:
+        self._tuner = self._replay(lm, folder)  # saved again as this method's own stage
+
+    def _replay(self, lm: LoadedModel, folder: Path) -> NeuronTuner:
+        """A saved stage merged into ``lm`` as its training merged it: its deltas, then its neurons recorded."""
+        tuner = NeuronTuner.load(folder / "deltas", lm)
+        merge(tuner, self.masters)
+        tuner.remove()
+        self.sets.append(NeuronSet.load(folder / "neurons"))
+        return tuner

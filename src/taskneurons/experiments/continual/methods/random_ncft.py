@@ -49,3 +49,4 @@ class RandomWNCFT(RandomNCFT, WNCFT):
     name = "random_wncft"
     title = "Random W-NCFT"
     Options = WNCFT.Options
+    trains_as = "random_ncft"

@@ -202,6 +202,7 @@ class WNCFT(NCFT):
     name = "wncft"
     title = "W-NCFT"
     Options = WNCFTOptions
+    trains_as = "ncft"  # NCFT's training, stage for stage: adopted from an NCFT of the run with the same options
 
     def __init__(self, options, ctx):
         super().__init__(options, ctx)
@@ -233,6 +234,10 @@ class WNCFT(NCFT):
         info = super().train_stage(lm, stage, task)
         self.snapshots.append(neuron_rows(lm.ffn, self.sets[-1]))
         return info
+
+    def adopt(self, lm: LoadedModel, stage: int, folder: Path) -> None:
+        super().adopt(lm, stage, folder)
+        self.snapshots.append(neuron_rows(lm.ffn, self.sets[-1]))  # as train_stage takes it
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
         super().save(lm, folder)
