@@ -16,6 +16,8 @@ def test_the_demo_runs_and_deactivates_a_multitask_original_against_five_random_
     assert "specificity" in results["identify"]["deactivation"]  # the demo runs the full cross-task matrix
     assert (tmp_path / "export" / "ncft_stage1_lora" / "adapter_config.json").is_file()
     assert results["processes"]["identical"] and results["processes"]["n"] == 4  # 2 processes, the same outcomes
+    assert list(results["seconds"]) == ["zero-shot", "identify", "fidelity", "generalize", "continual", "export",
+                                        "processes"] and results["seconds"]["identify"] > 0
     assert (tmp_path / "index.html").is_file() and all((tmp_path / part / "report.html").is_file()
                                                        for part in ("identify", "generalize", "continual"))
 

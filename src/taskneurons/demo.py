@@ -120,62 +120,80 @@ def check_options(model: str, limit: int, device: str, dtype: str) -> None:
                                f"demo tasks have {N_TEST}; give a smaller --limit")
 
 
-def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype: str = "float32") -> dict:
-    check_options(model, limit, device, dtype)  # a bad option is one line before step 1, not after it
-    start = time.perf_counter()
-    console.rule(f"taskneurons demo: {model}")
+def zero_shot_scores(model: str, tasks, limit: int, device: str, dtype: str) -> dict:
+    """The base model on every demo task: the test examples the experiments below evaluate (tasks.plans:
+    seeded, stratified), a table, and each task's record with its outcomes."""
     lm = load_model(model, device=device, dtype=dtype)
     console.print(f"model: {lm.ffn.describe()}")
-    tasks = [load_task(name) for name in list_demo_tasks()]
-    for t in tasks:
-        console.print(f"task {t.name}: {t.kind}, {', '.join(f'{s} {len(e)}' for s, e in t.splits.items())}"
-                      + (f", labels {list(t.labels)}" if t.labels else ""))
-
-    console.rule("1. zero-shot evaluation")
     settings = Settings(model=model, device=device, dtype=dtype, max_length=EVAL_MAX_LENGTH, max_new_tokens=24)
-    zero_shot = {}
-    for t in tasks:  # the test examples the experiments below evaluate (tasks.plans: seeded, stratified)
+    scores = {}
+    for t in tasks:
         plan = ExamplePlan.make(t, zero_shot_size(t, limit), 0, settings.seed)
-        zero_shot[t.name] = {"metric": t.metric, **evaluate_plan(lm, plan, settings)}
+        scores[t.name] = {"metric": t.metric, **evaluate_plan(lm, plan, settings)}
     print_table("zero-shot, test split", ["task", "metric", "score", "n"],
-                [[name, r["metric"], f"{r['score']:.1f}", r["n"]] for name, r in zero_shot.items()])
-    results = {"model": model, "zero_shot": {name: {k: v for k, v in r.items() if k != "outcomes"}
-                                             for name, r in zero_shot.items()}}
-    del lm
+                [[name, r["metric"], f"{r['score']:.1f}", r["n"]] for name, r in scores.items()])
+    return scores
 
-    console.rule("2. task-specific neurons: identify, then deactivate them against random controls")
-    results["identify"] = Identify(identify_config(model, device, dtype, limit), out / "identify")()
-    print_original_gain(results["zero_shot"], results["identify"])
 
-    console.rule("2b. does the score estimate the loss change of zeroing a neuron? (a spot check)")
-    results["fidelity"] = fidelity_check(model, device, dtype)
-
-    console.rule("3. generalization: neuron overlap and training only the union of top-p% neurons")
-    from .experiments.generalize import run_generalize_demo
-
-    results["generalize"] = run_generalize_demo(model, out / "generalize", device=device, dtype=dtype)
-
-    console.rule("4. continual learning: NCFT (train only the current task's neurons), W-NCFT, SeqFT and EPI")
-    from .experiments.continual.demo import run_continual_demo
-
-    results["continual"] = run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit)
-
-    console.rule("5. export: NCFT's first-stage neuron deltas as a PEFT LoRA adapter (any LoRA-serving engine)")
+def export_check(model: str, out: Path, device: str, dtype: str) -> dict:
+    """NCFT's first-stage deltas of the continual step, written as a PEFT LoRA adapter."""
     from .export import export_lora
 
     deltas = out / "continual" / "demo" / "NCFT" / "stage1" / "deltas"
     adapter = export_lora(load_model(model, device=device, dtype=dtype), deltas, out / "export" / "ncft_stage1_lora")
     size = sum(p.stat().st_size for p in adapter.iterdir())
     console.print(f"wrote {adapter}/ ({size / 2 ** 20:.1f} MiB): PeftModel.from_pretrained(base, that folder)")
-    results["export"] = {"adapter": str(adapter), "bytes": size}
+    return {"adapter": str(adapter), "bytes": size}
 
-    console.rule("6. several processes (torchrun, gloo on the CPU), whole or sharded weights: the outcomes of one")
-    results["processes"] = processes_check(model, out / "processes", limit, device, dtype)
 
+def run_demo(model: str, out: Path, limit: int = 16, device: str = "cpu", dtype: str = "float32") -> dict:
+    check_options(model, limit, device, dtype)  # a bad option is one line before step 1, not after it
+    start = time.perf_counter()
+    seconds: dict[str, float] = {}  # each step's wall time: where the demo's minutes go
+
+    def step(name: str, title: str, compute):
+        console.rule(title)
+        began = time.perf_counter()
+        value = compute()
+        seconds[name] = round(time.perf_counter() - began, 1)
+        return value
+
+    console.rule(f"taskneurons demo: {model}")
+    tasks = [load_task(name) for name in list_demo_tasks()]
+    for t in tasks:
+        console.print(f"task {t.name}: {t.kind}, {', '.join(f'{s} {len(e)}' for s, e in t.splits.items())}"
+                      + (f", labels {list(t.labels)}" if t.labels else ""))
+    zero_shot = step("zero-shot", "1. zero-shot evaluation",
+                     lambda: zero_shot_scores(model, tasks, limit, device, dtype))
+    results = {"model": model, "zero_shot": {name: {k: v for k, v in r.items() if k != "outcomes"}
+                                             for name, r in zero_shot.items()}}
+    results["identify"] = step("identify", "2. task-specific neurons: identify, then deactivate them against "
+                               "random controls", lambda: Identify(identify_config(model, device, dtype, limit),
+                                                                   out / "identify")())
+    print_original_gain(results["zero_shot"], results["identify"])
+    results["fidelity"] = step("fidelity", "2b. does the score estimate the loss change of zeroing a neuron? "
+                               "(a spot check)", lambda: fidelity_check(model, device, dtype))
+    from .experiments.continual.demo import run_continual_demo
+    from .experiments.generalize import run_generalize_demo
+
+    results["generalize"] = step("generalize", "3. generalization: neuron overlap and training only the union of "
+                                 "top-p% neurons", lambda: run_generalize_demo(model, out / "generalize",
+                                                                                device=device, dtype=dtype))
+    results["continual"] = step("continual", "4. continual learning: NCFT (train only the current task's "
+                                "neurons), W-NCFT, SeqFT and EPI",
+                                lambda: run_continual_demo(model, out, device=device, dtype=dtype, n_eval=limit))
+    results["export"] = step("export", "5. export: NCFT's first-stage neuron deltas as a PEFT LoRA adapter (any "
+                             "LoRA-serving engine)", lambda: export_check(model, out, device, dtype))
+    results["processes"] = step("processes", "6. several processes (torchrun, gloo on the CPU), whole or sharded "
+                                "weights: the outcomes of one",
+                                lambda: processes_check(model, out / "processes", limit, device, dtype))
+    results["seconds"] = seconds
     write_json(out / "results.json", results)
     from .pages import write_index
 
     index = write_index([out / "identify", out / "generalize", out / "continual"], out / "index.html")
+    print_table("seconds per step (a resumed step takes what its cached parts leave)", list(seconds),
+                [[f"{v:.0f}" for v in seconds.values()]])
     console.print(f"demo finished in {time.perf_counter() - start:.0f} s; everything is in {out}/")
     console.print(f"open the report: {index.resolve()} (each run's own page: {out}/<run>/report.html)")
     return results
