@@ -33,11 +33,11 @@ def identify_config(model: str, device: str, dtype: str, limit: int) -> Identify
     (the paper's: the multi-task fine-tuned model; 24 examples per task, 9 steps at lr 2e-4), k = 0.5% (calibrated
     to a 135M model: a random 0.5% costs it a few points, as a random 10% costs the paper's 7B one,
     docs/identify.md), 5 random draws per task (the two-level interval's run term gets 4 degrees of freedom; 2
-    gave 1), 2 importance-matched draws and the loss on 16 general-text passages (both beyond the paper) and
+    gave 1), 2 importance-matched draws and the loss on 8 general-text passages (both beyond the paper) and
     ``identify_n_eval`` test examples per task."""
     return IdentifyConfig(model=model, tasks=IDENTIFY_TASKS, device=device, dtype=dtype,
                           selection={"k": 0.5, "n_score": 16}, n_eval=identify_n_eval(limit),
-                          max_length=EVAL_MAX_LENGTH, random_controls=5, matched_controls=2, general_passages=16,
+                          max_length=EVAL_MAX_LENGTH, random_controls=5, matched_controls=2, general_passages=8,
                           original="multitask",
                           multitask={"n_train": 24, "lr": 2e-4}, finetune=False)
 

@@ -4,7 +4,7 @@ run can test.
 
 Sizes keep it to a few minutes on a 2-core CPU with SmolLM2-135M: 32 training examples per task (4 steps of 8,
 float32: bf16 matmuls are slow on CPUs without AVX512-BF16), 8 scored examples for the neurons, 16 for W-NCFT's
-task vectors, 32 test examples (the demo passes its --limit), prompts cut to 128
+task vectors, the demo's --limit test examples (16 by default), prompts cut to 128
 tokens, and after each stage only the tasks seen so far are evaluated (so no forward transfer; the forgetting
 rate is taken against a[i][i], the score right after learning task i), by greedy generation + exact match (the
 continual default; label ranking would hide a forgotten label format). Like every run, it resumes.
