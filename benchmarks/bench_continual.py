@@ -181,9 +181,14 @@ def write_benchmark(results: dict, out: str, preamble: list[str]) -> None:
     summary = main_across(results)["summary"]
     same = [label for label in summary if label.startswith("W-NCFT") and "NCFT" in summary
             and all(_digests(o, label) == _digests(o, "NCFT") for o in _orders_of(results, label))]
-    if same:
-        notes.append(f"- {', '.join(same)} trained exactly as NCFT (identical weight digests after every stage): "
-                     f"their difference from NCFT is the Eq. 12 reweighting alone.")
+    adopted = [label for label in same if all(t.get("adopted_from") for o in _orders_of(results, label)
+                                              for t in o["methods"][label]["train"])]
+    if adopted:
+        notes.append(f"- {', '.join(adopted)} adopted NCFT's stages (the same training, its weight digests checked; "
+                     f"its s/step is NCFT's): their difference from NCFT is the Eq. 12 reweighting alone.")
+    if set(same) - set(adopted):
+        notes.append(f"- {', '.join(l for l in same if l not in adopted)} trained exactly as NCFT (identical weight "
+                     f"digests after every stage): their difference from NCFT is the Eq. 12 reweighting alone.")
     for note in notes:
         print(note)
     text = "\n".join([f"## {title}", "", *preamble, markdown_table(header, rows), "", *notes, ""])

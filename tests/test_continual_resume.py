@@ -69,3 +69,31 @@ def test_resumed_run_keeps_every_evaluation_methods_scores(tmp_path, monkeypatch
         assert list(again["by_evaluation"]) == [whole["config"]["eval_method"], "rank", "rank_eos"], label
         assert again["by_evaluation"] == result["by_evaluation"], label
     assert resumed["by_evaluation"] == whole["by_evaluation"]
+
+
+def test_a_resumed_wncft_adopts_only_after_stages_with_ncfts_weights(tmp_path, monkeypatch):
+    """W-NCFT killed after training its own first stage (as older code did): it adopts NCFT's second stage when its
+    first stage's weights are NCFT's, and trains it itself when they are not (non-deterministic kernels)."""
+    from taskneurons.experiments.continual import experiment
+    from taskneurons.experiments.continual.methods.wncft import WNCFT
+
+    changes = dict(methods=["ncft", "wncft"], evaluate_unseen=False)
+    real_train = WNCFT.train_stage
+
+    def train_then_die(self, lm, stage, task):
+        if stage == 1:
+            raise KeyboardInterrupt
+        return real_train(self, lm, stage, task)
+
+    for case in ("same", "other"):
+        out = tmp_path / case
+        with monkeypatch.context() as patch:
+            patch.setattr(experiment, "adopted_from", lambda spec, earlier: None)  # W-NCFT trains, as before adoption
+            patch.setattr(WNCFT, "train_stage", train_then_die)
+            with pytest.raises(KeyboardInterrupt):
+                Continual(config(**changes), out, progress=False)()
+        if case == "other":
+            first = out / "steps" / "custom1_W-NCFT_stage1_train.json"
+            first.write_text(first.read_text().replace('"weights": "', '"weights": "other-'))
+        train = Continual(config(**changes), out, progress=False)()["orders"]["custom1"]["methods"]["W-NCFT"]["train"]
+        assert "adopted_from" not in train[0] and (train[1].get("adopted_from") == "NCFT") is (case == "same")

@@ -16,7 +16,8 @@ from taskneurons.models import load_model
 
 from .test_processes import EXAMPLES, ROOT, _same_outcomes, continual_config, identify_config
 
-METHODS = {"fsdp2": ["ncft", "wncft", "ewc", "olora"], "zero3": ["ncft", "wncft", "seqlora", "epi"],
+ADOPTING = {"method": "wncft", "label": "W-NCFT adopting", "selection": {"n_score": 2}, "lr": 1e-2}  # NCFT's options
+METHODS = {"fsdp2": ["ncft", "wncft", ADOPTING, "ewc", "olora"], "zero3": ["ncft", "wncft", ADOPTING, "seqlora", "epi"],
            "zero2": ["ncft", "ewc", "olora"]}
 
 SHARDED = """
@@ -134,6 +135,8 @@ def test_continual_with_sharded_weights_in_two_processes_equals_one(tmp_path, sh
     two = json.loads((tmp_path / "two" / "results.json").read_text())
     for key in ("by_evaluation", "orders"):  # NCFT's merges, W-NCFT's snapshots, EWC's Fisher, O-LoRA's regulariser
         _same_outcomes(two[key], one[key], key)
+    if ADOPTING in METHODS[sharding]:  # NCFT's stages adopted by W-NCFT in sharded processes too
+        assert all(t["adopted_from"] == "NCFT" for t in two["orders"]["custom1"]["methods"]["W-NCFT adopting"]["train"])
 
 
 @pytest.mark.parametrize("sharding", ["fsdp2", "zero3"])

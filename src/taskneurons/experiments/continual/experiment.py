@@ -145,8 +145,7 @@ class Continual(Experiment):
                                   for m in self.evaluations}}
 
     def _continue(self, spec: MethodSpec, tasks: list[Task], stages: Stages, twin: Stages | None) -> None:
-        """Train (or, from ``twin``, the stages of an earlier method whose training this one's is, adopt) and
-        evaluate the stages not yet done."""
+        """Train (or adopt from ``twin``, an earlier method that trains the same: ``adopted_from``) and evaluate."""
         n, name = stages.n, stages.name
         trained = 0
         while trained < n and self.run.has(stages.key(trained, "train")):
@@ -157,6 +156,9 @@ class Continual(Experiment):
         if missing:
             raise TaskNeuronsError(f"run folder {self.run.out}: the state {missing[0]} of a finished stage is missing; "
                                    f"delete {stages.folder} and the matching steps, or choose another --out")
+        if twin and trained and self.run.load(stages.key(trained - 1, "train"))["weights"] != \
+                self.run.load(twin.key(trained - 1, "train"))["weights"]:  # trained, not adopted, to other weights
+            twin = None  # (non-deterministic kernels): it goes on training
         lm, method = self.prepared(spec, tasks)
         base_seed = self.config.seed_for(self.ctx.training_seed)
         if trained:
@@ -165,20 +167,20 @@ class Continual(Experiment):
         for j, task in enumerate(tasks):
             where = escape(f"[{name} · {spec.label}] stage {j + 1}/{n}: {task.name}")  # not rich markup
             if j >= trained:
-                console.print(f"{where}: " + (f"{twin.label}'s stage (the same training)" if twin else "training"))
+                console.print(f"{where}: " + (escape(f"{twin.label}'s stage, the same training") if twin else "training"))
                 set_seed((base_seed + j) % 2 ** 32)  # e.g. O-LoRA's new adapter: as without a break
                 if twin:
-                    method.adopt(lm, j, twin.state(j))
+                    method.adopt(lm, twin.state(j))
                     info = {**self.run.load(twin.key(j, "train")), "adopted_from": twin.label}
+                    if info["weights"] != weights_digest(lm.model):
+                        raise TaskNeuronsError(f"{spec.label} adopted {twin.label}'s stage {j + 1} and its weights "
+                                               f"differ from those {twin.label} recorded (a bug: please report it; "
+                                               f"to go on, choose another --out)")
                 else:
                     info = method.train_stage(lm, j, task)
+                    info.update(weights=weights_digest(lm.model), **general_record(lm, self.config))  # after the stage
                 with atomic_folder(stages.state(j)) as tmp:  # written as a whole, by the main process only
                     method.save(lm, tmp)
-                digest = weights_digest(lm.model)
-                if twin and info["weights"] != digest:
-                    raise TaskNeuronsError(f"{spec.label} adopted {twin.label}'s stage {j + 1} and its weights differ "
-                                           f"from those {twin.label} recorded (a bug: please report it)")
-                info.update(weights=digest, **({} if twin else general_record(lm, self.config)))  # after the stage
                 self.run.step(stages.key(j, "train"), lambda: info)
                 if j and not spec.cls.cumulative and self.config.keep_states == "last" and processes.is_main():
                     shutil.rmtree(stages.state(j - 1), ignore_errors=True)

@@ -122,8 +122,8 @@ class Method:
         """Train on ``task`` (0-based ``stage`` of the sequence); returns what to report (``train_info``)."""
         raise NotImplementedError
 
-    def adopt(self, lm: LoadedModel, stage: int, folder: Path) -> None:
-        """Instead of ``train_stage``, with a ``trains_as`` method: take its saved ``stage`` from ``folder``."""
+    def adopt(self, lm: LoadedModel, folder: Path) -> None:
+        """Instead of ``train_stage``: take the stage a method that trains as this one saved in ``folder``."""
         raise NotImplementedError
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
@@ -219,12 +219,16 @@ def method_specs(entries: list, shared_options: dict | None = None) -> list[Meth
 
 
 def adopted_from(spec: MethodSpec, earlier: list[MethodSpec]) -> MethodSpec | None:
-    """The method of ``earlier`` whose stages ``spec`` would train again exactly (W-NCFT after an NCFT with the
-    same NCFT options): ``spec`` adopts its saved stages instead. The runs' training seed and examples are shared,
-    so the weights come out bit for bit as if trained (the runner checks their digest)."""
+    """The method of ``earlier`` whose stages ``spec`` would train again exactly: one that trains as ``spec`` does
+    (W-NCFT after NCFT, or after another W-NCFT) with the same options of that training (NCFT's). ``spec`` adopts
+    its saved stages instead: the run's training seed and examples are shared, so with deterministic training the
+    weights are the same bit for bit (the runner checks their digest)."""
+    if not spec.cls.trains_as:
+        return None
+    training = [f.name for f in dataclasses.fields(get_method(spec.cls.trains_as).Options)]
     for other in earlier:
-        if other.cls.name == spec.cls.trains_as and all(
-                getattr(spec.options, f.name) == getattr(other.options, f.name) for f in dataclasses.fields(other.options)):
+        if spec.cls.trains_as in (other.cls.name, other.cls.trains_as) and all(
+                getattr(spec.options, name) == getattr(other.options, name) for name in training):
             return other
     return None
 

@@ -135,7 +135,7 @@ class NCFT(Method):
         for folder in folders:
             self._replay(lm, folder)
 
-    def adopt(self, lm: LoadedModel, stage: int, folder: Path) -> None:
+    def adopt(self, lm: LoadedModel, folder: Path) -> None:
         self._tuner = self._replay(lm, folder)  # saved again as this method's own stage
 
     def _replay(self, lm: LoadedModel, folder: Path) -> NeuronTuner:

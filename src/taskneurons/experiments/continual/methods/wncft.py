@@ -235,8 +235,8 @@ class WNCFT(NCFT):
         self.snapshots.append(neuron_rows(lm.ffn, self.sets[-1]))
         return info
 
-    def adopt(self, lm: LoadedModel, stage: int, folder: Path) -> None:
-        super().adopt(lm, stage, folder)
+    def adopt(self, lm: LoadedModel, folder: Path) -> None:
+        super().adopt(lm, folder)
         self.snapshots.append(neuron_rows(lm.ffn, self.sets[-1]))  # as train_stage takes it
 
     def save(self, lm: LoadedModel, folder: Path) -> None:
