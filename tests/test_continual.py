@@ -216,7 +216,8 @@ def test_wncft_adopts_ncfts_stages_and_equals_wncft_trained_alone(tmp_path):
                "random_wncft": TINY["method_options"]["wncft"]}
     methods = ["ncft", "random_ncft", "wncft", "random_wncft", {"method": "wncft", "label": "W-NCFT lr", "lr": 5e-3}]
     together = Continual(config(methods=methods, method_options=options), tmp_path / "together", progress=False)()
-    alone = Continual(config(methods=["wncft", "random_wncft"], method_options=options), tmp_path / "alone",
+    scale = {"method": "wncft", "label": "W-NCFT scale", "reading": "scale"}  # another reading: NCFT's training
+    alone = Continual(config(methods=["wncft", "random_wncft", scale], method_options=options), tmp_path / "alone",
                       progress=False)()
     ran, by_itself = together["orders"]["custom1"]["methods"], alone["orders"]["custom1"]["methods"]
     for label, twin in (("W-NCFT", "NCFT"), ("Random W-NCFT", "Random NCFT")):
@@ -226,6 +227,7 @@ def test_wncft_adopts_ncfts_stages_and_equals_wncft_trained_alone(tmp_path):
         assert ran[label]["by_evaluation"] == by_itself[label]["by_evaluation"]
         assert not any("adopted_from" in stage for stage in by_itself[label]["train"])
     assert not any("adopted_from" in stage for stage in ran["W-NCFT lr"]["train"])  # other training: its own
+    assert [stage["adopted_from"] for stage in by_itself["W-NCFT scale"]["train"]] == ["W-NCFT", "W-NCFT"]
 
 
 def test_general_ability_is_measured_after_each_stage_and_tabled(tmp_path):
