@@ -17,12 +17,14 @@ false-verdict rate at gap 0 (a verdict of "holds" or "does not hold" when the tr
 and the power at gaps 5 and 10 (share of "holds"), for the two-level interval beside the examples-only interval
 (the bootstrap over examples of each example's mean over runs: what the toolkit did before).
 
-    .venv/bin/python benchmarks/bench_verdicts.py                 # the full grid, 500 replicates a cell
+    .venv/bin/python benchmarks/bench_verdicts.py --jobs 2      # the full grid, 1000 replicates a cell, noise 0.1
     .venv/bin/python benchmarks/bench_verdicts.py --replicates 200 --spreads 5 --designs 3v3 --tasks 1
 """
 import argparse
 import json
 import time
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
 
 import numpy as np
 
@@ -72,43 +74,59 @@ def verdicts(gap: float, spread: float, design: str, tasks: int, replicates: int
     return {method: {k: v / replicates for k, v in c.items()} for method, c in counts.items()}
 
 
+def cell_seed(seed: int, spread: float, design: str, tasks: int, noise: float, gap: float) -> int:
+    """An independent stream per (cell, gap): cells drawn from one stream would share their d_r and examples, so a
+    stream that happens to be unlucky would move every cell of the table at once."""
+    key = [seed, round(spread * 100), round(noise * 100), tasks, round(gap * 100), *design.encode()]
+    return int(np.random.SeedSequence(key).generate_state(1)[0])
+
+
 def cell(spread: float, design: str, tasks: int, replicates: int, seed: int, noise: float) -> dict:
     """False-verdict rate at gap 0 and power at gaps 5 and 10, for both intervals."""
-    null = verdicts(0.0, spread, design, tasks, replicates, seed, noise=noise)
-    out = {method: {"false": sum(v.values())} for method, v in null.items()}
+    def at(gap: float) -> dict:
+        return verdicts(gap, spread, design, tasks, replicates, cell_seed(seed, spread, design, tasks, noise, gap),
+                        noise=noise)
+    out = {method: {"false": sum(v.values())} for method, v in at(0.0).items()}
     for gap in (5.0, 10.0):
-        for method, v in verdicts(gap, spread, design, tasks, replicates, seed + 1, noise=noise).items():
+        for method, v in at(gap).items():
             out[method][f"power_{gap:g}"] = v["holds"]
     return out
 
 
+def timed_cell(spec: tuple) -> dict:
+    """One row of the table: a cell's rates and its seconds (a top-level function, so that a pool can run it)."""
+    spread, design, tasks, noise, replicates, seed = spec
+    start = time.perf_counter()
+    found = cell(spread, design, tasks, replicates, seed, noise)
+    return {"spread": spread, "design": design, "tasks": tasks, "noise": noise, **found,
+            "seconds": time.perf_counter() - start}
+
+
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--replicates", type=int, default=500)
+    parser.add_argument("--replicates", type=int, default=1000)
     parser.add_argument("--spreads", type=float, nargs="+", default=[0, 2, 5, 8])
     parser.add_argument("--designs", nargs="+", default=["3v3", "2v2", "1v5", "3o", "5o"],
                         help="independent runs 'a'v'b', or paired orders 'No'")
     parser.add_argument("--tasks", type=int, nargs="+", default=[1, 6])
-    parser.add_argument("--noise", type=float, nargs="+", default=[0.1, 0.3])
+    parser.add_argument("--noise", type=float, nargs="+", default=[0.1])
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--jobs", type=int, default=1, help="cells computed at once, one process each")
     parser.add_argument("--out", help="write the table as JSON here")
     args = parser.parse_args(argv)
-    rows = []
+    specs = [(spread, design, tasks, noise, args.replicates, args.seed) for noise in args.noise
+             for spread in args.spreads for design in args.designs for tasks in args.tasks]
     print(f"{'spread':>6} {'design':>6} {'tasks':>5} {'noise':>5} | {'two-level: false  power5  power10':>34} | "
           f"{'examples only: false  power5  power10':>38}")
-    for noise in args.noise:
-        for spread in args.spreads:
-            for design in args.designs:
-                for tasks in args.tasks:
-                    start = time.perf_counter()
-                    found = cell(spread, design, tasks, args.replicates, args.seed, noise)
-                    rows.append({"spread": spread, "design": design, "tasks": tasks, "noise": noise, **found,
-                                 "seconds": time.perf_counter() - start})
-                    two, ex = found["two_level"], found["examples_only"]
-                    print(f"{spread:6g} {design:>6} {tasks:5d} {noise:5g} | {two['false']:17.3f} "
-                          f"{two['power_5']:7.3f} {two['power_10']:8.3f} | {ex['false']:21.3f} {ex['power_5']:7.3f} "
-                          f"{ex['power_10']:8.3f}", flush=True)
-    result = {"replicates": args.replicates, "n_examples": 200, "rows": rows}
+    rows = []
+    with ProcessPoolExecutor(args.jobs) if args.jobs > 1 else nullcontext() as pool:
+        for row in (pool.map(timed_cell, specs) if pool else map(timed_cell, specs)):
+            rows.append(row)
+            two, ex = row["two_level"], row["examples_only"]
+            print(f"{row['spread']:6g} {row['design']:>6} {row['tasks']:5d} {row['noise']:5g} | "
+                  f"{two['false']:17.3f} {two['power_5']:7.3f} {two['power_10']:8.3f} | {ex['false']:21.3f} "
+                  f"{ex['power_5']:7.3f} {ex['power_10']:8.3f}", flush=True)
+    result = {"replicates": args.replicates, "n_examples": 200, "seed": args.seed, "rows": rows}
     if args.out:
         with open(args.out, "w") as f:
             json.dump(result, f, indent=1)

@@ -41,3 +41,19 @@ def test_an_identify_table_is_recomputed_from_the_run_outcomes(tmp_path):
     text = _script("evidence_tables").identify(tmp_path)
     assert f"{gap['mean']:+.1f} [{gap['low']:+.1f}, {gap['high']:+.1f}]" in text and "+99.0" not in text
     assert "Deactivate-Task lowers the score more than Deactivate-Random on average over tasks" in text
+
+
+def test_a_continual_runs_table_reads_each_runs_metrics_and_its_diagonal(tmp_path):
+    from taskneurons.experiments.continual.records import VERSION
+
+    def method(matrix, aa, bwt, loss):
+        found = {"matrix": matrix, "metrics": {"average_accuracy": aa, "backward_transfer": bwt}}
+        return {"train": [{"general_loss": 9.0}, {"general_loss": loss}], "by_evaluation": {"generate": found}}
+    order = {"tasks": ["a", "b"], "evaluation": "generate",
+             "methods": {"NCFT": method([[60.0, 10.0], [None, 80.0]], 45.0, -20.0, 3.456),
+                         "SeqFT": method([[90.0, 0.0], [None, 50.0]], 25.0, -90.0, 4.0)}}
+    (tmp_path / "results.json").write_text(json.dumps({"version": VERSION, "methods": ["NCFT", "SeqFT"],
+                                                       "orders": {"order1.seed1": order}}))
+    text = _script("evidence_tables").continual_runs(tmp_path)
+    assert "| order1.seed1 (a, b) | 45.0; -20.0; 70.0; 3.46 | 25.0; -90.0; 70.0; 4.00 |" in text  # a_ii: (60+80)/2
+    assert "general-text loss after the last stage" in text
