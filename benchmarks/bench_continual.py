@@ -31,6 +31,7 @@ from taskneurons.configs.files import apply_override
 from taskneurons.experiments.continual import Continual, ContinualConfig
 from taskneurons.experiments.continual.combine import combine_folders
 from taskneurons.experiments.continual.config import ALL_METHODS
+from taskneurons.experiments.continual.metrics import diagonal
 from taskneurons.tasks.orders import order_number
 from taskneurons.experiments.continual.records import main_across
 from taskneurons.experiments.continual.report import PAPER_TABLE5, fmt, fmt_interval, fmt_mean_std, markdown_table
@@ -102,8 +103,7 @@ def _learnt(results: dict, label: str) -> str:
     and FG are only comparable between methods that learnt alike); "-" for a joint method (no stages)."""
     ev = results["config"]["eval_method"]
     views = [o["methods"][label]["by_evaluation"][ev] for o in _orders_of(results, label)]
-    diagonals = [[row[i] for i, row in enumerate(v["matrix"])] for v in views if v.get("matrix")]
-    values = [v for diagonal in diagonals for v in diagonal if v is not None]
+    values = [v for view in views if view.get("matrix") for v in diagonal(view["matrix"]) if v is not None]
     return f"{sum(values) / len(values):.1f}" if values else "-"
 
 

@@ -77,6 +77,7 @@ def continual(folder: Path) -> str:
 def continual_runs(folder: Path) -> str:
     """Per run (an order, at a training seed): each method's AA; BWT; mean a_ii (what each stage taught its own
     task); and, where measured, the general-text loss after the last stage."""
+    from taskneurons.experiments.continual.metrics import diagonal
     from taskneurons.experiments.continual.records import upgraded
     from taskneurons.report.markdown import markdown_table
 
@@ -89,11 +90,10 @@ def continual_runs(folder: Path) -> str:
         for method in results["methods"]:
             entry = order["methods"][method]
             found = entry["by_evaluation"][order["evaluation"]]
-            matrix, metrics = found["matrix"], found["metrics"]
-            learnt = sum(matrix[i][i] for i in range(len(matrix))) / len(matrix)
+            metrics, learnt = found["metrics"], diagonal(found["matrix"])
             loss = [f"{entry['train'][-1]['general_loss']:.2f}"] if general else []
             cells.append("; ".join([f"{metrics['average_accuracy']:.1f}", f"{metrics['backward_transfer']:+.1f}",
-                                    f"{learnt:.1f}", *loss]))
+                                    f"{sum(learnt) / len(learnt):.1f}", *loss]))
         rows.append([f"{run} ({', '.join(order['tasks'])})", *cells])
     what = "AA; BWT; mean a_ii" + ("; general-text loss after the last stage (nats/token)" if general else "")
     return markdown_table(["run", *results["methods"]], rows) + f"\n\nEach cell: {what}."
