@@ -8,23 +8,21 @@ task and model. The variant with the highest Spearman against the dataset loss c
 
     .venv/bin/python benchmarks/bench_attribution_fidelity.py [--models smollm2-135m gemma3-270m]
         [--tasks amazon_yang e2e] [--n 24] [--per-cell 20] [--out runs/bench_fidelity.json]
+
+A rerun into the same --out keeps the (model, task)s it holds and computes the others.
 """
 import argparse
+import json
 import time
 from pathlib import Path
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.neurons.fidelity import VARIANTS, attribution_fidelity
+from taskneurons.neurons.fidelity import attribution_fidelity, fidelity_table
 from taskneurons.experiments.kit import ExamplePlan
 from taskneurons.io import write_json
 from taskneurons.models import load_model
 from taskneurons.report.console import print_table
 from taskneurons.tasks import load_task
-
-
-def fmt_ci(row) -> str:
-    lo, hi = row["spearman_ci"]
-    return f"{row['spearman']:.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def main():
@@ -37,7 +35,7 @@ def main():
     parser.add_argument("--out", default="runs/bench_fidelity.json")
     args = parser.parse_args()
     out = Path(args.out)
-    results = {}
+    results = json.loads(out.read_text()) if out.exists() else {}  # a rerun skips the (model, task)s it has
     for model in args.models:
         try:
             lm = load_model(model)
@@ -45,6 +43,8 @@ def main():
             print(f"skipping {model}: {e}")
             continue
         for name in args.tasks:
+            if f"{model}/{name}" in results:
+                continue
             task = load_task(name)
             examples = ExamplePlan.make(task, 1, args.n, seed=0).draw("score", args.n)
             start = time.perf_counter()
@@ -52,17 +52,9 @@ def main():
             r["seconds"] = time.perf_counter() - start
             results[f"{model}/{name}"] = r
             write_json(out, results)
-            cells = [(layer, kind) for layer in r["layers"] for kind in ("inner", "outer")]
-            rows = []
-            for variant in VARIANTS:
-                by_cell = {(x["layer"], x["kind"]): x for x in r["rows"] if x["variant"] == variant
-                           and x["truth"] == "dataset"}
-                rows.append([variant, *[fmt_ci(by_cell[c]) for c in cells], f"{r['summary'][variant]['dataset']:.3f}",
-                             f"{r['summary'][variant]['example']:.3f}"])
             print_table(f"{model} · {name}: Spearman (95% bootstrap CI) with |dataset loss change| of zeroing, "
                         f"{r['per_cell']} neurons per cell, {r['n_examples']} examples, {r['seconds']:.0f} s",
-                        ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean", "mean vs per-example"],
-                        rows)
+                        *fidelity_table(r))
     print(f"wrote {out}")
 
 

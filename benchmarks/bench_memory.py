@@ -5,12 +5,15 @@ minus the RSS after a no-grad forward pass has touched the memory-mapped weights
 weights.
 
     .venv/bin/python benchmarks/bench_memory.py [--models smollm2-135m gemma3-270m] [--batch 8] [--length 128]
+        [--out runs/bench_memory.json]
 """
 import argparse
 import json
 import subprocess
 import sys
 from pathlib import Path
+
+from taskneurons.io import write_json
 
 WORKS = ("rank", "score", "train", "train_neurons")
 
@@ -68,6 +71,7 @@ def main():
     parser.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--length", type=int, default=128)
+    parser.add_argument("--out", default=None, help="also write the rows as JSON (an evidence file)")
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1]
     print(f"{'model':<14}{'work':<15}{'measured MiB':>14}{'estimated MiB':>15}{'ratio':>8}")
@@ -84,6 +88,8 @@ def main():
             print(f"{model:<14}{work:<15}{r['measured'] / 2**20:>14.0f}{r['estimated'] / 2**20:>15.0f}"
                   f"{r['estimated'] / max(1, r['measured']):>8.2f}")
     print(json.dumps(rows, indent=1))
+    if args.out:
+        write_json(Path(args.out), {"batch": args.batch, "length": args.length, "rows": rows})
 
 
 if __name__ == "__main__":

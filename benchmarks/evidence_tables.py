@@ -39,6 +39,38 @@ def calibration(path: Path) -> str:
                                          f"examples a task (`benchmarks/bench_verdicts.py`)."
 
 
+def fidelity(path: Path) -> str:
+    """bench_attribution_fidelity.py's results: per model and task, each scorer's Spearman with the loss change."""
+    from taskneurons.neurons.fidelity import fidelity_table
+    from taskneurons.report.markdown import markdown_table
+
+    out = []
+    for name, r in json.loads(path.read_text()).items():
+        out += [f"**{name.replace('/', ', ')}** ({r['per_cell']} neurons per (layer, kind), {r['n_examples']} "
+                f"examples, {r['seconds']:.0f} s)", "", markdown_table(*fidelity_table(r)), ""]
+    return "\n".join(out)
+
+
+def memory(path: Path) -> str:
+    """bench_memory.py's rows: each work's measured peak beside the planner's estimate."""
+    from taskneurons.report.markdown import markdown_table
+
+    data, mib = json.loads(path.read_text()), 2 ** 20
+    rows = [[r["model"], WORK_NAMES[r["work"]], f"{r['measured'] / mib:,.0f}", f"{r['estimated'] / mib:,.0f}",
+             f"{r['estimated'] / max(1, r['measured']):.2f}"] for r in data["rows"]]
+    return markdown_table(["model", "work", "measured MiB", "estimated MiB", "estimate / measured"], rows) \
+        + f"\n\nBatch {data['batch']} x {data['length']} tokens (`benchmarks/bench_memory.py`)."
+
+
+WORK_NAMES = {"rank": "label ranking", "score": "scoring (Eq. 3, all positions)",
+              "train": "full fine-tuning step (AdamW)", "train_neurons": "neuron-tuner step, k = 10%"}
+
+
+def bold_titles(lines) -> list[str]:
+    """A page's "## " section titles as bold lines: a generated block sits inside a docs page's own sections."""
+    return [f"\n**{line.strip(chr(10)).lstrip('# ')}**\n" if line.startswith("\n## ") else line for line in lines]
+
+
 def identify(folder: Path) -> str:
     """An identify run's tables and claims, with its statistics recomputed from the outcomes it keeps."""
     from taskneurons.experiments.identify import report
@@ -56,9 +88,18 @@ def identify(folder: Path) -> str:
     if results.get("auto_k"):  # beyond the paper: the k the model chose, and why
         out += ["", describe_k(results["auto_k"]) + "."]
     general = report.general_section(results["deactivation"].get("general") or {})
-    out += [f"\n**{line.strip(chr(10)).lstrip('# ')}**\n" if line.startswith("\n## ") else line
-            for line in general if not line.startswith("\n![")]  # a bold title here; its plot is in the run folder
+    out += bold_titles(line for line in general if not line.startswith("\n!["))  # its plot is in the run folder
     return "\n".join(out)
+
+
+def generalize(folder: Path) -> str:
+    """A generalize run's measured parts (overlap, sweep, ablation, similarity and Table 4) and its claims."""
+    from taskneurons.experiments.generalize.claims import claims
+    from taskneurons.experiments.generalize.report import measurements
+
+    results = json.loads((folder / "results.json").read_text())
+    found = [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims(results)]
+    return "\n".join(bold_titles(measurements(results, plots=False)) + ["", *found])
 
 
 def continual(folder: Path) -> str:
@@ -99,7 +140,8 @@ def continual_runs(folder: Path) -> str:
     return markdown_table(["run", *results["methods"]], rows) + f"\n\nEach cell: {what}."
 
 
-KINDS = {"calibration": calibration, "identify": identify, "continual": continual, "continual-runs": continual_runs}
+KINDS = {"calibration": calibration, "fidelity": fidelity, "identify": identify, "generalize": generalize,
+         "continual": continual, "continual-runs": continual_runs, "memory": memory}
 
 
 def rewrite(text: str) -> tuple[str, list[str]]:

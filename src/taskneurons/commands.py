@@ -123,7 +123,7 @@ def cmd_runs(args) -> None:
 
 
 def cmd_fidelity(args) -> None:
-    from .neurons.fidelity import VARIANTS, attribution_fidelity
+    from .neurons.fidelity import VARIANTS, attribution_fidelity, fidelity_table
     from .experiments.kit import ExamplePlan
     from .models import load_model
     from .report.console import print_table
@@ -141,16 +141,9 @@ def cmd_fidelity(args) -> None:
     examples = ExamplePlan.make(task, 1, args.n, seed=args.seed).draw("score", args.n)
     result = attribution_fidelity(lm, examples, args.layers, args.per_cell, args.variants, args.batch_size,
                                   args.max_length, args.seed)
-    cells = [(layer, kind) for layer in result["layers"] for kind in ("inner", "outer")]
-    rows = []
-    for variant in result["summary"]:
-        by_cell = {(r["layer"], r["kind"]): r for r in result["rows"] if r["variant"] == variant and r["truth"] == "dataset"}
-        rows.append([variant, *[f"{by_cell[c]['spearman']:.2f} [{by_cell[c]['spearman_ci'][0]:.2f}, "
-                                f"{by_cell[c]['spearman_ci'][1]:.2f}]" for c in cells],
-                     f"{result['summary'][variant]['dataset']:.3f}"])
     print_table(f"{args.model} on {task.name}: Spearman [95% CI] of each scoring variant with the measured loss change "
                 f"of zeroing a neuron ({args.per_cell} neurons per cell, {len(examples)} examples)",
-                ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean"], rows)
+                *fidelity_table(result))
     if out:
         write_json(out, result)
         print(f"wrote {out}")

@@ -97,3 +97,16 @@ def attribution_fidelity(lm: LoadedModel, examples: list[Example], layers: list[
             summary.setdefault(name, {})[what] = statistics.mean(cells)
     return {"neurons": neurons, "truth": truth, "rows": rows, "summary": summary, "layers": layers,
             "n_examples": len(examples), "per_cell": per_cell}
+
+
+def fidelity_table(result: dict) -> tuple[list[str], list[list[str]]]:
+    """(header, rows) of an ``attribution_fidelity`` result: per variant, Spearman [interval] with the dataset loss
+    change in each (layer, kind), their mean, and the mean against the per-example change."""
+    cells = [(layer, kind) for layer in result["layers"] for kind in KINDS]
+    rows = []
+    for variant, means in result["summary"].items():
+        found = {(r["layer"], r["kind"]): r for r in result["rows"] if r["variant"] == variant and r["truth"] == "dataset"}
+        rows.append([variant, *[f"{found[c]['spearman']:.2f} [{found[c]['spearman_ci'][0]:.2f}, "
+                                f"{found[c]['spearman_ci'][1]:.2f}]" for c in cells],
+                     f"{means['dataset']:.3f}", f"{means['example']:.3f}"])
+    return ["variant", *[f"L{layer} {kind}" for layer, kind in cells], "mean", "mean vs per-example"], rows

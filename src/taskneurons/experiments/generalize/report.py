@@ -45,6 +45,29 @@ def category_means(results: dict, g: str, scores: dict) -> list[str]:
     return out
 
 
+def line_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]]:
+    """Figure 2's lines per p: the mean over the line's tasks [its interval], zero-shot's means first."""
+    sweep, zs = results["sweep"][g], results.get("zero_shot")
+    names = list(next(iter(sweep.values()))["lines"])
+    rows = []
+    if zs:
+        means = dict(zip(("ID", "OOD-CLS", "OOD-GEN"), category_means(results, g, zs)))
+        rows.append(["zero-shot", *[means[name] for name in names]])
+    for p, point in sweep.items():
+        rows.append([f"{p}% ({point['runs']} training{'s' * (point['runs'] > 1)})"]
+                    + [f"{fmt(e['mean'])} [{fmt(e['low'])}, {fmt(e['high'])}]" for e in point["lines"].values()])
+    return ["p", *names], rows
+
+
+def model_rows(results: dict) -> tuple[list[str], list[list[str]]]:
+    """Per fully fine-tuned model: its score on each test task (similarity, layer-averaged, in brackets)."""
+    sim, layers = results["similarity"], results["config"]["similarity_layers"]
+    tests = list(sim["correlation"])
+    rows = [[m] + [f"{fmt(v['scores'][t])} ({fmt(aggregate(v['curves'][t], layers), 3)})" if t in v["curves"] else "-"
+                   for t in tests] for m, v in sim["models"].items()]
+    return ["model", *tests], rows
+
+
 def ablation_rows(part: dict, rate: str = "share") -> tuple[list[str], list[list[str]]]:
     """The grid by overlap rate, with each p's "orig." row (the training tasks' own neurons, same total) placed
     at its natural rate in the cells' definition ``rate``."""
@@ -137,15 +160,8 @@ def show_ablation(results: dict) -> None:
 
 
 def show_similarity(results: dict) -> None:
-    sim = results["similarity"]
-    layers = results["config"]["similarity_layers"]
-    tests = list(sim["correlation"])
-    rows = [[m] + [fmt(aggregate(v["curves"][t], layers), 3) if t in v["curves"] else "-" for t in tests]
-            for m, v in sim["models"].items()]
-    print_table(f"layer-averaged similarity ({sim['variant']}) of each model's training-task neurons with each test "
-                f"task's", ["model", *tests], rows)
-    rows = [[m] + [fmt(v["scores"][t]) if t in v["scores"] else "-" for t in tests] for m, v in sim["models"].items()]
-    print_table("scores of the fully fine-tuned models", ["model", *tests], rows)
+    print_table(f"each fully fine-tuned model's score (layer-averaged similarity, {results['similarity']['variant']}, "
+                f"of its training task's neurons with the test task's)", *model_rows(results))
     print_table("correlation between similarity and score across models (Table 4)", *correlation_rows(results))
     print_table("Spearman rho [interval] (permutation p) for every similarity variant", *variant_rows(results))
 
@@ -173,14 +189,24 @@ def summary(results: dict) -> str:
     for g, info in results["groups"].items():
         out.append(f"\n**Group ({g})**: train {', '.join(info['train'])}; OOD {', '.join(info['ood'])}.")
         out += [f"- {note}" for note in info["notes"]]
-    out += ["\n## Overlap (Table 8): Jaccard (%) of the unions of top-p% sets\n", markdown_table(*overlap_rows(results))]
+    return "\n".join(out + measurements(results)) + "\n"
+
+
+def measurements(results: dict, plots: bool = True) -> list[str]:
+    """The measured parts of the summary: overlap, sweeps, ablation and similarity, each under a "## " title
+    (``plots=False`` leaves out the plots, which live in the run folder)."""
+    c = results["config"]
+    out = ["\n## Overlap (Table 8): Jaccard (%) of the unions of top-p% sets\n", markdown_table(*overlap_rows(results))]
     out += [f"\n![pairwise overlap](plots/overlap_p{p}.png)" for p in list(results["overlap"]["pairwise"])[:1]]
     if "sweep" in results:
         out.append("\n## Proportion sweep (Figure 2)\n")
         for g in results["sweep"]:
-            out += [f"\nGroup ({g}):\n", markdown_table(*sweep_rows(results, g, with_intervals=True))]
-        out.append(f"\nBrackets: {100 * c['confidence']:g}% bootstrap intervals of each score over its test examples."
-                   f"\n\n![figure 2](plots/figure2.png)")
+            out += [f"\nGroup ({g}), Figure 2's lines (mean over the line's tasks [interval]):\n",
+                    markdown_table(*line_rows(results, g)),
+                    f"\nGroup ({g}), per task:\n", markdown_table(*sweep_rows(results, g, with_intervals=True))]
+        out.append(f"\nBrackets: {100 * c['confidence']:g}% intervals over the test examples (and the trainings, "
+                   f"when a point has several: `sweep_seeds`); a point with one training holds for that training.")
+        out.append("\n![figure 2](plots/figure2.png)")
     if "single" in results:
         out.append("\n## Single-task sweep (Figure 6)\n")
         for g, tasks in results["single"].items():
@@ -207,10 +233,12 @@ def summary(results: dict) -> str:
         out += ["\n## Parameter similarity (Figure 3) and correlation (Table 4)\n",
                 f"Similarity: {sim['variant']} (pairing {sim['pairing']}), neurons scored on the {sim['neurons']} "
                 f"model, top {c['selection']['k']}%; averaged over layers {sim['layers'] or 'all'} for the correlation.\n",
+                "Each fully fine-tuned model's score on each test task, and its layer-averaged similarity:\n",
+                markdown_table(*model_rows(results)), "",
                 markdown_table(*correlation_rows(results)),
                 "\nThe same correlation (Spearman rho, bootstrap interval over models, permutation p) for every "
                 "similarity variant (`inner`/`outer`/`both` matrices; `flatten` with `index` or `shared_first` "
                 "pairing, or `mean` vectors):\n",
                 markdown_table(*variant_rows(results)),
-                "\n![figure 3](plots/figure3.png)\n\n![figure 3, base model](plots/figure3_base.png)"]
-    return "\n".join(out) + "\n"
+                "\n![figure 3](plots/figure3.png)", "\n![figure 3, base model](plots/figure3_base.png)"]
+    return out if plots else [line for line in out if not line.lstrip("\n").startswith("![")]
