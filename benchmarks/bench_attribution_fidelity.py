@@ -9,7 +9,8 @@ task and model. The variant with the highest Spearman against the dataset loss c
     .venv/bin/python benchmarks/bench_attribution_fidelity.py [--models smollm2-135m gemma3-270m]
         [--tasks amazon_yang e2e] [--n 24] [--per-cell 20] [--out runs/bench_fidelity.json]
 
-A rerun into the same --out keeps the (model, task)s it holds and computes the others.
+A rerun into the same --out keeps each (model, task) computed with the same settings and computes the
+others (the file is what the docs' `fidelity` evidence tables read).
 """
 import argparse
 import json
@@ -17,7 +18,7 @@ import time
 from pathlib import Path
 
 from taskneurons.errors import TaskNeuronsError
-from taskneurons.neurons.fidelity import attribution_fidelity, fidelity_table
+from taskneurons.neurons.fidelity import VARIANTS, attribution_fidelity, fidelity_table
 from taskneurons.experiments.kit import ExamplePlan
 from taskneurons.io import write_json
 from taskneurons.models import load_model
@@ -25,7 +26,7 @@ from taskneurons.report.console import print_table
 from taskneurons.tasks import load_task
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--models", nargs="+", default=["smollm2-135m", "gemma3-270m"])
     parser.add_argument("--tasks", nargs="+", default=["amazon_yang", "e2e"])
@@ -33,28 +34,30 @@ def main():
     parser.add_argument("--per-cell", type=int, default=20, help="neurons per (layer, kind)")
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--out", default="runs/bench_fidelity.json")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     out = Path(args.out)
-    results = json.loads(out.read_text()) if out.exists() else {}  # a rerun skips the (model, task)s it has
+    settings = {"n": args.n, "per_cell": args.per_cell, "max_length": args.max_length, "variants": list(VARIANTS)}
+    results = json.loads(out.read_text()) if out.exists() else {}
     for model in args.models:
-        try:
-            lm = load_model(model)
-        except TaskNeuronsError as e:
-            print(f"skipping {model}: {e}")
-            continue
+        todo = [name for name in args.tasks if results.get(f"{model}/{name}", {}).get("settings") != settings]
+        lm = None
         for name in args.tasks:
-            if f"{model}/{name}" in results:
-                continue
-            task = load_task(name)
-            examples = ExamplePlan.make(task, 1, args.n, seed=0).draw("score", args.n)
-            start = time.perf_counter()
-            r = attribution_fidelity(lm, examples, per_cell=args.per_cell, max_length=args.max_length)
-            r["seconds"] = time.perf_counter() - start
-            results[f"{model}/{name}"] = r
-            write_json(out, results)
+            key = f"{model}/{name}"
+            if name in todo:
+                try:
+                    lm = lm or load_model(model)
+                except TaskNeuronsError as e:
+                    print(f"skipping {model}: {e}")
+                    break
+                examples = ExamplePlan.make(load_task(name), 1, args.n, seed=0).draw("score", args.n)
+                start = time.perf_counter()
+                r = attribution_fidelity(lm, examples, per_cell=args.per_cell, max_length=args.max_length)
+                results[key] = {**r, "seconds": time.perf_counter() - start, "settings": settings}
+                write_json(out, results)
+            r = results[key]
             print_table(f"{model} · {name}: Spearman (95% bootstrap CI) with |dataset loss change| of zeroing, "
-                        f"{r['per_cell']} neurons per cell, {r['n_examples']} examples, {r['seconds']:.0f} s",
-                        *fidelity_table(r))
+                        f"{r['per_cell']} neurons per cell, {r['n_examples']} examples, {r['seconds']:.0f} s"
+                        + ("" if name in todo else " (kept from an earlier run)"), *fidelity_table(r))
     print(f"wrote {out}")
 
 

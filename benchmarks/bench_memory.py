@@ -15,7 +15,8 @@ from pathlib import Path
 
 from taskneurons.io import write_json
 
-WORKS = ("rank", "score", "train", "train_neurons")
+WORKS = {"rank": "label ranking", "score": "scoring (Eq. 3, all positions)", "train": "full fine-tuning step (AdamW)",
+         "train_neurons": "neuron-tuner step, k = 10%"}
 
 CHILD = """
 import gc, json, sys
@@ -62,7 +63,8 @@ else:
     for _ in range(2):
         target_loss(lm.model, inputs, reduction="mean").backward(); optimizer.step(); optimizer.zero_grad(set_to_none=True)
 peak = torch.cuda.max_memory_allocated() if cuda else status("VmHWM")
-print(json.dumps({"measured": peak - base, "estimated": plan.total - plan.parts["weights"], "plan": plan.describe()}))
+print(json.dumps({"measured": peak - base, "estimated": plan.total - plan.parts["weights"], "plan": plan.describe(),
+                  "device": "cuda (max_memory_allocated)" if cuda else "cpu (peak resident set)"}))
 """
 
 
@@ -75,21 +77,22 @@ def main():
     args = parser.parse_args()
     root = Path(__file__).resolve().parents[1]
     print(f"{'model':<14}{'work':<15}{'measured MiB':>14}{'estimated MiB':>15}{'ratio':>8}")
-    rows = []
+    rows, failed = [], []
     for model in args.models:
-        for work in WORKS:
+        for work, label in WORKS.items():
             done = subprocess.run([sys.executable, "-c", CHILD, model, work, str(args.batch), str(args.length)],
                                   capture_output=True, text=True, cwd=root)
             if done.returncode:
+                failed.append(f"{model} {work}: {done.stderr.strip().splitlines()[-1]}")
                 print(f"{model:<14}{work:<15} failed: {done.stderr.strip().splitlines()[-1]}")
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
-            rows.append({"model": model, "work": work, **r})
+            rows.append({"model": model, "work": work, "label": label, **r})
             print(f"{model:<14}{work:<15}{r['measured'] / 2**20:>14.0f}{r['estimated'] / 2**20:>15.0f}"
                   f"{r['estimated'] / max(1, r['measured']):>8.2f}")
     print(json.dumps(rows, indent=1))
     if args.out:
-        write_json(Path(args.out), {"batch": args.batch, "length": args.length, "rows": rows})
+        write_json(Path(args.out), {"batch": args.batch, "length": args.length, "rows": rows, "failed": failed})
 
 
 if __name__ == "__main__":

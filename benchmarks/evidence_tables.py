@@ -7,8 +7,10 @@ A generated table sits in a markdown file between two comments that name its sou
     <!-- /evidence -->
 
 The source is a file or a run folder under evidence/; run folders keep config.yaml, run.json and results.json
-(per-example outcomes per run), so the statistics are recomputed from the outcomes by today's code (a changed
-statistic needs no rerun; ``taskneurons report evidence/<run>`` rebuilds the run's own page the same way).
+(per-example outcomes per run), so identify's and continual's statistics are recomputed from the outcomes by
+today's code (a changed statistic needs no rerun; ``taskneurons report evidence/<run>`` rebuilds the run's own page
+the same way). A generalize run's tables show the intervals it stored (its sweep points keep no outcomes); the
+benchmarks' files (calibration, fidelity, memory) are tabled as written.
 
     .venv/bin/python benchmarks/evidence_tables.py            # rewrite every table in docs/ and README.md
     .venv/bin/python benchmarks/evidence_tables.py --check    # exit 1 (naming the tables) if any is out of date
@@ -56,19 +58,23 @@ def memory(path: Path) -> str:
     from taskneurons.report.markdown import markdown_table
 
     data, mib = json.loads(path.read_text()), 2 ** 20
-    rows = [[r["model"], WORK_NAMES[r["work"]], f"{r['measured'] / mib:,.0f}", f"{r['estimated'] / mib:,.0f}",
+    rows = [[r["model"], r["label"], f"{r['measured'] / mib:,.0f}", f"{r['estimated'] / mib:,.0f}",
              f"{r['estimated'] / max(1, r['measured']):.2f}"] for r in data["rows"]]
+    devices = sorted({r["device"] for r in data["rows"]})
+    failed = "".join(f" Failed: {line}." for line in data["failed"])
     return markdown_table(["model", "work", "measured MiB", "estimated MiB", "estimate / measured"], rows) \
-        + f"\n\nBatch {data['batch']} x {data['length']} tokens (`benchmarks/bench_memory.py`)."
+        + f"\n\nBatch {data['batch']} x {data['length']} tokens on {', '.join(devices)} " \
+          f"(`benchmarks/bench_memory.py`).{failed}"
 
 
-WORK_NAMES = {"rank": "label ranking", "score": "scoring (Eq. 3, all positions)",
-              "train": "full fine-tuning step (AdamW)", "train_neurons": "neuron-tuner step, k = 10%"}
-
-
-def bold_titles(lines) -> list[str]:
+def bold_titles(lines: list[str]) -> list[str]:
     """A page's "## " section titles as bold lines: a generated block sits inside a docs page's own sections."""
     return [f"\n**{line.strip(chr(10)).lstrip('# ')}**\n" if line.startswith("\n## ") else line for line in lines]
+
+
+def without_plots(lines: list[str]) -> list[str]:
+    """A page's lines less its plots, which stay in the run folder."""
+    return [line for line in lines if not line.lstrip("\n").startswith("![")]
 
 
 def identify(folder: Path) -> str:
@@ -84,11 +90,11 @@ def identify(folder: Path) -> str:
         if part in results:
             table = markdown_table(["method", *names, "avg"], report.table_rows(results[part], names))
             out += [f"**{part}**", "", table, "", report.notes(results[part], results["config"]["confidence"]), ""]
-    out += [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims(results)]
+    out += [f"- {claim}" for claim in claims(results)]
     if results.get("auto_k"):  # beyond the paper: the k the model chose, and why
         out += ["", describe_k(results["auto_k"]) + "."]
     general = report.general_section(results["deactivation"].get("general") or {})
-    out += bold_titles(line for line in general if not line.startswith("\n!["))  # its plot is in the run folder
+    out += bold_titles(without_plots(general))
     return "\n".join(out)
 
 
@@ -98,8 +104,7 @@ def generalize(folder: Path) -> str:
     from taskneurons.experiments.generalize.report import measurements
 
     results = json.loads((folder / "results.json").read_text())
-    found = [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims(results)]
-    return "\n".join(bold_titles(measurements(results, plots=False)) + ["", *found])
+    return "\n".join(bold_titles(without_plots(measurements(results))) + ["", *[f"- {c}" for c in claims(results)]])
 
 
 def continual(folder: Path) -> str:
@@ -112,7 +117,7 @@ def continual(folder: Path) -> str:
     results = upgraded(json.loads((folder / "results.json").read_text()))
     results.update(summary.aggregate(results))
     lines = [markdown_table(*report.summary_rows(results)), ""]
-    return "\n".join(lines + [f"- {c.verdict}: {c.text}: {c.evidence}" for c in claims.claims(results)])
+    return "\n".join(lines + [f"- {claim}" for claim in claims.claims(results)])
 
 
 def continual_runs(folder: Path) -> str:
@@ -140,7 +145,7 @@ def continual_runs(folder: Path) -> str:
     return markdown_table(["run", *results["methods"]], rows) + f"\n\nEach cell: {what}."
 
 
-KINDS = {"calibration": calibration, "fidelity": fidelity, "identify": identify, "generalize": generalize,
+EVIDENCE_KINDS = {"calibration": calibration, "fidelity": fidelity, "identify": identify, "generalize": generalize,
          "continual": continual, "continual-runs": continual_runs, "memory": memory}
 
 
@@ -150,11 +155,11 @@ def rewrite(text: str) -> tuple[str, list[str]]:
 
     def fill(match: re.Match) -> str:
         source, kind = match.group(2), match.group(3)
-        if kind not in KINDS:
-            raise SystemExit(f"evidence block {source}: kind {kind!r} is not one of {sorted(KINDS)}")
+        if kind not in EVIDENCE_KINDS:
+            raise SystemExit(f"evidence block {source}: kind {kind!r} is not one of {sorted(EVIDENCE_KINDS)}")
         if not (ROOT / "evidence" / source).exists():
             raise SystemExit(f"evidence block: evidence/{source} does not exist")
-        table = KINDS[kind](ROOT / "evidence" / source).strip() + "\n"
+        table = EVIDENCE_KINDS[kind](ROOT / "evidence" / source).strip() + "\n"
         if table != match.group(4):
             changed.append(f"{source} ({kind})")
         return match.group(1) + table + match.group(5)

@@ -139,3 +139,23 @@ def test_the_answers_diagnosis_retrains_the_similarity_model_as_the_run_did(tmp_
 def test_the_answers_diagnosis_describes_texts_by_hand():
     described = _script("diagnose_generalize_answers").describe(["Who won?", "", "the cat sat", "why not ?"])
     assert described == {"questions_percent": 50.0, "empty_percent": 25.0, "mean_words": 8 / 4}
+
+
+def test_the_fidelity_benchmark_keeps_what_it_computed_with_the_same_settings(tmp_path, monkeypatch):
+    import json
+
+    bench = _script("bench_attribution_fidelity")
+    args = ["--models", "tiny-llama", "--tasks", "amazon_yang", "--n", "4", "--per-cell", "3", "--max-length", "32",
+            "--out", str(tmp_path / "f.json")]
+    bench.main(args)
+    first = json.loads((tmp_path / "f.json").read_text())["tiny-llama/amazon_yang"]
+    assert first["per_cell"] == 3 and first["settings"]["max_length"] == 32
+
+    def no_more_work(*a, **k):
+        raise AssertionError("a kept (model, task) was computed again")
+    real = bench.attribution_fidelity
+    monkeypatch.setattr(bench, "attribution_fidelity", no_more_work)
+    bench.main(args)  # the same settings: kept
+    monkeypatch.setattr(bench, "attribution_fidelity", real)
+    bench.main([*args, "--per-cell", "4"])  # other settings (the last --per-cell counts): computed again
+    assert json.loads((tmp_path / "f.json").read_text())["tiny-llama/amazon_yang"]["per_cell"] == 4

@@ -227,3 +227,18 @@ def test_a_sweep_point_with_two_trainings_averages_them_and_counts_them_as_runs(
     runs = [first["outcomes"]["sst2_yang"], second["outcomes"]["sst2_yang"]]
     assert point["intervals"]["sst2_yang"] == mean_interval(runs, 100, 0.95, 0)  # over examples and the 2 runs
     assert point["lines"]["ID"]["runs"] == 2 and one["sweep"]["g"]["50"]["lines"]["ID"]["runs"] == 1
+
+
+def test_figure2_rows_follow_the_runs_lines_and_skip_a_run_that_kept_none():
+    from taskneurons.experiments.generalize.report import figure2_rows
+
+    line = {"mean": 70.0, "low": 65.0, "high": 75.5}
+    results = {"groups": {"a": {"train": ["t"], "ood": ["o"]}},  # no generation task: no OOD-GEN line
+               "tasks": {"t": {"kind": "classification"}, "o": {"kind": "classification"}},
+               "zero_shot": {"t": 60.0, "o": 40.0},
+               "sweep": {"a": {"50": {"lines": {"ID": line, "OOD-CLS": {**line, "mean": 50.0}}, "runs": 2}}}}
+    header, rows = figure2_rows(results, "a")
+    assert header == ["p", "ID", "OOD-CLS"]
+    assert rows == [["zero-shot", "60.0", "40.0"], ["50% (2 trainings)", "70.0 [65.0, 75.5]", "50.0 [65.0, 75.5]"]]
+    del results["sweep"]["a"]["50"]["lines"]
+    assert figure2_rows(results, "a") is None

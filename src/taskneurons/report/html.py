@@ -25,6 +25,9 @@ class Claim:
     verdict: str
     evidence: str  # the gap or index with its interval, n and the test
 
+    def __str__(self) -> str:
+        return f"{self.verdict}: {self.text}: {self.evidence}"
+
 
 @dataclass
 class Section:

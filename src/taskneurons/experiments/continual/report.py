@@ -176,7 +176,7 @@ def summary_notes(results: dict) -> list[str]:
 
 def claim_lines(results: dict) -> list[str]:
     """The budget check and the paper's claims the run can test, each with its verdict and evidence."""
-    return [f"{claim.verdict}: {claim.text}: {claim.evidence}" for claim in claims(results)]
+    return [str(claim) for claim in claims(results)]
 
 
 def show_summary(results: dict) -> None:

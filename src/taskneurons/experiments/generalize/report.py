@@ -7,7 +7,7 @@ from ...analysis.similarity import aggregate
 from ...report.console import print_table
 from ...report.curves import mean
 from ...report.markdown import markdown_table
-from .groups import PAPER_ABLATION, PAPER_ABLATION_ORIGINAL, PAPER_TABLE4, PAPER_TABLE8, fmt, pct
+from .groups import PAPER_ABLATION, PAPER_ABLATION_ORIGINAL, PAPER_TABLE4, PAPER_TABLE8, SHORT, fmt, pct
 
 
 def overlap_rows(results: dict, with_paper: bool = True) -> tuple[list[str], list[list[str]]]:
@@ -40,32 +40,41 @@ def sweep_rows(results: dict, g: str, with_intervals: bool = False) -> tuple[lis
 def category_means(results: dict, g: str, scores: dict) -> list[str]:
     group, tasks = results["groups"][g], results["tasks"]
     out = [fmt(mean({t: scores[t] for t in group["train"]}))]
-    for kind in ("classification", "generation"):
+    for kind in SHORT:
         out.append(fmt(mean({t: scores[t] for t in group["ood"] if tasks[t]["kind"] == kind})))
     return out
 
 
-def line_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]]:
-    """Figure 2's lines per p: the mean over the line's tasks [its interval], zero-shot's means first."""
+def figure2_rows(results: dict, g: str) -> tuple[list[str], list[list[str]]] | None:
+    """Figure 2's lines per p: the mean over the line's tasks [its interval], zero-shot's means first (None for a
+    run written before the lines were kept)."""
     sweep, zs = results["sweep"][g], results.get("zero_shot")
+    if not all("lines" in point for point in sweep.values()):
+        return None
     names = list(next(iter(sweep.values()))["lines"])
     rows = []
     if zs:
-        means = dict(zip(("ID", "OOD-CLS", "OOD-GEN"), category_means(results, g, zs)))
+        means = dict(zip(["ID", *[f"OOD-{short}" for short in SHORT.values()]], category_means(results, g, zs)))
         rows.append(["zero-shot", *[means[name] for name in names]])
     for p, point in sweep.items():
-        rows.append([f"{p}% ({point['runs']} training{'s' * (point['runs'] > 1)})"]
+        runs = point.get("runs", 1)
+        rows.append([f"{p}% ({runs} training{'s' * (runs > 1)})"]
                     + [f"{fmt(e['mean'])} [{fmt(e['low'])}, {fmt(e['high'])}]" for e in point["lines"].values()])
     return ["p", *names], rows
 
 
 def model_rows(results: dict) -> tuple[list[str], list[list[str]]]:
-    """Per fully fine-tuned model: its score on each test task (similarity, layer-averaged, in brackets)."""
+    """Per fully fine-tuned model: its score on each test task, with its layer-averaged similarity in brackets where
+    the correlation uses it (not on the model's own task)."""
     sim, layers = results["similarity"], results["config"]["similarity_layers"]
     tests = list(sim["correlation"])
-    rows = [[m] + [f"{fmt(v['scores'][t])} ({fmt(aggregate(v['curves'][t], layers), 3)})" if t in v["curves"] else "-"
-                   for t in tests] for m, v in sim["models"].items()]
-    return ["model", *tests], rows
+
+    def cell(model: dict, t: str) -> str:
+        if t not in model["scores"]:
+            return "-"
+        return fmt(model["scores"][t]) + (f" ({fmt(aggregate(model['curves'][t], layers), 3)})" if t in model["curves"]
+                                          else "")
+    return ["model", *tests], [[m] + [cell(v, t) for t in tests] for m, v in sim["models"].items()]
 
 
 def ablation_rows(part: dict, rate: str = "share") -> tuple[list[str], list[list[str]]]:
@@ -192,18 +201,20 @@ def summary(results: dict) -> str:
     return "\n".join(out + measurements(results)) + "\n"
 
 
-def measurements(results: dict, plots: bool = True) -> list[str]:
-    """The measured parts of the summary: overlap, sweeps, ablation and similarity, each under a "## " title
-    (``plots=False`` leaves out the plots, which live in the run folder)."""
+def measurements(results: dict) -> list[str]:
+    """The measured parts of the summary: overlap, sweeps, ablation and similarity, each under a "## " title, a
+    plot on a line of its own."""
     c = results["config"]
     out = ["\n## Overlap (Table 8): Jaccard (%) of the unions of top-p% sets\n", markdown_table(*overlap_rows(results))]
     out += [f"\n![pairwise overlap](plots/overlap_p{p}.png)" for p in list(results["overlap"]["pairwise"])[:1]]
     if "sweep" in results:
         out.append("\n## Proportion sweep (Figure 2)\n")
         for g in results["sweep"]:
-            out += [f"\nGroup ({g}), Figure 2's lines (mean over the line's tasks [interval]):\n",
-                    markdown_table(*line_rows(results, g)),
-                    f"\nGroup ({g}), per task:\n", markdown_table(*sweep_rows(results, g, with_intervals=True))]
+            lines = figure2_rows(results, g)
+            if lines:
+                out += [f"\nGroup ({g}), Figure 2's lines (mean over the line's tasks [interval]):\n",
+                        markdown_table(*lines)]
+            out += [f"\nGroup ({g}), per task:\n", markdown_table(*sweep_rows(results, g, with_intervals=True))]
         out.append(f"\nBrackets: {100 * c['confidence']:g}% intervals over the test examples (and the trainings, "
                    f"when a point has several: `sweep_seeds`); a point with one training holds for that training.")
         out.append("\n![figure 2](plots/figure2.png)")
@@ -241,4 +252,4 @@ def measurements(results: dict, plots: bool = True) -> list[str]:
                 "pairing, or `mean` vectors):\n",
                 markdown_table(*variant_rows(results)),
                 "\n![figure 3](plots/figure3.png)", "\n![figure 3, base model](plots/figure3_base.png)"]
-    return out if plots else [line for line in out if not line.lstrip("\n").startswith("![")]
+    return out
