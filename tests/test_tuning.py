@@ -131,6 +131,17 @@ def test_optimizer_holds_state_for_the_deltas_only(monkeypatch):
     tuner.remove()
 
 
+def test_a_tuner_no_longer_referenced_keeps_the_base_frozen():
+    """Only remove() unfreezes the base: a tuner whose parameters were taken and the tuner itself dropped (found by
+    benchmarks/bench_memory.py: every base weight got a gradient, and the step's peak doubled) keeps it frozen."""
+    import gc
+
+    lm = load_model("tiny-gpt2")
+    deltas = {id(p) for p in NeuronTuner(lm, random_set(lm)).parameters()}
+    gc.collect()
+    assert deltas and not any(p.requires_grad for p in base_params(lm).values())
+
+
 def test_remove_restores_requires_grad_and_refuses_bad_sets(tiny):
     lm = load_model("tiny-gpt2")
     lm.model.transformer.wte.weight.requires_grad_(False)

@@ -19,7 +19,6 @@ trains outer neuron m through down_proj row m, the neuron's pre-norm input, and 
 """
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import torch
@@ -30,7 +29,7 @@ from .. import __version__
 from ..errors import TaskNeuronsError
 from ..models import sharding
 from ..models.ffn import FFN, KINDS, Projection
-from ..models.grads import trainable_only
+from ..models.grads import restore, set_trainable
 from ..neurons import artifact
 from ..neurons.fingerprint import check_made_on, model_identity
 from ..neurons.neuron_set import NeuronSet
@@ -96,8 +95,7 @@ class NeuronTuner:
         self.neurons = _selection(neurons, self.ffn)  # (layer, kind) -> sorted LongTensor
         if any(hasattr(m, DELTA) for m in self.model.modules()):
             raise TaskNeuronsError("the model already has a neuron tuner attached; remove() it first")
-        self._frozen = contextlib.ExitStack()  # every base parameter frozen until remove()
-        self._frozen.enter_context(trainable_only(self.model))
+        self._grad_flags = set_trainable(self.model)  # every base parameter frozen until remove()
         self.deltas: dict[str, tuple[Projection, NeuronDelta]] = {}  # name -> (tuned module, its delta)
         self._hooks = []
         for (layer, kind), idx in self.neurons.items():
@@ -170,7 +168,7 @@ class NeuronTuner:
         for proj, _ in self.deltas.values():
             if hasattr(proj.module, DELTA):
                 delattr(proj.module, DELTA)
-        self._frozen.close()
+        restore(self._grad_flags)
         self._saved = None
 
     def __enter__(self) -> NeuronTuner:
