@@ -145,8 +145,8 @@ def continual_runs(folder: Path) -> str:
     return markdown_table(["run", *results["methods"]], rows) + f"\n\nEach cell: {what}."
 
 
-EVIDENCE_KINDS = {"calibration": calibration, "fidelity": fidelity, "identify": identify, "generalize": generalize,
-         "continual": continual, "continual-runs": continual_runs, "memory": memory}
+EVIDENCE_KINDS = {"calibration": calibration, "fidelity": fidelity, "memory": memory, "identify": identify,
+                  "generalize": generalize, "continual": continual, "continual-runs": continual_runs}
 
 
 def rewrite(text: str) -> tuple[str, list[str]]:
