@@ -83,8 +83,9 @@ def main():
             done = subprocess.run([sys.executable, "-c", CHILD, model, work, str(args.batch), str(args.length)],
                                   capture_output=True, text=True, cwd=root)
             if done.returncode:
-                failed.append(f"{model} {work}: {done.stderr.strip().splitlines()[-1]}")
-                print(f"{model:<14}{work:<15} failed: {done.stderr.strip().splitlines()[-1]}")
+                reason = done.stderr.strip().splitlines()[-1]
+                failed.append(f"{model} {work}: {reason}")
+                print(f"{model:<14}{work:<15} failed: {reason}")
                 continue
             r = json.loads(done.stdout.strip().splitlines()[-1])
             rows.append({"model": model, "work": work, "label": label, **r})

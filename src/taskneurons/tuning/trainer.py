@@ -27,7 +27,7 @@ from transformers import get_scheduler
 from .. import processes
 from ..errors import TaskNeuronsError
 from ..models import sharding, zero
-from ..models.grads import trainable_only
+from ..models.grads import restore, set_trainable
 from ..models.memory import check_fits, estimate
 from ..tasks.base import Example, Task
 from ..tasks.batching import IGNORE, training_batch
@@ -132,8 +132,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
     deepspeed = sharding.deepspeed()
     masters = MasterWeights(params, copies=not deepspeed)  # 16-bit parameters are updated through float32 copies
     adamw = torch.optim.AdamW(masters.optimized(), lr=config.lr, weight_decay=config.weight_decay)
-    restore = contextlib.ExitStack()  # every requires_grad flag back at the end
-    restore.enter_context(trainable_only(model, params))
+    flags = set_trainable(model, params)  # every requires_grad flag back at the end
     checkpointing = config.gradient_checkpointing and not model.is_gradient_checkpointing
     marks = {k: model.__dict__[k] for k in ACCELERATE_MARKS if k in model.__dict__}
     was_training = model.training
@@ -162,7 +161,7 @@ def train(lm, data, params: Iterable[torch.nn.Parameter], config: TrainConfig | 
             p.grad = None
         if checkpointing:
             model.gradient_checkpointing_disable()
-        restore.close()
+        restore(flags)
         for k in ACCELERATE_MARKS:  # accelerate's autocast wrapper and mark go: the next train() prepares afresh
             model.__dict__.pop(k, None)
         model.__dict__.update(marks)
